@@ -1,0 +1,103 @@
+// The casbin rules seeded by drizzle/0002_seed_casbin_rules.sql, as data, so tests and the console can
+// compare the `casbin_rule` table against them. Keep the two in the same order and in step.
+//
+// Source: the reference's rows (spec/reference-api.md §4.1), corrected per §4.2, §4.3 and §12.6/§12.7.
+// Each row is [ptype, v0, v1, v2]; v3..v5 are always ''. For `g` rows v0 inherits v1 and v2 is ''.
+
+export type CasbinPtype = 'p' | 'g';
+export type CasbinSeedRule = readonly [ptype: CasbinPtype, v0: string, v1: string, v2: string];
+
+export const casbinSeedRules: ReadonlyArray<CasbinSeedRule> = [
+  // Role links. group_admin now inherits group_user (§12.7: admins get user rights); its old direct link
+  // to group_anonymous is implied through group_user. `client` (HMAC API clients, §12.6) gets a role link.
+  ['g', 'anonym', 'group_anonymous', ''],
+  ['g', 'agent', 'group_anonymous', ''],
+  ['g', 'group_user', 'group_anonymous', ''],
+  ['g', 'user', 'group_user', ''],
+  ['g', 'client', 'group_anonymous', ''],
+  ['g', 'group_admin', 'group_user', ''],
+
+  // group_anonymous (so everyone): as the reference.
+  ['p', 'group_anonymous', '/health_check', 'GET'],
+  ['p', 'group_anonymous', '/rating/:id', 'GET'],
+  ['p', 'group_anonymous', '/rating', 'GET'],
+  ['p', 'group_anonymous', '/api/v1/agent/register', 'POST'],
+
+  // group_user: API clients. POST /client added (§12.7: users create their own API clients).
+  ['p', 'group_user', '/client', 'POST'],
+  ['p', 'group_user', '/client/:id/enable', 'PUT'],
+  ['p', 'group_user', '/client/:id', 'PUT'],
+  ['p', 'group_user', '/client/:id/disable', 'PUT'],
+
+  // group_user: ratings (reads come from group_anonymous).
+  ['p', 'group_user', '/rating', 'POST'],
+  ['p', 'group_user', '/rating/:id', 'PUT'],
+  ['p', 'group_user', '/rating/:id', 'DELETE'],
+
+  // group_user: projects and deploy (POST /project/:id and POST /project/:id/compose dropped: no handler).
+  ['p', 'group_user', '/project', 'GET'],
+  ['p', 'group_user', '/project', 'POST'],
+  ['p', 'group_user', '/project/:id', 'GET'],
+  ['p', 'group_user', '/project/:id', 'PUT'],
+  ['p', 'group_user', '/project/:id', 'DELETE'],
+  ['p', 'group_user', '/project/:id/compose', 'GET'],
+  ['p', 'group_user', '/project/:id/deploy', 'POST'],
+  ['p', 'group_user', '/project/:id/deploy/:cloud_id', 'POST'],
+
+  // group_user: servers (POST /server dropped: no handler; DELETE /server/:id added: handler had no rule).
+  ['p', 'group_user', '/server', 'GET'],
+  ['p', 'group_user', '/server/:id', 'GET'],
+  ['p', 'group_user', '/server/:id', 'PUT'],
+  ['p', 'group_user', '/server/:id', 'DELETE'],
+
+  // group_user: clouds, as the reference.
+  ['p', 'group_user', '/cloud', 'GET'],
+  ['p', 'group_user', '/cloud', 'POST'],
+  ['p', 'group_user', '/cloud/:id', 'GET'],
+  ['p', 'group_user', '/cloud/:id', 'PUT'],
+  ['p', 'group_user', '/cloud/:id', 'DELETE'],
+
+  // group_user: agreements (GET /agreement dropped: no handler).
+  ['p', 'group_user', '/agreement/:id', 'GET'],
+  ['p', 'group_user', '/agreement', 'POST'],
+  ['p', 'group_user', '/agreement/accepted/:id', 'GET'],
+
+  // group_user: commands, as the reference.
+  ['p', 'group_user', '/api/v1/commands', 'POST'],
+  ['p', 'group_user', '/api/v1/commands/:deployment_hash', 'GET'],
+  ['p', 'group_user', '/api/v1/commands/:deployment_hash/:command_id', 'GET'],
+  ['p', 'group_user', '/api/v1/commands/:deployment_hash/:command_id/cancel', 'POST'],
+
+  // group_admin: admin-only routes (everything of group_user is inherited).
+  ['p', 'group_admin', '/admin/client/:id/disable', 'PUT'],
+  ['p', 'group_admin', '/admin/client/:id/enable', 'PUT'],
+  ['p', 'group_admin', '/admin/client/:id', 'PUT'],
+  ['p', 'group_admin', '/admin/project/user/:userid', 'GET'],
+  ['p', 'group_admin', '/admin/project/:id/compose', 'GET'],
+  ['p', 'group_admin', '/admin/rating/:id', 'PUT'],
+  ['p', 'group_admin', '/admin/rating/:id', 'DELETE'],
+  ['p', 'group_admin', '/admin/rating/:id', 'GET'],
+  ['p', 'group_admin', '/admin/rating', 'GET'],
+  ['p', 'group_admin', '/admin/agreement', 'POST'],
+  ['p', 'group_admin', '/admin/agreement/:id', 'GET'],
+  ['p', 'group_admin', '/admin/agreement/:id', 'PUT'],
+
+  // agent: the agent-only endpoints; no other subject reaches them.
+  ['p', 'agent', '/api/v1/agent/commands/wait/:deployment_hash', 'GET'],
+  ['p', 'agent', '/api/v1/agent/commands/report', 'POST'],
+
+  // client (HMAC API clients act for the user who owns them; ownership is checked in services).
+  ['p', 'client', '/test/deploy', 'POST'],
+  ['p', 'client', '/api/v1/agent/register', 'POST'],
+  ['p', 'client', '/project', 'GET'],
+  ['p', 'client', '/project/:id', 'GET'],
+  ['p', 'client', '/project/:id/compose', 'GET'],
+  ['p', 'client', '/cloud', 'GET'],
+  ['p', 'client', '/cloud/:id', 'GET'],
+  ['p', 'client', '/server', 'GET'],
+  ['p', 'client', '/server/:id', 'GET'],
+  ['p', 'client', '/api/v1/commands/:deployment_hash', 'GET'],
+  ['p', 'client', '/api/v1/commands/:deployment_hash/:command_id', 'GET'],
+  ['p', 'client', '/api/v1/commands', 'POST'],
+  ['p', 'client', '/agreement/:id', 'GET'],
+];

@@ -1,0 +1,86 @@
+import { neonConfig, Pool } from '@neondatabase/serverless';
+import { drizzle, type NeonDatabase } from 'drizzle-orm/neon-serverless';
+import * as schema from './schema.ts';
+
+export type Database = NeonDatabase<typeof schema>;
+
+export interface DatabaseSettings {
+  url: string;
+  /** host:port of the local WebSocket-to-TCP proxy; unset against Neon. */
+  wsProxy?: string;
+}
+
+/**
+ * The driver flushes coalesced writes on a timer; after the database drops the socket that flush
+ * would throw in workerd as an uncaught exception. A closed socket has nobody to write to anyway.
+ */
+class ClosedTolerantWebSocket extends WebSocket {
+  override send(data: string | ArrayBuffer | ArrayBufferView): void {
+    if (this.readyState === WebSocket.CLOSING || this.readyState === WebSocket.CLOSED) return;
+    super.send(data);
+  }
+}
+
+function configureDriver(wsProxy: string | undefined): void {
+  neonConfig.webSocketConstructor = ClosedTolerantWebSocket;
+  if (wsProxy) {
+    neonConfig.wsProxy = (host, port) => `${wsProxy}/v1?address=${host}:${port}`;
+    neonConfig.useSecureWebSocket = false;
+    neonConfig.pipelineTLS = false;
+    neonConfig.pipelineConnect = false;
+  }
+}
+
+/**
+ * A database connection for one request. Workers forbid reusing one request's sockets in another,
+ * so the pool is created on first use and must be closed when the request ends (`close`).
+ */
+export class RequestDatabase {
+  readonly #settings: DatabaseSettings;
+  #pool: Pool | undefined;
+  #db: Database | undefined;
+
+  constructor(settings: DatabaseSettings) {
+    this.#settings = settings;
+  }
+
+  get db(): Database {
+    if (!this.#db) {
+      configureDriver(this.#settings.wsProxy);
+      // Small: one request rarely needs more than a transaction plus one query beside it.
+      this.#pool = new Pool({ connectionString: this.#settings.url, max: 2, connectionTimeoutMillis: 5_000 });
+      // An idle client's socket error must not become an unhandled rejection; the next query reports it.
+      this.#pool.on('error', () => undefined);
+      this.#db = drizzle({ client: this.#pool, schema });
+    }
+    return this.#db;
+  }
+
+  get opened(): boolean {
+    return this.#pool !== undefined;
+  }
+
+  async close(): Promise<void> {
+    const pool = this.#pool;
+    this.#pool = undefined;
+    this.#db = undefined;
+    if (pool) await pool.end().catch(() => undefined);
+  }
+}
+
+const CONNECTION_SQLSTATE = /^(08|53|57P0)/;
+const CONNECTION_MESSAGE =
+  /connection (terminated|refused|timeout|lost|error)|network connection lost|ECONNREFUSED|ECONNRESET|websocket|socket hang up|timeout exceeded when trying to connect|database connection failed/i;
+
+/** True when an error (or one of its causes) means the database could not be reached, not a bad query. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (let current: unknown = error, depth = 0; current && depth < 6; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return CONNECTION_SQLSTATE.test(code);
+    if (typeof code === 'string' && /^E(CONN|TIMEDOUT|HOSTUNREACH|NOTFOUND)/.test(code)) return true;
+    const message = current instanceof Error ? current.message : typeof current === 'string' ? current : '';
+    if (CONNECTION_MESSAGE.test(message)) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}

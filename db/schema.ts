@@ -1,0 +1,380 @@
+// Database schema: the final state of the reference (spec/reference-api.md §7) with the fixes of §12.
+// Names of tables, columns, constraints and indexes are the reference's, so a database migrated by
+// the reference's sqlx migrations and one migrated by ./drizzle look the same.
+import { sql } from 'drizzle-orm';
+import {
+  boolean,
+  check,
+  foreignKey,
+  index,
+  inet,
+  integer,
+  json,
+  jsonb,
+  pgEnum,
+  pgTable,
+  primaryKey,
+  serial,
+  text,
+  timestamp,
+  unique,
+  uniqueIndex,
+  uuid,
+  varchar,
+} from 'drizzle-orm/pg-core';
+
+/** A JSON object column (`'{}'` by default in the reference). */
+type JsonObject = Record<string, unknown>;
+
+// Labels exactly as the reference's enum (§7). Note §12.10: the reference's Rust side sends
+// `DeploymentSpeed`, `TechSupport`, `MemoryUsage`, which do not match; the API layer must map to these.
+export const rateCategory = pgEnum('rate_category', [
+  'application',
+  'cloud',
+  'project',
+  'deploymentSpeed',
+  'documentation',
+  'design',
+  'techSupport',
+  'price',
+  'memoryUsage',
+]);
+export type RateCategory = (typeof rateCategory.enumValues)[number];
+
+// Decision: kept `id integer PK` without a sequence, as the reference (ids are chosen by the writer).
+export const product = pgTable('product', {
+  id: integer('id').primaryKey(),
+  objId: integer('obj_id').notNull(),
+  objType: text('obj_type').notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+export const rating = pgTable(
+  'rating',
+  {
+    id: serial('id'),
+    userId: varchar('user_id', { length: 50 }).notNull(),
+    objId: integer('obj_id').notNull(),
+    category: rateCategory('category').notNull(),
+    comment: text('comment'),
+    hidden: boolean('hidden').default(false),
+    rate: integer('rate'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ name: 'rating_pk', columns: [t.id] }),
+    foreignKey({ name: 'fk_product', columns: [t.objId], foreignColumns: [product.id] }),
+    index('idx_category').on(t.category),
+    index('idx_user_id').on(t.userId),
+    index('idx_obj_id_rating_id').on(t.objId, t.rate),
+  ],
+);
+
+export const project = pgTable(
+  'project',
+  {
+    id: serial('id').primaryKey(),
+    stackId: uuid('stack_id').notNull(),
+    userId: varchar('user_id', { length: 50 }).notNull(),
+    name: text('name').notNull(),
+    metadata: json('metadata').$type<JsonObject>().notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+    requestJson: json('request_json').$type<JsonObject>().notNull().default({}),
+  },
+  (t) => [
+    index('idx_project_stack_id').on(t.stackId),
+    index('idx_project_user_id').on(t.userId),
+    index('idx_project_name').on(t.name),
+  ],
+);
+
+export const client = pgTable('client', {
+  id: serial('id').primaryKey(),
+  userId: varchar('user_id', { length: 50 }).notNull(),
+  // Fix (§12.4, DESIGN "Secrets"): text, holds the secret encrypted (base64 nonce‖ciphertext‖tag), longer than 255.
+  secret: text('secret').unique('client_secret_unique'),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+export const casbinRule = pgTable(
+  'casbin_rule',
+  {
+    id: serial('id').primaryKey(),
+    ptype: varchar('ptype').notNull(),
+    v0: varchar('v0').notNull(),
+    v1: varchar('v1').notNull(),
+    v2: varchar('v2').notNull(),
+    v3: varchar('v3').notNull(),
+    v4: varchar('v4').notNull(),
+    v5: varchar('v5').notNull(),
+  },
+  (t) => [
+    unique('unique_key_sqlx_adapter').on(t.ptype, t.v0, t.v1, t.v2, t.v3, t.v4, t.v5),
+  ],
+);
+
+export const deployment = pgTable(
+  'deployment',
+  {
+    id: serial('id').primaryKey(),
+    projectId: integer('project_id').notNull(),
+    metadata: json('metadata').$type<JsonObject>().notNull(),
+    deleted: boolean('deleted').default(false),
+    status: varchar('status', { length: 32 }).notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+    deploymentHash: varchar('deployment_hash', { length: 64 })
+      .notNull()
+      .unique('deployment_deployment_hash_key'),
+    lastSeenAt: timestamp('last_seen_at', { withTimezone: true }),
+    userId: varchar('user_id', { length: 255 }),
+    // Added for deploy progress (DESIGN "Deploy": every deployment has a deadline; webhooks report progress).
+    deadlineAt: timestamp('deadline_at', { withTimezone: true }),
+    progress: integer('progress'),
+    message: text('message'),
+  },
+  (t) => [
+    // Fix §12.14: ON DELETE CASCADE, so deleting a project that has deployments works.
+    foreignKey({ name: 'fk_project', columns: [t.projectId], foreignColumns: [project.id] }).onDelete(
+      'cascade',
+    ),
+    index('idx_deployment_project_id').on(t.projectId),
+    index('idx_deployment_hash').on(t.deploymentHash),
+    index('idx_deployment_user_id').on(t.userId),
+  ],
+);
+
+export const cloud = pgTable(
+  'cloud',
+  {
+    id: serial('id'),
+    userId: varchar('user_id', { length: 50 }).notNull(),
+    provider: varchar('provider', { length: 50 }).notNull(),
+    // Fix §7 note / §12.17: text, each holds base64(nonce‖ciphertext‖tag) of one value (no nonce store;
+    // long tokens fit).
+    cloudToken: text('cloud_token'),
+    cloudKey: text('cloud_key'),
+    cloudSecret: text('cloud_secret'),
+    saveToken: boolean('save_token').default(false),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ name: 'user_cloud_pkey', columns: [t.id] }),
+    index('idx_deployment_user_cloud_user_id').on(t.userId),
+  ],
+);
+
+export const server = pgTable(
+  'server',
+  {
+    id: serial('id'),
+    userId: varchar('user_id', { length: 50 }).notNull(),
+    projectId: integer('project_id').notNull(),
+    region: varchar('region', { length: 50 }),
+    zone: varchar('zone', { length: 50 }),
+    server: varchar('server', { length: 255 }),
+    os: varchar('os', { length: 100 }),
+    diskType: varchar('disk_type', { length: 100 }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+    srvIp: varchar('srv_ip', { length: 50 }),
+    sshUser: varchar('ssh_user', { length: 50 }),
+    sshPort: integer('ssh_port'),
+  },
+  (t) => [
+    primaryKey({ name: 'user_server_pkey', columns: [t.id] }),
+    foreignKey({ name: 'fk_server_project', columns: [t.projectId], foreignColumns: [project.id] })
+      .onUpdate('cascade')
+      .onDelete('cascade'),
+    index('idx_server_user_id').on(t.userId),
+    index('idx_server_project_id').on(t.projectId),
+  ],
+);
+
+export const agreement = pgTable(
+  'agreement',
+  {
+    id: serial('id').primaryKey(),
+    name: varchar('name', { length: 255 }).notNull(),
+    text: text('text').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('idx_agreement_name').on(t.name)],
+);
+
+export const userAgreement = pgTable(
+  'user_agreement',
+  {
+    id: serial('id').primaryKey(),
+    agrtId: integer('agrt_id').notNull(),
+    userId: varchar('user_id', { length: 50 }).notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    foreignKey({ name: 'fk_agreement', columns: [t.agrtId], foreignColumns: [agreement.id] }),
+    index('idx_user_agreement_user_id').on(t.userId),
+    // Fix §7 (user_agreement note): a user accepts an agreement once; enforced by the database, not only in code.
+    uniqueIndex('idx_user_agreement_user_id_agrt_id').on(t.userId, t.agrtId),
+  ],
+);
+
+export const agents = pgTable(
+  'agents',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    deploymentHash: varchar('deployment_hash', { length: 64 })
+      .notNull()
+      .unique('agents_deployment_hash_key'),
+    capabilities: jsonb('capabilities').$type<string[]>().default([]),
+    version: varchar('version', { length: 50 }),
+    systemInfo: jsonb('system_info').$type<JsonObject>().default({}),
+    lastHeartbeat: timestamp('last_heartbeat', { withTimezone: true }),
+    status: varchar('status', { length: 50 }).default('offline'),
+    createdAt: timestamp('created_at', { withTimezone: true }).defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).defaultNow(),
+    // Fix §12.1/§12.5 (DESIGN "Agent tokens"): only a hex SHA-256 of the token is stored, compared in
+    // constant time; the token itself is never stored. Nullable until a token is issued.
+    tokenHash: varchar('token_hash', { length: 64 }),
+    tokenRotatedAt: timestamp('token_rotated_at', { withTimezone: true }),
+    // Rotation grace period: the previous token stays valid until previous_token_expires_at.
+    previousTokenHash: varchar('previous_token_hash', { length: 64 }),
+    previousTokenExpiresAt: timestamp('previous_token_expires_at', { withTimezone: true }),
+  },
+  (t) => [
+    foreignKey({
+      name: 'agents_deployment_hash_fkey',
+      columns: [t.deploymentHash],
+      foreignColumns: [deployment.deploymentHash],
+    }).onDelete('cascade'),
+    check('chk_agent_status', sql`${t.status} IN ('online', 'offline', 'degraded')`),
+    index('idx_agents_deployment_hash').on(t.deploymentHash),
+    index('idx_agents_status').on(t.status),
+    index('idx_agents_last_heartbeat').on(t.lastHeartbeat),
+  ],
+);
+
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    agentId: uuid('agent_id'),
+    deploymentHash: varchar('deployment_hash', { length: 64 }),
+    action: varchar('action', { length: 100 }).notNull(),
+    status: varchar('status', { length: 50 }),
+    details: jsonb('details').$type<JsonObject>().default({}),
+    ipAddress: inet('ip_address'),
+    userAgent: text('user_agent'),
+    // Fix §12.15: timestamptz NOT NULL (the reference's only tz-less timestamp).
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    foreignKey({
+      name: 'audit_log_agent_id_fkey',
+      columns: [t.agentId],
+      foreignColumns: [agents.id],
+    }).onDelete('set null'),
+    index('idx_audit_log_agent_id').on(t.agentId),
+    index('idx_audit_log_deployment_hash').on(t.deploymentHash),
+    index('idx_audit_log_action').on(t.action),
+    index('idx_audit_log_created_at').on(t.createdAt),
+  ],
+);
+
+export const commands = pgTable(
+  'commands',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    commandId: varchar('command_id', { length: 64 }).notNull().unique('commands_command_id_key'),
+    deploymentHash: varchar('deployment_hash', { length: 64 }).notNull(),
+    type: varchar('type', { length: 100 }).notNull(),
+    status: varchar('status', { length: 50 }).notNull().default('queued'),
+    priority: varchar('priority', { length: 20 }).notNull().default('normal'),
+    parameters: jsonb('parameters').$type<JsonObject>().default({}),
+    result: jsonb('result'),
+    error: jsonb('error'),
+    createdBy: varchar('created_by', { length: 255 }).notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    scheduledFor: timestamp('scheduled_for', { withTimezone: true }),
+    sentAt: timestamp('sent_at', { withTimezone: true }),
+    startedAt: timestamp('started_at', { withTimezone: true }),
+    completedAt: timestamp('completed_at', { withTimezone: true }),
+    timeoutSeconds: integer('timeout_seconds').default(300),
+    metadata: jsonb('metadata').$type<JsonObject>().default({}),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    foreignKey({
+      name: 'commands_deployment_hash_fkey',
+      columns: [t.deploymentHash],
+      foreignColumns: [deployment.deploymentHash],
+    }).onDelete('cascade'),
+    check(
+      'chk_command_status',
+      sql`${t.status} IN ('queued', 'sent', 'executing', 'completed', 'failed', 'cancelled')`,
+    ),
+    check('chk_command_priority', sql`${t.priority} IN ('low', 'normal', 'high', 'critical')`),
+    index('idx_commands_deployment_hash').on(t.deploymentHash),
+    index('idx_commands_status').on(t.status),
+    index('idx_commands_created_by').on(t.createdBy),
+    index('idx_commands_created_at').on(t.createdAt),
+    index('idx_commands_command_id').on(t.commandId),
+  ],
+);
+
+export const commandQueue = pgTable(
+  'command_queue',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    commandId: varchar('command_id', { length: 64 }).notNull(),
+    // No FK, as the reference.
+    deploymentHash: varchar('deployment_hash', { length: 64 }).notNull(),
+    priority: integer('priority').notNull().default(0),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    foreignKey({
+      name: 'command_queue_command_id_fkey',
+      columns: [t.commandId],
+      foreignColumns: [commands.commandId],
+    }).onDelete('cascade'),
+    // priority DESC (= NULLS FIRST, the Postgres default), as the reference's index.
+    index('idx_queue_deployment').on(t.deploymentHash, t.priority.desc().nullsFirst(), t.createdAt),
+    index('idx_queue_command_id').on(t.commandId),
+  ],
+);
+
+export type Product = typeof product.$inferSelect;
+export type NewProduct = typeof product.$inferInsert;
+export type Rating = typeof rating.$inferSelect;
+export type NewRating = typeof rating.$inferInsert;
+export type Project = typeof project.$inferSelect;
+export type NewProject = typeof project.$inferInsert;
+export type Client = typeof client.$inferSelect;
+export type NewClient = typeof client.$inferInsert;
+export type CasbinRule = typeof casbinRule.$inferSelect;
+export type NewCasbinRule = typeof casbinRule.$inferInsert;
+export type Deployment = typeof deployment.$inferSelect;
+export type NewDeployment = typeof deployment.$inferInsert;
+export type Cloud = typeof cloud.$inferSelect;
+export type NewCloud = typeof cloud.$inferInsert;
+export type Server = typeof server.$inferSelect;
+export type NewServer = typeof server.$inferInsert;
+export type Agreement = typeof agreement.$inferSelect;
+export type NewAgreement = typeof agreement.$inferInsert;
+export type UserAgreement = typeof userAgreement.$inferSelect;
+export type NewUserAgreement = typeof userAgreement.$inferInsert;
+export type Agent = typeof agents.$inferSelect;
+export type NewAgent = typeof agents.$inferInsert;
+export type AuditLog = typeof auditLog.$inferSelect;
+export type NewAuditLog = typeof auditLog.$inferInsert;
+export type Command = typeof commands.$inferSelect;
+export type NewCommand = typeof commands.$inferInsert;
+export type CommandQueueEntry = typeof commandQueue.$inferSelect;
+export type NewCommandQueueEntry = typeof commandQueue.$inferInsert;

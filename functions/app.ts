@@ -1,0 +1,66 @@
+import { bodyLimit } from 'hono/body-limit';
+import { requestId } from 'hono/request-id';
+import { RequestDatabase } from '../db/client.ts';
+import { configFromBindings, requireSetting } from './config.ts';
+import type { AppEnv } from './env.ts';
+import { errorResponse, handleError, handleNotFound } from './errors.ts';
+import { createRouter } from './router.ts';
+import { healthRoutes } from './routes/health.ts';
+
+export const MAX_BODY_BYTES = 2 * 1024 * 1024;
+
+/** Builds the whole API: cross-cutting middleware, every resource's routes, the OpenAPI document. */
+export function createApp() {
+  const app = createRouter();
+
+  app.use(requestId({ headerName: 'X-Request-Id' }));
+  app.use(async (c, next) => {
+    c.set('config', configFromBindings(c.env));
+    await next();
+  });
+  app.use(
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => errorResponse(c, 413, { message: `Request body is larger than ${MAX_BODY_BYTES} bytes` }),
+    }),
+  );
+  app.use(async (c, next) => {
+    const config = c.var.config;
+    const database = new RequestDatabase({
+      get url() {
+        return requireSetting(config, 'DATABASE_URL');
+      },
+      wsProxy: config.DATABASE_WS_PROXY,
+    });
+    c.set('database', database);
+    try {
+      await next();
+    } finally {
+      if (database.opened) {
+        const closing = database.close();
+        try {
+          c.executionCtx.waitUntil(closing);
+        } catch {
+          await closing; // no execution context (e.g. app.request in a unit test)
+        }
+      }
+    }
+  });
+
+  app.route('/', healthRoutes);
+
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'Stacker API',
+      version: '0.1.0',
+      description: 'Build docker-compose stacks, deploy them to clouds, and drive the agent on deployed servers.',
+    },
+  });
+
+  app.notFound(handleNotFound);
+  app.onError(handleError);
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

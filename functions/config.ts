@@ -1,0 +1,136 @@
+import { z } from 'zod';
+
+/**
+ * Every setting the service reads, by its variable name (Worker `[vars]`/secrets, or the process
+ * environment under `npm start`). Values are validated when present; whether a setting is required
+ * is decided where it is used, through `requireSetting`, so a route that does not need Vault keeps
+ * working when Vault is not configured.
+ */
+const optionalString = z
+  .string()
+  .transform((value) => value.trim())
+  .optional()
+  .transform((value) => (value === '' ? undefined : value));
+
+const optionalUrl = optionalString.pipe(z.url({ message: 'must be an absolute URL' }).optional());
+
+const integerIn = (min: number, max: number, fallback: number) =>
+  optionalString.pipe(
+    z
+      .string()
+      .regex(/^\d+$/, 'must be a whole number')
+      .transform(Number)
+      .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`))
+      .optional()
+      .transform((value) => value ?? fallback),
+  );
+
+const securityKey = optionalString.pipe(
+  z
+    .string()
+    .transform((value, ctx) => {
+      const key = decodeSecurityKey(value);
+      if (!key) {
+        ctx.addIssue({ code: 'custom', message: 'must be 32 bytes: 32 characters, or base64 of 32 bytes' });
+        return z.NEVER;
+      }
+      return key;
+    })
+    .optional(),
+);
+
+export const configSchema = z.object({
+  DATABASE_URL: optionalString.pipe(
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+      .optional(),
+  ),
+  /** host:port of a WebSocket-to-TCP proxy for the Neon driver (local runs and tests only). */
+  DATABASE_WS_PROXY: optionalString.pipe(z.string().regex(/^[^/\s]+:\d{1,5}$/, 'must be host:port').optional()),
+  AUTH_URL: optionalUrl,
+  OAUTH_JWKS_URL: optionalUrl,
+  OAUTH_ISSUER: optionalString,
+  OAUTH_AUDIENCE: optionalString,
+  VAULT_ADDRESS: optionalUrl,
+  VAULT_TOKEN: optionalString,
+  VAULT_AGENT_PATH_PREFIX: optionalString.pipe(z.string().default('agent')),
+  QSTASH_URL: optionalUrl,
+  QSTASH_TOKEN: optionalString,
+  QSTASH_CURRENT_SIGNING_KEY: optionalString,
+  QSTASH_NEXT_SIGNING_KEY: optionalString,
+  INSTALL_SERVICE_URL: optionalUrl,
+  INSTALL_WEBHOOK_SECRET: optionalString,
+  DOCKERHUB_URL: optionalUrl.pipe(z.string().default('https://hub.docker.com')),
+  DOCKERHUB_CHECK: optionalString.pipe(z.enum(['on', 'off'], { message: 'must be "on" or "off"' }).default('on')),
+  SECURITY_KEY: securityKey,
+  AGENT_BASE_URL: optionalUrl,
+  MAX_CLIENTS_NUMBER: integerIn(1, 1000, 2),
+  PORT: integerIn(1, 65535, 8000),
+});
+
+export type Config = z.output<typeof configSchema>;
+export type SettingName = keyof Config;
+export const settingNames = Object.keys(configSchema.shape) as SettingName[];
+
+/** A setting that is missing or malformed. Answered as 503: the service is not usable as configured. */
+export class ConfigError extends Error {
+  readonly settings: string[];
+  constructor(message: string, settings: string[]) {
+    super(message);
+    this.name = 'ConfigError';
+    this.settings = settings;
+  }
+}
+
+/** Parses the settings out of a bindings/environment object. Throws ConfigError naming each bad variable. */
+export function parseConfig(source: Record<string, unknown>): Config {
+  const input: Record<string, unknown> = {};
+  for (const name of settingNames) {
+    const value = source[name];
+    if (typeof value === 'string') input[name] = value;
+    else if (typeof value === 'number' || typeof value === 'boolean') input[name] = String(value);
+  }
+  const result = configSchema.safeParse(input);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${String(issue.path[0])} ${issue.message}`);
+    const names = [...new Set(result.error.issues.map((issue) => String(issue.path[0])))];
+    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`, names);
+  }
+  return result.data;
+}
+
+const parsedByBindings = new WeakMap<object, Config>();
+
+/** parseConfig, remembered per bindings object (plain data, safe to keep per isolate). */
+export function configFromBindings(bindings: object): Config {
+  let config = parsedByBindings.get(bindings);
+  if (!config) {
+    config = parseConfig(bindings as Record<string, unknown>);
+    parsedByBindings.set(bindings, config);
+  }
+  return config;
+}
+
+/** Returns a setting that the caller cannot do without, or throws a ConfigError naming it. */
+export function requireSetting<K extends SettingName>(config: Config, name: K): NonNullable<Config[K]> {
+  const value = config[name];
+  if (value === undefined || value === null) {
+    throw new ConfigError(`${name} is not set`, [name]);
+  }
+  return value as NonNullable<Config[K]>;
+}
+
+function decodeSecurityKey(value: string): Uint8Array | undefined {
+  const utf8 = new TextEncoder().encode(value);
+  if (utf8.length === 32) return utf8;
+  if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(value)) {
+    try {
+      const binary = atob(value.replace(/-/g, '+').replace(/_/g, '/'));
+      if (binary.length === 32) return Uint8Array.from(binary, (char) => char.charCodeAt(0));
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,19 @@
+import type { Config } from './config.ts';
+import type { RequestDatabase } from '../db/client.ts';
+
+/** Worker bindings: the settings of functions/config.ts plus the platform bindings. */
+export interface Bindings {
+  DEPLOYMENT_DOORBELL: DurableObjectNamespace;
+  [setting: string]: unknown;
+}
+
+export interface Variables {
+  requestId: string;
+  config: Config;
+  database: RequestDatabase;
+}
+
+export interface AppEnv {
+  Bindings: Bindings;
+  Variables: Variables;
+}

@@ -1,0 +1,11 @@
+// Bindings the test pool gives the Worker (vitest.config.ts), and the main module behind `exports`.
+declare namespace Cloudflare {
+  interface Env {
+    DATABASE_URL: string;
+    DATABASE_WS_PROXY: string;
+    DEPLOYMENT_DOORBELL: DurableObjectNamespace;
+  }
+  interface GlobalProps {
+    mainModule: typeof import('../functions/index.ts');
+  }
+}

@@ -1,0 +1,42 @@
+// Runs in Node before the workerd test pool: a fresh database on the real PostgreSQL, migrated,
+// reached by the Worker through the same Neon driver and WebSocket proxy as in local runs.
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import type { TestProject } from 'vitest/node';
+import { migrateDatabase } from '../db/migrate.ts';
+import { startPgWsProxy } from '../scripts/pg-ws-proxy.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    databaseUrl: string;
+    adminDatabaseUrl: string;
+    wsProxy: string;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const name = `stacker_test_${Date.now()}_${randomBytes(3).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+
+  const testUrl = new URL(adminUrl);
+  testUrl.pathname = `/${name}`;
+  const databaseUrl = testUrl.toString();
+  await migrateDatabase(databaseUrl);
+  const proxy = await startPgWsProxy();
+
+  project.provide('databaseUrl', databaseUrl);
+  project.provide('adminDatabaseUrl', adminUrl);
+  project.provide('wsProxy', proxy.address);
+
+  return async () => {
+    await proxy.close();
+    const client = new pg.Client({ connectionString: adminUrl });
+    await client.connect();
+    await client.query(`drop database if exists ${name} with (force)`);
+    await client.end();
+  };
+}
