@@ -10,12 +10,7 @@ export default defineConfig({
         plugins: [
           cloudflareTest(({ inject }) => ({
             wrangler: { configPath: './wrangler.toml' },
-            miniflare: {
-              bindings: {
-                DATABASE_URL: inject('databaseUrl'),
-                DATABASE_WS_PROXY: inject('wsProxy'),
-              },
-            },
+            miniflare: { bindings: inject('settings') },
           })),
         ],
         test: {

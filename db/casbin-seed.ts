@@ -1,4 +1,4 @@
-// The casbin rules seeded by drizzle/0002_seed_casbin_rules.sql, as data, so tests and the console can
+// The casbin rules seeded by drizzle/0002_seed_casbin_rules.sql and later migrations, in order, as data, so tests and the console can
 // compare the `casbin_rule` table against them. Keep the two in the same order and in step.
 //
 // Source: the reference's rows (spec/reference-api.md §4.1), corrected per §4.2, §4.3 and §12.6/§12.7.
@@ -100,4 +100,7 @@ export const casbinSeedRules: ReadonlyArray<CasbinSeedRule> = [
   ['p', 'client', '/api/v1/commands/:deployment_hash/:command_id', 'GET'],
   ['p', 'client', '/api/v1/commands', 'POST'],
   ['p', 'client', '/agreement/:id', 'GET'],
+
+  // drizzle/0003_public_documents.sql: the API document is public.
+  ['p', 'group_anonymous', '/openapi.json', 'GET'],
 ];

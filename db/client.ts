@@ -1,8 +1,12 @@
 import { neonConfig, Pool } from '@neondatabase/serverless';
 import { drizzle, type NeonDatabase } from 'drizzle-orm/neon-serverless';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import * as schema from './schema.ts';
 
+/** The Worker's database (Neon driver). */
 export type Database = NeonDatabase<typeof schema>;
+/** What services accept: the Worker's database, or node-postgres in the console. */
+export type AnyDatabase = PgDatabase<PgQueryResultHKT, typeof schema>;
 
 export interface DatabaseSettings {
   url: string;

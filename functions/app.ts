@@ -5,9 +5,22 @@ import { configFromBindings, requireSetting } from './config.ts';
 import type { AppEnv } from './env.ts';
 import { errorResponse, handleError, handleNotFound } from './errors.ts';
 import { createRouter } from './router.ts';
+import { authenticate } from './middleware/authenticate.ts';
+import { authorize } from './middleware/authorize.ts';
+import { knownRoutesOnly, type RouteSignature } from './middleware/known-route.ts';
+import { clientRoutes } from './routes/client.ts';
 import { healthRoutes } from './routes/health.ts';
 
 export const MAX_BODY_BYTES = 2 * 1024 * 1024;
+
+export const openApiInfo = {
+  openapi: '3.1.0',
+  info: {
+    title: 'Stacker API',
+    version: '0.1.0',
+    description: 'Build docker-compose stacks, deploy them to clouds, and drive the agent on deployed servers.',
+  },
+};
 
 /** Builds the whole API: cross-cutting middleware, every resource's routes, the OpenAPI document. */
 export function createApp() {
@@ -47,16 +60,47 @@ export function createApp() {
     }
   });
 
-  app.route('/', healthRoutes);
+  // Routes served outside the OpenAPI registry (the document itself).
+  const documentRoutes: RouteSignature[] = [{ method: 'GET', path: '/openapi.json' }];
+  app.use(
+    knownRoutesOnly(() => [
+      ...documentRoutes,
+      ...app.openAPIRegistry.definitions.flatMap((definition) =>
+        definition.type === 'route' ? [{ method: definition.route.method, path: definition.route.path }] : [],
+      ),
+    ]),
+  );
+  app.use(authenticate);
+  app.use(authorize);
 
-  app.doc31('/openapi.json', {
-    openapi: '3.1.0',
-    info: {
-      title: 'Stacker API',
-      version: '0.1.0',
-      description: 'Build docker-compose stacks, deploy them to clouds, and drive the agent on deployed servers.',
-    },
+  app.route('/', healthRoutes);
+  app.route('/', clientRoutes);
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'TryDirect OAuth access token (a JWT verified against OAUTH_JWKS_URL, or introspected at AUTH_URL)',
   });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'hmacClient', {
+    type: 'apiKey',
+    in: 'header',
+    name: 'stacker-id',
+    description: 'API client id; goes with stacker-hash',
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'hmacSignature', {
+    type: 'apiKey',
+    in: 'header',
+    name: 'stacker-hash',
+    description: 'Lowercase hex HMAC-SHA256 of the raw request body (empty for GET) with the client secret',
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'agentId', {
+    type: 'apiKey',
+    in: 'header',
+    name: 'X-Agent-Id',
+    description: 'Agent UUID; goes with "Authorization: Bearer <agent token>"',
+  });
+
+  app.doc31('/openapi.json', openApiInfo);
 
   app.notFound(handleNotFound);
   app.onError(handleError);

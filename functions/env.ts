@@ -1,5 +1,6 @@
 import type { Config } from './config.ts';
 import type { RequestDatabase } from '../db/client.ts';
+import type { Principal } from './principal.ts';
 
 /** Worker bindings: the settings of functions/config.ts plus the platform bindings. */
 export interface Bindings {
@@ -11,6 +12,7 @@ export interface Variables {
   requestId: string;
   config: Config;
   database: RequestDatabase;
+  principal: Principal;
 }
 
 export interface AppEnv {

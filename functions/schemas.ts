@@ -16,3 +16,24 @@ export const errorResponses = {
   500: { description: 'Unexpected error (a bug)', content: { 'application/json': { schema: ErrorBodySchema } } },
   503: { description: 'A dependency is unavailable', content: { 'application/json': { schema: ErrorBodySchema } } },
 } as const;
+
+/** A serial id in a path: a positive 32-bit integer. */
+export const idParam = z
+  .string()
+  .regex(/^\d{1,10}$/, 'must be a positive integer')
+  .transform(Number)
+  .pipe(z.number().int().min(1, 'must be a positive integer').max(2_147_483_647, 'is out of range'))
+  .openapi({ type: 'integer', example: 1 });
+
+export const jsonContent = <T>(schema: T, description: string) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+
+export const authErrorResponses = {
+  401: jsonContent(ErrorBodySchema, 'Missing or invalid credentials'),
+  403: jsonContent(ErrorBodySchema, 'Authenticated but not allowed'),
+  404: jsonContent(ErrorBodySchema, 'Not found, or not yours'),
+} as const;
+
+export const userSecurity = [{ bearer: [] }];

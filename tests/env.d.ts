@@ -3,6 +3,11 @@ declare namespace Cloudflare {
   interface Env {
     DATABASE_URL: string;
     DATABASE_WS_PROXY: string;
+    AUTH_URL: string;
+    OAUTH_JWKS_URL: string;
+    OAUTH_ISSUER: string;
+    OAUTH_AUDIENCE: string;
+    SECURITY_KEY: string;
     DEPLOYMENT_DOORBELL: DurableObjectNamespace;
   }
   interface GlobalProps {

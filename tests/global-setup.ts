@@ -5,12 +5,17 @@ import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { migrateDatabase } from '../db/migrate.ts';
 import { startPgWsProxy } from '../scripts/pg-ws-proxy.ts';
+import { OAUTH_AUDIENCE, OAUTH_ISSUER, startOAuthStub } from './stubs/oauth.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     databaseUrl: string;
     adminDatabaseUrl: string;
     wsProxy: string;
+    /** Worker settings pointing at the loopback stubs (see vitest.config.ts). */
+    settings: Record<string, string>;
+    oauthStubUrl: string;
+    jwtPrivateJwk: Record<string, unknown>;
   }
 }
 
@@ -27,12 +32,25 @@ export default async function setup(project: TestProject) {
   const databaseUrl = testUrl.toString();
   await migrateDatabase(databaseUrl);
   const proxy = await startPgWsProxy();
+  const oauth = await startOAuthStub();
 
   project.provide('databaseUrl', databaseUrl);
   project.provide('adminDatabaseUrl', adminUrl);
   project.provide('wsProxy', proxy.address);
+  project.provide('oauthStubUrl', oauth.url);
+  project.provide('jwtPrivateJwk', oauth.privateJwk as Record<string, unknown>);
+  project.provide('settings', {
+    DATABASE_URL: databaseUrl,
+    DATABASE_WS_PROXY: proxy.address,
+    AUTH_URL: oauth.meUrl,
+    OAUTH_JWKS_URL: oauth.jwksUrl,
+    OAUTH_ISSUER,
+    OAUTH_AUDIENCE,
+    SECURITY_KEY: randomBytes(32).toString('base64'),
+  });
 
   return async () => {
+    await oauth.close();
     await proxy.close();
     const client = new pg.Client({ connectionString: adminUrl });
     await client.connect();

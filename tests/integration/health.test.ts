@@ -15,6 +15,6 @@ describe('GET /health_check', () => {
     const response = await app.request('/health_check', {}, { ...env, DATABASE_URL: 'postgres://postgres@127.0.0.1:9/nowhere' });
     expect(response.status).toBe(503);
     expect(response.headers.get('content-type')).toMatch(/^application\/json/);
-    expect(await response.json()).toEqual({ message: 'Database is unavailable' });
+    expect(((await response.json()) as { message: string }).message).toMatch(/^Database is unavailable/);
   });
 });

@@ -1,0 +1,110 @@
+// The operators' console: npm run console -- <command> [options]
+import { drizzle } from 'drizzle-orm/node-postgres';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import * as schema from '../db/schema.ts';
+import type { AnyDatabase } from '../db/client.ts';
+import { parseConfig, requireSetting, type Config } from '../functions/config.ts';
+import { ApiError } from '../functions/errors.ts';
+import { buildEnforcer, decide, loadRules } from '../functions/services/access-control.ts';
+import { createApiClient } from '../functions/services/api-clients.ts';
+import { loadLocalSettings } from '../scripts/local-config.ts';
+
+interface Command {
+  summary: string;
+  options: Record<string, { description: string; required?: boolean }>;
+  run(values: Record<string, string>, context: { config: Config; db: () => AnyDatabase }): Promise<void>;
+}
+
+const commands: Record<string, Command> = {
+  'appclient new': {
+    summary: 'Create an API client for a user and print its id and secret (shown only here).',
+    options: { 'user-id': { description: 'the TryDirect user id that owns the client', required: true } },
+    async run(values, { config, db }) {
+      const created = await createApiClient(
+        { db: db(), securityKey: requireSetting(config, 'SECURITY_KEY'), maxClientsPerUser: config.MAX_CLIENTS_NUMBER },
+        values['user-id']!,
+      );
+      console.log(`Created API client ${created.id} for user ${created.user_id}.`);
+      console.log(`Secret (shown once, keep it safe): ${created.secret}`);
+    },
+  },
+  'debug casbin': {
+    summary: 'Explain the access decision for a subject, a path and a method, from the casbin_rule table.',
+    options: {
+      path: { description: 'request path, e.g. /project/12', required: true },
+      action: { description: 'HTTP method, e.g. GET', required: true },
+      subject: { description: 'casbin subject: a role (group_user, group_admin), anonym, client or agent', required: true },
+    },
+    async run(values, { db }) {
+      const rules = await loadRules(db());
+      const enforcer = await buildEnforcer(rules);
+      const subject = values.subject!;
+      const action = values.action!.toUpperCase();
+      const roles = await enforcer.getImplicitRolesForUser(subject);
+      const decision = await decide(enforcer, subject, values.path!, action);
+      console.log(`subject ${subject} (roles: ${roles.length ? roles.join(' -> ') : 'none'})`);
+      console.log(`${decision.allowed ? 'ALLOW' : 'DENY'} ${action} ${values.path}`);
+      if (decision.matchedRule) console.log(`matched rule: p, ${decision.matchedRule.join(', ')}`);
+      else console.log(`no rule allows it (${rules.length} rules loaded)`);
+    },
+  },
+};
+
+function usage(): string {
+  const lines = ['Usage: npm run console -- <command> [options]', '', 'Commands:'];
+  for (const [name, command] of Object.entries(commands)) {
+    lines.push(`  ${name}`, `      ${command.summary}`);
+    for (const [option, spec] of Object.entries(command.options)) {
+      lines.push(`      --${option} <value>  ${spec.description}${spec.required ? ' (required)' : ''}`);
+    }
+  }
+  lines.push('', 'Settings come from the environment (DATABASE_URL, SECURITY_KEY, ...) or configuration.yaml.');
+  return lines.join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  if (argv.length === 0 || argv.includes('--help') || argv.includes('-h')) {
+    console.log(usage());
+    return argv.length === 0 ? 1 : 0;
+  }
+  const name = argv.slice(0, 2).join(' ');
+  const command = commands[name];
+  if (!command) {
+    console.error(`console: unknown command "${argv.slice(0, 2).join(' ')}" (see --help)`);
+    return 2;
+  }
+  const { values } = parseArgs({
+    args: argv.slice(2),
+    options: Object.fromEntries(Object.keys(command.options).map((option) => [option, { type: 'string' as const }])),
+    strict: true,
+  });
+  const given = values as Record<string, string>;
+  const missing = Object.entries(command.options).filter(([option, spec]) => spec.required && !given[option]);
+  if (missing.length) {
+    console.error(`console: ${name}: missing ${missing.map(([option]) => `--${option}`).join(', ')}`);
+    return 2;
+  }
+
+  const config = parseConfig(loadLocalSettings());
+  let pool: pg.Pool | undefined;
+  const db = (): AnyDatabase => {
+    pool ??= new pg.Pool({ connectionString: requireSetting(config, 'DATABASE_URL'), max: 2 });
+    return drizzle({ client: pool, schema }) as unknown as AnyDatabase;
+  };
+  try {
+    await command.run(given, { config, db });
+    return 0;
+  } finally {
+    await pool?.end();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    const text = error instanceof ApiError || error instanceof Error ? error.message : String(error);
+    console.error(`console: ${text}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,28 @@
+/** Who is calling. `subject` is what casbin sees. */
+export interface AuthenticatedUser {
+  id: string;
+  role: string;
+  email: string;
+  firstName?: string;
+  lastName?: string;
+}
+
+export type Principal =
+  | { kind: 'anonymous'; subject: 'anonym' }
+  | { kind: 'user'; subject: string; user: AuthenticatedUser }
+  /** An HMAC API client, acting for the user who owns it. */
+  | { kind: 'client'; subject: 'client'; clientId: number; userId: string }
+  | { kind: 'agent'; subject: 'agent'; agentId: string; deploymentHash: string };
+
+export const ADMIN_ROLE = 'group_admin';
+
+/** The user on whose behalf the request acts, if any (users and API clients). */
+export function actingUserId(principal: Principal): string | undefined {
+  if (principal.kind === 'user') return principal.user.id;
+  if (principal.kind === 'client') return principal.userId;
+  return undefined;
+}
+
+export function isAdmin(principal: Principal): boolean {
+  return principal.kind === 'user' && principal.user.role === ADMIN_ROLE;
+}

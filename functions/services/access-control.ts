@@ -1,0 +1,82 @@
+// Casbin with the reference's model (RBAC, keyMatch2 paths); rules come from the casbin_rule table.
+import { newEnforcer, newModelFromString, type Enforcer } from 'casbin';
+import { casbinRule } from '../../db/schema.ts';
+import type { AnyDatabase } from '../../db/client.ts';
+
+export const CASBIN_MODEL = `
+[request_definition]
+r = sub, obj, act
+
+[policy_definition]
+p = sub, obj, act
+
+[role_definition]
+g = _, _
+
+[policy_effect]
+e = some(where (p.eft == allow))
+
+[matchers]
+m = g(r.sub, p.sub) && keyMatch2(r.obj, p.obj) && r.act == p.act
+`;
+
+/** How long an isolate trusts its copy of the rules before reading the table again. */
+export const RULES_TTL_MS = 30_000;
+
+export interface AccessDecision {
+  allowed: boolean;
+  /** The policy that allowed the request: [subject, path pattern, method]. */
+  matchedRule?: string[];
+}
+
+export interface RuleRow {
+  ptype: string;
+  v0: string;
+  v1: string;
+  v2: string;
+}
+
+export async function buildEnforcer(rules: RuleRow[]): Promise<Enforcer> {
+  const enforcer = await newEnforcer(newModelFromString(CASBIN_MODEL));
+  const policies = rules.filter((rule) => rule.ptype === 'p').map((rule) => [rule.v0, rule.v1, rule.v2]);
+  const groupings = rules.filter((rule) => rule.ptype === 'g').map((rule) => [rule.v0, rule.v1]);
+  if (policies.length) await enforcer.addPolicies(policies);
+  if (groupings.length) await enforcer.addGroupingPolicies(groupings);
+  return enforcer;
+}
+
+export async function loadRules(db: AnyDatabase): Promise<RuleRow[]> {
+  return db
+    .select({ ptype: casbinRule.ptype, v0: casbinRule.v0, v1: casbinRule.v1, v2: casbinRule.v2 })
+    .from(casbinRule)
+    .orderBy(casbinRule.id);
+}
+
+export async function decide(enforcer: Enforcer, subject: string, path: string, method: string): Promise<AccessDecision> {
+  if (!subject) return { allowed: false };
+  const [allowed, explanation] = await enforcer.enforceEx(subject, path, method);
+  return allowed ? { allowed, matchedRule: explanation } : { allowed };
+}
+
+// Per isolate: the enforcer is plain data (the model and the rules), refreshed after RULES_TTL_MS.
+let cached: { enforcer: Enforcer; loadedAt: number } | undefined;
+let loading: Promise<Enforcer> | undefined;
+
+export async function cachedEnforcer(db: AnyDatabase, now = Date.now()): Promise<Enforcer> {
+  if (cached && now - cached.loadedAt < RULES_TTL_MS) return cached.enforcer;
+  loading ??= loadRules(db)
+    .then(buildEnforcer)
+    .then((enforcer) => {
+      cached = { enforcer, loadedAt: Date.now() };
+      return enforcer;
+    })
+    .finally(() => {
+      loading = undefined;
+    });
+  return loading;
+}
+
+/** Forget the cached rules (after the console or an admin changes casbin_rule). */
+export function invalidateRules(): void {
+  cached = undefined;
+}

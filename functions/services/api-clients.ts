@@ -1,0 +1,103 @@
+// API clients (HMAC): a user's integrations sign requests with a secret only they were shown.
+import { and, count, eq, sql } from 'drizzle-orm';
+import type { AnyDatabase } from '../../db/client.ts';
+import { client, type Client } from '../../db/schema.ts';
+import { ApiError, conflict, notFound } from '../errors.ts';
+import { encryptSecret, randomToken } from './crypto.ts';
+
+export interface ApiClientDeps {
+  db: AnyDatabase;
+  /** SECURITY_KEY: secrets are stored encrypted, since verifying an HMAC needs the secret itself. */
+  securityKey: Uint8Array;
+  maxClientsPerUser: number;
+}
+
+/** Whose clients a call may touch: one user's, or (admins) anyone's. */
+export type ClientScope = { ownerId: string } | { admin: true };
+
+export interface ApiClientView {
+  id: number;
+  user_id: string;
+  enabled: boolean;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ApiClientWithSecret extends ApiClientView {
+  /** Shown once: in the response that creates or renews it. */
+  secret: string;
+}
+
+export function toView(row: Client): ApiClientView {
+  return {
+    id: row.id,
+    user_id: row.userId,
+    enabled: row.secret !== null,
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+  };
+}
+
+export async function createApiClient(deps: ApiClientDeps, userId: string): Promise<ApiClientWithSecret> {
+  const secret = randomToken(48);
+  const sealed = await encryptSecret(deps.securityKey, secret);
+  const row = await deps.db.transaction(async (tx) => {
+    // Serialise creations per user so two at once cannot pass the limit together.
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`client:${userId}`}))`);
+    const [existing] = await tx.select({ n: count() }).from(client).where(eq(client.userId, userId));
+    if ((existing?.n ?? 0) >= deps.maxClientsPerUser) {
+      throw new ApiError(409, `Too many API clients: at most ${deps.maxClientsPerUser} per user`);
+    }
+    const [inserted] = await tx.insert(client).values({ userId, secret: sealed }).returning();
+    return inserted!;
+  });
+  return { ...toView(row), secret };
+}
+
+async function findInScope(deps: ApiClientDeps, id: number, scope: ClientScope): Promise<Client> {
+  const ownerFilter = 'ownerId' in scope ? eq(client.userId, scope.ownerId) : undefined;
+  const [row] = await deps.db
+    .select()
+    .from(client)
+    .where(and(eq(client.id, id), ownerFilter))
+    .limit(1);
+  // Another user's client is reported exactly like a missing one.
+  if (!row) throw notFound('API client not found');
+  return row;
+}
+
+async function storeNewSecret(deps: ApiClientDeps, id: number, whenEnabled: boolean): Promise<ApiClientWithSecret> {
+  const secret = randomToken(48);
+  const sealed = await encryptSecret(deps.securityKey, secret);
+  const [row] = await deps.db
+    .update(client)
+    .set({ secret: sealed, updatedAt: sql`now()` })
+    .where(and(eq(client.id, id), whenEnabled ? sql`${client.secret} is not null` : sql`${client.secret} is null`))
+    .returning();
+  if (!row) throw conflict(whenEnabled ? 'API client is not active' : 'API client is already active');
+  return { ...toView(row), secret };
+}
+
+/** A new secret for an active client; the old one stops working at once. */
+export async function renewApiClientSecret(deps: ApiClientDeps, id: number, scope: ClientScope): Promise<ApiClientWithSecret> {
+  const row = await findInScope(deps, id, scope);
+  if (row.secret === null) throw conflict('API client is not active');
+  return storeNewSecret(deps, id, true);
+}
+
+export async function enableApiClient(deps: ApiClientDeps, id: number, scope: ClientScope): Promise<ApiClientWithSecret> {
+  const row = await findInScope(deps, id, scope);
+  if (row.secret !== null) throw conflict('API client is already active');
+  return storeNewSecret(deps, id, false);
+}
+
+export async function disableApiClient(deps: ApiClientDeps, id: number, scope: ClientScope): Promise<ApiClientView> {
+  const row = await findInScope(deps, id, scope);
+  if (row.secret === null) throw conflict('API client is not active');
+  const [updated] = await deps.db
+    .update(client)
+    .set({ secret: null, updatedAt: sql`now()` })
+    .where(eq(client.id, id))
+    .returning();
+  return toView(updated!);
+}

@@ -1,0 +1,65 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrateDatabase } from '../../db/migrate.ts';
+import { parseConfig } from '../../functions/config.ts';
+import { decryptSecret } from '../../functions/services/crypto.ts';
+import { createScratchDatabase, withClient } from './helpers.ts';
+
+const run = promisify(execFile);
+let scratch: { url: string; drop: () => Promise<void> };
+const securityKey = randomBytes(32).toString('base64');
+
+beforeAll(async () => {
+  scratch = await createScratchDatabase('stacker_console');
+  await migrateDatabase(scratch.url);
+});
+afterAll(async () => {
+  await scratch?.drop();
+});
+
+function console_(...args: string[]) {
+  return run(process.execPath, ['cli/console.ts', ...args], {
+    env: { ...process.env, DATABASE_URL: scratch.url, SECURITY_KEY: securityKey, MAX_CLIENTS_NUMBER: '1' },
+  });
+}
+
+describe('npm run console', () => {
+  it('appclient new creates a client whose stored secret decrypts to the one printed', async () => {
+    const { stdout } = await console_('appclient', 'new', '--user-id', 'hy181TZa4DaabUZWklsrxw');
+    const id = Number(/Created API client (\d+) for user hy181TZa4DaabUZWklsrxw/.exec(stdout)?.[1]);
+    const secret = /Secret \(shown once, keep it safe\): (\S+)/.exec(stdout)?.[1];
+    expect(id).toBeGreaterThan(0);
+    expect(secret).toBeDefined();
+    const stored = await withClient(scratch.url, async (client) => (await client.query('select user_id, secret from client where id = $1', [id])).rows[0]);
+    expect(stored.user_id).toBe('hy181TZa4DaabUZWklsrxw');
+    expect(await decryptSecret(parseConfig({ SECURITY_KEY: securityKey }).SECURITY_KEY!, stored.secret)).toBe(secret);
+  });
+
+  it('appclient new fails with one clear line and a non-zero exit past the limit', async () => {
+    await console_('appclient', 'new', '--user-id', 'limited-user');
+    const failure = await console_('appclient', 'new', '--user-id', 'limited-user').catch((error: { code: number; stderr: string }) => error);
+    expect('code' in failure && failure.code).toBe(1);
+    expect((failure as { stderr: string }).stderr.trim()).toBe('console: Too many API clients: at most 1 per user');
+  });
+
+  it('debug casbin explains an allowed decision with the rule that matched', async () => {
+    const { stdout } = await console_('debug', 'casbin', '--path', '/project/12', '--action', 'delete', '--subject', 'group_admin');
+    expect(stdout).toContain('subject group_admin (roles: group_user -> group_anonymous)');
+    expect(stdout).toContain('ALLOW DELETE /project/12');
+    expect(stdout).toContain('matched rule: p, group_user, /project/:id, DELETE');
+  });
+
+  it('debug casbin explains a refusal', async () => {
+    const { stdout } = await console_('debug', 'casbin', '--path', '/api/v1/agent/commands/report', '--action', 'POST', '--subject', 'group_user');
+    expect(stdout).toContain('DENY POST /api/v1/agent/commands/report');
+    expect(stdout).toMatch(/no rule allows it \(\d+ rules loaded\)/);
+  });
+
+  it('a missing option is one clear line and exit code 2', async () => {
+    const failure = (await console_('debug', 'casbin', '--path', '/x').catch((error: unknown) => error)) as { code: number; stderr: string };
+    expect(failure.code).toBe(2);
+    expect(failure.stderr.trim()).toBe('console: debug casbin: missing --action, --subject');
+  });
+});
