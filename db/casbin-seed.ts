@@ -103,4 +103,7 @@ export const casbinSeedRules: ReadonlyArray<CasbinSeedRule> = [
 
   // drizzle/0003_public_documents.sql: the API document is public.
   ['p', 'group_anonymous', '/openapi.json', 'GET'],
+
+  // drizzle/0004_whoami_rule.sql: anyone may ask who their credentials belong to.
+  ['p', 'group_anonymous', '/whoami', 'GET'],
 ];

@@ -10,6 +10,7 @@ import { authorize } from './middleware/authorize.ts';
 import { knownRoutesOnly, type RouteSignature } from './middleware/known-route.ts';
 import { clientRoutes } from './routes/client.ts';
 import { healthRoutes } from './routes/health.ts';
+import { whoamiRoutes } from './routes/whoami.ts';
 
 export const MAX_BODY_BYTES = 2 * 1024 * 1024;
 
@@ -75,6 +76,7 @@ export function createApp() {
 
   app.route('/', healthRoutes);
   app.route('/', clientRoutes);
+  app.route('/', whoamiRoutes);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

@@ -74,6 +74,7 @@ const MATRIX: Array<[string, string, string, Subject[]]> = [
   ['GET', '/agreement/accepted/{id}', '/agreement/accepted/1', users],
   // added by this project
   ['GET', '/openapi.json', '/openapi.json', everyone],
+  ['GET', '/whoami', '/whoami', everyone],
 ];
 
 const PLACEHOLDER_STATUS = 299;

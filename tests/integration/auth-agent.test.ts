@@ -71,3 +71,18 @@ describe('agent authentication', () => {
     expect(row.token_hash).toBe(await sha256Hex(agent.token));
   });
 });
+
+describe('GET /whoami', () => {
+  it('names each kind of caller', async () => {
+    const { bearerFor, createApiClientFor, hmacHeaders } = await import('../helpers/auth.ts');
+    const anonymous = await (await api('/whoami')).json();
+    expect(anonymous).toEqual({ message: 'OK', item: { kind: 'anonymous', subject: 'anonym' } });
+    const user = await (await api('/whoami', { headers: bearerFor('user', 'who1') })).json();
+    expect(user).toEqual({ message: 'OK', item: { kind: 'user', subject: 'user', user_id: 'who1' } });
+    const apiClient = await createApiClientFor('who2');
+    const viaClient = await (await api('/whoami', { headers: await hmacHeaders(apiClient) })).json();
+    expect(viaClient).toEqual({ message: 'OK', item: { kind: 'client', subject: 'client', user_id: 'who2', client_id: apiClient.id } });
+    const viaAgent = await (await api('/whoami', { headers: agentHeaders(agent) })).json();
+    expect(viaAgent).toEqual({ message: 'OK', item: { kind: 'agent', subject: 'agent', agent_id: agent.agentId, deployment_hash: agent.deploymentHash } });
+  });
+});
