@@ -11,6 +11,8 @@ import { knownRoutesOnly, type RouteSignature } from './middleware/known-route.t
 import { clientRoutes } from './routes/client.ts';
 import { healthRoutes } from './routes/health.ts';
 import { whoamiRoutes } from './routes/whoami.ts';
+import { cloudRoutes } from './routes/cloud.ts';
+import { serverRoutes } from './routes/server.ts';
 
 export const MAX_BODY_BYTES = 2 * 1024 * 1024;
 
@@ -77,6 +79,8 @@ export function createApp() {
   app.route('/', healthRoutes);
   app.route('/', clientRoutes);
   app.route('/', whoamiRoutes);
+  app.route('/', cloudRoutes);
+  app.route('/', serverRoutes);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

@@ -1,7 +1,8 @@
 import type { Context } from 'hono';
 import type { AppEnv } from './env.ts';
 import { forbidden } from './errors.ts';
-import type { AuthenticatedUser, Principal } from './principal.ts';
+import { isAdmin, type AuthenticatedUser, type Principal } from './principal.ts';
+import type { Scope } from './services/scope.ts';
 
 /** The OAuth user behind the request; casbin lets only users reach the routes that call this. */
 export function currentUser(c: Context<AppEnv>): AuthenticatedUser {
@@ -14,4 +15,21 @@ export function currentClient(c: Context<AppEnv>): Extract<Principal, { kind: 'c
   const principal = c.var.principal;
   if (principal.kind !== 'client') throw forbidden('This route is for API clients');
   return principal;
+}
+
+/** Whose rows the caller may reach by id: admins anyone's, users and API clients their own (the owner's). */
+export function callerScope(c: Context<AppEnv>): Scope {
+  const principal = c.var.principal;
+  if (isAdmin(principal)) return { admin: true };
+  if (principal.kind === 'user') return { ownerId: principal.user.id };
+  if (principal.kind === 'client') return { ownerId: principal.userId };
+  throw forbidden('This route is for users and API clients');
+}
+
+/** The user whose rows a list shows: the caller, or the owner of the calling API client. */
+export function callerOwnerId(c: Context<AppEnv>): string {
+  const principal = c.var.principal;
+  if (principal.kind === 'user') return principal.user.id;
+  if (principal.kind === 'client') return principal.userId;
+  throw forbidden('This route is for users and API clients');
 }

@@ -4,6 +4,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ZodError } from 'zod';
 import { ConfigError } from './config.ts';
 import { isDatabaseUnavailable } from '../db/client.ts';
+import { DecryptionError } from './services/crypto.ts';
 import { describeError, log } from './logger.ts';
 
 export interface FieldError {
@@ -92,6 +93,13 @@ export function handleError(error: Error, c: Context): Response {
   if (error instanceof ConfigError) {
     log('error', 'configuration error', { requestId, settings: error.settings, error: error.message });
     return errorResponse(c, 503, { message: `Service is not configured: ${error.message}`, request_id: requestId });
+  }
+  if (error instanceof DecryptionError) {
+    log('error', 'stored secret cannot be decrypted', { requestId, path: c.req.path });
+    return errorResponse(c, 503, {
+      message: 'Stored secrets cannot be decrypted: SECURITY_KEY is not the key they were saved with',
+      request_id: requestId,
+    });
   }
   if (error instanceof HTTPException) {
     return errorResponse(c, error.status as ContentfulStatusCode, { message: httpExceptionMessage(error) });

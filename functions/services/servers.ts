@@ -1,0 +1,95 @@
+// Servers: created by deploys, read and edited by their owner.
+import { and, desc, eq, sql } from 'drizzle-orm';
+import type { AnyDatabase } from '../../db/client.ts';
+import { server, type Server } from '../../db/schema.ts';
+import { notFound } from '../errors.ts';
+import { withinScope, type Scope } from './scope.ts';
+
+export interface ServerInput {
+  region?: string | null;
+  zone?: string | null;
+  server?: string | null;
+  os?: string | null;
+  disk_type?: string | null;
+  srv_ip?: string | null;
+  ssh_port?: number | null;
+  ssh_user?: string | null;
+}
+
+export interface ServerView {
+  id: number;
+  user_id: string;
+  project_id: number;
+  region: string | null;
+  zone: string | null;
+  server: string | null;
+  os: string | null;
+  disk_type: string | null;
+  created_at: string;
+  updated_at: string;
+  srv_ip: string | null;
+  ssh_port: number | null;
+  ssh_user: string | null;
+}
+
+export function toServerView(row: Server): ServerView {
+  return {
+    id: row.id,
+    user_id: row.userId,
+    project_id: row.projectId,
+    region: row.region,
+    zone: row.zone,
+    server: row.server,
+    os: row.os,
+    disk_type: row.diskType,
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+    srv_ip: row.srvIp,
+    ssh_port: row.sshPort,
+    ssh_user: row.sshUser,
+  };
+}
+
+export async function listServers(db: AnyDatabase, ownerId: string): Promise<ServerView[]> {
+  const rows = await db.select().from(server).where(eq(server.userId, ownerId)).orderBy(desc(server.id));
+  return rows.map(toServerView);
+}
+
+export async function getServer(db: AnyDatabase, id: number, scope: Scope): Promise<ServerView> {
+  const [row] = await db
+    .select()
+    .from(server)
+    .where(and(eq(server.id, id), withinScope(server.userId, scope)))
+    .limit(1);
+  if (!row) throw notFound('Server not found');
+  return toServerView(row);
+}
+
+/** Replaces the eight editable fields (left out = cleared); owner and project stay. */
+export async function updateServer(db: AnyDatabase, id: number, scope: Scope, input: ServerInput): Promise<ServerView> {
+  const [row] = await db
+    .update(server)
+    .set({
+      region: input.region ?? null,
+      zone: input.zone ?? null,
+      server: input.server ?? null,
+      os: input.os ?? null,
+      diskType: input.disk_type ?? null,
+      srvIp: input.srv_ip ?? null,
+      sshPort: input.ssh_port ?? null,
+      sshUser: input.ssh_user ?? null,
+      updatedAt: sql`now()`,
+    })
+    .where(and(eq(server.id, id), withinScope(server.userId, scope)))
+    .returning();
+  if (!row) throw notFound('Server not found');
+  return toServerView(row);
+}
+
+export async function deleteServer(db: AnyDatabase, id: number, scope: Scope): Promise<void> {
+  const deleted = await db
+    .delete(server)
+    .where(and(eq(server.id, id), withinScope(server.userId, scope)))
+    .returning({ id: server.id });
+  if (deleted.length === 0) throw notFound('Server not found');
+}
