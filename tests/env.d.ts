@@ -8,6 +8,8 @@ declare namespace Cloudflare {
     OAUTH_ISSUER: string;
     OAUTH_AUDIENCE: string;
     SECURITY_KEY: string;
+    DOCKERHUB_URL: string;
+    DOCKERHUB_CHECK: string;
     DEPLOYMENT_DOORBELL: DurableObjectNamespace;
   }
   interface GlobalProps {

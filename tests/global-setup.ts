@@ -5,6 +5,7 @@ import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { migrateDatabase } from '../db/migrate.ts';
 import { startPgWsProxy } from '../scripts/pg-ws-proxy.ts';
+import { startDockerHubStub } from './stubs/dockerhub.ts';
 import { OAUTH_AUDIENCE, OAUTH_ISSUER, startOAuthStub } from './stubs/oauth.ts';
 
 declare module 'vitest' {
@@ -15,6 +16,7 @@ declare module 'vitest' {
     /** Worker settings pointing at the loopback stubs (see vitest.config.ts). */
     settings: Record<string, string>;
     oauthStubUrl: string;
+    dockerHubStubUrl: string;
     jwtPrivateJwk: Record<string, unknown>;
   }
 }
@@ -33,11 +35,13 @@ export default async function setup(project: TestProject) {
   await migrateDatabase(databaseUrl);
   const proxy = await startPgWsProxy();
   const oauth = await startOAuthStub();
+  const dockerHub = await startDockerHubStub();
 
   project.provide('databaseUrl', databaseUrl);
   project.provide('adminDatabaseUrl', adminUrl);
   project.provide('wsProxy', proxy.address);
   project.provide('oauthStubUrl', oauth.url);
+  project.provide('dockerHubStubUrl', dockerHub.url);
   project.provide('jwtPrivateJwk', oauth.privateJwk as Record<string, unknown>);
   project.provide('settings', {
     DATABASE_URL: databaseUrl,
@@ -47,10 +51,13 @@ export default async function setup(project: TestProject) {
     OAUTH_ISSUER,
     OAUTH_AUDIENCE,
     SECURITY_KEY: randomBytes(32).toString('base64'),
+    DOCKERHUB_URL: dockerHub.url,
+    DOCKERHUB_CHECK: 'on',
   });
 
   return async () => {
     await oauth.close();
+    await dockerHub.close();
     await proxy.close();
     const client = new pg.Client({ connectionString: adminUrl });
     await client.connect();
