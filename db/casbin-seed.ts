@@ -106,4 +106,12 @@ export const casbinSeedRules: ReadonlyArray<CasbinSeedRule> = [
 
   // drizzle/0004_whoami_rule.sql: anyone may ask who their credentials belong to.
   ['p', 'group_anonymous', '/whoami', 'GET'],
+
+  // drizzle/0006_deploy_rules.sql: following and cancelling deployments; install service callbacks.
+  ['p', 'group_user', '/project/deploy/status', 'GET'],
+  ['p', 'group_user', '/project/:id/deployments', 'GET'],
+  ['p', 'group_user', '/project/:id/deployments/:deployment_id/cancel', 'POST'],
+  ['p', 'client', '/project/deploy/status', 'GET'],
+  ['p', 'client', '/project/:id/deployments', 'GET'],
+  ['p', 'group_anonymous', '/webhooks/install', 'POST'],
 ];

@@ -60,6 +60,11 @@ export class RequestDatabase {
     return this.#db;
   }
 
+  /** Another handle on the same database, for work that outlives the request (waitUntil). Close it. */
+  detached(): RequestDatabase {
+    return new RequestDatabase(this.#settings);
+  }
+
   get opened(): boolean {
     return this.#pool !== undefined;
   }

@@ -350,6 +350,44 @@ export const commandQueue = pgTable(
   ],
 );
 
+// Deploy jobs waiting to reach the install service (DESIGN "Deploy"): written in the same transaction as
+// their deployment, published afterwards, republished by the cron until delivered. The job carries cloud
+// credentials, so its body is sealed with SECURITY_KEY (base64 nonce‖ciphertext‖tag).
+export const deployOutbox = pgTable(
+  'deploy_outbox',
+  {
+    id: serial('id').primaryKey(),
+    deploymentId: integer('deployment_id').notNull(),
+    kind: varchar('kind', { length: 16 }).notNull(),
+    deduplicationId: varchar('deduplication_id', { length: 128 }).notNull().unique('deploy_outbox_deduplication_id_key'),
+    payloadSealed: text('payload_sealed').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }).notNull().defaultNow(),
+    publishedAt: timestamp('published_at', { withTimezone: true }),
+    messageId: varchar('message_id', { length: 200 }),
+    lastError: text('last_error'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    foreignKey({ name: 'fk_deploy_outbox_deployment', columns: [t.deploymentId], foreignColumns: [deployment.id] }).onDelete('cascade'),
+    check('chk_deploy_outbox_kind', sql`${t.kind} in ('deploy', 'cancel')`),
+    index('idx_deploy_outbox_pending').on(t.nextAttemptAt).where(sql`${t.publishedAt} is null`),
+  ],
+);
+
+// Progress webhooks already applied, by message id: a redelivered webhook changes nothing.
+export const webhookReceipt = pgTable(
+  'webhook_receipt',
+  {
+    messageId: varchar('message_id', { length: 200 }).primaryKey(),
+    deploymentId: integer('deployment_id').notNull(),
+    receivedAt: timestamp('received_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    foreignKey({ name: 'fk_webhook_receipt_deployment', columns: [t.deploymentId], foreignColumns: [deployment.id] }).onDelete('cascade'),
+  ],
+);
+
 export type Product = typeof product.$inferSelect;
 export type NewProduct = typeof product.$inferInsert;
 export type Rating = typeof rating.$inferSelect;
@@ -378,3 +416,5 @@ export type Command = typeof commands.$inferSelect;
 export type NewCommand = typeof commands.$inferInsert;
 export type CommandQueueEntry = typeof commandQueue.$inferSelect;
 export type NewCommandQueueEntry = typeof commandQueue.$inferInsert;
+export type DeployOutboxEntry = typeof deployOutbox.$inferSelect;
+export type WebhookReceipt = typeof webhookReceipt.$inferSelect;

@@ -9,10 +9,15 @@ import { authenticate } from './middleware/authenticate.ts';
 import { authorize } from './middleware/authorize.ts';
 import { knownRoutesOnly, type RouteSignature } from './middleware/known-route.ts';
 import { clientRoutes } from './routes/client.ts';
+import { ratingRoutes } from './routes/rating.ts';
+import { agreementRoutes } from './routes/agreement.ts';
 import { healthRoutes } from './routes/health.ts';
 import { whoamiRoutes } from './routes/whoami.ts';
 import { cloudRoutes } from './routes/cloud.ts';
 import { serverRoutes } from './routes/server.ts';
+import { projectRoutes } from './routes/project.ts';
+import { deployRoutes } from './routes/deploy.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 
 export const MAX_BODY_BYTES = 2 * 1024 * 1024;
 
@@ -78,9 +83,14 @@ export function createApp() {
 
   app.route('/', healthRoutes);
   app.route('/', clientRoutes);
+  app.route('/', ratingRoutes);
+  app.route('/', agreementRoutes);
   app.route('/', whoamiRoutes);
   app.route('/', cloudRoutes);
   app.route('/', serverRoutes);
+  app.route('/', deployRoutes);
+  app.route('/', projectRoutes);
+  app.route('/', webhookRoutes);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',
@@ -104,6 +114,19 @@ export function createApp() {
     in: 'header',
     name: 'X-Agent-Id',
     description: 'Agent UUID; goes with "Authorization: Bearer <agent token>"',
+  });
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'upstashSignature', {
+    type: 'apiKey',
+    in: 'header',
+    name: 'Upstash-Signature',
+    description: 'QStash JWT over the raw body (current or next signing key)',
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'installSignature', {
+    type: 'apiKey',
+    in: 'header',
+    name: 'X-Install-Signature',
+    description: 'sha256=<hex HMAC-SHA256 of the raw body with INSTALL_WEBHOOK_SECRET>',
   });
 
   app.doc31('/openapi.json', openApiInfo);

@@ -66,6 +66,8 @@ export const configSchema = z.object({
   SECURITY_KEY: securityKey,
   AGENT_BASE_URL: optionalUrl,
   MAX_CLIENTS_NUMBER: integerIn(1, 1000, 2),
+  /** A deployment not finished this many minutes after it started ends as timed_out. */
+  DEPLOY_TIMEOUT_MINUTES: integerIn(1, 7 * 24 * 60, 60),
   PORT: integerIn(1, 65535, 8000),
 });
 

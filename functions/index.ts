@@ -1,4 +1,5 @@
 import { createApp } from './app.ts';
+import { runScheduledJobs } from './cron.ts';
 import type { Bindings } from './env.ts';
 
 export { DeploymentDoorbell } from './durable/deployment-doorbell.ts';
@@ -7,7 +8,7 @@ const app = createApp();
 
 export default {
   fetch: app.fetch,
-  async scheduled(_controller: ScheduledController, _env: Bindings, _ctx: ExecutionContext): Promise<void> {
-    // Periodic jobs (outbox republish, deployment watchdog) are registered here as they are built.
+  async scheduled(_controller: ScheduledController, env: Bindings, ctx: ExecutionContext): Promise<void> {
+    ctx.waitUntil(runScheduledJobs(env).then(() => undefined));
   },
 } satisfies ExportedHandler<Bindings>;

@@ -10,7 +10,7 @@ import { createCloud, deleteCloud, getCloud, listClouds, updateCloud, type Cloud
 
 const secretField = z.string().max(4096, 'must be at most 4096 characters').nullish();
 
-const CloudForm = z
+export const CloudForm = z
   .object({
     provider: z.string().trim().min(2, 'must be 2 to 50 characters').max(50, 'must be 2 to 50 characters'),
     cloud_token: secretField,

@@ -1,5 +1,6 @@
 // Checks that the images a project names exist on Docker Hub, before they are saved or deployed.
 import { ApiError, type FieldError } from '../errors.ts';
+import { sha256Hex } from './crypto.ts';
 
 export interface DockerHubDeps {
   /** API base, e.g. https://hub.docker.com (DOCKERHUB_URL). */
@@ -101,7 +102,9 @@ async function lookUp(deps: DockerHubDeps, reference: ImageReference, check: Ima
 
 async function outcomeFor(deps: DockerHubDeps, check: ImageToCheck, reference: ImageReference): Promise<Outcome> {
   const now = deps.now?.() ?? Date.now();
-  const key = `${deps.baseUrl}|${check.image}|${check.username ?? ''}|${check.password ? 'credentials' : 'anonymous'}`;
+  // Answers with credentials are remembered per credential (by hash): another password must be checked again.
+  const credential = check.username && check.password ? await sha256Hex(`${check.username}\n${check.password}`) : 'anonymous';
+  const key = `${deps.baseUrl}|${check.image}|${credential}`;
   const cached = answers.get(key);
   if (cached && cached.expiresAt > now) return cached.outcome;
   const outcome = await lookUp(deps, reference, check);

@@ -87,6 +87,13 @@ describe('verifyImages against Docker Hub', () => {
     expect(await hits(`library/${image}`)).toBe(2);
   });
 
+  it('remembers an answer per credential: a wrong password after a right one is still refused', async () => {
+    const image = `${PRIVATE_NAMESPACE}/cred${crypto.randomUUID().slice(0, 8)}:1`;
+    await verifyImages(hub, [{ path: 'a', image, username: PRIVATE_NAMESPACE, password: PRIVATE_PASSWORD }]);
+    const error = await failure(verifyImages(hub, [{ path: 'a', image, username: PRIVATE_NAMESPACE, password: 'guess' }]));
+    expect(error.status).toBe(400);
+  });
+
   it('checks nothing when DOCKERHUB_CHECK is off', async () => {
     await verifyImages({ baseUrl: 'http://127.0.0.1:9', enabled: false }, [{ path: 'a', image: 'missing-x' }]);
   });

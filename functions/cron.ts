@@ -1,0 +1,45 @@
+// The cron trigger (wrangler.toml [triggers]): the jobs that make sure nothing is lost or stuck.
+import { RequestDatabase } from '../db/client.ts';
+import { configFromBindings, requireSetting } from './config.ts';
+import type { Bindings } from './env.ts';
+import { describeError, log } from './logger.ts';
+import { expireOverdueDeployments } from './services/deployments.ts';
+import { durableDoorbell } from './services/doorbell.ts';
+import { publishDueJobs } from './services/outbox.ts';
+import { publisherFromConfig } from './services/queue.ts';
+
+export interface ScheduledReport {
+  timedOut: number;
+  published: number;
+  failed: number;
+}
+
+export async function runScheduledJobs(env: Bindings): Promise<ScheduledReport> {
+  const config = configFromBindings(env);
+  const database = new RequestDatabase({ url: requireSetting(config, 'DATABASE_URL'), wsProxy: config.DATABASE_WS_PROXY });
+  const report: ScheduledReport = { timedOut: 0, published: 0, failed: 0 };
+  try {
+    const expired = await expireOverdueDeployments(database.db);
+    report.timedOut = expired.length;
+    const doorbell = durableDoorbell(env.DEPLOYMENT_DOORBELL);
+    await Promise.all(expired.map((hash) => doorbell.ring(hash, 'status')));
+
+    if (config.INSTALL_SERVICE_URL) {
+      const result = await publishDueJobs({
+        db: database.db,
+        securityKey: requireSetting(config, 'SECURITY_KEY'),
+        publisher: publisherFromConfig(config),
+        installServiceUrl: config.INSTALL_SERVICE_URL,
+      });
+      report.published = result.published;
+      report.failed = result.failed;
+    }
+    if (report.timedOut || report.published || report.failed) log('info', 'scheduled jobs ran', { ...report });
+    return report;
+  } catch (error) {
+    log('error', 'scheduled jobs failed', describeError(error));
+    throw error;
+  } finally {
+    await database.close();
+  }
+}

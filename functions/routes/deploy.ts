@@ -1,0 +1,205 @@
+// Deploying projects and following their deployments.
+import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { requireSetting } from '../config.ts';
+import { callerScope, currentUser } from '../context.ts';
+import type { AppEnv } from '../env.ts';
+import { badRequest } from '../errors.ts';
+import { createRouter } from '../router.ts';
+import { authErrorResponses, errorResponses, ErrorBodySchema, idParam, jsonContent, userSecurity } from '../schemas.ts';
+import { describeError, log } from '../logger.ts';
+import {
+  cancelDeployment,
+  findDeployment,
+  listDeployments,
+  startDeployment,
+  toDeploymentView,
+  type DeployDeps,
+} from '../services/deployments.ts';
+import { durableDoorbell } from '../services/doorbell.ts';
+import { publishOutboxEntry, type OutboxDeps } from '../services/outbox.ts';
+import { publisherFromConfig } from '../services/queue.ts';
+import { waitForChange } from '../services/status-wait.ts';
+import { CloudForm } from './cloud.ts';
+import { ServerForm } from './server.ts';
+
+const StackForm = z
+  .object({
+    stack_code: z.string().min(2, 'must be 2 to 255 characters').max(255, 'must be 2 to 255 characters').nullish(),
+    vars: z.array(z.record(z.string(), z.unknown())).max(500).nullish(),
+    integrated_features: z.array(z.unknown()).max(500).nullish(),
+    extended_features: z.array(z.unknown()).max(500).nullish(),
+    subscriptions: z.array(z.string().max(255)).max(500).nullish(),
+    form_app: z.array(z.string().max(255)).max(500).nullish(),
+  })
+  .openapi('DeployStack');
+
+const DeployForm = z
+  .object({ stack: StackForm, server: ServerForm, cloud: CloudForm })
+  .openapi('DeployForm', { description: 'Other keys (project, commonDomain, servers_count, ...) are ignored' });
+const SavedCloudDeployForm = z
+  .object({ stack: StackForm, server: ServerForm, cloud: CloudForm.optional() })
+  .openapi('SavedCloudDeployForm', { description: 'As DeployForm; the credentials come from the saved cloud' });
+
+const Deployment = z
+  .object({
+    id: z.number().int(),
+    project_id: z.number().int(),
+    deployment_hash: z.string(),
+    status: z.string().openapi({ description: 'pending, in_progress, paused, wait_start, wait_resume, confirmed; or, once ended: completed, failed, error, cancelled, timed_out' }),
+    progress: z.number().int().nullable(),
+    message: z.string().nullable(),
+    created_at: z.string(),
+    updated_at: z.string(),
+    deadline_at: z.string().nullable(),
+  })
+  .openapi('Deployment');
+
+const Started = z.object({
+  message: z.string(),
+  id: z.number().int().openapi({ description: 'The project id' }),
+  item: z.object({ deployment_id: z.number().int(), deployment_hash: z.string(), status: z.string() }),
+});
+
+const responses = { ...authErrorResponses, ...errorResponses, 409: jsonContent(ErrorBodySchema, 'The deployment has already ended') };
+
+function deployDeps(c: Context<AppEnv>): DeployDeps {
+  const config = c.var.config;
+  return {
+    db: c.var.database.db,
+    securityKey: requireSetting(config, 'SECURITY_KEY'),
+    dockerHub: { baseUrl: config.DOCKERHUB_URL, enabled: config.DOCKERHUB_CHECK === 'on' },
+    deadlineMinutes: config.DEPLOY_TIMEOUT_MINUTES,
+    progressUrl: new URL('/webhooks/install', c.req.url).toString(),
+  };
+}
+
+export function outboxDeps(c: Context<AppEnv>): OutboxDeps {
+  const config = c.var.config;
+  return {
+    db: c.var.database.db,
+    securityKey: requireSetting(config, 'SECURITY_KEY'),
+    publisher: publisherFromConfig(config),
+    installServiceUrl: requireSetting(config, 'INSTALL_SERVICE_URL'),
+  };
+}
+
+/** Publishes an outbox entry after the response, on its own connection (the request's closes). */
+export function publishInBackground(c: Context<AppEnv>, outboxId: number): void {
+  const deps = outboxDeps(c);
+  const database = c.var.database.detached();
+  const work = publishOutboxEntry({ ...deps, db: database.db }, outboxId)
+    .catch((error: unknown) => log('warn', 'background publish failed; the cron retries', { outboxId, ...describeError(error) }))
+    .finally(() => database.close());
+  c.executionCtx.waitUntil(work);
+}
+
+const projectParams = z.object({ id: idParam });
+const deploy = createRoute({
+  method: 'post', path: '/project/{id}/deploy', tags: ['deployments'], security: userSecurity,
+  summary: 'Deploy a project with the cloud credentials in the body',
+  request: { params: projectParams, body: { required: true, content: { 'application/json': { schema: DeployForm } } } },
+  responses: { 202: jsonContent(Started, 'Accepted: the job is on its way to the install service'), ...responses },
+});
+const deployWithCloud = createRoute({
+  method: 'post', path: '/project/{id}/deploy/{cloud_id}', tags: ['deployments'], security: userSecurity,
+  summary: 'Deploy a project with one of the caller’s saved clouds',
+  request: {
+    params: z.object({ id: idParam, cloud_id: idParam }),
+    body: { required: true, content: { 'application/json': { schema: SavedCloudDeployForm } } },
+  },
+  responses: { 202: jsonContent(Started, 'Accepted: the job is on its way to the install service'), ...responses },
+});
+
+const statusQuery = z
+  .object({
+    deployment_hash: z.string().min(1).max(64).optional(),
+    deployment_id: idParam.optional(),
+    wait: z
+      .string()
+      .regex(/^\d{1,3}$/, 'must be a number of seconds')
+      .transform(Number)
+      .pipe(z.number().max(25, 'must be at most 25'))
+      .optional()
+      .openapi({ description: 'Hold the request up to this many seconds (max 25) until the status changes' }),
+  })
+  .refine((query) => (query.deployment_hash === undefined) !== (query.deployment_id === undefined), {
+    message: 'give exactly one of deployment_hash and deployment_id',
+    path: ['deployment_hash'],
+  });
+
+const status = createRoute({
+  method: 'get', path: '/project/deploy/status', tags: ['deployments'], security: userSecurity,
+  summary: 'A deployment’s status; with ?wait=N, answered as soon as it changes',
+  request: { query: statusQuery },
+  responses: { 200: jsonContent(z.object({ message: z.string(), item: Deployment }), 'The deployment'), ...responses },
+});
+const list = createRoute({
+  method: 'get', path: '/project/{id}/deployments', tags: ['deployments'], security: userSecurity,
+  summary: 'The deployments of a project, newest first',
+  request: { params: projectParams },
+  responses: { 200: jsonContent(z.object({ message: z.string(), list: z.array(Deployment) }), 'Deployments'), ...responses },
+});
+const cancel = createRoute({
+  method: 'post', path: '/project/{id}/deployments/{deployment_id}/cancel', tags: ['deployments'], security: userSecurity,
+  summary: 'Cancel a pending or running deployment (the install service is told)',
+  request: { params: z.object({ id: idParam, deployment_id: idParam }) },
+  responses: { 200: jsonContent(z.object({ message: z.string(), item: Deployment }), 'Cancelled'), ...responses },
+});
+
+export const deployRoutes = createRouter()
+  .openapi(deploy, async (c) => {
+    const user = currentUser(c);
+    const started = await startDeployment(deployDeps(c), {
+      projectId: c.req.valid('param').id,
+      scope: callerScope(c),
+      user: { id: user.id, email: user.email },
+      input: c.req.valid('json'),
+    });
+    publishInBackground(c, started.outboxId);
+    return c.json(
+      { message: 'Deployment started', id: started.projectId, item: { deployment_id: started.deploymentId, deployment_hash: started.deploymentHash, status: started.status } },
+      202,
+    );
+  })
+  .openapi(deployWithCloud, async (c) => {
+    const user = currentUser(c);
+    const { id, cloud_id } = c.req.valid('param');
+    const started = await startDeployment(deployDeps(c), {
+      projectId: id,
+      scope: callerScope(c),
+      user: { id: user.id, email: user.email },
+      input: c.req.valid('json'),
+      savedCloudId: cloud_id,
+    });
+    publishInBackground(c, started.outboxId);
+    return c.json(
+      { message: 'Deployment started', id: started.projectId, item: { deployment_id: started.deploymentId, deployment_hash: started.deploymentHash, status: started.status } },
+      202,
+    );
+  })
+  .openapi(status, async (c) => {
+    const query = c.req.valid('query');
+    const where = query.deployment_id !== undefined ? { id: query.deployment_id } : { hash: query.deployment_hash! };
+    const scope = callerScope(c);
+    const current = await findDeployment(c.var.database.db, where, scope);
+    if (!query.wait) return c.json({ message: 'OK', item: toDeploymentView(current) }, 200);
+    const latest = await waitForChange({
+      doorbell: durableDoorbell(c.env.DEPLOYMENT_DOORBELL),
+      deploymentHash: current.deploymentHash,
+      since: current.updatedAt,
+      waitMs: query.wait * 1000,
+      read: () => findDeployment(c.var.database.db, where, scope),
+    });
+    return c.json({ message: 'OK', item: toDeploymentView(latest) }, 200);
+  })
+  .openapi(list, async (c) => c.json({ message: 'OK', list: await listDeployments(c.var.database.db, c.req.valid('param').id, callerScope(c)) }, 200))
+  .openapi(cancel, async (c) => {
+    const { id, deployment_id } = c.req.valid('param');
+    if (!id) throw badRequest('bad project id');
+    const deps = deployDeps(c);
+    const result = await cancelDeployment(deps, id, deployment_id, callerScope(c));
+    if (result.cancelOutboxId !== undefined) publishInBackground(c, result.cancelOutboxId);
+    c.executionCtx.waitUntil(durableDoorbell(c.env.DEPLOYMENT_DOORBELL).ring(result.deployment.deploymentHash, 'status'));
+    return c.json({ message: 'Cancelled', item: toDeploymentView(result.deployment) }, 200);
+  });

@@ -1,0 +1,153 @@
+// Projects: a user's stack (apps, services, features, networks) and the compose generated from it.
+import { and, desc, eq, sql } from 'drizzle-orm';
+import type { AnyDatabase } from '../../db/client.ts';
+import { project, type Project } from '../../db/schema.ts';
+import { ApiError, notFound } from '../errors.ts';
+import { buildCompose, ComposeError, dockerImageString } from './compose.ts';
+import { verifyImages, type DockerHubDeps, type ImageToCheck } from './dockerhub.ts';
+import { listApps, normaliseProjectForm, redactProjectSecrets, type ProjectForm, type ProjectMetadata } from './project-form.ts';
+import { withinScope, type Scope } from './scope.ts';
+
+export interface ProjectDeps {
+  db: AnyDatabase;
+  dockerHub: DockerHubDeps;
+}
+
+export interface ProjectView {
+  id: number;
+  stack_id: string;
+  user_id: string;
+  name: string;
+  metadata: Record<string, unknown>;
+  request_json: Record<string, unknown>;
+  created_at: string;
+  updated_at: string;
+}
+
+/** What responses show: the row, with every credential taken out of metadata and request_json. */
+export function toProjectView(row: Project): ProjectView {
+  return {
+    id: row.id,
+    stack_id: row.stackId,
+    user_id: row.userId,
+    name: row.name,
+    metadata: redactProjectSecrets(row.metadata),
+    request_json: redactProjectSecrets(row.requestJson ?? {}),
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+  };
+}
+
+/** The images of a project as Docker Hub checks take them, each with where it was named. */
+export function imagesOf(metadata: Pick<ProjectMetadata, 'custom'>): ImageToCheck[] {
+  return listApps(metadata as never).map((app) => ({
+    path: `custom.${app.list}.${app.index}`,
+    image: dockerImageString({ dockerhub_user: app.dockerhubUser, dockerhub_name: app.dockerhubName, dockerhub_image: app.dockerhubImage }),
+    username: app.dockerhubUser,
+    password: app.dockerhubPassword,
+  }));
+}
+
+/**
+ * Responses never show Docker Hub passwords, so a client that reads a project and writes it back
+ * sends none: an app that comes back without one keeps the one stored for the same app.
+ */
+function keepStoredPasswords(next: ProjectMetadata, stored: Record<string, unknown>): ProjectMetadata {
+  const previous = new Map(listApps(stored as never).map((app) => [`${app.list}:${app.id}`, app.dockerhubPassword]));
+  for (const list of ['web', 'service', 'feature'] as const) {
+    for (const app of next.custom[list] ?? []) {
+      const kept = previous.get(`${list}:${app._id}`);
+      if ((app.dockerhub_password === null || app.dockerhub_password === undefined) && kept) app.dockerhub_password = kept;
+    }
+  }
+  return next;
+}
+
+function checkComposes(metadata: ProjectMetadata): void {
+  try {
+    buildCompose(metadata);
+  } catch (error) {
+    if (error instanceof ComposeError) throw new ApiError(400, error.message, { errors: [{ path: error.path, message: error.message }] });
+    throw error;
+  }
+}
+
+export async function createProject(deps: ProjectDeps, ownerId: string, form: ProjectForm, rawBody: unknown): Promise<ProjectView> {
+  const metadata = normaliseProjectForm(form);
+  checkComposes(metadata);
+  await verifyImages(deps.dockerHub, imagesOf(metadata));
+  const [row] = await deps.db
+    .insert(project)
+    .values({
+      stackId: crypto.randomUUID(),
+      userId: ownerId,
+      name: metadata.custom.custom_stack_code,
+      metadata: metadata as unknown as Record<string, unknown>,
+      requestJson: rawBody as Record<string, unknown>,
+    })
+    .returning();
+  return toProjectView(row!);
+}
+
+export async function findProject(db: AnyDatabase, id: number, scope: Scope): Promise<Project> {
+  const [row] = await db
+    .select()
+    .from(project)
+    .where(and(eq(project.id, id), withinScope(project.userId, scope)))
+    .limit(1);
+  if (!row) throw notFound('Project not found');
+  return row;
+}
+
+export async function updateProject(deps: ProjectDeps, id: number, scope: Scope, form: ProjectForm, rawBody: unknown): Promise<ProjectView> {
+  const stored = await findProject(deps.db, id, scope);
+  const metadata = keepStoredPasswords(normaliseProjectForm(form), stored.metadata);
+  checkComposes(metadata);
+  await verifyImages(deps.dockerHub, imagesOf(metadata));
+  const [row] = await deps.db
+    .update(project)
+    .set({
+      name: metadata.custom.custom_stack_code,
+      metadata: metadata as unknown as Record<string, unknown>,
+      requestJson: rawBody as Record<string, unknown>,
+      updatedAt: sql`now()`,
+    })
+    .where(and(eq(project.id, id), withinScope(project.userId, scope)))
+    .returning();
+  if (!row) throw notFound('Project not found');
+  return toProjectView(row);
+}
+
+export async function listProjects(db: AnyDatabase, ownerId: string): Promise<ProjectView[]> {
+  const rows = await db.select().from(project).where(eq(project.userId, ownerId)).orderBy(desc(project.id));
+  return rows.map(toProjectView);
+}
+
+/** Deleting a project deletes its deployments, servers, agents and commands with it. */
+export async function deleteProject(db: AnyDatabase, id: number, scope: Scope): Promise<void> {
+  const deleted = await db
+    .delete(project)
+    .where(and(eq(project.id, id), withinScope(project.userId, scope)))
+    .returning({ id: project.id });
+  if (deleted.length === 0) throw notFound('Project not found');
+}
+
+/** The docker-compose YAML of a project; nothing is written anywhere. */
+export async function projectCompose(db: AnyDatabase, id: number, scope: Scope): Promise<{ projectId: number; yaml: string }> {
+  const row = await findProject(db, id, scope);
+  return { projectId: row.id, yaml: composeOfStored(row.metadata) };
+}
+
+/** The compose of stored metadata; rows written before validation existed may not make one (422). */
+export function composeOfStored(metadata: unknown): string {
+  const custom = (metadata as { custom?: { web?: unknown } } | null)?.custom;
+  if (!custom || typeof custom !== 'object' || !Array.isArray(custom.web)) {
+    throw new ApiError(422, 'Stored project has no apps (metadata.custom.web is missing)');
+  }
+  try {
+    return buildCompose(metadata as never).yaml;
+  } catch (error) {
+    if (error instanceof ComposeError) throw new ApiError(422, `Stored project cannot become a compose file: ${error.message}`);
+    throw error;
+  }
+}

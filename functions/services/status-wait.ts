@@ -1,0 +1,33 @@
+import type { Deployment } from '../../db/schema.ts';
+import type { Doorbell } from './doorbell.ts';
+
+/**
+ * Holds until the deployment changes (its updated_at moves past `since`) or `waitMs` passes, then
+ * answers the latest row. No query runs while waiting: the doorbell wakes the wait.
+ */
+export async function waitForChange(options: {
+  doorbell: Doorbell;
+  deploymentHash: string;
+  since: Date;
+  waitMs: number;
+  read: () => Promise<Deployment>;
+}): Promise<Deployment> {
+  const deadline = Date.now() + options.waitMs;
+  const changed = (row: Deployment) => row.updatedAt.getTime() > options.since.getTime();
+  let listener = await options.doorbell.listen(options.deploymentHash, 'status', options.waitMs);
+  try {
+    // Read after listening: a change between the caller's read and the listen is not missed.
+    let latest = await options.read();
+    while (!changed(latest)) {
+      const rung = await listener.rung;
+      listener.close();
+      const remaining = deadline - Date.now();
+      if (!rung || remaining <= 0) break;
+      listener = await options.doorbell.listen(options.deploymentHash, 'status', remaining);
+      latest = await options.read();
+    }
+    return latest;
+  } finally {
+    listener.close();
+  }
+}
