@@ -10,6 +10,11 @@ declare namespace Cloudflare {
     SECURITY_KEY: string;
     DOCKERHUB_URL: string;
     DOCKERHUB_CHECK: string;
+    INSTALL_SERVICE_URL: string;
+    INSTALL_WEBHOOK_SECRET: string;
+    QSTASH_URL: string;
+    QSTASH_CURRENT_SIGNING_KEY: string;
+    QSTASH_NEXT_SIGNING_KEY: string;
     DEPLOYMENT_DOORBELL: DurableObjectNamespace;
   }
   interface GlobalProps {

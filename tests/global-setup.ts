@@ -6,6 +6,8 @@ import type { TestProject } from 'vitest/node';
 import { migrateDatabase } from '../db/migrate.ts';
 import { startPgWsProxy } from '../scripts/pg-ws-proxy.ts';
 import { startDockerHubStub } from './stubs/dockerhub.ts';
+import { startInstallServiceStub } from './stubs/install-service.ts';
+import { startQStashStub } from './stubs/qstash.ts';
 import { OAUTH_AUDIENCE, OAUTH_ISSUER, startOAuthStub } from './stubs/oauth.ts';
 
 declare module 'vitest' {
@@ -17,6 +19,8 @@ declare module 'vitest' {
     settings: Record<string, string>;
     oauthStubUrl: string;
     dockerHubStubUrl: string;
+    installStubUrl: string;
+    qstashStubUrl: string;
     jwtPrivateJwk: Record<string, unknown>;
   }
 }
@@ -36,12 +40,16 @@ export default async function setup(project: TestProject) {
   const proxy = await startPgWsProxy();
   const oauth = await startOAuthStub();
   const dockerHub = await startDockerHubStub();
+  const installService = await startInstallServiceStub();
+  const qstash = await startQStashStub();
 
   project.provide('databaseUrl', databaseUrl);
   project.provide('adminDatabaseUrl', adminUrl);
   project.provide('wsProxy', proxy.address);
   project.provide('oauthStubUrl', oauth.url);
   project.provide('dockerHubStubUrl', dockerHub.url);
+  project.provide('installStubUrl', installService.url);
+  project.provide('qstashStubUrl', qstash.url);
   project.provide('jwtPrivateJwk', oauth.privateJwk as Record<string, unknown>);
   project.provide('settings', {
     DATABASE_URL: databaseUrl,
@@ -53,11 +61,19 @@ export default async function setup(project: TestProject) {
     SECURITY_KEY: randomBytes(32).toString('base64'),
     DOCKERHUB_URL: dockerHub.url,
     DOCKERHUB_CHECK: 'on',
+    INSTALL_SERVICE_URL: installService.installUrl,
+    INSTALL_WEBHOOK_SECRET: randomBytes(24).toString('hex'),
+    // QStash's signing keys; without QSTASH_TOKEN jobs go out directly, signed with the current key.
+    QSTASH_URL: qstash.url,
+    QSTASH_CURRENT_SIGNING_KEY: qstash.currentSigningKey,
+    QSTASH_NEXT_SIGNING_KEY: qstash.nextSigningKey,
   });
 
   return async () => {
     await oauth.close();
     await dockerHub.close();
+    await installService.close();
+    await qstash.close();
     await proxy.close();
     const client = new pg.Client({ connectionString: adminUrl });
     await client.connect();

@@ -1,7 +1,8 @@
 // Stands in for the remote install service that receives deploy jobs.
 //   POST /install[?fail=N]  accepts a job (JSON); answers 500 to the first N deliveries of each message id.
 //                           A redelivered message id is acknowledged but not accepted again.
-//   GET  /deliveries?deployment_hash=H  every delivery attempt seen for that deployment, in order.
+//   GET  /deliveries?deployment_hash=H[&accepted=N]  every delivery attempt seen for that deployment, in
+//        order; with accepted=N, held until N of them were accepted (at most 10 s).
 import { sendJson, startStubServer, type StubServer } from './http.ts';
 
 export interface Delivery {
@@ -17,11 +18,24 @@ export async function startInstallServiceStub(): Promise<StubServer & { installU
   const attemptsByMessage = new Map<string, number>();
   const accepted = new Set<string>();
 
-  const server = await startStubServer((req, res, body) => {
+  const waiters = new Set<() => void>();
+  const server = await startStubServer(async (req, res, body) => {
     const url = new URL(req.url ?? '/', 'http://stub');
     if (req.method === 'GET' && url.pathname === '/deliveries') {
       const hash = url.searchParams.get('deployment_hash');
-      return sendJson(res, 200, { deliveries: deliveries.filter((d) => hash === null || d.body.includes(`"${hash}"`)) });
+      const wanted = Number(url.searchParams.get('accepted') ?? '0');
+      const matching = () => deliveries.filter((d) => hash === null || d.body.includes(`"${hash}"`));
+      const deadline = Date.now() + 10_000;
+      while (matching().filter((d) => d.accepted).length < wanted && Date.now() < deadline) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, deadline - Date.now());
+          waiters.add(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      }
+      return sendJson(res, 200, { deliveries: matching() });
     }
     if (req.method !== 'POST' || url.pathname !== '/install') return sendJson(res, 404, { error: 'not found' });
 
@@ -34,6 +48,8 @@ export async function startInstallServiceStub(): Promise<StubServer & { installU
     const isNew = status === 200 && !accepted.has(messageId);
     if (isNew) accepted.add(messageId);
     deliveries.push({ messageId, headers, body, status, accepted: isNew });
+    for (const wake of waiters) wake();
+    waiters.clear();
     return sendJson(res, status, status === 200 ? { accepted: isNew } : { error: 'temporary failure' });
   });
   return { ...server, installUrl: `${server.url}/install` };

@@ -1,0 +1,286 @@
+import { env } from 'cloudflare:test';
+import { Receiver } from '@upstash/qstash';
+import { sql } from 'drizzle-orm';
+import { brotliDecompressSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { runScheduledJobs } from '../../functions/cron.ts';
+import { api, bearerFor, jsonRequest, uniqueId } from '../helpers/auth.ts';
+import { withDatabase } from '../helpers/db.ts';
+import { createProjectFor, deliveriesOf, deploy, postProgress, requestAndSettle } from '../helpers/deploy.ts';
+import { deployBodies, projectForms } from '../helpers/fixtures.ts';
+import { QSTASH_TOKEN } from '../stubs/qstash.ts';
+
+const CLOUD_TOKEN = 'hcloud-token-that-must-stay-secret-0123456789';
+const deployBody = { ...deployBodies.deploy2, cloud: { provider: 'htz', cloud_token: CLOUD_TOKEN, save_token: false } };
+const receiver = new Receiver({ currentSigningKey: env.QSTASH_CURRENT_SIGNING_KEY, nextSigningKey: env.QSTASH_NEXT_SIGNING_KEY });
+
+async function outboxOf(deploymentId: number) {
+  return withDatabase(async (db) => (await db.execute<Record<string, unknown>>(sql`select * from deploy_outbox where deployment_id = ${deploymentId} order by id`)).rows);
+}
+
+async function statusOf(hash: string, userId: string) {
+  const response = await api(`/project/deploy/status?deployment_hash=${hash}`, { headers: bearerFor('group_user', userId) });
+  return ((await response.json()) as { item: { status: string; progress: number | null; message: string | null } }).item;
+}
+
+describe('POST /project/{id}/deploy', () => {
+  it('delivers the job to the install service exactly once, signed, even when its first answer is a 500', async () => {
+    const project = await createProjectFor(uniqueId('dep'));
+    const started = await deploy(project, deployBody, { INSTALL_SERVICE_URL: `${env.INSTALL_SERVICE_URL}?fail=1` });
+    expect(started.status).toBe(202);
+    expect(started.body).toMatchObject({ id: project.id, item: { status: 'pending' } });
+    const { deployment_id: deploymentId, deployment_hash: hash } = started.body.item;
+    expect(hash).toMatch(/^deployment_[0-9a-f-]{36}$/);
+
+    const deliveries = await deliveriesOf(hash, 1);
+    expect(deliveries.map((d) => d.status)).toEqual([500, 200]);
+    expect(deliveries.filter((d) => d.accepted)).toHaveLength(1);
+    expect(new Set(deliveries.map((d) => d.messageId)).size).toBe(1);
+    for (const delivery of deliveries) {
+      expect(await receiver.verify({ signature: delivery.headers['upstash-signature']!, body: delivery.body })).toBe(true);
+    }
+
+    const job = JSON.parse(deliveries[1]!.body) as Record<string, unknown>;
+    expect(job).toMatchObject({
+      id: deploymentId,
+      deployment_id: deploymentId,
+      deployment_hash: hash,
+      project_id: project.id,
+      user_token: project.userId,
+      user_email: `${project.userId}@example.test`,
+      provider: 'htz',
+      cloud_token: CLOUD_TOKEN,
+      region: 'fsn1',
+      server: 'cx11',
+      routing_key: 'install.start.tfa.all.all',
+    });
+    const compose = brotliDecompressSync(Uint8Array.from(job.docker_compose as number[])).toString('utf8');
+    expect(compose).toBe(projectForms[2]!.compose);
+
+    const [entry] = await outboxOf(deploymentId);
+    expect(entry!.published_at).not.toBeNull();
+    expect(String(entry!.payload_sealed)).not.toContain(CLOUD_TOKEN);
+  });
+
+  it('goes through QStash when QSTASH_TOKEN is set: deduplicated per deployment, flow-controlled, signed', async () => {
+    const project = await createProjectFor(uniqueId('qs'));
+    const started = await deploy(project, deployBody, { QSTASH_TOKEN });
+    expect(started.status).toBe(202);
+    const hash = started.body.item.deployment_hash;
+    const deliveries = await deliveriesOf(hash, 1);
+    expect(deliveries.filter((d) => d.accepted)).toHaveLength(1);
+    expect(await receiver.verify({ signature: deliveries[0]!.headers['upstash-signature']!, body: deliveries[0]!.body })).toBe(true);
+
+    const published = ((await (await fetch(`${inject('qstashStubUrl')}/published`)).json()) as { published: Array<{ headers: Record<string, string>; body: string }> }).published;
+    const mine = published.find((p) => p.body.includes(hash))!;
+    expect(mine.headers['upstash-deduplication-id']).toBe(`deploy-${started.body.item.deployment_id}`);
+    expect(mine.headers['upstash-flow-control-key']).toBe(`deployment-${started.body.item.deployment_id}`);
+  });
+
+  it('keeps the job in the outbox while the queue is down, and the cron delivers it later', async () => {
+    const project = await createProjectFor(uniqueId('down'));
+    const started = await deploy(project, deployBody, { QSTASH_TOKEN, QSTASH_URL: 'http://127.0.0.1:9' });
+    expect(started.status).toBe(202);
+    const { deployment_id: deploymentId, deployment_hash: hash } = started.body.item;
+    const [waiting] = await outboxOf(deploymentId);
+    expect(waiting).toMatchObject({ published_at: null, attempts: 1 });
+    expect(String(waiting!.last_error)).toMatch(/QStash did not accept the job/);
+    expect(await deliveriesOf(hash)).toEqual([]);
+
+    // The backoff has passed; the queue is back.
+    await withDatabase((db) => db.execute(sql`update deploy_outbox set next_attempt_at = now() where deployment_id = ${deploymentId}`));
+    const report = await runScheduledJobs({ ...env, QSTASH_TOKEN } as never);
+    expect(report.published).toBeGreaterThanOrEqual(1);
+    expect((await deliveriesOf(hash, 1)).filter((d) => d.accepted)).toHaveLength(1);
+    expect((await outboxOf(deploymentId))[0]!.published_at).not.toBeNull();
+
+    // A second cron run publishes nothing more for it.
+    await runScheduledJobs({ ...env, QSTASH_TOKEN } as never);
+    expect((await deliveriesOf(hash)).filter((d) => d.accepted)).toHaveLength(1);
+  });
+
+  it('reuses the project’s server row instead of adding one per deploy; saves the cloud only with save_token', async () => {
+    const project = await createProjectFor(uniqueId('srv'));
+    await deploy(project, deployBody);
+    await deploy(project, { ...deployBody, server: { ...deployBody.server, region: 'nbg1' }, cloud: { ...deployBody.cloud, save_token: true } });
+    const rows = await withDatabase(async (db) => ({
+      servers: (await db.execute<{ region: string }>(sql`select region from server where project_id = ${project.id}`)).rows,
+      clouds: (await db.execute<{ cloud_token: string }>(sql`select cloud_token from cloud where user_id = ${project.userId}`)).rows,
+    }));
+    expect(rows.servers).toEqual([{ region: 'nbg1' }]);
+    expect(rows.clouds).toHaveLength(1);
+    expect(rows.clouds[0]!.cloud_token).not.toContain(CLOUD_TOKEN);
+  });
+
+  it('deploys with a saved cloud of the caller, and refuses another user’s project or cloud with 404', async () => {
+    const project = await createProjectFor(uniqueId('sv'));
+    const cloud = await api('/cloud', jsonRequest('POST', { provider: 'htz', cloud_token: CLOUD_TOKEN, save_token: true }, bearerFor('group_user', project.userId)));
+    const cloudId = ((await cloud.json()) as { item: { id: number } }).item.id;
+    const started = await deploy(project, { stack: deployBody.stack, server: deployBody.server }, {}, `/project/${project.id}/deploy/${cloudId}`);
+    expect(started.status).toBe(202);
+    const [delivery] = (await deliveriesOf(started.body.item.deployment_hash, 1)).filter((d) => d.accepted);
+    expect(JSON.parse(delivery!.body)).toMatchObject({ cloud_token: CLOUD_TOKEN, save_token: true });
+
+    const stranger = { id: project.id, userId: uniqueId('str') };
+    expect((await deploy(stranger, deployBody)).status).toBe(404);
+    const strangerProject = await createProjectFor(stranger.userId);
+    const viaOtherCloud = await deploy(strangerProject, { stack: deployBody.stack, server: deployBody.server }, {}, `/project/${strangerProject.id}/deploy/${cloudId}`);
+    expect(viaOtherCloud.status).toBe(404);
+  });
+
+  it('rejects bad bodies with 400 naming the field, and creates nothing', async () => {
+    const project = await createProjectFor(uniqueId('bad'));
+    const headers = bearerFor('group_user', project.userId);
+    const cases: Array<[unknown, string]> = [
+      [{ stack: {}, server: {} }, 'body.cloud'],
+      [{ stack: {}, server: {}, cloud: { provider: 'h' } }, 'body.cloud.provider'],
+      [{ stack: { stack_code: 'x' }, server: {}, cloud: { provider: 'htz' } }, 'body.stack.stack_code'],
+      [{ stack: {}, server: { ssh_port: 5 }, cloud: { provider: 'htz' } }, 'body.server.ssh_port'],
+      [{ server: {}, cloud: { provider: 'htz' } }, 'body.stack'],
+    ];
+    for (const [body, path] of cases) {
+      const response = await api(`/project/${project.id}/deploy`, jsonRequest('POST', body, headers));
+      expect(response.status, path).toBe(400);
+      expect(((await response.json()) as { errors: Array<{ path: string }> }).errors.map((e) => e.path), path).toContain(path);
+    }
+    const list = await api(`/project/${project.id}/deployments`, { headers });
+    expect(((await list.json()) as { list: unknown[] }).list).toEqual([]);
+  });
+
+  it('the reference deploy fixtures are accepted as they are', async () => {
+    for (const body of [deployBodies.deploy, deployBodies.deploy2]) {
+      const project = await createProjectFor(uniqueId('fx'));
+      expect((await deploy(project, body)).status).toBe(202);
+    }
+  });
+});
+
+describe('progress webhooks', () => {
+  async function started() {
+    const project = await createProjectFor(uniqueId('wh'));
+    const result = await deploy(project, deployBody);
+    return { project, deploymentId: result.body.item.deployment_id, hash: result.body.item.deployment_hash };
+  }
+
+  it('move the status through each step to completed; a duplicate changes nothing; then it never moves again', async () => {
+    const { project, deploymentId, hash } = await started();
+    const steps = [
+      { status: 'in_progress', progress: '10', message: 'Creating server' },
+      { status: 'in_progress', progress: 55, message: 'Installing apps' },
+      { status: 'completed', progress: '100', message: 'Done' },
+    ];
+    for (const [index, step] of steps.entries()) {
+      const response = await postProgress({ id: 'job-1', deploy_id: String(deploymentId), alert: 0, ...step }, { messageId: `${hash}-${index}` });
+      expect(response.status).toBe(200);
+      const status = await statusOf(hash, project.userId);
+      expect(status).toMatchObject({ status: step.status, progress: Number(step.progress), message: step.message });
+    }
+    const duplicate = await postProgress({ deploy_id: deploymentId, status: 'completed', progress: 100, message: 'Done' }, { messageId: `${hash}-2` });
+    expect(duplicate.status).toBe(200);
+    expect(((await duplicate.json()) as { item: { duplicate: boolean } }).item.duplicate).toBe(true);
+
+    const late = await postProgress({ deployment_hash: hash, status: 'failed', message: 'late' }, { messageId: `${hash}-late` });
+    expect(late.status).toBe(409);
+    expect(await statusOf(hash, project.userId)).toMatchObject({ status: 'completed', message: 'Done' });
+  });
+
+  it('accepts QStash signatures with the current and the next key, matching by deployment_hash', async () => {
+    const { project, hash } = await started();
+    expect((await postProgress({ deployment_hash: hash, status: 'in_progress', progress: 5 }, { signer: 'upstash-current', messageId: `${hash}-a` })).status).toBe(200);
+    expect((await postProgress({ deployment_hash: hash, status: 'paused' }, { signer: 'upstash-next', messageId: `${hash}-b` })).status).toBe(200);
+    expect((await statusOf(hash, project.userId)).status).toBe('paused');
+  });
+
+  it('refuses a missing or bad signature (401), an unknown deployment (404), a malformed body (400)', async () => {
+    const { project, deploymentId, hash } = await started();
+    const message = { deploy_id: deploymentId, status: 'failed' };
+    expect((await postProgress(message, { signer: 'none' })).status).toBe(401);
+    expect((await postProgress(message, { signer: 'wrong' })).status).toBe(401);
+    expect((await postProgress({ deploy_id: 2147483000, status: 'failed' })).status).toBe(404);
+    expect((await postProgress({ deployment_hash: 'deployment_nope', status: 'failed' })).status).toBe(404);
+    for (const bad of [{ deploy_id: deploymentId, status: 'exploded' }, { deploy_id: deploymentId, status: 'failed', progress: '250' }, { status: 'failed' }, { deploy_id: 'abc', status: 'failed' }]) {
+      const response = await postProgress(bad);
+      expect(response.status, JSON.stringify(bad)).toBe(400);
+    }
+    expect((await postProgress({}, { raw: '{"deploy_id":' })).status).toBe(400);
+    expect((await statusOf(hash, project.userId)).status).toBe('pending');
+  });
+});
+
+describe('deployment status, cancel and the watchdog', () => {
+  it('status by hash or id for the owner; 404 for another user; 400 without exactly one key', async () => {
+    const project = await createProjectFor(uniqueId('st'));
+    const { body } = await deploy(project, deployBody);
+    const headers = bearerFor('group_user', project.userId);
+    const byId = await api(`/project/deploy/status?deployment_id=${body.item.deployment_id}`, { headers });
+    expect(((await byId.json()) as { item: { deployment_hash: string } }).item.deployment_hash).toBe(body.item.deployment_hash);
+    expect((await api(`/project/deploy/status?deployment_id=${body.item.deployment_id}`, { headers: bearerFor('group_user', uniqueId('o')) })).status).toBe(404);
+    expect((await api('/project/deploy/status', { headers })).status).toBe(400);
+    expect((await api(`/project/deploy/status?deployment_id=1&deployment_hash=x`, { headers })).status).toBe(400);
+    expect((await api(`/project/deploy/status?deployment_id=1&wait=60`, { headers })).status).toBe(400);
+    const list = await api(`/project/${project.id}/deployments`, { headers });
+    expect(((await list.json()) as { list: Array<{ id: number }> }).list.map((d) => d.id)).toEqual([body.item.deployment_id]);
+  });
+
+  it('?wait answers as soon as the status changes', async () => {
+    const project = await createProjectFor(uniqueId('wait'));
+    const { body } = await deploy(project, deployBody);
+    const waiting = api(`/project/deploy/status?deployment_hash=${body.item.deployment_hash}&wait=25`, { headers: bearerFor('group_user', project.userId) });
+    // The webhook is sent once the waiter is listening: a status change before that would be answered at once anyway.
+    const response = await postProgress({ deploy_id: body.item.deployment_id, status: 'in_progress', progress: 30, message: 'Provisioning' }, { messageId: `${body.item.deployment_hash}-w` });
+    expect(response.status).toBe(200);
+    const answered = (await (await waiting).json()) as { item: { status: string; progress: number } };
+    expect(answered.item).toMatchObject({ status: 'in_progress', progress: 30 });
+  });
+
+  it('?wait with no change answers the unchanged status when the wait ends', async () => {
+    const project = await createProjectFor(uniqueId('idle'));
+    const { body } = await deploy(project, deployBody);
+    const response = await api(`/project/deploy/status?deployment_hash=${body.item.deployment_hash}&wait=1`, { headers: bearerFor('group_user', project.userId) });
+    expect(((await response.json()) as { item: { status: string } }).item.status).toBe('pending');
+  });
+
+  it('cancels a pending deployment whose job never left: the job is withdrawn', async () => {
+    const project = await createProjectFor(uniqueId('cp'));
+    const { deploymentId, hash } = await withDatabase(async (db) => {
+      const hash = `deployment_${crypto.randomUUID()}`;
+      const row = await db.execute<{ id: number }>(sql`insert into deployment (project_id, metadata, status, deployment_hash, user_id, deadline_at)
+        values (${project.id}, '{}', 'pending', ${hash}, ${project.userId}, now() + interval '1 hour') returning id`);
+      const id = row.rows[0]!.id;
+      await db.execute(sql`insert into deploy_outbox (deployment_id, kind, deduplication_id, payload_sealed) values (${id}, 'deploy', ${`deploy-${id}`}, 'sealed')`);
+      return { deploymentId: id, hash };
+    });
+    const response = await requestAndSettle(`/project/${project.id}/deployments/${deploymentId}/cancel`, { method: 'POST', headers: bearerFor('group_user', project.userId) });
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { item: { status: string } }).item.status).toBe('cancelled');
+    expect(await outboxOf(deploymentId)).toEqual([]);
+    expect(await deliveriesOf(hash)).toEqual([]);
+  });
+
+  it('cancels a running deployment and tells the install service; it then never moves again', async () => {
+    const project = await createProjectFor(uniqueId('cr'));
+    const { body } = await deploy(project, deployBody);
+    const { deployment_id: deploymentId, deployment_hash: hash } = body.item;
+    await postProgress({ deploy_id: deploymentId, status: 'in_progress', progress: 20 }, { messageId: `${hash}-r` });
+    const response = await requestAndSettle(`/project/${project.id}/deployments/${deploymentId}/cancel`, { method: 'POST', headers: bearerFor('group_user', project.userId) });
+    expect(response.status).toBe(200);
+    const cancelJob = (await deliveriesOf(hash, 2)).find((d) => d.headers['x-stacker-job'] === 'cancel');
+    expect(JSON.parse(cancelJob!.body)).toMatchObject({ action: 'cancel', deployment_id: deploymentId, deployment_hash: hash });
+    expect((await postProgress({ deploy_id: deploymentId, status: 'completed' }, { messageId: `${hash}-after` })).status).toBe(409);
+    const again = await requestAndSettle(`/project/${project.id}/deployments/${deploymentId}/cancel`, { method: 'POST', headers: bearerFor('group_user', project.userId) });
+    expect(again.status).toBe(409);
+    const stranger = await api(`/project/${project.id}/deployments/${deploymentId}/cancel`, { method: 'POST', headers: bearerFor('group_user', uniqueId('x')) });
+    expect(stranger.status).toBe(404);
+  });
+
+  it('the watchdog moves a deployment past its deadline to timed_out', async () => {
+    const project = await createProjectFor(uniqueId('wd'));
+    const { body } = await deploy(project, deployBody);
+    await withDatabase((db) => db.execute(sql`update deployment set deadline_at = now() - interval '1 second' where id = ${body.item.deployment_id}`));
+    const report = await runScheduledJobs(env as never);
+    expect(report.timedOut).toBeGreaterThanOrEqual(1);
+    expect((await statusOf(body.item.deployment_hash, project.userId)).status).toBe('timed_out');
+    expect((await postProgress({ deploy_id: body.item.deployment_id, status: 'completed' })).status).toBe(409);
+  });
+});
