@@ -114,4 +114,10 @@ export const casbinSeedRules: ReadonlyArray<CasbinSeedRule> = [
   ['p', 'client', '/project/deploy/status', 'GET'],
   ['p', 'client', '/project/:id/deployments', 'GET'],
   ['p', 'group_anonymous', '/webhooks/install', 'POST'],
+
+  // drizzle/0008_agent_rules.sql: app status from agents, the agent of a deployment for its owner, token rotation.
+  ['p', 'agent', '/api/v1/apps/status', 'POST'],
+  ['p', 'group_user', '/api/v1/deployments/:deployment_hash/agent', 'GET'],
+  ['p', 'client', '/api/v1/deployments/:deployment_hash/agent', 'GET'],
+  ['p', 'group_admin', '/admin/agent/:deployment_hash/rotate-token', 'POST'],
 ];

@@ -308,6 +308,13 @@ export const commands = pgTable(
     timeoutSeconds: integer('timeout_seconds').default(300),
     metadata: jsonb('metadata').$type<JsonObject>().default({}),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+    // Delivery with leases (DESIGN "Agent long-poll"): a claimed command is `sent` until a report or
+    // until its lease ends; then it is offered again (attempts counted) or ends `expired`.
+    priorityRank: integer('priority_rank').notNull().default(1),
+    attempts: integer('attempts').notNull().default(0),
+    maxAttempts: integer('max_attempts').notNull().default(3),
+    leaseExpiresAt: timestamp('lease_expires_at', { withTimezone: true }),
+    idempotencyKey: varchar('idempotency_key', { length: 128 }),
   },
   (t) => [
     foreignKey({
@@ -317,7 +324,7 @@ export const commands = pgTable(
     }).onDelete('cascade'),
     check(
       'chk_command_status',
-      sql`${t.status} IN ('queued', 'sent', 'executing', 'completed', 'failed', 'cancelled')`,
+      sql`${t.status} IN ('queued', 'sent', 'executing', 'completed', 'failed', 'cancelled', 'expired')`,
     ),
     check('chk_command_priority', sql`${t.priority} IN ('low', 'normal', 'high', 'critical')`),
     index('idx_commands_deployment_hash').on(t.deploymentHash),
@@ -325,6 +332,42 @@ export const commands = pgTable(
     index('idx_commands_created_by').on(t.createdBy),
     index('idx_commands_created_at').on(t.createdAt),
     index('idx_commands_command_id').on(t.commandId),
+    // The claim: the deployment's queued commands, highest priority first, then oldest.
+    index('idx_commands_claim').on(t.deploymentHash, t.priorityRank.desc(), t.createdAt).where(sql`${t.status} = 'queued'`),
+    index('idx_commands_lease').on(t.leaseExpiresAt).where(sql`${t.status} = 'sent'`),
+    uniqueIndex('idx_commands_idempotency').on(t.deploymentHash, t.createdBy, t.idempotencyKey).where(sql`${t.idempotencyKey} is not null`),
+  ],
+);
+
+// The last status each app reported through POST /api/v1/apps/status, for its owner to read.
+export const appStatus = pgTable(
+  'app_status',
+  {
+    deploymentHash: varchar('deployment_hash', { length: 64 }).notNull(),
+    appCode: varchar('app_code', { length: 100 }).notNull(),
+    status: varchar('status', { length: 32 }).notNull(),
+    logs: jsonb('logs').$type<unknown[]>().notNull().default([]),
+    reportedAt: timestamp('reported_at', { withTimezone: true }),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ name: 'app_status_pkey', columns: [t.deploymentHash, t.appCode] }),
+    foreignKey({ name: 'fk_app_status_deployment', columns: [t.deploymentHash], foreignColumns: [deployment.deploymentHash] }).onDelete('cascade'),
+  ],
+);
+
+// X-Request-Id values of signed agent requests seen in the last minutes: a repeat is a replay.
+export const agentRequestId = pgTable(
+  'agent_request_id',
+  {
+    agentId: uuid('agent_id').notNull(),
+    requestId: varchar('request_id', { length: 128 }).notNull(),
+    seenAt: timestamp('seen_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ name: 'agent_request_id_pkey', columns: [t.agentId, t.requestId] }),
+    foreignKey({ name: 'fk_agent_request_id_agent', columns: [t.agentId], foreignColumns: [agents.id] }).onDelete('cascade'),
+    index('idx_agent_request_id_seen_at').on(t.seenAt),
   ],
 );
 
@@ -418,3 +461,4 @@ export type CommandQueueEntry = typeof commandQueue.$inferSelect;
 export type NewCommandQueueEntry = typeof commandQueue.$inferInsert;
 export type DeployOutboxEntry = typeof deployOutbox.$inferSelect;
 export type WebhookReceipt = typeof webhookReceipt.$inferSelect;
+export type AppStatus = typeof appStatus.$inferSelect;
