@@ -55,6 +55,19 @@ export const configSchema = z.object({
   VAULT_ADDRESS: optionalUrl,
   VAULT_TOKEN: optionalString,
   VAULT_AGENT_PATH_PREFIX: optionalString.pipe(z.string().default('agent')),
+  /**
+   * The keys under <prefix>/<deployment_hash>/ that receive an agent's token: `token` is where the
+   * reference writes and older agents read, `status_panel_token` where the current agent reads.
+   */
+  VAULT_AGENT_TOKEN_KEYS: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[a-z_]+(,[a-z_]+)*$/, 'must be a comma-separated list of key names')
+      .default('token,status_panel_token')
+      .transform((value) => value.split(',')),
+  ),
+  /** "on": agent requests must carry X-Agent-Signature, X-Timestamp and X-Request-Id. */
+  AGENT_REQUIRE_SIGNATURE: optionalString.pipe(z.enum(['on', 'off'], { message: 'must be "on" or "off"' }).default('off')),
   QSTASH_URL: optionalUrl,
   QSTASH_TOKEN: optionalString,
   QSTASH_CURRENT_SIGNING_KEY: optionalString,
