@@ -1,0 +1,132 @@
+// The real local service for a benchmark: a scratch database on the PostgreSQL at DATABASE_URL, the
+// OAuth stub, and `node scripts/start.ts` (migrations, WebSocket proxy, wrangler dev) on a free port.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { createScratchDatabase } from '../../tests/node/helpers.ts';
+import { OAUTH_AUDIENCE, OAUTH_ISSUER, startOAuthStub, type OAuthStub } from '../../tests/stubs/oauth.ts';
+
+export const projectRoot = join(import.meta.dirname, '..', '..');
+
+export interface Service {
+  baseUrl: string;
+  /** The scratch database the service runs on (dropped by stop). */
+  databaseUrl: string;
+  /** SECURITY_KEY as the service decodes it (32 bytes). */
+  securityKey: Uint8Array;
+  oauth: OAuthStub;
+  /** Stops the service, the stub, and drops the database. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+export async function startService(name = 'bench'): Promise<Service> {
+  const cleanups: Array<() => Promise<unknown>> = [];
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+      for (const cleanup of cleanups.reverse()) {
+        await cleanup().catch((error: unknown) => console.error(`[bench] cleanup failed: ${String(error)}`));
+      }
+    })());
+  // Ctrl-C (or a SIGTERM) during a benchmark still stops everything this function started.
+  function onSignal(signal: NodeJS.Signals) {
+    console.error(`[bench] ${signal}: stopping the service ...`);
+    void stop().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  }
+  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+
+  try {
+    const database = await createScratchDatabase(name);
+    cleanups.push(database.drop);
+    const oauth = await startOAuthStub();
+    cleanups.push(() => oauth.close());
+    const dataDir = await mkdtemp(join(tmpdir(), `stacker-${name}-`));
+    cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+
+    const securityKey = new Uint8Array(randomBytes(32));
+    const port = await freePort();
+    const bin = join(projectRoot, 'node_modules', '.bin');
+    const child = spawn(
+      '/bin/sh',
+      // wrangler dev runs out of open files at a few thousand held connections: lift the soft limit.
+      ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', process.execPath, 'scripts/start.ts'],
+      {
+        cwd: projectRoot,
+        detached: true, // its own process group, so stop() can signal all of it
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: {
+          ...process.env,
+          // start.ts runs `wrangler` by name, and wrangler needs this Node.
+          PATH: [dirname(process.execPath), bin, process.env.PATH].join(':'),
+          DATABASE_URL: database.url,
+          PORT: String(port),
+          AUTH_URL: oauth.meUrl,
+          OAUTH_JWKS_URL: oauth.jwksUrl,
+          OAUTH_ISSUER,
+          OAUTH_AUDIENCE,
+          SECURITY_KEY: Buffer.from(securityKey).toString('base64'),
+          STACKER_DATA_DIR: dataDir,
+        },
+      },
+    );
+    cleanups.push(() => stopProcessGroup(child));
+    const baseUrl = await waitForListening(child);
+    return { baseUrl, databaseUrl: database.url, securityKey, oauth, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** Resolves with the URL of "[stacker] listening on <url>"; the service's output goes to stderr. */
+function waitForListening(child: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      process.stderr.write(`${line}\n`);
+      const listening = /^\[stacker\] listening on (http:\/\/\S+)/.exec(line);
+      if (listening) resolve(listening[1]!);
+    });
+    child.once('exit', (code, signal) => reject(new Error(`the service exited before listening (${code ?? signal})`)));
+  });
+}
+
+async function stopProcessGroup(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, name);
+    } catch {
+      // already gone
+    }
+  };
+  signal('SIGTERM');
+  const timer = setTimeout(() => signal('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/** One line describing the machine a benchmark ran on (and how busy it was: the load average). */
+export function machine(): string {
+  const wrangler = JSON.parse(readFileSync(join(projectRoot, 'node_modules', 'wrangler', 'package.json'), 'utf8')) as { version: string };
+  const memory = (totalmem() / 2 ** 30).toFixed(1);
+  return `nproc ${availableParallelism()}, ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${memory} GiB RAM, Node ${process.version}, wrangler ${wrangler.version}, load average ${loadavg()[0]!.toFixed(2)}`;
+}
