@@ -7,7 +7,9 @@ import type { AnyDatabase } from '../db/client.ts';
 import { parseConfig, requireSetting, type Config } from '../functions/config.ts';
 import { ApiError } from '../functions/errors.ts';
 import { buildEnforcer, decide, loadRules } from '../functions/services/access-control.ts';
+import { rotateAgentToken } from '../functions/services/agent-tokens.ts';
 import { createApiClient } from '../functions/services/api-clients.ts';
+import { vaultFromConfig } from '../functions/services/vault-kv.ts';
 import { loadLocalSettings } from '../scripts/local-config.ts';
 
 interface Command {
@@ -27,6 +29,25 @@ const commands: Record<string, Command> = {
       );
       console.log(`Created API client ${created.id} for user ${created.user_id}.`);
       console.log(`Secret (shown once, keep it safe): ${created.secret}`);
+    },
+  },
+  'agent rotate-token': {
+    summary: "Give a deployment's agent a new token: stored in Vault, the previous one valid 10 more minutes.",
+    options: {
+      'deployment-hash': { description: 'the deployment whose agent gets the token', required: true },
+      'new-token': { description: 'the token to set (32-256 of A-Z a-z 0-9 _ -); generated and printed when absent' },
+    },
+    async run(values, { config, db }) {
+      const hash = values['deployment-hash']!;
+      const rotated = await rotateAgentToken(
+        { db: db(), vault: vaultFromConfig(config), agentBaseUrl: config.AGENT_BASE_URL },
+        hash,
+        values['new-token'],
+      );
+      console.log(`Rotated agent token for deployment_hash ${rotated.deployment_hash} (stored in Vault)`);
+      if (values['new-token'] === undefined) console.log(`New agent token (shown once, keep it safe): ${rotated.agent_token}`);
+      console.log(`The previous token is accepted until ${rotated.previous_token_valid_until}.`);
+      if (rotated.agent_notified) console.log('The agent at AGENT_BASE_URL was told its new token.');
     },
   },
   'debug casbin': {

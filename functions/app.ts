@@ -17,7 +17,10 @@ import { cloudRoutes } from './routes/cloud.ts';
 import { serverRoutes } from './routes/server.ts';
 import { projectRoutes } from './routes/project.ts';
 import { deployRoutes } from './routes/deploy.ts';
+import { agentRoutes } from './routes/agent.ts';
+import { commandRoutes } from './routes/commands.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
+import { agentAdminRoutes } from './routes/agent-admin.ts';
 
 export const MAX_BODY_BYTES = 2 * 1024 * 1024;
 
@@ -89,8 +92,11 @@ export function createApp() {
   app.route('/', cloudRoutes);
   app.route('/', serverRoutes);
   app.route('/', deployRoutes);
+  app.route('/', agentRoutes);
+  app.route('/', commandRoutes);
   app.route('/', projectRoutes);
   app.route('/', webhookRoutes);
+  app.route('/', agentAdminRoutes);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

@@ -3,6 +3,8 @@ import { RequestDatabase } from '../db/client.ts';
 import { configFromBindings, requireSetting } from './config.ts';
 import type { Bindings } from './env.ts';
 import { describeError, log } from './logger.ts';
+import { pruneAgentRequestIds } from './services/agent-signature.ts';
+import { expireCommandLeases } from './services/commands.ts';
 import { expireOverdueDeployments } from './services/deployments.ts';
 import { durableDoorbell } from './services/doorbell.ts';
 import { publishDueJobs } from './services/outbox.ts';
@@ -10,6 +12,9 @@ import { publisherFromConfig } from './services/queue.ts';
 
 export interface ScheduledReport {
   timedOut: number;
+  /** Delivered commands whose lease ended: queued again, or expired. */
+  requeued: number;
+  expiredCommands: number;
   published: number;
   failed: number;
 }
@@ -17,12 +22,19 @@ export interface ScheduledReport {
 export async function runScheduledJobs(env: Bindings): Promise<ScheduledReport> {
   const config = configFromBindings(env);
   const database = new RequestDatabase({ url: requireSetting(config, 'DATABASE_URL'), wsProxy: config.DATABASE_WS_PROXY });
-  const report: ScheduledReport = { timedOut: 0, published: 0, failed: 0 };
+  const report: ScheduledReport = { timedOut: 0, requeued: 0, expiredCommands: 0, published: 0, failed: 0 };
   try {
+    await pruneAgentRequestIds(database.db); // replay protection only needs the last 10 minutes
     const expired = await expireOverdueDeployments(database.db);
     report.timedOut = expired.length;
     const doorbell = durableDoorbell(env.DEPLOYMENT_DOORBELL);
     await Promise.all(expired.map((hash) => doorbell.ring(hash, 'status')));
+
+    const leases = await expireCommandLeases(database.db);
+    report.requeued = leases.filter((lease) => lease.status === 'queued').length;
+    report.expiredCommands = leases.length - report.requeued;
+    const requeuedFor = new Set(leases.filter((lease) => lease.status === 'queued').map((lease) => lease.deploymentHash));
+    await Promise.all([...requeuedFor].map((hash) => doorbell.ring(hash, 'commands')));
 
     if (config.INSTALL_SERVICE_URL) {
       const result = await publishDueJobs({
@@ -34,7 +46,7 @@ export async function runScheduledJobs(env: Bindings): Promise<ScheduledReport> 
       report.published = result.published;
       report.failed = result.failed;
     }
-    if (report.timedOut || report.published || report.failed) log('info', 'scheduled jobs ran', { ...report });
+    if (Object.values(report).some((count) => count > 0)) log('info', 'scheduled jobs ran', { ...report });
     return report;
   } catch (error) {
     log('error', 'scheduled jobs failed', describeError(error));

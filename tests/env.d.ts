@@ -15,6 +15,9 @@ declare namespace Cloudflare {
     QSTASH_URL: string;
     QSTASH_CURRENT_SIGNING_KEY: string;
     QSTASH_NEXT_SIGNING_KEY: string;
+    VAULT_ADDRESS: string;
+    VAULT_TOKEN: string;
+    VAULT_AGENT_PATH_PREFIX: string;
     DEPLOYMENT_DOORBELL: DurableObjectNamespace;
   }
   interface GlobalProps {

@@ -8,6 +8,8 @@ import { startPgWsProxy } from '../scripts/pg-ws-proxy.ts';
 import { startDockerHubStub } from './stubs/dockerhub.ts';
 import { startInstallServiceStub } from './stubs/install-service.ts';
 import { startQStashStub } from './stubs/qstash.ts';
+import { startVaultStub } from './stubs/vault.ts';
+import { startAgentStub } from './stubs/agent.ts';
 import { OAUTH_AUDIENCE, OAUTH_ISSUER, startOAuthStub } from './stubs/oauth.ts';
 
 declare module 'vitest' {
@@ -21,6 +23,9 @@ declare module 'vitest' {
     dockerHubStubUrl: string;
     installStubUrl: string;
     qstashStubUrl: string;
+    vaultStubUrl: string;
+    /** The agent local-API stand-in (tests/stubs/agent.ts); POST /__agents adds an agent. */
+    agentStubUrl: string;
     jwtPrivateJwk: Record<string, unknown>;
   }
 }
@@ -42,6 +47,8 @@ export default async function setup(project: TestProject) {
   const dockerHub = await startDockerHubStub();
   const installService = await startInstallServiceStub();
   const qstash = await startQStashStub();
+  const vault = await startVaultStub();
+  const agentStub = await startAgentStub();
 
   project.provide('databaseUrl', databaseUrl);
   project.provide('adminDatabaseUrl', adminUrl);
@@ -50,6 +57,8 @@ export default async function setup(project: TestProject) {
   project.provide('dockerHubStubUrl', dockerHub.url);
   project.provide('installStubUrl', installService.url);
   project.provide('qstashStubUrl', qstash.url);
+  project.provide('vaultStubUrl', vault.url);
+  project.provide('agentStubUrl', agentStub.url);
   project.provide('jwtPrivateJwk', oauth.privateJwk as Record<string, unknown>);
   project.provide('settings', {
     DATABASE_URL: databaseUrl,
@@ -67,6 +76,8 @@ export default async function setup(project: TestProject) {
     QSTASH_URL: qstash.url,
     QSTASH_CURRENT_SIGNING_KEY: qstash.currentSigningKey,
     QSTASH_NEXT_SIGNING_KEY: qstash.nextSigningKey,
+    VAULT_ADDRESS: vault.url,
+    VAULT_TOKEN: vault.token,
   });
 
   return async () => {
@@ -74,6 +85,8 @@ export default async function setup(project: TestProject) {
     await dockerHub.close();
     await installService.close();
     await qstash.close();
+    await vault.close();
+    await agentStub.close();
     await proxy.close();
     const client = new pg.Client({ connectionString: adminUrl });
     await client.connect();

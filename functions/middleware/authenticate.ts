@@ -9,6 +9,7 @@ import { requireSetting } from '../config.ts';
 import type { AppEnv } from '../env.ts';
 import { unauthorized } from '../errors.ts';
 import type { Principal } from '../principal.ts';
+import { verifySignedAgentRequest } from '../services/agent-signature.ts';
 import { constantTimeEqual, decryptSecret, DecryptionError, hmacSha256Hex, sha256Hex } from '../services/crypto.ts';
 import { verifyBearer } from '../services/oauth.ts';
 
@@ -65,6 +66,19 @@ async function authenticateAgent(c: Ctx, rawId: string, authorization: string | 
     agent.previousTokenExpiresAt.getTime() > Date.now() &&
     constantTimeEqual(presented, agent.previousTokenHash);
   if (!agent || !agent.tokenHash || !(current || previous)) throw unauthorized('Invalid agent credentials');
+  // Signed requests (X-Timestamp, X-Request-Id, X-Agent-Signature over the raw body, keyed with the
+  // presented token): checked whenever a signature is sent, and required with AGENT_REQUIRE_SIGNATURE=on.
+  const signature = c.req.header('x-agent-signature');
+  if (signature !== undefined || c.var.config.AGENT_REQUIRE_SIGNATURE === 'on') {
+    await verifySignedAgentRequest(c.var.database.db, {
+      agentId: agent.id,
+      token,
+      timestamp: c.req.header('x-timestamp'),
+      signature,
+      requestId: c.req.header('x-request-id'),
+      body: await c.req.arrayBuffer(),
+    });
+  }
   return { kind: 'agent', subject: 'agent', agentId: agent.id, deploymentHash: agent.deploymentHash };
 }
 

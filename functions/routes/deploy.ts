@@ -122,6 +122,10 @@ const statusQuery = z
       .pipe(z.number().max(25, 'must be at most 25'))
       .optional()
       .openapi({ description: 'Hold the request up to this many seconds (max 25) until the status changes' }),
+    since: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .openapi({ description: 'With wait: the updated_at the caller already has; answered at once if the deployment changed after it' }),
   })
   .refine((query) => (query.deployment_hash === undefined) !== (query.deployment_id === undefined), {
     message: 'give exactly one of deployment_hash and deployment_id',
@@ -187,7 +191,7 @@ export const deployRoutes = createRouter()
     const latest = await waitForChange({
       doorbell: durableDoorbell(c.env.DEPLOYMENT_DOORBELL),
       deploymentHash: current.deploymentHash,
-      since: current.updatedAt,
+      since: query.since ? new Date(query.since) : current.updatedAt,
       waitMs: query.wait * 1000,
       read: () => findDeployment(c.var.database.db, where, scope),
     });

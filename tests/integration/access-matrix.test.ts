@@ -63,7 +63,7 @@ const MATRIX: Array<[string, string, string, Subject[]]> = [
   ['PUT', '/server/{id}', '/server/2147483000', users],
   ['DELETE', '/server/{id}', '/server/2147483000', users],
   ['POST', '/api/v1/agent/register', '/api/v1/agent/register', everyone],
-  ['GET', '/api/v1/agent/commands/wait/{deployment_hash}', '/api/v1/agent/commands/wait/HASH', agentOnly],
+  ['GET', '/api/v1/agent/commands/wait/{deployment_hash}', '/api/v1/agent/commands/wait/HASH?timeout=1', agentOnly],
   ['POST', '/api/v1/agent/commands/report', '/api/v1/agent/commands/report', agentOnly],
   ['POST', '/api/v1/commands', '/api/v1/commands', usersAndClients],
   ['GET', '/api/v1/commands/{deployment_hash}', '/api/v1/commands/HASH', usersAndClients],
@@ -79,6 +79,9 @@ const MATRIX: Array<[string, string, string, Subject[]]> = [
   ['GET', '/project/{id}/deployments', '/project/2147483000/deployments', usersAndClients],
   ['POST', '/project/{id}/deployments/{deployment_id}/cancel', '/project/2147483000/deployments/2147483001/cancel', users],
   ['POST', '/webhooks/install', '/webhooks/install', everyone],
+  ['POST', '/api/v1/apps/status', '/api/v1/apps/status', agentOnly],
+  ['GET', '/api/v1/deployments/{deployment_hash}/agent', '/api/v1/deployments/HASH/agent', usersAndClients],
+  ['POST', '/admin/agent/{deployment_hash}/rotate-token', '/admin/agent/deployment_unknown/rotate-token', admins],
 ];
 
 const PLACEHOLDER_STATUS = 299;

@@ -223,11 +223,12 @@ describe('deployment status, cancel and the watchdog', () => {
     expect(((await list.json()) as { list: Array<{ id: number }> }).list.map((d) => d.id)).toEqual([body.item.deployment_id]);
   });
 
-  it('?wait answers as soon as the status changes', async () => {
+  it('?wait answers as soon as the status changes (since = the updated_at the caller has)', async () => {
     const project = await createProjectFor(uniqueId('wait'));
     const { body } = await deploy(project, deployBody);
-    const waiting = api(`/project/deploy/status?deployment_hash=${body.item.deployment_hash}&wait=25`, { headers: bearerFor('group_user', project.userId) });
-    // The webhook is sent once the waiter is listening: a status change before that would be answered at once anyway.
+    const headers = bearerFor('group_user', project.userId);
+    const before = (await (await api(`/project/deploy/status?deployment_hash=${body.item.deployment_hash}`, { headers })).json()) as { item: { updated_at: string } };
+    const waiting = api(`/project/deploy/status?deployment_hash=${body.item.deployment_hash}&wait=25&since=${encodeURIComponent(before.item.updated_at)}`, { headers });
     const response = await postProgress({ deploy_id: body.item.deployment_id, status: 'in_progress', progress: 30, message: 'Provisioning' }, { messageId: `${body.item.deployment_hash}-w` });
     expect(response.status).toBe(200);
     const answered = (await (await waiting).json()) as { item: { status: string; progress: number } };

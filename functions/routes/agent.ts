@@ -1,0 +1,180 @@
+// The agent's side of the protocol: register, wait for commands, report results, post app status.
+// Shapes follow the real agent (trydirect/status v0.2.1) where it and the reference differ.
+import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { callerScope } from '../context.ts';
+import type { AppEnv } from '../env.ts';
+import { forbidden, notFound } from '../errors.ts';
+import type { Principal } from '../principal.ts';
+import { createRouter } from '../router.ts';
+import { authErrorResponses, errorResponses, ErrorBodySchema, jsonContent } from '../schemas.ts';
+import { agentOverview, MAX_WAIT_SECONDS, recordAppStatus, recordHeartbeat, registerAgent } from '../services/agents.ts';
+import { waitForCommand } from '../services/command-wait.ts';
+import { claimNextCommand, recordReport, toCommandView } from '../services/commands.ts';
+import { durableDoorbell } from '../services/doorbell.ts';
+import { vaultFromConfig } from '../services/vault-kv.ts';
+import { CommandSchema } from './commands.ts';
+
+const agentSecurity = [{ agentId: [], bearer: [] }];
+const hashParam = z.string().min(1).max(64).regex(/^[\w.-]+$/, 'must be a deployment hash');
+
+const Registration = z
+  .object({
+    deployment_hash: hashParam,
+    capabilities: z.array(z.string().min(1).max(64)).max(64),
+    system_info: z.unknown().optional().openapi({ description: 'Any JSON about the server' }),
+    agent_version: z.string().min(1).max(50),
+    public_key: z.string().max(8192).nullish(),
+  })
+  .openapi('AgentRegistration');
+
+const RegisteredItem = z.object({
+  agent_id: z.string(),
+  agent_token: z.string().openapi({ description: 'Shown once; also written to Vault' }),
+  deployment_hash: z.string(),
+  dashboard_version: z.string(),
+  supported_api_versions: z.array(z.string()),
+  reissued: z.boolean(),
+});
+
+const register = createRoute({
+  method: 'post', path: '/api/v1/agent/register', tags: ['agent'],
+  summary: 'Register the agent of a deployment (anonymous once; then owner, admin or API client re-issue its token)',
+  request: { body: { required: true, content: { 'application/json': { schema: Registration } } } },
+  responses: {
+    201: jsonContent(z.object({ message: z.string(), item: RegisteredItem, data: z.object({ item: RegisteredItem }) }), 'Registered; item and data.item carry the same credentials'),
+    409: jsonContent(ErrorBodySchema, 'Already registered (anonymous callers)'),
+    ...authErrorResponses,
+    ...errorResponses,
+  },
+});
+
+const waitQuery = z.object({
+  timeout: z
+    .string()
+    .regex(/^\d{1,6}$/, 'must be a number of seconds')
+    .transform(Number)
+    .optional()
+    .openapi({ description: `Seconds to hold the request (clamped to 1..${MAX_WAIT_SECONDS}; default ${MAX_WAIT_SECONDS})` }),
+  priority: z.string().max(16).optional(),
+  interval: z.string().max(16).optional(),
+});
+
+const wait = createRoute({
+  method: 'get', path: '/api/v1/agent/commands/wait/{deployment_hash}', tags: ['agent'], security: agentSecurity,
+  summary: 'Long-poll for the next command (claimed under a lease)',
+  request: { params: z.object({ deployment_hash: hashParam }), query: waitQuery },
+  responses: {
+    200: jsonContent(z.object({ message: z.string(), item: CommandSchema.nullable(), meta: z.object({ next_poll_secs: z.number() }) }), 'A command, or item null'),
+    ...authErrorResponses,
+    ...errorResponses,
+  },
+});
+
+const Report = z
+  .object({
+    command_id: z.string().min(1).max(64),
+    deployment_hash: hashParam,
+    status: z.string().min(1).max(32).openapi({ description: 'success or completed → completed; failed → failed' }),
+    result: z.unknown().optional(),
+    error: z.unknown().optional(),
+    errors: z.array(z.object({ code: z.string().max(100).optional(), message: z.string().max(4000).optional(), details: z.unknown().optional() }).loose()).max(100).optional(),
+    executed_by: z.string().max(64).optional(),
+    started_at: z.iso.datetime({ offset: true }).optional(),
+    completed_at: z.iso.datetime({ offset: true }),
+  })
+  .openapi('CommandReport');
+
+const report = createRoute({
+  method: 'post', path: '/api/v1/agent/commands/report', tags: ['agent'], security: agentSecurity,
+  summary: 'Report a command’s result (the same report twice is accepted once)',
+  request: { body: { required: true, content: { 'application/json': { schema: Report } } } },
+  responses: {
+    200: jsonContent(z.object({ message: z.string(), item: z.object({ accepted: z.boolean(), message: z.string(), duplicate: z.boolean() }) }), 'Accepted'),
+    409: jsonContent(ErrorBodySchema, 'The command was cancelled, expired or finished otherwise'),
+    ...authErrorResponses,
+    ...errorResponses,
+  },
+});
+
+const AppStatus = z
+  .object({
+    deployment_hash: hashParam,
+    app_code: z.string().min(1).max(100),
+    status: z.string().min(1).max(32),
+    logs: z.array(z.unknown()).max(1000).default([]),
+    timestamp: z.iso.datetime({ offset: true }).optional(),
+  })
+  .openapi('AppStatus');
+
+const appsStatus = createRoute({
+  method: 'post', path: '/api/v1/apps/status', tags: ['agent'], security: agentSecurity,
+  summary: 'An app’s status, as the agent last saw it',
+  request: { body: { required: true, content: { 'application/json': { schema: AppStatus } } } },
+  responses: { 200: jsonContent(z.object({ message: z.string() }), 'Stored'), ...authErrorResponses, ...errorResponses },
+});
+
+const overview = createRoute({
+  method: 'get', path: '/api/v1/deployments/{deployment_hash}/agent', tags: ['agent'], security: [{ bearer: [] }],
+  summary: 'The agent of a deployment: liveness computed from its last poll, and its apps’ last status',
+  request: { params: z.object({ deployment_hash: hashParam }) },
+  responses: { 200: jsonContent(z.object({ message: z.string(), item: z.record(z.string(), z.unknown()) }), 'The agent'), ...authErrorResponses, ...errorResponses },
+});
+
+function agentOf(c: Context<AppEnv>): Extract<Principal, { kind: 'agent' }> {
+  const principal = c.var.principal;
+  if (principal.kind !== 'agent') throw forbidden('This route is for agents');
+  return principal;
+}
+
+export const agentRoutes = createRouter()
+  .openapi(register, async (c) => {
+    const principal = c.var.principal;
+    // Anonymous (and agent) callers may register only a deployment that has no agent yet.
+    const scope = principal.kind === 'user' || principal.kind === 'client' ? callerScope(c) : undefined;
+    const item = await registerAgent(
+      { db: c.var.database.db, vault: vaultFromConfig(c.var.config) },
+      { registration: c.req.valid('json'), scope, ipAddress: c.req.header('cf-connecting-ip') },
+    );
+    return c.json({ message: item.reissued ? 'Agent token re-issued' : 'Agent registered', item, data: { item } }, 201);
+  })
+  .openapi(wait, async (c) => {
+    const agent = agentOf(c);
+    const { deployment_hash } = c.req.valid('param');
+    if (deployment_hash !== agent.deploymentHash) throw forbidden('Not authorized for this deployment');
+    const requested = c.req.valid('query').timeout ?? MAX_WAIT_SECONDS;
+    const timeoutSeconds = Math.min(MAX_WAIT_SECONDS, Math.max(1, requested));
+    const db = c.var.database.db;
+    await recordHeartbeat(db, agent.agentId);
+    const command = await waitForCommand({
+      claim: () => claimNextCommand(db, agent.deploymentHash),
+      doorbell: durableDoorbell(c.env.DEPLOYMENT_DOORBELL),
+      deploymentHash: agent.deploymentHash,
+      timeoutMs: timeoutSeconds * 1000,
+    });
+    if (!command) return c.json({ message: 'No command available', item: null, meta: { next_poll_secs: 0 } }, 200);
+    return c.json({ message: 'Command available', item: toCommandView(command), meta: { next_poll_secs: 0 } }, 200);
+  })
+  .openapi(report, async (c) => {
+    const agent = agentOf(c);
+    const body = c.req.valid('json');
+    const db = c.var.database.db;
+    const { command, duplicate } = await recordReport(db, agent.deploymentHash, body);
+    await recordHeartbeat(db, agent.agentId);
+    return c.json(
+      { message: 'Result accepted', item: { accepted: true, message: `Command result accepted, status: ${command.status}`, duplicate } },
+      200,
+    );
+  })
+  .openapi(appsStatus, async (c) => {
+    const agent = agentOf(c);
+    const body = c.req.valid('json');
+    // Never 401/403 to a valid agent here: the real agent answers those by replacing its token.
+    if (body.deployment_hash !== agent.deploymentHash) throw notFound('Deployment not found for this agent');
+    await recordAppStatus(c.var.database.db, body);
+    return c.json({ message: 'Status stored' }, 200);
+  })
+  .openapi(overview, async (c) => {
+    const item = await agentOverview(c.var.database.db, c.req.valid('param').deployment_hash, callerScope(c));
+    return c.json({ message: 'OK', item: item as unknown as Record<string, unknown> }, 200);
+  });

@@ -1,0 +1,210 @@
+// Agents: one per deployment; registration issues its token (kept in Vault, hashed in the database),
+// polls keep its heartbeat, and its apps report their status.
+import { and, eq, isNull, lt, or, sql } from 'drizzle-orm';
+import type { AnyDatabase } from '../../db/client.ts';
+import { agents, appStatus, auditLog, deployment, type Agent } from '../../db/schema.ts';
+import { ApiError, conflict, notFound } from '../errors.ts';
+import { describeError, log } from '../logger.ts';
+import { randomToken, sha256Hex } from './crypto.ts';
+import { findDeployment } from './deployments.ts';
+import type { Scope } from './scope.ts';
+import { VaultUnavailableError, type AgentTokenVault } from './vault.ts';
+
+/** Heartbeats are written at most this often per agent, not on every poll. */
+export const HEARTBEAT_EVERY_SECONDS = 30;
+/** The longest wait the agent is told to use; liveness allows two of them plus 20 s (Portainer's rule). */
+export const MAX_WAIT_SECONDS = 25;
+export const OFFLINE_AFTER_SECONDS = 2 * MAX_WAIT_SECONDS + 20;
+export const ROTATION_GRACE_MINUTES = 10;
+
+export interface Registration {
+  deployment_hash: string;
+  capabilities: string[];
+  system_info?: unknown;
+  agent_version: string;
+  public_key?: string | null;
+}
+
+export interface RegisteredAgent {
+  agent_id: string;
+  agent_token: string;
+  deployment_hash: string;
+  dashboard_version: string;
+  supported_api_versions: string[];
+  reissued: boolean;
+}
+
+export interface RegisterDeps {
+  db: AnyDatabase;
+  vault: AgentTokenVault;
+}
+
+/**
+ * Registers the agent of a deployment. The first registration may be anonymous (provisioning runs
+ * before anyone holds credentials for the server); after that only the deployment's owner, an admin
+ * or the owner's API client may register again, which issues a new token (the old one keeps working
+ * for a grace period). The row and Vault change together: Vault failing leaves no agent behind.
+ */
+export async function registerAgent(
+  deps: RegisterDeps,
+  request: { registration: Registration; scope?: Scope; ipAddress?: string },
+): Promise<RegisteredAgent> {
+  const hash = request.registration.deployment_hash;
+  const [target] = await deps.db.select({ id: deployment.id }).from(deployment).where(eq(deployment.deploymentHash, hash)).limit(1);
+  if (!target) throw notFound('Deployment not found');
+  if (request.scope) await findDeployment(deps.db, { hash }, request.scope);
+
+  const token = randomToken(48);
+  const tokenHash = await sha256Hex(token);
+  const registration = request.registration;
+  let reissued = false;
+  const agentId = await deps.db.transaction(async (tx) => {
+    const [existing] = await tx.select().from(agents).where(eq(agents.deploymentHash, hash)).limit(1).for('update');
+    let id: string;
+    if (existing) {
+      if (!request.scope) throw conflict('Agent already registered for this deployment');
+      await tx
+        .update(agents)
+        .set({
+          capabilities: registration.capabilities,
+          version: registration.agent_version,
+          systemInfo: (registration.system_info ?? {}) as Record<string, unknown>,
+          tokenHash,
+          previousTokenHash: existing.tokenHash,
+          previousTokenExpiresAt: sql`now() + make_interval(mins => ${ROTATION_GRACE_MINUTES})`,
+          tokenRotatedAt: sql`now()`,
+          updatedAt: sql`now()`,
+        })
+        .where(eq(agents.id, existing.id));
+      id = existing.id;
+      reissued = true;
+    } else {
+      const [created] = await tx
+        .insert(agents)
+        .values({
+          deploymentHash: hash,
+          capabilities: registration.capabilities,
+          version: registration.agent_version,
+          systemInfo: (registration.system_info ?? {}) as Record<string, unknown>,
+          status: 'offline',
+          tokenHash,
+        })
+        .onConflictDoNothing()
+        .returning({ id: agents.id });
+      if (!created) throw conflict('Agent already registered for this deployment');
+      id = created.id;
+    }
+    try {
+      await deps.vault.store(hash, token);
+    } catch (error) {
+      if (error instanceof VaultUnavailableError) throw new ApiError(503, 'Vault is unavailable: the agent token cannot be stored, try again later');
+      throw error;
+    }
+    return id;
+  });
+
+  await deps.db
+    .insert(auditLog)
+    .values({
+      agentId,
+      deploymentHash: hash,
+      action: 'agent.registered',
+      status: 'success',
+      details: { version: registration.agent_version, capabilities: registration.capabilities },
+      ipAddress: request.ipAddress ?? null,
+    })
+    .catch((error: unknown) => log('warn', 'audit write failed', describeError(error)));
+
+  return {
+    agent_id: agentId,
+    agent_token: token,
+    deployment_hash: hash,
+    dashboard_version: '2.0.0',
+    supported_api_versions: ['1.0'],
+    reissued,
+  };
+}
+
+/** Marks the agent online; writes only when the last heartbeat is older than HEARTBEAT_EVERY_SECONDS. */
+export async function recordHeartbeat(db: AnyDatabase, agentId: string): Promise<void> {
+  await db
+    .update(agents)
+    .set({ lastHeartbeat: sql`now()`, status: 'online', updatedAt: sql`now()` })
+    .where(
+      and(
+        eq(agents.id, agentId),
+        or(isNull(agents.lastHeartbeat), lt(agents.lastHeartbeat, sql`now() - make_interval(secs => ${HEARTBEAT_EVERY_SECONDS})`)),
+      ),
+    );
+}
+
+export interface AppStatusReport {
+  deployment_hash: string;
+  app_code: string;
+  status: string;
+  logs: unknown[];
+  timestamp?: string;
+}
+
+export async function recordAppStatus(db: AnyDatabase, report: AppStatusReport): Promise<void> {
+  const values = {
+    deploymentHash: report.deployment_hash,
+    appCode: report.app_code,
+    status: report.status,
+    logs: report.logs,
+    reportedAt: report.timestamp ? new Date(report.timestamp) : null,
+  };
+  await db
+    .insert(appStatus)
+    .values(values)
+    .onConflictDoUpdate({
+      target: [appStatus.deploymentHash, appStatus.appCode],
+      set: { status: values.status, logs: values.logs, reportedAt: values.reportedAt, updatedAt: sql`now()` },
+    });
+}
+
+export interface AgentOverview {
+  deployment_hash: string;
+  agent: null | {
+    agent_id: string;
+    version: string | null;
+    capabilities: string[];
+    /** Computed: online when the last poll is recent enough, never a sticky flag. */
+    status: 'online' | 'offline';
+    last_heartbeat: string | null;
+    registered_at: string | null;
+  };
+  apps: Array<{ app_code: string; status: string; logs: unknown[]; reported_at: string | null; updated_at: string }>;
+}
+
+export function livenessOf(agent: Pick<Agent, 'lastHeartbeat'>, now = Date.now()): 'online' | 'offline' {
+  // Heartbeats are written at most every HEARTBEAT_EVERY_SECONDS, so allow for that too.
+  const limit = (OFFLINE_AFTER_SECONDS + HEARTBEAT_EVERY_SECONDS) * 1000;
+  return agent.lastHeartbeat && now - agent.lastHeartbeat.getTime() <= limit ? 'online' : 'offline';
+}
+
+export async function agentOverview(db: AnyDatabase, deploymentHash: string, scope: Scope): Promise<AgentOverview> {
+  await findDeployment(db, { hash: deploymentHash }, scope);
+  const [agent] = await db.select().from(agents).where(eq(agents.deploymentHash, deploymentHash)).limit(1);
+  const apps = await db.select().from(appStatus).where(eq(appStatus.deploymentHash, deploymentHash)).orderBy(appStatus.appCode);
+  return {
+    deployment_hash: deploymentHash,
+    agent: agent
+      ? {
+          agent_id: agent.id,
+          version: agent.version,
+          capabilities: agent.capabilities ?? [],
+          status: livenessOf(agent),
+          last_heartbeat: agent.lastHeartbeat?.toISOString() ?? null,
+          registered_at: agent.createdAt?.toISOString() ?? null,
+        }
+      : null,
+    apps: apps.map((app) => ({
+      app_code: app.appCode,
+      status: app.status,
+      logs: app.logs,
+      reported_at: app.reportedAt?.toISOString() ?? null,
+      updated_at: app.updatedAt.toISOString(),
+    })),
+  };
+}

@@ -1,0 +1,34 @@
+import type { Command } from '../../db/schema.ts';
+import type { Doorbell } from './doorbell.ts';
+
+/**
+ * The agent's long-poll: claim a command; if there is none, wait on the deployment's doorbell and
+ * claim again when it rings, until `timeoutMs` passes. No query runs while waiting.
+ */
+export async function waitForCommand(options: {
+  claim: () => Promise<Command | undefined>;
+  doorbell: Doorbell;
+  deploymentHash: string;
+  timeoutMs: number;
+}): Promise<Command | undefined> {
+  const found = await options.claim();
+  if (found) return found;
+  const deadline = Date.now() + options.timeoutMs;
+  let listener = await options.doorbell.listen(options.deploymentHash, 'commands', options.timeoutMs);
+  try {
+    // Claim once more now that we listen: a command queued since the first claim is not missed.
+    let next = await options.claim();
+    while (!next) {
+      const rung = await listener.rung;
+      listener.close();
+      if (!rung) return undefined;
+      const remaining = deadline - Date.now();
+      if (remaining > 0) listener = await options.doorbell.listen(options.deploymentHash, 'commands', remaining);
+      next = await options.claim();
+      if (remaining <= 0) break;
+    }
+    return next;
+  } finally {
+    listener.close();
+  }
+}

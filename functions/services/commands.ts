@@ -1,0 +1,239 @@
+// The command channel: users queue commands for a deployment's agent; the agent claims them one at a
+// time under a lease and reports the result. Postgres is the source of truth.
+import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import type { AnyDatabase } from '../../db/client.ts';
+import { commands, type Command } from '../../db/schema.ts';
+import { conflict, notFound } from '../errors.ts';
+import { findDeployment } from './deployments.ts';
+import type { Scope } from './scope.ts';
+
+export const PRIORITIES = ['low', 'normal', 'high', 'critical'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+const PRIORITY_RANK: Record<Priority, number> = { low: 0, normal: 1, high: 2, critical: 3 };
+
+/** Added to a command's timeout_seconds to make its lease: time to report after finishing. */
+export const LEASE_GRACE_SECONDS = 30;
+export const DEFAULT_MAX_ATTEMPTS = 3;
+
+export interface CommandView {
+  id: string;
+  command_id: string;
+  deployment_hash: string;
+  type: string;
+  status: string;
+  priority: string;
+  parameters: Record<string, unknown>;
+  result: unknown;
+  error: unknown;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+  timeout_seconds: number;
+  metadata: Record<string, unknown> | null;
+  attempts: number;
+  sent_at: string | null;
+  completed_at: string | null;
+  lease_expires_at: string | null;
+}
+
+export function toCommandView(row: Command): CommandView {
+  return {
+    id: row.id,
+    command_id: row.commandId,
+    deployment_hash: row.deploymentHash,
+    type: row.type,
+    status: row.status,
+    priority: row.priority,
+    // Never null: the agent's typed commands need an object to validate (agent-protocol §5.7).
+    parameters: row.parameters ?? {},
+    result: row.result ?? null,
+    error: row.error ?? null,
+    created_by: row.createdBy,
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+    timeout_seconds: row.timeoutSeconds ?? 300,
+    metadata: row.metadata ?? null,
+    attempts: row.attempts,
+    sent_at: row.sentAt?.toISOString() ?? null,
+    completed_at: row.completedAt?.toISOString() ?? null,
+    lease_expires_at: row.leaseExpiresAt?.toISOString() ?? null,
+  };
+}
+
+export interface NewCommand {
+  command_type: string;
+  priority: Priority;
+  parameters: Record<string, unknown>;
+  timeout_seconds: number;
+  metadata?: Record<string, unknown> | null;
+}
+
+/**
+ * Queues a command for a deployment the caller may reach. With an idempotency key, the same key from
+ * the same creator answers the command created the first time (`created` false).
+ */
+export async function createCommand(
+  db: AnyDatabase,
+  request: { deploymentHash: string; scope: Scope; createdBy: string; input: NewCommand; idempotencyKey?: string },
+): Promise<{ command: Command; created: boolean }> {
+  await findDeployment(db, { hash: request.deploymentHash }, request.scope);
+  const { input } = request;
+  const [inserted] = await db
+    .insert(commands)
+    .values({
+      commandId: `cmd_${crypto.randomUUID()}`,
+      deploymentHash: request.deploymentHash,
+      type: input.command_type,
+      priority: input.priority,
+      priorityRank: PRIORITY_RANK[input.priority],
+      parameters: input.parameters,
+      timeoutSeconds: input.timeout_seconds,
+      metadata: input.metadata ?? {},
+      createdBy: request.createdBy,
+      idempotencyKey: request.idempotencyKey ?? null,
+      maxAttempts: DEFAULT_MAX_ATTEMPTS,
+    })
+    .onConflictDoNothing()
+    .returning();
+  if (inserted) return { command: inserted, created: true };
+  const [existing] = await db
+    .select()
+    .from(commands)
+    .where(
+      and(
+        eq(commands.deploymentHash, request.deploymentHash),
+        eq(commands.createdBy, request.createdBy),
+        eq(commands.idempotencyKey, request.idempotencyKey ?? ''),
+      ),
+    )
+    .limit(1);
+  if (!existing) throw conflict('Command could not be created, try again');
+  return { command: existing, created: false };
+}
+
+export async function listCommands(db: AnyDatabase, deploymentHash: string, scope: Scope): Promise<Command[]> {
+  await findDeployment(db, { hash: deploymentHash }, scope);
+  return db.select().from(commands).where(eq(commands.deploymentHash, deploymentHash)).orderBy(desc(commands.createdAt));
+}
+
+export async function getCommand(db: AnyDatabase, deploymentHash: string, commandId: string, scope: Scope): Promise<Command> {
+  await findDeployment(db, { hash: deploymentHash }, scope);
+  const [row] = await db
+    .select()
+    .from(commands)
+    .where(and(eq(commands.commandId, commandId), eq(commands.deploymentHash, deploymentHash)))
+    .limit(1);
+  if (!row) throw notFound('Command not found');
+  return row;
+}
+
+/** A queued or delivered command can be cancelled; one that has ended cannot (409). */
+export async function cancelCommand(db: AnyDatabase, deploymentHash: string, commandId: string, scope: Scope): Promise<Command> {
+  const current = await getCommand(db, deploymentHash, commandId, scope);
+  const [row] = await db
+    .update(commands)
+    .set({ status: 'cancelled', leaseExpiresAt: null, updatedAt: sql`now()` })
+    .where(and(eq(commands.id, current.id), inArray(commands.status, ['queued', 'sent', 'executing'])))
+    .returning();
+  if (!row) throw conflict(`Cannot cancel command with status '${current.status}'`);
+  return row;
+}
+
+/**
+ * Hands the deployment's next command to its agent: highest priority, then oldest; a delivered
+ * command whose lease ended counts as queued again while it has attempts left. One statement with
+ * SKIP LOCKED, so two polls never take the same command.
+ */
+export async function claimNextCommand(db: AnyDatabase, deploymentHash: string): Promise<Command | undefined> {
+  const next = db
+    .select({ id: commands.id })
+    .from(commands)
+    .where(
+      and(
+        eq(commands.deploymentHash, deploymentHash),
+        sql`(${commands.status} = 'queued' or (${commands.status} = 'sent' and ${commands.leaseExpiresAt} < now() and ${commands.attempts} < ${commands.maxAttempts}))`,
+      ),
+    )
+    .orderBy(desc(commands.priorityRank), commands.createdAt)
+    .limit(1)
+    .for('update', { skipLocked: true });
+  const [claimed] = await db
+    .update(commands)
+    .set({
+      status: 'sent',
+      sentAt: sql`now()`,
+      attempts: sql`${commands.attempts} + 1`,
+      leaseExpiresAt: sql`now() + make_interval(secs => coalesce(${commands.timeoutSeconds}, 300) + ${LEASE_GRACE_SECONDS})`,
+      updatedAt: sql`now()`,
+    })
+    .where(inArray(commands.id, next))
+    .returning();
+  return claimed;
+}
+
+export interface AgentReport {
+  command_id: string;
+  deployment_hash: string;
+  status: string;
+  result?: unknown;
+  error?: unknown;
+  errors?: unknown[];
+  executed_by?: string;
+  started_at?: string;
+  completed_at: string;
+}
+
+/** The agent's words for the outcome: success/completed → completed; failed, or any errors → failed. */
+export function outcomeOf(report: Pick<AgentReport, 'status' | 'errors'>): 'completed' | 'failed' {
+  if (report.status === 'failed' || (report.errors && report.errors.length > 0)) return 'failed';
+  return 'completed';
+}
+
+/**
+ * Records an agent's report. Another deployment's command is 404. The same report twice is accepted
+ * once and answered the same; a cancelled, expired or differently finished command is not overwritten (409).
+ */
+export async function recordReport(db: AnyDatabase, agentDeploymentHash: string, report: AgentReport): Promise<{ command: Command; duplicate: boolean }> {
+  const [current] = await db
+    .select()
+    .from(commands)
+    .where(and(eq(commands.commandId, report.command_id), eq(commands.deploymentHash, agentDeploymentHash)))
+    .limit(1);
+  if (!current || report.deployment_hash !== agentDeploymentHash) throw notFound('Command not found for this deployment');
+  const outcome = outcomeOf(report);
+  const completedAt = new Date(report.completed_at);
+  if (current.status === outcome && current.completedAt?.getTime() === completedAt.getTime()) {
+    return { command: current, duplicate: true };
+  }
+  const error = report.errors && report.errors.length > 0 ? { error: report.error ?? null, errors: report.errors } : (report.error ?? null);
+  const [row] = await db
+    .update(commands)
+    .set({
+      status: outcome,
+      result: report.result ?? null,
+      error,
+      completedAt,
+      startedAt: report.started_at ? new Date(report.started_at) : current.startedAt,
+      leaseExpiresAt: null,
+      metadata: report.executed_by ? { ...(current.metadata ?? {}), executed_by: report.executed_by } : current.metadata,
+      updatedAt: sql`now()`,
+    })
+    .where(and(eq(commands.id, current.id), inArray(commands.status, ['queued', 'sent', 'executing'])))
+    .returning();
+  if (!row) throw conflict(`Command is already ${current.status}; the report was not applied`);
+  return { command: row, duplicate: false };
+}
+
+/** The cron's part: delivered commands whose lease ended go back to the queue, or end expired. */
+export async function expireCommandLeases(db: AnyDatabase): Promise<Array<{ deploymentHash: string; status: string }>> {
+  const rows = await db
+    .update(commands)
+    .set({
+      status: sql`case when ${commands.attempts} >= ${commands.maxAttempts} then 'expired' else 'queued' end`,
+      leaseExpiresAt: null,
+      updatedAt: sql`now()`,
+    })
+    .where(and(eq(commands.status, 'sent'), lt(commands.leaseExpiresAt, sql`now()`)))
+    .returning({ deploymentHash: commands.deploymentHash, status: commands.status });
+  return rows;
+}
