@@ -8,19 +8,19 @@ import { createRouter } from './router.ts';
 import { authenticate } from './middleware/authenticate.ts';
 import { authorize } from './middleware/authorize.ts';
 import { knownRoutesOnly, type RouteSignature } from './middleware/known-route.ts';
-import { clientRoutes } from './routes/client.ts';
-import { ratingRoutes } from './routes/rating.ts';
-import { agreementRoutes } from './routes/agreement.ts';
-import { healthRoutes } from './routes/health.ts';
-import { whoamiRoutes } from './routes/whoami.ts';
-import { cloudRoutes } from './routes/cloud.ts';
-import { serverRoutes } from './routes/server.ts';
-import { projectRoutes } from './routes/project.ts';
-import { deployRoutes } from './routes/deploy.ts';
-import { agentRoutes } from './routes/agent.ts';
-import { commandRoutes } from './routes/commands.ts';
-import { webhookRoutes } from './routes/webhooks.ts';
 import { agentAdminRoutes } from './routes/agent-admin.ts';
+import { agentRoutes } from './routes/agent.ts';
+import { agreementRoutes } from './routes/agreement.ts';
+import { clientRoutes } from './routes/client.ts';
+import { cloudRoutes } from './routes/cloud.ts';
+import { commandRoutes } from './routes/commands.ts';
+import { deployRoutes } from './routes/deploy.ts';
+import { healthRoutes } from './routes/health.ts';
+import { projectRoutes } from './routes/project.ts';
+import { ratingRoutes } from './routes/rating.ts';
+import { serverRoutes } from './routes/server.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
+import { whoamiRoutes } from './routes/whoami.ts';
 
 export const MAX_BODY_BYTES = 2 * 1024 * 1024;
 
@@ -31,6 +31,22 @@ export const openApiInfo = {
     version: '0.1.0',
     description: 'Build docker-compose stacks, deploy them to clouds, and drive the agent on deployed servers.',
   },
+};
+
+const header = (name: string, description: string) => ({ type: 'apiKey' as const, in: 'header' as const, name, description });
+
+/** How callers authenticate, as the OpenAPI document names them in each route's `security`. */
+const securitySchemes = {
+  bearer: {
+    type: 'http' as const,
+    scheme: 'bearer',
+    description: 'TryDirect OAuth access token (a JWT verified against OAUTH_JWKS_URL, or introspected at AUTH_URL)',
+  },
+  hmacClient: header('stacker-id', 'API client id; goes with stacker-hash'),
+  hmacSignature: header('stacker-hash', 'Lowercase hex HMAC-SHA256 of the raw request body (empty for GET) with the client secret'),
+  agentId: header('X-Agent-Id', 'Agent UUID; goes with "Authorization: Bearer <agent token>"'),
+  upstashSignature: header('Upstash-Signature', 'QStash JWT over the raw body (current or next signing key)'),
+  installSignature: header('X-Install-Signature', 'sha256=<hex HMAC-SHA256 of the raw body with INSTALL_WEBHOOK_SECRET>'),
 };
 
 /** Builds the whole API: cross-cutting middleware, every resource's routes, the OpenAPI document. */
@@ -84,56 +100,27 @@ export function createApp() {
   app.use(authenticate);
   app.use(authorize);
 
-  app.route('/', healthRoutes);
-  app.route('/', clientRoutes);
-  app.route('/', ratingRoutes);
-  app.route('/', agreementRoutes);
-  app.route('/', whoamiRoutes);
-  app.route('/', cloudRoutes);
-  app.route('/', serverRoutes);
-  app.route('/', deployRoutes);
-  app.route('/', agentRoutes);
-  app.route('/', commandRoutes);
-  app.route('/', projectRoutes);
-  app.route('/', webhookRoutes);
-  app.route('/', agentAdminRoutes);
+  for (const routes of [
+    healthRoutes,
+    whoamiRoutes,
+    clientRoutes,
+    ratingRoutes,
+    agreementRoutes,
+    cloudRoutes,
+    serverRoutes,
+    deployRoutes,
+    projectRoutes,
+    webhookRoutes,
+    agentRoutes,
+    commandRoutes,
+    agentAdminRoutes,
+  ]) {
+    app.route('/', routes);
+  }
 
-  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
-    type: 'http',
-    scheme: 'bearer',
-    description: 'TryDirect OAuth access token (a JWT verified against OAUTH_JWKS_URL, or introspected at AUTH_URL)',
-  });
-  app.openAPIRegistry.registerComponent('securitySchemes', 'hmacClient', {
-    type: 'apiKey',
-    in: 'header',
-    name: 'stacker-id',
-    description: 'API client id; goes with stacker-hash',
-  });
-  app.openAPIRegistry.registerComponent('securitySchemes', 'hmacSignature', {
-    type: 'apiKey',
-    in: 'header',
-    name: 'stacker-hash',
-    description: 'Lowercase hex HMAC-SHA256 of the raw request body (empty for GET) with the client secret',
-  });
-  app.openAPIRegistry.registerComponent('securitySchemes', 'agentId', {
-    type: 'apiKey',
-    in: 'header',
-    name: 'X-Agent-Id',
-    description: 'Agent UUID; goes with "Authorization: Bearer <agent token>"',
-  });
-
-  app.openAPIRegistry.registerComponent('securitySchemes', 'upstashSignature', {
-    type: 'apiKey',
-    in: 'header',
-    name: 'Upstash-Signature',
-    description: 'QStash JWT over the raw body (current or next signing key)',
-  });
-  app.openAPIRegistry.registerComponent('securitySchemes', 'installSignature', {
-    type: 'apiKey',
-    in: 'header',
-    name: 'X-Install-Signature',
-    description: 'sha256=<hex HMAC-SHA256 of the raw body with INSTALL_WEBHOOK_SECRET>',
-  });
+  for (const [name, scheme] of Object.entries(securitySchemes)) {
+    app.openAPIRegistry.registerComponent('securitySchemes', name, scheme);
+  }
 
   app.doc31('/openapi.json', openApiInfo);
 
