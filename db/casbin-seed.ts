@@ -120,4 +120,8 @@ export const casbinSeedRules: ReadonlyArray<CasbinSeedRule> = [
   ['p', 'group_user', '/api/v1/deployments/:deployment_hash/agent', 'GET'],
   ['p', 'client', '/api/v1/deployments/:deployment_hash/agent', 'GET'],
   ['p', 'group_admin', '/admin/agent/:deployment_hash/rotate-token', 'POST'],
+
+  // drizzle/0009_docs_and_metrics_rules.sql: the API reference page, the operators' counters.
+  ['p', 'group_anonymous', '/docs', 'GET'],
+  ['p', 'group_admin', '/admin/metrics', 'GET'],
 ];
