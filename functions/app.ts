@@ -1,9 +1,11 @@
 import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
+import { matchedRoutes } from 'hono/route';
 import { RequestDatabase } from '../db/client.ts';
 import { configFromBindings, requireSetting } from './config.ts';
 import type { AppEnv } from './env.ts';
 import { errorResponse, handleError, handleNotFound } from './errors.ts';
+import { log, setLogLevel } from './logger.ts';
 import { createRouter } from './router.ts';
 import { authenticate } from './middleware/authenticate.ts';
 import { authorize } from './middleware/authorize.ts';
@@ -16,6 +18,7 @@ import { cloudRoutes } from './routes/cloud.ts';
 import { commandRoutes } from './routes/commands.ts';
 import { deployRoutes } from './routes/deploy.ts';
 import { healthRoutes } from './routes/health.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { projectRoutes } from './routes/project.ts';
 import { ratingRoutes } from './routes/rating.ts';
 import { serverRoutes } from './routes/server.ts';
@@ -55,8 +58,22 @@ export function createApp() {
 
   app.use(requestId({ headerName: 'X-Request-Id' }));
   app.use(async (c, next) => {
-    c.set('config', configFromBindings(c.env));
+    const started = Date.now();
+    const config = configFromBindings(c.env);
+    c.set('config', config);
+    setLogLevel(config.LOG_LEVEL);
     await next();
+    // One line per request: no query string, no headers, no body (they may carry credentials).
+    const route = matchedRoutes(c).findLast((r) => r.method !== 'ALL')?.path;
+    log('info', 'request', {
+      requestId: c.var.requestId,
+      method: c.req.method,
+      route: route ?? null,
+      path: c.req.path,
+      status: c.res.status,
+      durationMs: Date.now() - started,
+      subject: c.var.principal?.kind ?? null,
+    });
   });
   app.use(
     bodyLimit({
@@ -114,6 +131,7 @@ export function createApp() {
     agentRoutes,
     commandRoutes,
     agentAdminRoutes,
+    metricsRoutes,
   ]) {
     app.route('/', routes);
   }

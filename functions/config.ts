@@ -66,6 +66,8 @@ export const configSchema = z.object({
       .default('token,status_panel_token')
       .transform((value) => value.split(',')),
   ),
+  /** debug, info (one line per request), warn or error. */
+  LOG_LEVEL: optionalString.pipe(z.enum(['debug', 'info', 'warn', 'error'], { message: 'must be debug, info, warn or error' }).default('info')),
   /** "on": agent requests must carry X-Agent-Signature, X-Timestamp and X-Request-Id. */
   AGENT_REQUIRE_SIGNATURE: optionalString.pipe(z.enum(['on', 'off'], { message: 'must be "on" or "off"' }).default('off')),
   QSTASH_URL: optionalUrl,

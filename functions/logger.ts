@@ -1,7 +1,16 @@
 /** One JSON object per line on stdout: what Workers Logs, `wrangler tail` and log shippers index. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
+const severity: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+let threshold = severity.info;
+
+/** Set from LOG_LEVEL once per isolate (plain data). */
+export function setLogLevel(level: LogLevel): void {
+  threshold = severity[level];
+}
+
 export function log(level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
+  if (severity[level] < threshold) return;
   const line = JSON.stringify({ level, time: new Date().toISOString(), msg, ...fields });
   if (level === 'error') console.error(line);
   else if (level === 'warn') console.warn(line);

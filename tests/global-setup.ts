@@ -68,6 +68,8 @@ export default async function setup(project: TestProject) {
     OAUTH_ISSUER,
     OAUTH_AUDIENCE,
     SECURITY_KEY: randomBytes(32).toString('base64'),
+    // The tests check what matters in logs themselves; a line per request would bury the rest.
+    LOG_LEVEL: 'warn',
     DOCKERHUB_URL: dockerHub.url,
     DOCKERHUB_CHECK: 'on',
     INSTALL_SERVICE_URL: installService.installUrl,

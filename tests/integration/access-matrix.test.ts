@@ -82,6 +82,7 @@ const MATRIX: Array<[string, string, string, Subject[]]> = [
   ['POST', '/api/v1/apps/status', '/api/v1/apps/status', agentOnly],
   ['GET', '/api/v1/deployments/{deployment_hash}/agent', '/api/v1/deployments/HASH/agent', usersAndClients],
   ['POST', '/admin/agent/{deployment_hash}/rotate-token', '/admin/agent/deployment_unknown/rotate-token', admins],
+  ['GET', '/admin/metrics', '/admin/metrics', admins],
 ];
 
 const PLACEHOLDER_STATUS = 299;
