@@ -2,7 +2,7 @@
 import { RequestDatabase } from '../db/client.ts';
 import { configFromBindings, requireSetting } from './config.ts';
 import type { Bindings } from './env.ts';
-import { describeError, log } from './logger.ts';
+import { describeError, log, setLogLevel } from './logger.ts';
 import { pruneAgentRequestIds } from './services/agent-signature.ts';
 import { expireCommandLeases } from './services/commands.ts';
 import { expireOverdueDeployments } from './services/deployments.ts';
@@ -21,6 +21,7 @@ export interface ScheduledReport {
 
 export async function runScheduledJobs(env: Bindings): Promise<ScheduledReport> {
   const config = configFromBindings(env);
+  setLogLevel(config.LOG_LEVEL);
   const database = new RequestDatabase({ url: requireSetting(config, 'DATABASE_URL'), wsProxy: config.DATABASE_WS_PROXY });
   const report: ScheduledReport = { timedOut: 0, requeued: 0, expiredCommands: 0, published: 0, failed: 0 };
   try {

@@ -1,5 +1,5 @@
 // npm run build: bundles the Worker as `wrangler deploy` would (without deploying) into dist/, and
-// fails if the compressed Worker is over Cloudflare's 1 MiB budget for this project.
+// fails if the compressed Worker is over this project's budget of 1 MiB.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

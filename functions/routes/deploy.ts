@@ -154,6 +154,7 @@ const cancel = createRoute({
 export const deployRoutes = createRouter()
   .openapi(deploy, async (c) => {
     const user = currentUser(c);
+    outboxDeps(c); // delivery settings missing: 503 before anything is written
     const started = await startDeployment(deployDeps(c), {
       projectId: c.req.valid('param').id,
       scope: callerScope(c),
@@ -169,6 +170,7 @@ export const deployRoutes = createRouter()
   .openapi(deployWithCloud, async (c) => {
     const user = currentUser(c);
     const { id, cloud_id } = c.req.valid('param');
+    outboxDeps(c); // delivery settings missing: 503 before anything is written
     const started = await startDeployment(deployDeps(c), {
       projectId: id,
       scope: callerScope(c),

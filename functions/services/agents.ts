@@ -97,7 +97,10 @@ export async function registerAgent(
     try {
       await deps.vault.store(hash, token);
     } catch (error) {
-      if (error instanceof VaultUnavailableError) throw new ApiError(503, 'Vault is unavailable: the agent token cannot be stored, try again later');
+      if (error instanceof VaultUnavailableError) {
+        log('error', 'agent registration: Vault unavailable', { deploymentHash: hash, error: error.message });
+        throw new ApiError(503, 'Vault is unavailable: the agent token cannot be stored, try again later');
+      }
       throw error;
     }
     return id;

@@ -1,6 +1,6 @@
 // Deployments: start one (deployment + outbox row in one transaction), follow its progress
 // (webhooks), cancel it, and make sure it always ends (the deadline watchdog).
-import { and, asc, desc, eq, lt, notInArray, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, lt, notInArray, sql } from 'drizzle-orm';
 import { brotliCompressSync, constants as zlibConstants } from 'node:zlib';
 import type { AnyDatabase } from '../../db/client.ts';
 import { deployOutbox, deployment, project, server, webhookReceipt, type Deployment } from '../../db/schema.ts';
@@ -330,7 +330,13 @@ export async function expireOverdueDeployments(db: AnyDatabase): Promise<string[
     .update(deployment)
     .set({ status: 'timed_out', message: 'The deployment did not finish before its deadline', updatedAt: sql`now()` })
     .where(and(notInArray(deployment.status, [...TERMINAL_STATUSES]), lt(deployment.deadlineAt, sql`now()`)))
-    .returning({ hash: deployment.deploymentHash });
+    .returning({ id: deployment.id, hash: deployment.deploymentHash });
+  if (expired.length > 0) {
+    // A job still waiting in the outbox must not start a deployment that has already ended.
+    await db
+      .delete(deployOutbox)
+      .where(and(inArray(deployOutbox.deploymentId, expired.map((row) => row.id)), eq(deployOutbox.kind, 'deploy'), sql`${deployOutbox.publishedAt} is null`));
+  }
   return expired.map((row) => row.hash);
 }
 

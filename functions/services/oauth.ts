@@ -63,7 +63,13 @@ function looksLikeJwt(token: string): boolean {
 }
 
 export async function verifyBearer(token: string, settings: OAuthSettings, now = Date.now()): Promise<AuthenticatedUser> {
-  if (settings.jwksUrl && looksLikeJwt(token)) return verifyJwt(token, settings);
+  if (settings.jwksUrl && looksLikeJwt(token)) {
+    // A JWT is accepted only for this API: issuer and audience are always checked.
+    if (!settings.issuer || !settings.audience) {
+      throw unavailable('JWT bearers cannot be checked: OAUTH_ISSUER and OAUTH_AUDIENCE must be set with OAUTH_JWKS_URL');
+    }
+    return verifyJwt(token, settings);
+  }
   return introspect(token, settings, now);
 }
 

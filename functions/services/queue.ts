@@ -31,7 +31,8 @@ export class PublishError extends Error {
   }
 }
 
-export function qstashPublisher(token: string, baseUrl: string | undefined, retries = 5): JobPublisher {
+/** Retries: 3 is the most QStash's free plan allows; the outbox and the cron cover the rest. */
+export function qstashPublisher(token: string, baseUrl: string | undefined, retries = 3): JobPublisher {
   const client = new Client({ token, baseUrl, retry: false });
   return {
     kind: 'qstash',

@@ -72,6 +72,13 @@ describe('JWT bearers (verified with the JWKS)', () => {
     expect(await message(response)).toBe('Token is signed with an unknown key');
   });
 
+  it('will not check JWTs without a pinned issuer and audience (503, never an unchecked token)', async () => {
+    const token = await signJwt({ sub: 'u1', role: 'group_user' });
+    const response = await createApp().request('/health_check', { headers: withBearer(token) }, { ...env, OAUTH_AUDIENCE: undefined });
+    expect(response.status).toBe(503);
+    expect(await message(response)).toMatch(/OAUTH_ISSUER and OAUTH_AUDIENCE/);
+  });
+
   it('refuses a token without a role claim', async () => {
     const token = await signJwt({ sub: 'u1' });
     const response = await api('/health_check', { headers: withBearer(token) });

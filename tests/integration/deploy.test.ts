@@ -284,4 +284,23 @@ describe('deployment status, cancel and the watchdog', () => {
     expect((await statusOf(body.item.deployment_hash, project.userId)).status).toBe('timed_out');
     expect((await postProgress({ deploy_id: body.item.deployment_id, status: 'completed' })).status).toBe(409);
   });
+
+  it('the watchdog withdraws the job of a timed-out deployment that never left the outbox', async () => {
+    const project = await createProjectFor(uniqueId('wdq'));
+    const { body } = await deploy(project, deployBody, { QSTASH_TOKEN, QSTASH_URL: 'http://127.0.0.1:9' });
+    expect(await outboxOf(body.item.deployment_id)).toHaveLength(1);
+    await withDatabase((db) => db.execute(sql`update deployment set deadline_at = now() - interval '1 second' where id = ${body.item.deployment_id}`));
+    await runScheduledJobs({ ...env, QSTASH_TOKEN } as never);
+    expect((await statusOf(body.item.deployment_hash, project.userId)).status).toBe('timed_out');
+    expect(await outboxOf(body.item.deployment_id)).toEqual([]);
+  });
+
+  it('answers 503 naming the missing delivery setting before creating anything', async () => {
+    const project = await createProjectFor(uniqueId('cfg'));
+    const started = await deploy(project, deployBody, { INSTALL_SERVICE_URL: undefined });
+    expect(started.status).toBe(503);
+    expect(started.body.message).toMatch(/INSTALL_SERVICE_URL is not set/);
+    const list = await api(`/project/${project.id}/deployments`, { headers: bearerFor('group_user', project.userId) });
+    expect(((await list.json()) as { list: unknown[] }).list).toEqual([]);
+  });
 });

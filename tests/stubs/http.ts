@@ -10,6 +10,8 @@ export type StubHandler = (req: IncomingMessage, res: ServerResponse, body: stri
 /** A loopback HTTP server for standing in for an external service in tests and benchmarks. */
 export async function startStubServer(handler: StubHandler): Promise<StubServer> {
   const server = createServer((req, res) => {
+    // No keep-alive: workerd would reuse a connection the stub is closing ("Network connection lost").
+    res.setHeader('connection', 'close');
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
@@ -18,7 +20,6 @@ export async function startStubServer(handler: StubHandler): Promise<StubServer>
       });
     });
   });
-  server.keepAliveTimeout = 1_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
