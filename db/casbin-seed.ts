@@ -124,4 +124,7 @@ export const casbinSeedRules: ReadonlyArray<CasbinSeedRule> = [
   // drizzle/0009_docs_and_metrics_rules.sql: the API reference page, the operators' counters.
   ['p', 'group_anonymous', '/docs', 'GET'],
   ['p', 'group_admin', '/admin/metrics', 'GET'],
+
+  // drizzle/0010_docs_assets.sql: the API reference page's script.
+  ['p', 'group_anonymous', '/docs/rapidoc.js', 'GET'],
 ];

@@ -17,6 +17,7 @@ import { clientRoutes } from './routes/client.ts';
 import { cloudRoutes } from './routes/cloud.ts';
 import { commandRoutes } from './routes/commands.ts';
 import { deployRoutes } from './routes/deploy.ts';
+import { docsRoutes } from './routes/docs.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { projectRoutes } from './routes/project.ts';
@@ -47,7 +48,7 @@ const securitySchemes = {
   },
   hmacClient: header('stacker-id', 'API client id; goes with stacker-hash'),
   hmacSignature: header('stacker-hash', 'Lowercase hex HMAC-SHA256 of the raw request body (empty for GET) with the client secret'),
-  agentId: header('X-Agent-Id', 'Agent UUID; goes with "Authorization: Bearer <agent token>"'),
+  agentId: header('X-Agent-Id', 'Agent UUID; goes with an Authorization header carrying the agent token as a bearer'),
   upstashSignature: header('Upstash-Signature', 'QStash JWT over the raw body (current or next signing key)'),
   installSignature: header('X-Install-Signature', 'sha256=<hex HMAC-SHA256 of the raw body with INSTALL_WEBHOOK_SECRET>'),
 };
@@ -105,7 +106,11 @@ export function createApp() {
   });
 
   // Routes served outside the OpenAPI registry (the document itself).
-  const documentRoutes: RouteSignature[] = [{ method: 'GET', path: '/openapi.json' }];
+  const documentRoutes: RouteSignature[] = [
+    { method: 'GET', path: '/openapi.json' },
+    { method: 'GET', path: '/docs' },
+    { method: 'GET', path: '/docs/rapidoc.js' },
+  ];
   app.use(
     knownRoutesOnly(() => [
       ...documentRoutes,
@@ -140,6 +145,7 @@ export function createApp() {
     app.openAPIRegistry.registerComponent('securitySchemes', name, scheme);
   }
 
+  app.route('/', docsRoutes);
   app.doc31('/openapi.json', openApiInfo);
 
   app.notFound(handleNotFound);

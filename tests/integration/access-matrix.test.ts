@@ -83,6 +83,8 @@ const MATRIX: Array<[string, string, string, Subject[]]> = [
   ['GET', '/api/v1/deployments/{deployment_hash}/agent', '/api/v1/deployments/HASH/agent', usersAndClients],
   ['POST', '/admin/agent/{deployment_hash}/rotate-token', '/admin/agent/deployment_unknown/rotate-token', admins],
   ['GET', '/admin/metrics', '/admin/metrics', admins],
+  ['GET', '/docs', '/docs', everyone],
+  ['GET', '/docs/rapidoc.js', '/docs/rapidoc.js', everyone],
 ];
 
 const PLACEHOLDER_STATUS = 299;
@@ -93,6 +95,8 @@ function appWithPlaceholders() {
     app.openAPIRegistry.definitions.flatMap((d) => (d.type === 'route' ? [`${d.route.method.toUpperCase()} ${d.route.path}`] : [])),
   );
   built.add('GET /openapi.json');
+  built.add('GET /docs');
+  built.add('GET /docs/rapidoc.js');
   const placeholders = createRouter();
   for (const [method, path] of MATRIX) {
     if (built.has(`${method} ${path}`)) continue;

@@ -119,7 +119,7 @@ describe('casbin seed', () => {
       );
       return result.rows;
     });
-    expect(rows).toHaveLength(82);
+    expect(rows).toHaveLength(83);
     expect(rows.map((row) => [row.ptype, row.v0, row.v1, row.v2])).toEqual(casbinSeedRules.map((rule) => [...rule]));
     expect(rows.every((row) => row.v3 === '')).toBe(true);
   });

@@ -1,0 +1,170 @@
+// The API reference as a person sees it: `npm start` on the embedded database (as start.test.ts runs
+// it), /docs opened in Debian's headless Chromium through playwright-core, the reference rendered from
+// /openapi.json, and not one request to any host but 127.0.0.1 (the page must work with no internet).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const CHROMIUM = '/usr/bin/chromium';
+// As this machine's probe runs it: without the background-networking flags Chromium calls Google's
+// hosts at start, which the closed network refuses. The profile is a new empty --user-data-dir.
+const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const SCREENSHOT = '/tmp/docs.png';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+interface Service {
+  child: ChildProcess;
+  base: string;
+  exited: Promise<number | null>;
+}
+
+/** `npm start` (scripts/start.ts) on a free port, embedded database in a temporary STACKER_DATA_DIR. */
+/** Fails (never skips) the test that needs the browser when Debian's Chromium is not installed. */
+function requireChromium(): void {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `${CHROMIUM} is missing: this test needs Debian's Chromium. Install it with ` +
+        '`apt-get update && apt-get install -y --no-install-recommends chromium` (.ci/run does). ' +
+        'Do not use `npx playwright install`: its download cannot reach the internet here.',
+    );
+  }
+}
+
+async function startService(dataDir: string): Promise<Service> {
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), STACKER_DATA_DIR: dataDir };
+  delete env.DATABASE_URL;
+  const child = spawn(process.execPath, ['scripts/start.ts'], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stderr!.on('data', (chunk) => (output += String(chunk)));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const listening = await new Promise<boolean>((resolve) => {
+    child.stdout!.on('data', (chunk) => {
+      output += String(chunk);
+      if (output.includes(`listening on http://127.0.0.1:${port}`)) resolve(true);
+    });
+    void exited.then(() => resolve(false));
+  });
+  if (!listening) throw new Error(`npm start did not come up:\n${output}`);
+  return { child, base: `http://127.0.0.1:${port}`, exited };
+}
+
+/** What Ctrl-C does (SIGINT to the process group); SIGKILL if it has not stopped after 30 s. */
+async function stopService(service: Service): Promise<void> {
+  if (service.child.exitCode !== null || service.child.signalCode !== null) return;
+  process.kill(-service.child.pid!, 'SIGINT');
+  const stopped = await Promise.race([service.exited.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 30_000).unref())]);
+  if (!stopped) process.kill(-service.child.pid!, 'SIGKILL');
+}
+
+const dataDir = mkdtempSync(join(tmpdir(), 'stacker-docs-'));
+const profileDir = mkdtempSync(join(tmpdir(), 'stacker-docs-chromium-'));
+let service: Service | undefined;
+let browser: BrowserContext | undefined;
+
+beforeAll(async () => {
+  service = await startService(dataDir);
+}, 150_000);
+
+afterAll(async () => {
+  await browser?.close();
+  if (service) await stopService(service);
+  rmSync(dataDir, { recursive: true, force: true });
+  rmSync(profileDir, { recursive: true, force: true });
+}, 60_000);
+
+describe('the API reference at /docs', () => {
+  it('renders /openapi.json in headless Chromium, loading nothing from any host but 127.0.0.1', async () => {
+    requireChromium();
+    const base = service!.base;
+    const document = (await (await fetch(`${base}/openapi.json`)).json()) as {
+      info: { title: string };
+      paths: Record<string, Record<string, { summary?: string }>>;
+    };
+    // A few operations from the start, the middle and the end of the document, by their summary.
+    const summaries = Object.values(document.paths)
+      .flatMap((item) => Object.values(item).map((operation) => operation.summary))
+      .filter((summary): summary is string => typeof summary === 'string' && /^[\w ,.()'-]+$/.test(summary));
+    expect(summaries.length).toBeGreaterThan(3);
+    const expected = [...new Set([summaries[0]!, summaries[1]!, summaries[Math.floor(summaries.length / 2)]!, summaries.at(-1)!])];
+
+    browser = await chromium.launchPersistentContext(profileDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_FLAGS,
+      viewport: { width: 1400, height: 900 },
+    });
+    const requests: string[] = [];
+    const problems: string[] = [];
+    browser.on('request', (request) => requests.push(request.url()));
+    const page = browser.pages()[0] ?? (await browser.newPage());
+    page.on('websocket', (socket) => requests.push(socket.url()));
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`console error: ${message.text()}`); // CSP violations land here
+    });
+
+    const response = await page.goto(`${base}/docs`);
+    expect(response?.status()).toBe(200);
+
+    await page.getByText(document.info.title, { exact: true }).first().waitFor({ state: 'visible', timeout: 60_000 });
+    for (const summary of expected) {
+      await page.getByText(summary, { exact: true }).first().waitFor({ state: 'visible', timeout: 60_000 });
+    }
+    await page.screenshot({ path: SCREENSHOT });
+
+    expect(requests).toContain(`${base}/openapi.json`); // the page really rendered the served document
+    const foreign = requests.filter((url) => {
+      const { protocol, hostname } = new URL(url);
+      return !(protocol === 'data:' || protocol === 'blob:' || hostname === '127.0.0.1');
+    });
+    expect(foreign, 'requests to hosts other than 127.0.0.1').toEqual([]);
+    expect(problems).toEqual([]);
+  }, 180_000);
+
+  it('serves the page under a policy that allows only its own origin, and its script with a validator', async () => {
+    const base = service!.base;
+    const page = await fetch(`${base}/docs`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    const policy = page.headers.get('content-security-policy') ?? '';
+    expect(policy).toContain("default-src 'none'");
+    expect(policy).toContain("script-src 'self'");
+    expect(policy).toContain("connect-src 'self'");
+    const html = await page.text();
+    const src = /<script type="module" src="([^"]+)"/.exec(html)?.[1];
+    expect(src).toMatch(/^\/docs\/rapidoc\.js\?v=/);
+
+    const script = await fetch(`${base}${src}`);
+    expect(script.status).toBe(200);
+    expect(script.headers.get('content-type')).toMatch(/^text\/javascript/);
+    const etag = script.headers.get('etag');
+    expect(etag).toBeTruthy();
+    expect((await script.text()).length).toBeGreaterThan(100_000);
+    const again = await fetch(`${base}${src}`, { headers: { 'If-None-Match': etag! } });
+    expect(again.status).toBe(304);
+  }, 30_000);
+});
