@@ -2,7 +2,7 @@
 // script the Worker serves itself (GET /docs/rapidoc.js), so the page needs no CDN and no internet.
 //
 // Why not Scalar: its standalone bundle (@scalar/api-reference 1.76, dist/browser/standalone.js) is
-// 4.7 MiB, 1.33 MiB gzipped (1.0 MiB even brotli-11), over the Worker's whole 1 MiB budget on its own;
+// 4.6 MiB, 1.33 MiB gzipped (1.0 MiB even brotli-11), over the Worker's whole 1 MiB budget on its own;
 // its split ESM build still loads 3.1 MiB (871 KiB gzipped) before the first render. RapiDoc is one
 // file of 843 KiB, 213 KiB gzipped, and renders OpenAPI 3.1 with a "try it" console.
 //
