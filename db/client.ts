@@ -60,6 +60,14 @@ export class RequestDatabase {
     return this.#db;
   }
 
+  /**
+   * Closes the connection now but keeps the handle usable: the next query opens a new one. For a
+   * request about to wait (a long-poll), so that waiting does not hold a database connection.
+   */
+  async release(): Promise<void> {
+    await this.close();
+  }
+
   /** Another handle on the same database, for work that outlives the request (waitUntil). Close it. */
   detached(): RequestDatabase {
     return new RequestDatabase(this.#settings);

@@ -1,15 +1,18 @@
-// The real local service for a benchmark: a scratch database on the PostgreSQL at DATABASE_URL, the
-// OAuth stub, and `node scripts/start.ts` (migrations, WebSocket proxy, wrangler dev) on a free port.
+// The real local service for a benchmark: a scratch database on the PostgreSQL at DATABASE_URL (or a
+// private PostgreSQL server), the OAuth stub, and `node scripts/start.ts` (migrations, WebSocket
+// proxy, wrangler dev) on a free port, from the working tree (or a snapshot of it).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { createScratchDatabase } from '../../tests/node/helpers.ts';
+import pg from 'pg';
+import { createScratchDatabase, withClient } from '../../tests/node/helpers.ts';
 import { OAUTH_AUDIENCE, OAUTH_ISSUER, startOAuthStub, type OAuthStub } from '../../tests/stubs/oauth.ts';
+import { startPrivatePostgres } from './postgres.ts';
 
 export const projectRoot = join(import.meta.dirname, '..', '..');
 
@@ -20,11 +23,42 @@ export interface Service {
   /** SECURITY_KEY as the service decodes it (32 bytes). */
   securityKey: Uint8Array;
   oauth: OAuthStub;
+  /** The PostgreSQL server the service runs on: which one, its version and max_connections. */
+  postgres: string;
   /** Stops the service, the stub, and drops the database. Safe to call twice. */
   stop(): Promise<void>;
 }
 
-export async function startService(name = 'bench'): Promise<Service> {
+export interface ServiceOptions {
+  /**
+   * Run on a private PostgreSQL server (bench/lib/postgres.ts) with these settings instead of the
+   * one at DATABASE_URL: e.g. { max_connections: 4000 } for a benchmark that holds many requests.
+   */
+  privatePostgres?: Record<string, string | number>;
+  /**
+   * Run the service from a copy of its code taken now (functions, db, drizzle, scripts, wrangler.toml,
+   * package.json, tsconfig.json; node_modules linked), not from the working tree: `wrangler dev`
+   * rebuilds and restarts the Worker whenever a file under it changes, which drops every request
+   * in flight, so a long benchmark in a tree that others are editing would measure their edits.
+   */
+  snapshot?: boolean;
+}
+
+/** The copy of the service's code that `snapshot` runs from. */
+async function snapshotTree(name: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), `stacker-${name}-code-`));
+  for (const entry of ['functions', 'db', 'drizzle', 'scripts', 'wrangler.toml', 'package.json', 'tsconfig.json']) {
+    await cp(join(projectRoot, entry), join(dir, entry), { recursive: true });
+  }
+  await symlink(join(projectRoot, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  return dir;
+}
+
+/**
+ * Starts the service. `extraEnv` adds settings for it (e.g. INSTALL_WEBHOOK_SECRET), on top of the
+ * process environment and of what this function sets.
+ */
+export async function startService(name = 'bench', extraEnv: Record<string, string> = {}, options: ServiceOptions = {}): Promise<Service> {
   const cleanups: Array<() => Promise<unknown>> = [];
   let stopping: Promise<void> | undefined;
   const stop = () =>
@@ -42,12 +76,35 @@ export async function startService(name = 'bench'): Promise<Service> {
   process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
 
   try {
-    const database = await createScratchDatabase(name);
-    cleanups.push(database.drop);
+    let database: { url: string; drop: () => Promise<void> };
+    let postgres: string;
+    if (options.privatePostgres) {
+      const server = await startPrivatePostgres({ port: await freePort(), settings: options.privatePostgres });
+      cleanups.push(server.stop);
+      database = { url: server.url, drop: async () => undefined }; // the whole server goes
+      postgres = 'private PostgreSQL';
+    } else {
+      database = await createScratchDatabase(name);
+      cleanups.push(database.drop);
+      postgres = 'PostgreSQL at DATABASE_URL';
+    }
+    postgres += await withClient(database.url, async (client: pg.Client) => {
+      const { rows } = await client.query<{ version: string; max: string }>(
+        "select current_setting('server_version') as version, current_setting('max_connections') as max",
+      );
+      return ` ${rows[0]!.version}, max_connections ${rows[0]!.max}`;
+    });
     const oauth = await startOAuthStub();
     cleanups.push(() => oauth.close());
     const dataDir = await mkdtemp(join(tmpdir(), `stacker-${name}-`));
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+
+    let root = projectRoot;
+    if (options.snapshot) {
+      root = await snapshotTree(name);
+      const copy = root;
+      cleanups.push(() => rm(copy, { recursive: true, force: true }));
+    }
 
     const securityKey = new Uint8Array(randomBytes(32));
     const port = await freePort();
@@ -57,7 +114,7 @@ export async function startService(name = 'bench'): Promise<Service> {
       // wrangler dev runs out of open files at a few thousand held connections: lift the soft limit.
       ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', process.execPath, 'scripts/start.ts'],
       {
-        cwd: projectRoot,
+        cwd: root,
         detached: true, // its own process group, so stop() can signal all of it
         stdio: ['ignore', 'pipe', 'inherit'],
         env: {
@@ -72,12 +129,13 @@ export async function startService(name = 'bench'): Promise<Service> {
           OAUTH_AUDIENCE,
           SECURITY_KEY: Buffer.from(securityKey).toString('base64'),
           STACKER_DATA_DIR: dataDir,
+          ...extraEnv,
         },
       },
     );
     cleanups.push(() => stopProcessGroup(child));
     const baseUrl = await waitForListening(child);
-    return { baseUrl, databaseUrl: database.url, securityKey, oauth, stop };
+    return { baseUrl, databaseUrl: database.url, securityKey, oauth, postgres, stop };
   } catch (error) {
     await stop();
     throw error;

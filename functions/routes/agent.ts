@@ -139,18 +139,21 @@ export const agentRoutes = createRouter()
     return c.json({ message: item.reissued ? 'Agent token re-issued' : 'Agent registered', item, data: { item } }, 201);
   })
   .openapi(wait, async (c) => {
+    const arrived = Date.now();
     const agent = agentOf(c);
     const { deployment_hash } = c.req.valid('param');
     if (deployment_hash !== agent.deploymentHash) throw forbidden('Not authorized for this deployment');
     const requested = c.req.valid('query').timeout ?? MAX_WAIT_SECONDS;
     const timeoutSeconds = Math.min(MAX_WAIT_SECONDS, Math.max(1, requested));
-    const db = c.var.database.db;
-    await recordHeartbeat(db, agent.agentId);
+    const database = c.var.database;
+    await recordHeartbeat(database.db, agent.agentId);
     const command = await waitForCommand({
-      claim: () => claimNextCommand(db, agent.deploymentHash),
+      // database.db, not a copy: after a release the next claim opens a new connection.
+      claim: () => claimNextCommand(database.db, agent.deploymentHash),
       doorbell: durableDoorbell(c.env.DEPLOYMENT_DOORBELL),
       deploymentHash: agent.deploymentHash,
-      timeoutMs: timeoutSeconds * 1000,
+      deadline: arrived + timeoutSeconds * 1000,
+      beforeWait: () => database.release(),
     });
     if (!command) return c.json({ message: 'No command available', item: null, meta: { next_poll_secs: 0 } }, 200);
     return c.json({ message: 'Command available', item: toCommandView(command), meta: { next_poll_secs: 0 } }, 200);

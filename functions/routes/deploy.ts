@@ -196,6 +196,7 @@ export const deployRoutes = createRouter()
       since: query.since ? new Date(query.since) : current.updatedAt,
       waitMs: query.wait * 1000,
       read: () => findDeployment(c.var.database.db, where, scope),
+      beforeWait: () => c.var.database.release(),
     });
     return c.json({ message: 'OK', item: toDeploymentView(latest) }, 200);
   })

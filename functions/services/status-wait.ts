@@ -11,6 +11,8 @@ export async function waitForChange(options: {
   since: Date;
   waitMs: number;
   read: () => Promise<Deployment>;
+  /** Called before each wait on the doorbell: lets go of the database connection. */
+  beforeWait?: () => Promise<void>;
 }): Promise<Deployment> {
   const deadline = Date.now() + options.waitMs;
   const changed = (row: Deployment) => row.updatedAt.getTime() > options.since.getTime();
@@ -19,6 +21,7 @@ export async function waitForChange(options: {
     // Read after listening: a change between the caller's read and the listen is not missed.
     let latest = await options.read();
     while (!changed(latest)) {
+      await options.beforeWait?.();
       const rung = await listener.rung;
       listener.close();
       const remaining = deadline - Date.now();

@@ -196,7 +196,7 @@ describe('commands through the agent, as the real agent speaks', () => {
     expect(second.body.item.command_id).toBe(first.body.item.command_id);
   });
 
-  it('no query runs while an agent waits: two claims (before and after listening), then only the doorbell', async () => {
+  it('no query runs and no connection is held while an agent waits: two claims, then only the doorbell', async () => {
     const { agent } = await newAgent();
     const database = new RequestDatabase({ url: env.DATABASE_URL, wsProxy: env.DATABASE_WS_PROXY });
     let claims = 0;
@@ -208,10 +208,13 @@ describe('commands through the agent, as the real agent speaks', () => {
         },
         doorbell: durableDoorbell(env.DEPLOYMENT_DOORBELL),
         deploymentHash: agent.deploymentHash,
-        timeoutMs: 1_500,
+        deadline: Date.now() + 1_500,
+        beforeWait: () => database.release(),
       });
       expect(result).toBeUndefined();
       expect(claims).toBe(2);
+      // and the connection was let go for the wait, not held open
+      expect(database.opened).toBe(false);
     } finally {
       await database.close();
     }
