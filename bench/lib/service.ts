@@ -5,7 +5,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { cp, mkdtemp, rm, symlink } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -13,6 +12,7 @@ import pg from 'pg';
 import { createScratchDatabase, withClient } from '../../tests/node/helpers.ts';
 import { OAUTH_AUDIENCE, OAUTH_ISSUER, startOAuthStub, type OAuthStub } from '../../tests/stubs/oauth.ts';
 import { startPrivatePostgres } from './postgres.ts';
+import { freePort } from '../../tests/node/helpers.ts';
 
 export const projectRoot = join(import.meta.dirname, '..', '..');
 
@@ -169,17 +169,6 @@ async function stopProcessGroup(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => signal('SIGKILL'), 15_000);
   await exited;
   clearTimeout(timer);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 /** One line describing the machine a benchmark ran on (and how busy it was: the load average). */

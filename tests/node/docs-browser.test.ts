@@ -3,11 +3,11 @@
 // /openapi.json, and not one request to any host but 127.0.0.1 (the page must work with no internet).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from './helpers.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 // As this machine's probe runs it: without the background-networking flags Chromium calls Google's
@@ -23,17 +23,6 @@ const CHROMIUM_FLAGS = [
   '--disable-sync',
 ];
 const SCREENSHOT = '/tmp/docs.png';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 interface Service {
   child: ChildProcess;
