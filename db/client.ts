@@ -85,15 +85,26 @@ export class RequestDatabase {
   }
 }
 
+/** The SQLSTATE of a Postgres error, looked for through drizzle's wrapping (`cause`). */
+export function databaseErrorCode(error: unknown): string | undefined {
+  for (let current: unknown = error, depth = 0; current && depth < 6; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
 const CONNECTION_SQLSTATE = /^(08|53|57P0)/;
 const CONNECTION_MESSAGE =
   /connection (terminated|refused|timeout|lost|error)|network connection lost|ECONNREFUSED|ECONNRESET|websocket|socket hang up|timeout exceeded when trying to connect|database connection failed/i;
 
 /** True when an error (or one of its causes) means the database could not be reached, not a bad query. */
 export function isDatabaseUnavailable(error: unknown): boolean {
+  const sqlState = databaseErrorCode(error);
+  if (sqlState) return CONNECTION_SQLSTATE.test(sqlState);
   for (let current: unknown = error, depth = 0; current && depth < 6; depth++) {
     const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return CONNECTION_SQLSTATE.test(code);
     if (typeof code === 'string' && /^E(CONN|TIMEDOUT|HOSTUNREACH|NOTFOUND)/.test(code)) return true;
     const message = current instanceof Error ? current.message : typeof current === 'string' ? current : '';
     if (CONNECTION_MESSAGE.test(message)) return true;

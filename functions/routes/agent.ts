@@ -15,6 +15,9 @@ import { durableDoorbell } from '../services/doorbell.ts';
 import { vaultFromConfig } from '../services/vault-kv.ts';
 import { CommandSchema } from './commands.ts';
 
+/** The caller's address as Cloudflare reports it; anything else is not stored. */
+const clientIp = z.union([z.ipv4(), z.ipv6()]);
+
 const agentSecurity = [{ agentId: [], bearer: [] }];
 const hashParam = z.string().min(1).max(64).regex(/^[\w.-]+$/, 'must be a deployment hash');
 
@@ -134,7 +137,7 @@ export const agentRoutes = createRouter()
     const scope = principal.kind === 'user' || principal.kind === 'client' ? callerScope(c) : undefined;
     const item = await registerAgent(
       { db: c.var.database.db, vault: vaultFromConfig(c.var.config) },
-      { registration: c.req.valid('json'), scope, ipAddress: c.req.header('cf-connecting-ip') },
+      { registration: c.req.valid('json'), scope, ipAddress: clientIp.safeParse(c.req.header('cf-connecting-ip')).data },
     );
     return c.json({ message: item.reissued ? 'Agent token re-issued' : 'Agent registered', item, data: { item } }, 201);
   })

@@ -12,8 +12,8 @@ import {
   enableApiClient,
   renewApiClientSecret,
   type ApiClientDeps,
-  type ClientScope,
 } from '../services/api-clients.ts';
+import type { Scope } from '../services/scope.ts';
 
 const ApiClient = z
   .object({
@@ -47,8 +47,8 @@ function deps(c: Context<AppEnv>): ApiClientDeps {
   };
 }
 
-const ownScope = (c: Context<AppEnv>): ClientScope => ({ ownerId: currentUser(c).id });
-const adminScope = (): ClientScope => ({ admin: true });
+const ownScope = (c: Context<AppEnv>): Scope => ({ ownerId: currentUser(c).id });
+const adminScope = (): Scope => ({ admin: true });
 
 const params = z.object({ id: idParam });
 

@@ -4,7 +4,6 @@ import type { Context } from 'hono';
 import { requireSetting } from '../config.ts';
 import { callerScope, currentUser } from '../context.ts';
 import type { AppEnv } from '../env.ts';
-import { badRequest } from '../errors.ts';
 import { createRouter } from '../router.ts';
 import { authErrorResponses, errorResponses, ErrorBodySchema, idParam, jsonContent, userSecurity } from '../schemas.ts';
 import { describeError, log } from '../logger.ts';
@@ -203,7 +202,6 @@ export const deployRoutes = createRouter()
   .openapi(list, async (c) => c.json({ message: 'OK', list: await listDeployments(c.var.database.db, c.req.valid('param').id, callerScope(c)) }, 200))
   .openapi(cancel, async (c) => {
     const { id, deployment_id } = c.req.valid('param');
-    if (!id) throw badRequest('bad project id');
     const deps = deployDeps(c);
     const result = await cancelDeployment(deps, id, deployment_id, callerScope(c));
     if (result.cancelOutboxId !== undefined) publishInBackground(c, result.cancelOutboxId);

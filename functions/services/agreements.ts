@@ -1,6 +1,6 @@
 // Agreements: terms admins publish and users accept, once each.
 import { and, eq, sql } from 'drizzle-orm';
-import type { AnyDatabase } from '../../db/client.ts';
+import { databaseErrorCode, type AnyDatabase } from '../../db/client.ts';
 import { agreement, userAgreement, type Agreement, type UserAgreement } from '../../db/schema.ts';
 import { ApiError, conflict, notFound } from '../errors.ts';
 
@@ -105,14 +105,4 @@ export async function getAcceptance(deps: AgreementDeps, userId: string, agreeme
   if (row) return row;
   await getAgreement(deps, agreementId); // tell "no such agreement" from "not accepted"
   throw notFound(`You have not accepted agreement ${agreementId}`);
-}
-
-/** The SQLSTATE of a Postgres error, looked for through drizzle's wrapping (`cause`). */
-function databaseErrorCode(error: unknown): string | undefined {
-  for (let current: unknown = error, depth = 0; current && depth < 6; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
 }

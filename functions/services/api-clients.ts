@@ -4,6 +4,7 @@ import type { AnyDatabase } from '../../db/client.ts';
 import { client, type Client } from '../../db/schema.ts';
 import { ApiError, conflict, notFound } from '../errors.ts';
 import { encryptSecret, randomToken } from './crypto.ts';
+import { withinScope, type Scope } from './scope.ts';
 
 export interface ApiClientDeps {
   db: AnyDatabase;
@@ -12,8 +13,6 @@ export interface ApiClientDeps {
   maxClientsPerUser: number;
 }
 
-/** Whose clients a call may touch: one user's, or (admins) anyone's. */
-export type ClientScope = { ownerId: string } | { admin: true };
 
 export interface ApiClientView {
   id: number;
@@ -54,12 +53,11 @@ export async function createApiClient(deps: ApiClientDeps, userId: string): Prom
   return { ...toView(row), secret };
 }
 
-async function findInScope(deps: ApiClientDeps, id: number, scope: ClientScope): Promise<Client> {
-  const ownerFilter = 'ownerId' in scope ? eq(client.userId, scope.ownerId) : undefined;
+async function findInScope(deps: ApiClientDeps, id: number, scope: Scope): Promise<Client> {
   const [row] = await deps.db
     .select()
     .from(client)
-    .where(and(eq(client.id, id), ownerFilter))
+    .where(and(eq(client.id, id), withinScope(client.userId, scope)))
     .limit(1);
   // Another user's client is reported exactly like a missing one.
   if (!row) throw notFound('API client not found');
@@ -79,19 +77,19 @@ async function storeNewSecret(deps: ApiClientDeps, id: number, whenEnabled: bool
 }
 
 /** A new secret for an active client; the old one stops working at once. */
-export async function renewApiClientSecret(deps: ApiClientDeps, id: number, scope: ClientScope): Promise<ApiClientWithSecret> {
+export async function renewApiClientSecret(deps: ApiClientDeps, id: number, scope: Scope): Promise<ApiClientWithSecret> {
   const row = await findInScope(deps, id, scope);
   if (row.secret === null) throw conflict('API client is not active');
   return storeNewSecret(deps, id, true);
 }
 
-export async function enableApiClient(deps: ApiClientDeps, id: number, scope: ClientScope): Promise<ApiClientWithSecret> {
+export async function enableApiClient(deps: ApiClientDeps, id: number, scope: Scope): Promise<ApiClientWithSecret> {
   const row = await findInScope(deps, id, scope);
   if (row.secret !== null) throw conflict('API client is already active');
   return storeNewSecret(deps, id, false);
 }
 
-export async function disableApiClient(deps: ApiClientDeps, id: number, scope: ClientScope): Promise<ApiClientView> {
+export async function disableApiClient(deps: ApiClientDeps, id: number, scope: Scope): Promise<ApiClientView> {
   const row = await findInScope(deps, id, scope);
   if (row.secret === null) throw conflict('API client is not active');
   const [updated] = await deps.db

@@ -1,7 +1,7 @@
 // Ratings: a user rates a product in one of nine categories, once per (user, product, category).
 // Users hide their own ratings (soft delete); admins see everything, edit, un-hide and hard-delete.
 import { and, desc, eq, ne, sql, type SQL } from 'drizzle-orm';
-import type { AnyDatabase } from '../../db/client.ts';
+import { databaseErrorCode, type AnyDatabase } from '../../db/client.ts';
 import { product, rating, type RateCategory, type Rating } from '../../db/schema.ts';
 import { ApiError, badRequest, conflict, notFound } from '../errors.ts';
 
@@ -254,14 +254,4 @@ export async function updateAnyRating(deps: RatingDeps, id: number, changes: Adm
 export async function deleteAnyRating(deps: RatingDeps, id: number): Promise<void> {
   const [row] = await deps.db.delete(rating).where(eq(rating.id, id)).returning({ id: rating.id });
   if (!row) throw notFound('Rating not found');
-}
-
-/** The SQLSTATE of a Postgres error, looked for through drizzle's wrapping (`cause`). */
-export function databaseErrorCode(error: unknown): string | undefined {
-  for (let current: unknown = error, depth = 0; current && depth < 6; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
 }
