@@ -1,4 +1,5 @@
 import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
 import { requestId } from 'hono/request-id';
 import { matchedRoutes } from 'hono/route';
 import { RequestDatabase } from '../db/client.ts';
@@ -10,6 +11,7 @@ import { createRouter } from './router.ts';
 import { authenticate } from './middleware/authenticate.ts';
 import { authorize } from './middleware/authorize.ts';
 import { knownRoutesOnly, type RouteSignature } from './middleware/known-route.ts';
+import { rateLimit } from './middleware/rate-limit.ts';
 import { agentAdminRoutes } from './routes/agent-admin.ts';
 import { agentRoutes } from './routes/agent.ts';
 import { agreementRoutes } from './routes/agreement.ts';
@@ -76,6 +78,19 @@ export function createApp() {
       subject: c.var.principal?.kind ?? null,
     });
   });
+  // Only the origins named in CORS_ALLOWED_ORIGINS get CORS headers (with credentials); never an echo of any origin.
+  app.use(async (c, next) => {
+    const allowed = c.var.config.CORS_ALLOWED_ORIGINS;
+    if (allowed.length === 0) return next();
+    return cors({
+      origin: (origin) => (allowed.includes(origin) ? origin : null),
+      credentials: true,
+      allowMethods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
+      allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id', 'stacker-id', 'stacker-hash'],
+      exposeHeaders: ['X-Request-Id', 'Retry-After'],
+      maxAge: 600,
+    })(c, next);
+  });
   app.use(
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
@@ -120,6 +135,7 @@ export function createApp() {
     ]),
   );
   app.use(authenticate);
+  app.use(rateLimit());
   app.use(authorize);
 
   for (const routes of [

@@ -84,6 +84,23 @@ export const configSchema = z.object({
   /** A deployment not finished this many minutes after it started ends as timed_out. */
   DEPLOY_TIMEOUT_MINUTES: integerIn(1, 7 * 24 * 60, 60),
   PORT: integerIn(1, 65535, 8000),
+  /** Requests per minute per caller (a token bucket refilled continuously); 0 turns that limit off. */
+  RATE_LIMIT_USER_PER_MINUTE: integerIn(0, 1_000_000, 600),
+  RATE_LIMIT_CLIENT_PER_MINUTE: integerIn(0, 1_000_000, 600),
+  RATE_LIMIT_AGENT_PER_MINUTE: integerIn(0, 1_000_000, 300),
+  /** Per IP address (cf-connecting-ip), for callers without credentials (health checks, first registration). */
+  RATE_LIMIT_ANONYMOUS_PER_MINUTE: integerIn(0, 1_000_000, 120),
+  /**
+   * Browser origins allowed to call the API with credentials (comma-separated, e.g.
+   * https://console.example.com). Unset: no CORS headers, so browsers allow same-origin calls only.
+   */
+  CORS_ALLOWED_ORIGINS: optionalString.pipe(
+    z
+      .string()
+      .transform((value) => value.split(',').map((origin) => origin.trim()).filter(Boolean))
+      .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s,]+$/, 'must be origins like https://console.example.com (scheme and host, no path)')))
+      .default([]),
+  ),
 });
 
 export type Config = z.output<typeof configSchema>;

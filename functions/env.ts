@@ -1,10 +1,12 @@
 import type { Config } from './config.ts';
 import type { RequestDatabase } from '../db/client.ts';
 import type { Principal } from './principal.ts';
+import type { RateLimiter } from './durable/rate-limiter.ts';
 
 /** Worker bindings: the settings of functions/config.ts plus the platform bindings. */
 export interface Bindings {
   DEPLOYMENT_DOORBELL: DurableObjectNamespace;
+  RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
   [setting: string]: unknown;
 }
 

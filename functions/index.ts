@@ -3,6 +3,7 @@ import { runScheduledJobs } from './cron.ts';
 import type { Bindings } from './env.ts';
 
 export { DeploymentDoorbell } from './durable/deployment-doorbell.ts';
+export { RateLimiter } from './durable/rate-limiter.ts';
 
 const app = createApp();
 

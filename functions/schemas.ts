@@ -13,6 +13,11 @@ export const MessageSchema = z.object({ message: z.string() }).openapi('Message'
 
 export const errorResponses = {
   400: { description: 'Invalid input', content: { 'application/json': { schema: ErrorBodySchema } } },
+  429: {
+    description: 'Rate limited: too many requests from this caller',
+    headers: { 'Retry-After': { description: 'Seconds until a request will be accepted', schema: { type: 'integer' as const } } },
+    content: { 'application/json': { schema: ErrorBodySchema } },
+  },
   500: { description: 'Unexpected error (a bug)', content: { 'application/json': { schema: ErrorBodySchema } } },
   503: { description: 'A dependency is unavailable', content: { 'application/json': { schema: ErrorBodySchema } } },
 } as const;

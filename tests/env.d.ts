@@ -19,6 +19,7 @@ declare namespace Cloudflare {
     VAULT_TOKEN: string;
     VAULT_AGENT_PATH_PREFIX: string;
     DEPLOYMENT_DOORBELL: DurableObjectNamespace;
+    RATE_LIMITER: DurableObjectNamespace<import('../functions/durable/rate-limiter.ts').RateLimiter>;
   }
   interface GlobalProps {
     mainModule: typeof import('../functions/index.ts');

@@ -4,7 +4,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { callerScope } from '../context.ts';
 import type { AppEnv } from '../env.ts';
-import { forbidden, notFound } from '../errors.ts';
+import { conflict, forbidden, notFound } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import { createRouter } from '../router.ts';
 import { authErrorResponses, errorResponses, ErrorBodySchema, jsonContent } from '../schemas.ts';
@@ -69,6 +69,7 @@ const wait = createRoute({
   request: { params: z.object({ deployment_hash: hashParam }), query: waitQuery },
   responses: {
     200: jsonContent(z.object({ message: z.string(), item: CommandSchema.nullable(), meta: z.object({ next_poll_secs: z.number() }) }), 'A command, or item null'),
+    409: jsonContent(ErrorBodySchema, 'A newer wait of the same agent ended this one'),
     ...authErrorResponses,
     ...errorResponses,
   },
@@ -150,16 +151,20 @@ export const agentRoutes = createRouter()
     const timeoutSeconds = Math.min(MAX_WAIT_SECONDS, Math.max(1, requested));
     const database = c.var.database;
     await recordHeartbeat(database.db, agent.agentId);
-    const command = await waitForCommand({
+    const outcome = await waitForCommand({
       // database.db, not a copy: after a release the next claim opens a new connection.
       claim: () => claimNextCommand(database.db, agent.deploymentHash),
       doorbell: durableDoorbell(c.env.DEPLOYMENT_DOORBELL),
       deploymentHash: agent.deploymentHash,
       deadline: arrived + timeoutSeconds * 1000,
+      waiter: { waiter: agent.agentId, arrival: arrived },
       beforeWait: () => database.release(),
     });
-    if (!command) return c.json({ message: 'No command available', item: null, meta: { next_poll_secs: 0 } }, 200);
-    return c.json({ message: 'Command available', item: toCommandView(command), meta: { next_poll_secs: 0 } }, 200);
+    // A 409, not an empty 200: the real agent backs off 5 s on an error, so two pollers of one agent
+    // (a misconfiguration) cannot keep ending each other's waits in a tight loop.
+    if (outcome.superseded) throw conflict('Superseded: a newer wait for this agent is open');
+    if (!outcome.command) return c.json({ message: 'No command available', item: null, meta: { next_poll_secs: 0 } }, 200);
+    return c.json({ message: 'Command available', item: toCommandView(outcome.command), meta: { next_poll_secs: 0 } }, 200);
   })
   .openapi(report, async (c) => {
     const agent = agentOf(c);

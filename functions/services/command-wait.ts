@@ -1,9 +1,12 @@
 import type { Command } from '../../db/schema.ts';
-import type { Doorbell } from './doorbell.ts';
+import type { Doorbell, ListenOptions } from './doorbell.ts';
+
+export type WaitOutcome = { command: Command; superseded?: undefined } | { command?: undefined; superseded: boolean };
 
 /**
  * The agent's long-poll: claim a command; if there is none, wait on the deployment's doorbell and
- * claim again when it rings, until `timeoutMs` passes. No query runs while waiting.
+ * claim again when it rings, until the deadline. No query runs while waiting. A newer wait of the
+ * same agent ends this one (`superseded`), so an agent holds one wait at a time.
  */
 export async function waitForCommand(options: {
   claim: () => Promise<Command | undefined>;
@@ -11,28 +14,34 @@ export async function waitForCommand(options: {
   deploymentHash: string;
   /** When the wait ends, counted from the request's arrival (not from when waiting began). */
   deadline: number;
+  /** The agent waiting and when its request arrived. */
+  waiter?: Required<ListenOptions>;
   /** Called before each wait on the doorbell: lets go of the database connection. */
   beforeWait?: () => Promise<void>;
-}): Promise<Command | undefined> {
+}): Promise<WaitOutcome> {
   const found = await options.claim();
-  if (found) return found;
+  if (found) return { command: found };
   const deadline = options.deadline;
-  if (deadline - Date.now() <= 0) return undefined;
-  let listener = await options.doorbell.listen(options.deploymentHash, 'commands', deadline - Date.now());
+  const idle = { superseded: false };
+  if (deadline - Date.now() <= 0) return idle;
+  const listen = (timeoutMs: number) => options.doorbell.listen(options.deploymentHash, 'commands', timeoutMs, options.waiter);
+  let listener = await listen(deadline - Date.now());
   try {
+    if (listener.superseded) return { superseded: true };
     // Claim once more now that we listen: a command queued since the first claim is not missed.
     let next = await options.claim();
     while (!next) {
       await options.beforeWait?.();
       const rung = await listener.rung;
       listener.close();
-      if (!rung) return undefined;
+      if (listener.superseded) return { superseded: true };
+      if (!rung) return idle;
       const remaining = deadline - Date.now();
-      if (remaining > 0) listener = await options.doorbell.listen(options.deploymentHash, 'commands', remaining);
+      if (remaining > 0) listener = await listen(remaining);
       next = await options.claim();
       if (remaining <= 0) break;
     }
-    return next;
+    return next ? { command: next } : idle;
   } finally {
     listener.close();
   }

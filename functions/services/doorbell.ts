@@ -2,15 +2,35 @@
 
 export type DoorbellTopic = 'status' | 'commands';
 
+export interface Listener {
+  /** Resolves true on a ring; false when the timeout passes, the connection drops, or the wait is superseded. */
+  rung: Promise<boolean>;
+  /** True once a newer wait of the same waiter has ended this one. */
+  readonly superseded: boolean;
+  close(): void;
+}
+
+export interface ListenOptions {
+  /** Who waits (an agent id): one wait per waiter, the newest by `arrival` wins. */
+  waiter?: string;
+  /** When the waiting request arrived (ms since the epoch). */
+  arrival?: number;
+}
+
 export interface Doorbell {
   /** Wakes every waiter of the topic; never throws (a missed ring only delays a waiter to its timeout). */
   ring(deploymentHash: string, topic: DoorbellTopic): Promise<void>;
   /**
-   * Starts listening. `rung` resolves true on a ring, false when `timeoutMs` passes or the
-   * connection drops; `close` stops listening. Listen before the last database check, so a ring
-   * between that check and the wait is not missed.
+   * Starts listening; `close` stops. Listen before the last database check, so a ring between that
+   * check and the wait is not missed.
    */
-  listen(deploymentHash: string, topic: DoorbellTopic, timeoutMs: number): Promise<{ rung: Promise<boolean>; close(): void }>;
+  listen(deploymentHash: string, topic: DoorbellTopic, timeoutMs: number, options?: ListenOptions): Promise<Listener>;
+}
+
+function timeoutOnly(timeoutMs: number, superseded = false): Listener {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const rung = superseded ? Promise.resolve(false) : new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+  return { rung, superseded, close: () => clearTimeout(timer) };
 }
 
 export function durableDoorbell(namespace: DurableObjectNamespace): Doorbell {
@@ -24,26 +44,36 @@ export function durableDoorbell(namespace: DurableObjectNamespace): Doorbell {
         // see interface
       }
     },
-    async listen(hash, topic, timeoutMs) {
-      const response = await stub(hash).fetch(`https://doorbell/wait?topic=${topic}`, { headers: { upgrade: 'websocket' } });
+    async listen(hash, topic, timeoutMs, options = {}) {
+      const query = new URLSearchParams({ topic });
+      if (options.waiter !== undefined) {
+        query.set('waiter', options.waiter);
+        query.set('arrival', String(options.arrival ?? Date.now()));
+      }
+      const response = await stub(hash).fetch(`https://doorbell/wait?${query}`, { headers: { upgrade: 'websocket' } });
       const socket = response.webSocket;
       if (!socket) {
         await response.body?.cancel();
-        // No doorbell: degrade to waiting out the timeout.
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const rung = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
-        return { rung, close: () => clearTimeout(timer) };
+        // 409: a newer wait of this waiter is already held. Otherwise no doorbell: wait out the timeout.
+        return timeoutOnly(timeoutMs, response.status === 409);
       }
       socket.accept();
       let timer: ReturnType<typeof setTimeout> | undefined;
+      let superseded = false;
       const rung = new Promise<boolean>((resolve) => {
         timer = setTimeout(() => resolve(false), timeoutMs);
-        socket.addEventListener('message', () => resolve(true));
+        socket.addEventListener('message', (event) => {
+          if (event.data === 'superseded') superseded = true;
+          resolve(!superseded);
+        });
         socket.addEventListener('close', () => resolve(false));
         socket.addEventListener('error', () => resolve(false));
       });
       return {
         rung,
+        get superseded() {
+          return superseded;
+        },
         close() {
           clearTimeout(timer);
           try {

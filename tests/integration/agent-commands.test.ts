@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:test';
 import { sql } from 'drizzle-orm';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { RequestDatabase } from '../../db/client.ts';
 import { waitForCommand } from '../../functions/services/command-wait.ts';
 import { claimNextCommand, expireCommandLeases } from '../../functions/services/commands.ts';
@@ -72,7 +72,9 @@ describe('commands through the agent, as the real agent speaks', () => {
     const [first, second] = [sim.wait(3), sim.wait(3)];
     await createCommand(agent);
     const answers = await Promise.all([first, second]);
-    expect(answers.filter((answer) => answer.body.item !== null)).toHaveLength(1);
+    // The other wait either timed out empty or was ended by the newer one (409).
+    expect(answers.filter((answer) => answer.status === 200 && answer.body.item)).toHaveLength(1);
+    expect(answers.every((answer) => answer.status === 200 || answer.status === 409)).toBe(true);
   });
 
   it('delivers the highest priority first, oldest first within a priority', async () => {
@@ -211,7 +213,7 @@ describe('commands through the agent, as the real agent speaks', () => {
         deadline: Date.now() + 1_500,
         beforeWait: () => database.release(),
       });
-      expect(result).toBeUndefined();
+      expect(result).toEqual({ superseded: false });
       expect(claims).toBe(2);
       // and the connection was let go for the wait, not held open
       expect(database.opened).toBe(false);
@@ -234,6 +236,23 @@ describe('commands through the agent, as the real agent speaks', () => {
     const later = await api(`/api/v1/deployments/${agent.deploymentHash}/agent`, { headers: bearerFor('group_user', agent.ownerId) });
     expect(((await later.json()) as { item: { agent: { status: string } } }).item.agent.status).toBe('offline');
     expect((await api(`/api/v1/deployments/${agent.deploymentHash}/agent`, { headers: bearerFor('group_user', uniqueId('s')) })).status).toBe(404);
+  });
+
+  it('a new wait of the same agent ends the older one with 409, and the new one gets the command', async () => {
+    const { agent, sim } = await newAgent();
+    const older = sim.wait(30);
+    // The older wait has arrived once its first poll wrote the heartbeat.
+    await vi.waitFor(async () => {
+      const row = await withDatabase(async (db) => (await db.execute<{ t: string | null }>(sql`select last_heartbeat::text as t from agents where id = ${agent.agentId}`)).rows[0]!);
+      expect(row.t).not.toBeNull();
+    });
+    const newer = sim.wait(30);
+    const ended = await older;
+    expect(ended.status).toBe(409);
+    expect(ended.body.message).toMatch(/newer wait/);
+    const created = await createCommand(agent);
+    expect(created.status).toBe(201);
+    expect((await newer).body.item?.command_id).toBe(created.body.item.command_id);
   });
 
   it('heartbeat is written at most once per 30 s, not on every poll', async () => {

@@ -34,6 +34,25 @@ describe('per-deployment doorbell (Durable Object)', () => {
     listener.close();
   });
 
+  it('a newer wait of the same waiter ends the older one; an older one is refused; other waiters are untouched', async () => {
+    const deployment = hash();
+    const older = await doorbell.listen(deployment, 'commands', 10_000, { waiter: 'agent-a', arrival: 1_000 });
+    const other = await doorbell.listen(deployment, 'commands', 10_000, { waiter: 'agent-b', arrival: 1_000 });
+    const newer = await doorbell.listen(deployment, 'commands', 10_000, { waiter: 'agent-a', arrival: 2_000 });
+    expect(await older.rung).toBe(false);
+    expect(older.superseded).toBe(true);
+
+    const late = await doorbell.listen(deployment, 'commands', 10_000, { waiter: 'agent-a', arrival: 1_500 });
+    expect(late.superseded).toBe(true);
+    expect(await late.rung).toBe(false);
+
+    await doorbell.ring(deployment, 'commands');
+    expect(await newer.rung).toBe(true);
+    expect(await other.rung).toBe(true);
+    expect(newer.superseded || other.superseded).toBe(false);
+    for (const listener of [older, other, newer, late]) listener.close();
+  });
+
   it('a ring with nobody listening is harmless', async () => {
     await expect(doorbell.ring(hash(), 'commands')).resolves.toBeUndefined();
   });

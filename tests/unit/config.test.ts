@@ -14,6 +14,17 @@ describe('configuration loader', () => {
     expect(config.DATABASE_URL).toBeUndefined();
   });
 
+  it('rate limits default per caller kind, accept 0 (off), and CORS origins parse into a list', () => {
+    const defaults = parseConfig({});
+    expect([defaults.RATE_LIMIT_USER_PER_MINUTE, defaults.RATE_LIMIT_CLIENT_PER_MINUTE, defaults.RATE_LIMIT_AGENT_PER_MINUTE, defaults.RATE_LIMIT_ANONYMOUS_PER_MINUTE]).toEqual([600, 600, 300, 120]);
+    expect(defaults.CORS_ALLOWED_ORIGINS).toEqual([]);
+    const set = parseConfig({ RATE_LIMIT_AGENT_PER_MINUTE: '0', CORS_ALLOWED_ORIGINS: 'https://a.example, http://localhost:5173' });
+    expect(set.RATE_LIMIT_AGENT_PER_MINUTE).toBe(0);
+    expect(set.CORS_ALLOWED_ORIGINS).toEqual(['https://a.example', 'http://localhost:5173']);
+    expect(() => parseConfig({ RATE_LIMIT_USER_PER_MINUTE: '-5' })).toThrow(/RATE_LIMIT_USER_PER_MINUTE/);
+    expect(() => parseConfig({ CORS_ALLOWED_ORIGINS: '*' })).toThrow(/CORS_ALLOWED_ORIGINS/);
+  });
+
   it('treats empty strings as unset and trims values', () => {
     const config = parseConfig({ AUTH_URL: '  ', MAX_CLIENTS_NUMBER: ' 5 ' });
     expect(config.AUTH_URL).toBeUndefined();
