@@ -1,9 +1,13 @@
 import { cloudflareTest } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
+import { collectConsoleLine } from './tests/helpers/leak-collector.ts';
 
 export default defineConfig({
   test: {
     testTimeout: 20_000,
+    // Every console line of the workers project goes to the leak check (run at the end by
+    // tests/global-setup.ts); the service's debug and info lines are kept off the screen.
+    onConsoleLog: collectConsoleLine,
     projects: [
       {
         // Inside workerd, against the real PostgreSQL through the Neon driver and the WebSocket proxy.
@@ -17,6 +21,7 @@ export default defineConfig({
           name: 'workers',
           include: ['tests/unit/**/*.test.ts', 'tests/integration/**/*.test.ts'],
           globalSetup: ['./tests/global-setup.ts'],
+          setupFiles: ['./tests/helpers/leak-check-setup.ts'],
         },
       },
       {

@@ -10,11 +10,15 @@ import { startInstallServiceStub } from './stubs/install-service.ts';
 import { startQStashStub } from './stubs/qstash.ts';
 import { startVaultStub } from './stubs/vault.ts';
 import { startAgentStub } from './stubs/agent.ts';
+import { startPgFaultProxy } from './stubs/pg-fault-proxy.ts';
 import { OAUTH_AUDIENCE, OAUTH_ISSUER, startOAuthStub } from './stubs/oauth.ts';
+import { runLeakCheck, startLeakCollector } from './helpers/leak-collector.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     databaseUrl: string;
+    /** A second fresh, migrated database that only the hostile-input suite uses, so it can compare whole tables. */
+    isolatedDatabaseUrl: string;
     adminDatabaseUrl: string;
     wsProxy: string;
     /** Worker settings pointing at the loopback stubs (see vitest.config.ts). */
@@ -27,21 +31,31 @@ declare module 'vitest' {
     /** The agent local-API stand-in (tests/stubs/agent.ts); POST /__agents adds an agent. */
     agentStubUrl: string;
     jwtPrivateJwk: Record<string, unknown>;
+    /** Where tests/helpers/api.ts posts the responses it saw, for the leak check. */
+    leakCollectorUrl: string;
+    /** A second WebSocket proxy that can stop the database mid-request (tests/stubs/pg-fault-proxy.ts). */
+    pgFaultProxy: { address: string; controlUrl: string };
   }
 }
 
 export default async function setup(project: TestProject) {
   const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const name = `stacker_test_${Date.now()}_${randomBytes(3).toString('hex')}`;
+  const isolatedName = `${name}_isolated`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   await admin.query(`create database ${name}`);
+  await admin.query(`create database ${isolatedName}`);
   await admin.end();
 
-  const testUrl = new URL(adminUrl);
-  testUrl.pathname = `/${name}`;
-  const databaseUrl = testUrl.toString();
-  await migrateDatabase(databaseUrl);
+  const urlOf = (database: string) => {
+    const url = new URL(adminUrl);
+    url.pathname = `/${database}`;
+    return url.toString();
+  };
+  const databaseUrl = urlOf(name);
+  const isolatedDatabaseUrl = urlOf(isolatedName);
+  await Promise.all([migrateDatabase(databaseUrl), migrateDatabase(isolatedDatabaseUrl)]);
   const proxy = await startPgWsProxy();
   const oauth = await startOAuthStub();
   const dockerHub = await startDockerHubStub();
@@ -49,8 +63,11 @@ export default async function setup(project: TestProject) {
   const qstash = await startQStashStub();
   const vault = await startVaultStub();
   const agentStub = await startAgentStub();
+  const leakCollector = await startLeakCollector();
+  const pgFaultProxy = await startPgFaultProxy();
 
   project.provide('databaseUrl', databaseUrl);
+  project.provide('isolatedDatabaseUrl', isolatedDatabaseUrl);
   project.provide('adminDatabaseUrl', adminUrl);
   project.provide('wsProxy', proxy.address);
   project.provide('oauthStubUrl', oauth.url);
@@ -59,7 +76,9 @@ export default async function setup(project: TestProject) {
   project.provide('qstashStubUrl', qstash.url);
   project.provide('vaultStubUrl', vault.url);
   project.provide('agentStubUrl', agentStub.url);
+  project.provide('leakCollectorUrl', leakCollector.url);
   project.provide('jwtPrivateJwk', oauth.privateJwk as Record<string, unknown>);
+  project.provide('pgFaultProxy', { address: pgFaultProxy.address, controlUrl: pgFaultProxy.controlUrl });
   project.provide('settings', {
     DATABASE_URL: databaseUrl,
     DATABASE_WS_PROXY: proxy.address,
@@ -68,8 +87,8 @@ export default async function setup(project: TestProject) {
     OAUTH_ISSUER,
     OAUTH_AUDIENCE,
     SECURITY_KEY: randomBytes(32).toString('base64'),
-    // The tests check what matters in logs themselves; a line per request would bury the rest.
-    LOG_LEVEL: 'warn',
+    // Every line is produced, for the leak check; vitest.config.ts keeps debug and info lines off the screen.
+    LOG_LEVEL: 'debug',
     DOCKERHUB_URL: dockerHub.url,
     DOCKERHUB_CHECK: 'on',
     INSTALL_SERVICE_URL: installService.installUrl,
@@ -80,19 +99,36 @@ export default async function setup(project: TestProject) {
     QSTASH_NEXT_SIGNING_KEY: qstash.nextSigningKey,
     VAULT_ADDRESS: vault.url,
     VAULT_TOKEN: vault.token,
+    // The suite sends thousands of requests as a few subjects; tests/integration/abuse-limits.test.ts
+    // checks the limits with its own low settings.
+    RATE_LIMIT_USER_PER_MINUTE: '1000000',
+    RATE_LIMIT_CLIENT_PER_MINUTE: '1000000',
+    RATE_LIMIT_AGENT_PER_MINUTE: '1000000',
+    RATE_LIMIT_ANONYMOUS_PER_MINUTE: '1000000',
   });
 
   return async () => {
+    // Before the databases go: the check reads the stored secrets. It fails the run after the clean-up.
+    const leakCheck = await runLeakCheck({
+      settings: project.getProvidedContext().settings,
+      databaseUrls: [adminUrl, databaseUrl, isolatedDatabaseUrl],
+      vaultWrites: vault.written(),
+    }).catch((error: unknown) => ({ summary: 'Leak check: could not run.', failure: `The leak check could not run: ${String(error)}` }));
+    console.log(leakCheck.summary);
+    await leakCollector.close();
     await oauth.close();
     await dockerHub.close();
     await installService.close();
     await qstash.close();
     await vault.close();
     await agentStub.close();
+    await pgFaultProxy.close();
     await proxy.close();
     const client = new pg.Client({ connectionString: adminUrl });
     await client.connect();
     await client.query(`drop database if exists ${name} with (force)`);
+    await client.query(`drop database if exists ${isolatedName} with (force)`);
     await client.end();
+    if (leakCheck.failure) throw new Error(leakCheck.failure);
   };
 }

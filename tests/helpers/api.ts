@@ -1,12 +1,72 @@
+import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
 import { exports } from 'cloudflare:workers';
+import { expect, inject } from 'vitest';
+import { createApp } from '../../functions/app.ts';
+import type { RecordedResponse } from './leak-collector.ts';
 
 export const BASE_URL = 'http://stacker.test';
 
 /** Sends a request to the Worker under test through its real fetch handler. */
-export function api(path: string, init?: RequestInit): Promise<Response> {
-  return exports.default.fetch(new Request(`${BASE_URL}${path}`, init));
+export async function api(path: string, init?: RequestInit): Promise<Response> {
+  const request = new Request(`${BASE_URL}${path}`, init);
+  return recorded(request, await exports.default.fetch(request));
+}
+
+/**
+ * Sends a request to the same app with some settings changed (a dependency pointed at a closed port,
+ * a low rate limit, another database, a setting removed with `undefined`), and waits for the work it
+ * leaves behind (waitUntil).
+ */
+export function apiWith(overrides: Record<string, unknown>, path: string, init?: RequestInit): Promise<Response> {
+  return apiOf(createApp(), path, init, overrides);
+}
+
+/** What apiOf can send to: the app, or one a test has built itself (e.g. with test-only routes added). */
+interface FetchHandler {
+  fetch(request: Request, env: Record<string, unknown>, ctx: ExecutionContext): Response | Promise<Response>;
+}
+
+/** Like apiWith, to an app a test has built itself. */
+export async function apiOf(app: FetchHandler, path: string, init?: RequestInit, overrides: Record<string, unknown> = {}): Promise<Response> {
+  const ctx = createExecutionContext();
+  const request = new Request(`${BASE_URL}${path}`, init);
+  const response = await app.fetch(request, { ...env, ...overrides }, ctx);
+  await waitOnExecutionContext(ctx);
+  return recorded(request, response);
 }
 
 export function jsonRequest(method: string, body: unknown, headers: Record<string, string> = {}): RequestInit {
   return { method, body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } };
+}
+
+// Every response a test sees goes to the leak check (tests/helpers/leak-collector.ts), in batches:
+// flushResponses runs after each test file (tests/helpers/leak-check-setup.ts).
+const pending: RecordedResponse[] = [];
+const FLUSH_AT = 500;
+
+async function recorded(request: Request, response: Response): Promise<Response> {
+  let body: string;
+  try {
+    body = await response.clone().text();
+  } catch {
+    body = ''; // the test cancelled the request: it saw no body either
+  }
+  const { testPath, currentTestName } = expect.getState();
+  const file = testPath ? testPath.slice(testPath.lastIndexOf('/tests/') + 1) : '(unknown file)';
+  pending.push({
+    method: request.method,
+    path: new URL(request.url).pathname,
+    status: response.status,
+    body,
+    test: currentTestName ? `${file} > ${currentTestName}` : file,
+  });
+  if (pending.length >= FLUSH_AT) await flushResponses();
+  return response;
+}
+
+export async function flushResponses(): Promise<void> {
+  if (pending.length === 0) return;
+  const batch = pending.splice(0);
+  const response = await fetch(inject('leakCollectorUrl'), { method: 'POST', body: JSON.stringify(batch) });
+  if (response.status !== 204) throw new Error(`the leak collector answered ${response.status}`);
 }

@@ -3,7 +3,7 @@ import { sql } from 'drizzle-orm';
 import { importJWK, SignJWT, type JWTPayload } from 'jose';
 import { inject } from 'vitest';
 import { sha256Hex, hmacSha256Hex, randomToken } from '../../functions/services/crypto.ts';
-import { api, jsonRequest } from './api.ts';
+import { api, apiWith, jsonRequest } from './api.ts';
 import { withDatabase } from './db.ts';
 
 /** The OAuth stub answers "Bearer user-<role>-<id>" with that user. */
@@ -88,4 +88,4 @@ export async function hmacHeaders(apiClient: { id: number; secret: string }, bod
   return { 'stacker-id': String(apiClient.id), 'stacker-hash': await hmacSha256Hex(apiClient.secret, new TextEncoder().encode(body)) };
 }
 
-export { api, jsonRequest };
+export { api, apiWith, jsonRequest };

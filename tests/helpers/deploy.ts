@@ -1,9 +1,9 @@
-import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
+import { env } from 'cloudflare:test';
 import { inject } from 'vitest';
-import { createApp } from '../../functions/app.ts';
 import { hmacSha256Hex } from '../../functions/services/crypto.ts';
 import { signLikeQStash } from '../../functions/services/queue.ts';
 import type { Delivery } from '../stubs/install-service.ts';
+import { apiWith } from './api.ts';
 import { api, bearerFor, jsonRequest } from './auth.ts';
 import { projectForms } from './fixtures.ts';
 
@@ -22,12 +22,8 @@ export async function createProjectFor(userId: string, form = projectForms[2]!.b
  * Sends a request through the app with its own execution context, and waits for the work it left
  * running (the background publish) before returning.
  */
-export async function requestAndSettle(path: string, init: RequestInit, overrides: Record<string, unknown> = {}): Promise<Response> {
-  const ctx = createExecutionContext();
-  const response = await createApp().request(path, init, { ...env, ...overrides }, ctx);
-  const body = await response.text();
-  await waitOnExecutionContext(ctx);
-  return new Response(body, { status: response.status, headers: response.headers });
+export function requestAndSettle(path: string, init: RequestInit, overrides: Record<string, unknown> = {}): Promise<Response> {
+  return apiWith(overrides, path, init);
 }
 
 export interface Started {

@@ -2,10 +2,10 @@
 // caller, checked through the real authentication and authorization middleware. Routes that later
 // work has not built yet are stood in for by a placeholder handler, so the middleware still decides.
 import { createRoute } from '@hono/zod-openapi';
-import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../functions/app.ts';
 import { createRouter } from '../../functions/router.ts';
+import { apiOf } from '../helpers/api.ts';
 import { agentHeaders, bearerFor, createAgent, createApiClientFor, hmacHeaders, uniqueId, type TestAgent, type TestClient } from '../helpers/auth.ts';
 
 type Subject = 'anonym' | 'group_user' | 'user' | 'group_admin' | 'client' | 'agent';
@@ -147,7 +147,7 @@ describe('access matrix', () => {
       const expected: Record<string, string> = {};
       for (const subject of SUBJECTS) {
         const url = concrete.replace('HASH', subject === 'agent' ? agent.deploymentHash : 'deployment_unknown');
-        const response = await app.request(url, { method, headers: await credentials(subject) }, env);
+        const response = await apiOf(app, url, { method, headers: await credentials(subject) });
         // Refused by authorization (not by the handler's own checks, e.g. a webhook's signature).
         const message = response.status === 401 || response.status === 403 ? ((await response.clone().json()) as { message: string }).message : '';
         const denied = (response.status === 401 && message === 'Authentication required') || (response.status === 403 && message.startsWith('Not allowed'));
@@ -161,7 +161,7 @@ describe('access matrix', () => {
 
   it('an unknown route is 404 for every subject', async () => {
     for (const subject of SUBJECTS) {
-      const response = await app.request('/no/such/thing', { headers: await credentials(subject) }, env);
+      const response = await apiOf(app, '/no/such/thing', { headers: await credentials(subject) });
       expect(response.status, subject).toBe(404);
     }
   });

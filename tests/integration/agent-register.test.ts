@@ -2,7 +2,7 @@ import { env } from 'cloudflare:test';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { createApp } from '../../functions/app.ts';
+import { apiWith } from '../helpers/api.ts';
 import { sha256Hex } from '../../functions/services/crypto.ts';
 import { AgentSimulator } from '../helpers/agent-simulator.ts';
 import { api, bearerFor, createApiClientFor, createDeployment, hmacHeaders, jsonRequest, uniqueId } from '../helpers/auth.ts';
@@ -97,10 +97,7 @@ describe('POST /api/v1/agent/register', () => {
 
   it('Vault down: 503 and no agent row left behind', async () => {
     const deployment = await createDeployment();
-    const response = await createApp().request('/api/v1/agent/register', jsonRequest('POST', registration(deployment.deploymentHash)), {
-      ...env,
-      VAULT_ADDRESS: `${inject('vaultStubUrl')}/__down`,
-    });
+    const response = await apiWith({ VAULT_ADDRESS: `${inject('vaultStubUrl')}/__down` }, '/api/v1/agent/register', jsonRequest('POST', registration(deployment.deploymentHash)));
     expect(response.status).toBe(503);
     expect(((await response.json()) as { message: string }).message).toMatch(/Vault/);
     const rows = await withDatabase(async (db) => (await db.execute(sql`select id from agents where deployment_hash = ${deployment.deploymentHash}`)).rows);

@@ -4,7 +4,7 @@ import { env } from 'cloudflare:test';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { createApp } from '../../functions/app.ts';
+import { apiWith } from '../helpers/api.ts';
 import { sha256Hex } from '../../functions/services/crypto.ts';
 import { kvAgentTokenVault, vaultFromConfig } from '../../functions/services/vault-kv.ts';
 import { VaultUnavailableError } from '../../functions/services/vault.ts';
@@ -55,12 +55,12 @@ async function agentRow(agentId: string): Promise<AgentRow> {
   });
 }
 
-const whoami = (headers: Record<string, string>, bindings: object = env) => createApp().request('/whoami', { headers }, bindings);
+const whoami = (headers: Record<string, string>, bindings: Record<string, unknown> = {}) => apiWith(bindings, '/whoami', { headers });
 
-function rotate(hash: string, init: { body?: unknown; headers?: Record<string, string>; bindings?: object } = {}) {
+function rotate(hash: string, init: { body?: unknown; headers?: Record<string, string>; bindings?: Record<string, unknown> } = {}) {
   const headers = init.headers ?? admin();
   const request = init.body === undefined ? { method: 'POST', headers } : jsonRequest('POST', init.body, headers);
-  return createApp().request(`/admin/agent/${hash}/rotate-token`, request, init.bindings ?? env);
+  return apiWith(init.bindings ?? {}, `/admin/agent/${hash}/rotate-token`, request);
 }
 
 interface Rotated {
@@ -193,11 +193,11 @@ describe('POST /admin/agent/{deployment_hash}/rotate-token', () => {
       const answer = (await response.json()) as { message: string };
       expect(answer.message).toMatch(/^Invalid request body/);
     }
-    const malformed = await createApp().request(
-      `/admin/agent/${agent.deploymentHash}/rotate-token`,
-      { method: 'POST', headers: { ...admin(), 'content-type': 'application/json' }, body: '{"new_token":' },
-      env,
-    );
+    const malformed = await apiWith({}, `/admin/agent/${agent.deploymentHash}/rotate-token`, {
+      method: 'POST',
+      headers: { ...admin(), 'content-type': 'application/json' },
+      body: '{"new_token":',
+    });
     expect(malformed.status).toBe(400);
     const badHash = await rotate('bad%20hash%24');
     expect(badHash.status).toBe(400);

@@ -5,7 +5,7 @@ import { sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RequestDatabase } from '../../db/client.ts';
-import { createApp } from '../../functions/app.ts';
+import { apiOf, apiWith } from '../helpers/api.ts';
 import { configFromBindings } from '../../functions/config.ts';
 import type { AppEnv } from '../../functions/env.ts';
 import { handleError } from '../../functions/errors.ts';
@@ -81,7 +81,7 @@ describe('signed agent requests', () => {
 
   it('accepts a POST whose body is signed, and the route still reads the body', async () => {
     const body = JSON.stringify({ command_id: 'cmd_1', status: 'success', completed_at: '2026-07-13T12:00:00Z', note: 'ünïcödé' });
-    const response = await echoApp().request('/echo', { method: 'POST', body, headers: { 'content-type': 'application/json', ...(await signedHeaders(agent, body)) } }, env);
+    const response = await apiOf(echoApp(), '/echo', { method: 'POST', body, headers: { 'content-type': 'application/json', ...(await signedHeaders(agent, body)) } });
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({
       principal: { kind: 'agent', subject: 'agent', agentId: agent.agentId, deploymentHash: agent.deploymentHash },
@@ -101,11 +101,11 @@ describe('signed agent requests', () => {
     expect(await message(response)).toMatch(/bad signature/);
 
     const body = JSON.stringify({ a: 1 });
-    const tampered = await echoApp().request(
-      '/echo',
-      { method: 'POST', body: JSON.stringify({ a: 2 }), headers: { 'content-type': 'application/json', ...(await signedHeaders(agent, body)) } },
-      env,
-    );
+    const tampered = await apiOf(echoApp(), '/echo', {
+      method: 'POST',
+      body: JSON.stringify({ a: 2 }),
+      headers: { 'content-type': 'application/json', ...(await signedHeaders(agent, body)) },
+    });
     expect(tampered.status).toBe(401);
     expect(await message(tampered)).toMatch(/bad signature/);
 
@@ -188,21 +188,21 @@ describe('signed agent requests', () => {
   });
 
   it('AGENT_REQUIRE_SIGNATURE: unsigned requests pass when off, are 401 when on', async () => {
-    expect((await createApp().request('/whoami', { headers: agentHeaders(agent) }, env)).status).toBe(200);
-    expect((await createApp().request('/whoami', { headers: agentHeaders(agent) }, { ...env, AGENT_REQUIRE_SIGNATURE: 'off' })).status).toBe(200);
+    expect((await apiWith({}, '/whoami', { headers: agentHeaders(agent) })).status).toBe(200);
+    expect((await apiWith({ AGENT_REQUIRE_SIGNATURE: 'off' }, '/whoami', { headers: agentHeaders(agent) })).status).toBe(200);
 
-    const on = { ...env, AGENT_REQUIRE_SIGNATURE: 'on' };
-    const unsigned = await createApp().request('/whoami', { headers: agentHeaders(agent) }, on);
+    const on = { AGENT_REQUIRE_SIGNATURE: 'on' };
+    const unsigned = await apiWith(on, '/whoami', { headers: agentHeaders(agent) });
     expect(unsigned.status).toBe(401);
     expect(await message(unsigned)).toMatch(/X-Timestamp header is missing/);
 
     const noSignature = await signedHeaders(agent);
     delete noSignature['x-agent-signature'];
-    const withoutSignature = await createApp().request('/whoami', { headers: noSignature }, on);
+    const withoutSignature = await apiWith(on, '/whoami', { headers: noSignature });
     expect(withoutSignature.status).toBe(401);
     expect(await message(withoutSignature)).toMatch(/X-Agent-Signature header is missing/);
 
-    expect((await createApp().request('/whoami', { headers: await signedHeaders(agent) }, on)).status).toBe(200);
+    expect((await apiWith(on, '/whoami', { headers: await signedHeaders(agent) })).status).toBe(200);
   });
 
   it('never answers 500 to odd header values', async () => {

@@ -1,8 +1,7 @@
-import { env } from 'cloudflare:test';
 import { generateKeyPair } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { createApp } from '../../functions/app.ts';
+import { apiWith } from '../helpers/api.ts';
 import { api, bearerFor, signJwt, uniqueId } from '../helpers/auth.ts';
 
 // POST /client is for users only (group_user and up): a 201 proves who the caller was taken for,
@@ -74,7 +73,7 @@ describe('JWT bearers (verified with the JWKS)', () => {
 
   it('will not check JWTs without a pinned issuer and audience (503, never an unchecked token)', async () => {
     const token = await signJwt({ sub: 'u1', role: 'group_user' });
-    const response = await createApp().request('/health_check', { headers: withBearer(token) }, { ...env, OAUTH_AUDIENCE: undefined });
+    const response = await apiWith({ OAUTH_AUDIENCE: undefined }, '/health_check', { headers: withBearer(token) });
     expect(response.status).toBe(503);
     expect(await message(response)).toMatch(/OAUTH_ISSUER and OAUTH_AUDIENCE/);
   });
@@ -108,8 +107,7 @@ describe('opaque bearers (introspected at AUTH_URL)', () => {
   });
 
   it('the auth server down is 503, never a user (even on loopback)', async () => {
-    const app = createApp();
-    const response = await app.request('/client', { method: 'POST', headers: bearerFor('group_user', 'down') }, { ...env, AUTH_URL: 'http://127.0.0.1:9/me' });
+    const response = await apiWith({ AUTH_URL: 'http://127.0.0.1:9/me' }, '/client', { method: 'POST', headers: bearerFor('group_user', 'down') });
     expect(response.status).toBe(503);
     expect(await message(response)).toBe('OAuth server is unavailable');
   });

@@ -1,6 +1,5 @@
-import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { createApp } from '../../functions/app.ts';
+import { apiWith } from '../helpers/api.ts';
 import { api, bearerFor, createApiClientFor, hmacHeaders, uniqueId } from '../helpers/auth.ts';
 
 interface ClientItem {
@@ -48,7 +47,7 @@ describe('POST /client', () => {
   });
 
   it('answers 503 naming SECURITY_KEY when it is not set', async () => {
-    const response = await createApp().request('/client', { method: 'POST', headers: bearerFor('group_user', uniqueId('nokey')) }, { ...env, SECURITY_KEY: undefined });
+    const response = await apiWith({ SECURITY_KEY: undefined }, '/client', { method: 'POST', headers: bearerFor('group_user', uniqueId('nokey')) });
     expect(response.status).toBe(503);
     expect(((await response.json()) as { message: string }).message).toMatch(/SECURITY_KEY is not set/);
   });

@@ -1,7 +1,6 @@
-import { env } from 'cloudflare:test';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { createApp } from '../../functions/app.ts';
+import { apiWith } from '../helpers/api.ts';
 import { api, bearerFor, createApiClientFor, hmacHeaders, jsonRequest, uniqueId } from '../helpers/auth.ts';
 import { withDatabase } from '../helpers/db.ts';
 import { fixtures } from '../helpers/fixtures.ts';
@@ -87,10 +86,10 @@ describe('POST /cloud', () => {
     const userId = uniqueId('key');
     const created = await createCloud(userId);
     const headers = bearerFor('group_user', userId);
-    const missing = await createApp().request(`/cloud/${created.id}`, { headers }, { ...env, SECURITY_KEY: undefined });
+    const missing = await apiWith({ SECURITY_KEY: undefined }, `/cloud/${created.id}`, { headers });
     expect(missing.status).toBe(503);
     expect(((await missing.json()) as { message: string }).message).toMatch(/SECURITY_KEY is not set/);
-    const wrong = await createApp().request(`/cloud/${created.id}`, { headers }, { ...env, SECURITY_KEY: 'b'.repeat(32) });
+    const wrong = await apiWith({ SECURITY_KEY: 'b'.repeat(32) }, `/cloud/${created.id}`, { headers });
     expect(wrong.status).toBe(503);
     expect(((await wrong.json()) as { message: string }).message).toMatch(/SECURITY_KEY/);
   });

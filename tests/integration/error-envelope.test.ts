@@ -1,10 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { env } from 'cloudflare:test';
 import { sql } from 'drizzle-orm';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApp, MAX_BODY_BYTES } from '../../functions/app.ts';
 import { createRouter } from '../../functions/router.ts';
-import { api } from '../helpers/api.ts';
+import { api, apiOf } from '../helpers/api.ts';
 import { withDatabase } from '../helpers/db.ts';
 
 // A route that exists only here, to drive the shared machinery (validation hook, error handler)
@@ -34,7 +33,7 @@ function appWithTestRoutes() {
   return app;
 }
 
-const request = (path: string, init?: RequestInit) => appWithTestRoutes().request(path, init, env);
+const request = (path: string, init?: RequestInit) => apiOf(appWithTestRoutes(), path, init);
 const json = { 'content-type': 'application/json' };
 
 afterEach(() => vi.restoreAllMocks());

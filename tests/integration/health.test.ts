@@ -1,7 +1,5 @@
-import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { createApp } from '../../functions/app.ts';
-import { api } from '../helpers/api.ts';
+import { api, apiWith } from '../helpers/api.ts';
 
 describe('GET /health_check', () => {
   it('answers 200 when the database answers', async () => {
@@ -11,8 +9,7 @@ describe('GET /health_check', () => {
   });
 
   it('answers 503 with a JSON message when the database is unreachable', async () => {
-    const app = createApp();
-    const response = await app.request('/health_check', {}, { ...env, DATABASE_URL: 'postgres://postgres@127.0.0.1:9/nowhere' });
+    const response = await apiWith({ DATABASE_URL: 'postgres://postgres@127.0.0.1:9/nowhere' }, '/health_check');
     expect(response.status).toBe(503);
     expect(response.headers.get('content-type')).toMatch(/^application\/json/);
     expect(((await response.json()) as { message: string }).message).toMatch(/^Database is unavailable/);

@@ -1,7 +1,6 @@
-import { env } from 'cloudflare:test';
 import { sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createApp } from '../../functions/app.ts';
+import { apiWith } from '../helpers/api.ts';
 import { api, bearerFor, createAgent, uniqueId } from '../helpers/auth.ts';
 import { withDatabase } from '../helpers/db.ts';
 
@@ -12,7 +11,7 @@ describe('request logs', () => {
     const lines: string[] = [];
     vi.spyOn(console, 'log').mockImplementation((line: unknown) => void lines.push(String(line)));
     const token = `user-group_user-${uniqueId('log')}`;
-    const response = await createApp().request('/client/2147483000?secret=shh', { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'x-request-id': 'req-log-1' } }, { ...env, LOG_LEVEL: 'info' });
+    const response = await apiWith({ LOG_LEVEL: 'info' }, '/client/2147483000?secret=shh', { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'x-request-id': 'req-log-1' } });
     expect(response.status).toBe(404);
     expect(response.headers.get('x-request-id')).toBe('req-log-1');
     const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((entry) => entry.msg === 'request');
@@ -26,7 +25,7 @@ describe('request logs', () => {
   it('LOG_LEVEL=warn keeps request lines out', async () => {
     const lines: string[] = [];
     vi.spyOn(console, 'log').mockImplementation((line: unknown) => void lines.push(String(line)));
-    await createApp().request('/health_check', {}, { ...env, LOG_LEVEL: 'warn' });
+    await apiWith({ LOG_LEVEL: 'warn' }, '/health_check');
     expect(lines.filter((line) => line.includes('"msg":"request"'))).toEqual([]);
   });
 });

@@ -1,7 +1,6 @@
-import { env } from 'cloudflare:test';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { createApp } from '../../functions/app.ts';
+import { apiWith } from '../helpers/api.ts';
 import { api, bearerFor, createApiClientFor, hmacHeaders, jsonRequest, uniqueId } from '../helpers/auth.ts';
 import { withDatabase } from '../helpers/db.ts';
 import { oldShapes, projectForms } from '../helpers/fixtures.ts';
@@ -95,10 +94,10 @@ describe('POST /project', () => {
   it('answers 503 naming Docker Hub when it is down, and skips the check when DOCKERHUB_CHECK=off', async () => {
     const headers = { ...bearerFor('group_user', uniqueId('hub')), 'content-type': 'application/json' };
     const body = JSON.stringify(projectForms[2]!.body);
-    const down = await createApp().request('/project', { method: 'POST', headers, body }, { ...env, DOCKERHUB_URL: 'http://127.0.0.1:9' });
+    const down = await apiWith({ DOCKERHUB_URL: 'http://127.0.0.1:9' }, '/project', { method: 'POST', headers, body });
     expect(down.status).toBe(503);
     expect(((await down.json()) as { message: string }).message).toMatch(/^Docker Hub is unavailable/);
-    const off = await createApp().request('/project', { method: 'POST', headers, body }, { ...env, DOCKERHUB_URL: 'http://127.0.0.1:9', DOCKERHUB_CHECK: 'off' });
+    const off = await apiWith({ DOCKERHUB_URL: 'http://127.0.0.1:9', DOCKERHUB_CHECK: 'off' }, '/project', { method: 'POST', headers, body });
     expect(off.status).toBe(201);
   });
 });

@@ -1,5 +1,6 @@
 // Stands in for the remote install service that receives deploy jobs.
 //   POST /install[?fail=N]  accepts a job (JSON); answers 500 to the first N deliveries of each message id.
+//        [&hang=M]          and before those, never answers the first M (the sender must time out).
 //                           A redelivered message id is acknowledged but not accepted again.
 //   GET  /deliveries?deployment_hash=H[&accepted=N]  every delivery attempt seen for that deployment, in
 //        order; with accepted=N, held until N of them were accepted (at most 10 s).
@@ -43,7 +44,12 @@ export async function startInstallServiceStub(): Promise<StubServer & { installU
     const messageId = headers['upstash-message-id'] ?? '';
     const attempt = (attemptsByMessage.get(messageId) ?? 0) + 1;
     attemptsByMessage.set(messageId, attempt);
-    const failFirst = Number(url.searchParams.get('fail') ?? '0');
+    const hangFirst = Number(url.searchParams.get('hang') ?? '0');
+    if (attempt <= hangFirst) {
+      deliveries.push({ messageId, headers, body, status: 0, accepted: false });
+      return; // no answer at all; the connection closes when the sender gives up
+    }
+    const failFirst = hangFirst + Number(url.searchParams.get('fail') ?? '0');
     const status = attempt <= failFirst ? 500 : 200;
     const isNew = status === 200 && !accepted.has(messageId);
     if (isNew) accepted.add(messageId);

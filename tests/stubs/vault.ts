@@ -15,10 +15,13 @@ export interface VaultStub extends StubServer {
   token: string;
   /** What is stored at a path (without /v1/), for Node-side tests. */
   stored(path: string): Record<string, unknown> | undefined;
+  /** Everything ever written, overwritten and deleted entries included (for the leak check). */
+  written(): Record<string, unknown>[];
 }
 
 export async function startVaultStub(token = `hvs.${randomBytes(18).toString('hex')}`): Promise<VaultStub> {
   const secrets = new Map<string, { data: Record<string, unknown>; version: number; created: string }>();
+  const written: Record<string, unknown>[] = [];
   const server = await startStubServer(async (req, res, body) => {
     // No keep-alive: a pooled connection the server has just timed out would surface in workerd as
     // "Network connection lost" on the next request.
@@ -57,6 +60,7 @@ export async function startVaultStub(token = `hvs.${randomBytes(18).toString('he
         const version = (secrets.get(path)?.version ?? 0) + 1;
         const created = new Date().toISOString();
         secrets.set(path, { data: data as Record<string, unknown>, version, created });
+        written.push(data as Record<string, unknown>);
         return sendJson(res, 200, { data: { created_time: created, deletion_time: '', destroyed: false, version } });
       }
       case 'GET': {
@@ -81,7 +85,7 @@ export async function startVaultStub(token = `hvs.${randomBytes(18).toString('he
         return sendJson(res, 405, { errors: ['unsupported operation'] });
     }
   });
-  return { ...server, token, stored: (path) => secrets.get(normalise(path))?.data };
+  return { ...server, token, stored: (path) => secrets.get(normalise(path))?.data, written: () => [...written] };
 }
 
 function normalise(path: string): string {
