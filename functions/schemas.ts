@@ -28,7 +28,7 @@ export const idParam = z
   .regex(/^\d{1,10}$/, 'must be a positive integer')
   .transform(Number)
   .pipe(z.number().int().min(1, 'must be a positive integer').max(2_147_483_647, 'is out of range'))
-  .openapi({ type: 'integer', example: 1 });
+  .openapi({ type: 'integer', minimum: 1, maximum: 2_147_483_647, example: 1 });
 
 export const jsonContent = <T>(schema: T, description: string) => ({
   description,

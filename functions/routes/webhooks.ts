@@ -37,7 +37,8 @@ const ProgressMessage = z
  * service itself (X-Install-Signature: sha256=<hex HMAC of the raw body>). Checked before the body is read.
  */
 const verifySignature = createMiddleware<AppEnv>(async (c, next) => {
-  const body = await c.req.text();
+  const raw = await c.req.arrayBuffer();
+  const body = new TextDecoder().decode(raw);
   const upstash = c.req.header('upstash-signature');
   const install = c.req.header('x-install-signature');
   const config = c.var.config;
@@ -51,7 +52,8 @@ const verifySignature = createMiddleware<AppEnv>(async (c, next) => {
   } else if (install) {
     const secret = requireSetting(config, 'INSTALL_WEBHOOK_SECRET');
     const match = /^sha256=([0-9a-fA-F]{64})$/.exec(install);
-    const expected = await hmacSha256Hex(secret, new TextEncoder().encode(body));
+    // Over the bytes as sent: decoding and re-encoding changes a body that is not valid UTF-8.
+    const expected = await hmacSha256Hex(secret, raw);
     if (!match || !constantTimeEqual(expected, match[1]!.toLowerCase())) throw unauthorized('Invalid X-Install-Signature');
   } else {
     throw unauthorized('Webhook signature required (Upstash-Signature or X-Install-Signature)');

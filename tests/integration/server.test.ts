@@ -74,6 +74,18 @@ describe('servers', () => {
     expect(await storedRow(seeded.id)).toMatchObject({ region: 'fsn1', ssh_port: null });
   });
 
+  it('PUT without a body is a 400, not an update that clears every field', async () => {
+    const userId = uniqueId('nobody');
+    const seeded = await seedServer(userId);
+    const before = await storedRow(seeded.id);
+    for (const headers of [bearerFor('group_user', userId), { ...bearerFor('group_user', userId), 'content-type': '' }]) {
+      const response = await api(`/server/${seeded.id}`, { method: 'PUT', headers });
+      expect(response.status).toBe(400);
+      expect(await response.json()).toMatchObject({ message: 'Request body is required (Content-Type: application/json)', errors: [{ path: 'body' }] });
+    }
+    expect(await storedRow(seeded.id)).toEqual(before);
+  });
+
   it('another user gets 404 on read, update and delete, and nothing changes', async () => {
     const seeded = await seedServer(uniqueId('own'));
     const before = await storedRow(seeded.id);
