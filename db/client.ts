@@ -1,4 +1,4 @@
-import { neonConfig, Pool } from '@neondatabase/serverless';
+import { neonConfig, Pool, type PoolClient } from '@neondatabase/serverless';
 import { drizzle, type NeonDatabase } from 'drizzle-orm/neon-serverless';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import * as schema from './schema.ts';
@@ -43,6 +43,8 @@ export class RequestDatabase {
   readonly #settings: DatabaseSettings;
   #pool: Pool | undefined;
   #db: Database | undefined;
+  /** Connections handed out and not given back yet (see close). */
+  readonly #checkedOut = new Set<PoolClient>();
 
   constructor(settings: DatabaseSettings) {
     this.#settings = settings;
@@ -55,6 +57,12 @@ export class RequestDatabase {
       this.#pool = new Pool({ connectionString: this.#settings.url, max: 2, connectionTimeoutMillis: 5_000 });
       // An idle client's socket error must not become an unhandled rejection; the next query reports it.
       this.#pool.on('error', () => undefined);
+      // Nor a checked-out one's: its pending query is rejected anyway, and an 'error' event nobody
+      // listens to would be thrown as an uncaught exception.
+      this.#pool.on('connect', (client: PoolClient) => client.on('error', () => undefined));
+      const checkedOut = this.#checkedOut;
+      this.#pool.on('acquire', (client: PoolClient) => checkedOut.add(client));
+      this.#pool.on('release', (_error: Error | undefined, client: PoolClient) => checkedOut.delete(client));
       this.#db = drizzle({ client: this.#pool, schema });
     }
     return this.#db;
@@ -81,6 +89,10 @@ export class RequestDatabase {
     const pool = this.#pool;
     this.#pool = undefined;
     this.#db = undefined;
+    // pool.end() waits for every connection to come back. Drizzle never gives one back when its
+    // transaction's BEGIN fails (the connection dropped), which would hold the request open forever.
+    for (const client of this.#checkedOut) client.release(new Error('request ended'));
+    this.#checkedOut.clear();
     if (pool) await pool.end().catch(() => undefined);
   }
 }

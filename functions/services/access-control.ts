@@ -1,7 +1,8 @@
 // Casbin with the reference's model (RBAC, keyMatch2 paths); rules come from the casbin_rule table.
 import { newEnforcer, newModelFromString, type Enforcer } from 'casbin';
 import { casbinRule } from '../../db/schema.ts';
-import type { AnyDatabase } from '../../db/client.ts';
+import { isDatabaseUnavailable, type AnyDatabase } from '../../db/client.ts';
+import { log } from '../logger.ts';
 
 export const CASBIN_MODEL = `
 [request_definition]
@@ -64,7 +65,7 @@ let loading: Promise<Enforcer> | undefined;
 
 export async function cachedEnforcer(db: AnyDatabase, now = Date.now()): Promise<Enforcer> {
   if (cached && now - cached.loadedAt < RULES_TTL_MS) return cached.enforcer;
-  loading ??= loadRules(db)
+  const refresh = (loading ??= loadRules(db)
     .then(buildEnforcer)
     .then((enforcer) => {
       cached = { enforcer, loadedAt: Date.now() };
@@ -72,8 +73,18 @@ export async function cachedEnforcer(db: AnyDatabase, now = Date.now()): Promise
     })
     .finally(() => {
       loading = undefined;
-    });
-  return loading;
+    }));
+  const stale = cached;
+  if (!stale) return refresh;
+  try {
+    return await refresh;
+  } catch (error) {
+    // With the database down, the last rules read are better than refusing routes that need no
+    // database (the document, /whoami); the routes that do need it answer 503 themselves.
+    if (!isDatabaseUnavailable(error)) throw error;
+    log('warn', 'casbin rules not refreshed: database unavailable; using the last rules read', { ageMs: now - stale.loadedAt });
+    return stale.enforcer;
+  }
 }
 
 /** Forget the cached rules (after the console or an admin changes casbin_rule). */

@@ -106,6 +106,8 @@ function jwtFailure(error: unknown): ApiError {
   if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid) {
     return unavailable('OAuth key set (OAUTH_JWKS_URL) is unavailable');
   }
+  // jose raises its plain JOSEError only when the key set answers with other than 200 or not JSON.
+  if (error instanceof joseErrors.JOSEError && error.constructor === joseErrors.JOSEError) return unavailable('OAuth key set (OAUTH_JWKS_URL) is unavailable');
   if (error instanceof joseErrors.JOSEError) return unauthorized('Token is not valid');
   // fetch failures of the JWKS endpoint
   return unavailable('OAuth key set (OAUTH_JWKS_URL) is unavailable');
