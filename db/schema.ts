@@ -136,6 +136,8 @@ export const deployment = pgTable(
     deadlineAt: timestamp('deadline_at', { withTimezone: true }),
     progress: integer('progress'),
     message: text('message'),
+    /** The caller's Idempotency-Key: a retried deploy (its answer lost) finds this deployment. */
+    idempotencyKey: varchar('idempotency_key', { length: 128 }),
   },
   (t) => [
     // Fix §12.14: ON DELETE CASCADE, so deleting a project that has deployments works.
@@ -145,6 +147,7 @@ export const deployment = pgTable(
     index('idx_deployment_project_id').on(t.projectId),
     index('idx_deployment_hash').on(t.deploymentHash),
     index('idx_deployment_user_id').on(t.userId),
+    uniqueIndex('idx_deployment_idempotency').on(t.projectId, t.idempotencyKey).where(sql`${t.idempotencyKey} is not null`),
   ],
 );
 

@@ -93,22 +93,48 @@ export function publishInBackground(c: Context<AppEnv>, outboxId: number): void 
   c.executionCtx.waitUntil(work);
 }
 
+const idempotencyHeader = z.object({
+  'idempotency-key': z
+    .string()
+    .min(1)
+    .max(128)
+    .optional()
+    .openapi({ description: 'The same key again (e.g. a retry after a lost answer) answers the deployment it started, 200, instead of starting another' }),
+});
+const startedResponses = {
+  202: jsonContent(Started, 'Accepted: the job is on its way to the install service'),
+  200: jsonContent(Started, 'Already started with this Idempotency-Key'),
+  ...responses,
+};
+
 const projectParams = z.object({ id: idParam });
 const deploy = createRoute({
   method: 'post', path: '/project/{id}/deploy', tags: ['deployments'], security: userSecurity,
   summary: 'Deploy a project with the cloud credentials in the body',
-  request: { params: projectParams, body: { required: true, content: { 'application/json': { schema: DeployForm } } } },
-  responses: { 202: jsonContent(Started, 'Accepted: the job is on its way to the install service'), ...responses },
+  request: { params: projectParams, headers: idempotencyHeader, body: { required: true, content: { 'application/json': { schema: DeployForm } } } },
+  responses: startedResponses,
 });
 const deployWithCloud = createRoute({
   method: 'post', path: '/project/{id}/deploy/{cloud_id}', tags: ['deployments'], security: userSecurity,
   summary: 'Deploy a project with one of the caller’s saved clouds',
   request: {
     params: z.object({ id: idParam, cloud_id: idParam }),
+    headers: idempotencyHeader,
     body: { required: true, content: { 'application/json': { schema: SavedCloudDeployForm } } },
   },
-  responses: { 202: jsonContent(Started, 'Accepted: the job is on its way to the install service'), ...responses },
+  responses: startedResponses,
 });
+
+/** Both deploy routes: start (or find, by Idempotency-Key) the deployment, publish its job after answering. */
+async function startAndAnswer(c: Context<AppEnv>, projectId: number, input: z.output<typeof SavedCloudDeployForm>, idempotencyKey: string | undefined, savedCloudId?: number) {
+  const user = currentUser(c);
+  outboxDeps(c); // delivery settings missing: 503 before anything is written
+  const started = await startDeployment(deployDeps(c), { projectId, scope: callerScope(c), user: { id: user.id, email: user.email }, input, savedCloudId, idempotencyKey });
+  const item = { deployment_id: started.deploymentId, deployment_hash: started.deploymentHash, status: started.status };
+  if (started.outboxId === undefined) return c.json({ message: 'Deployment already started with this Idempotency-Key', id: started.projectId, item }, 200);
+  publishInBackground(c, started.outboxId);
+  return c.json({ message: 'Deployment started', id: started.projectId, item }, 202);
+}
 
 const statusQuery = z
   .object({
@@ -151,37 +177,10 @@ const cancel = createRoute({
 });
 
 export const deployRoutes = createRouter()
-  .openapi(deploy, async (c) => {
-    const user = currentUser(c);
-    outboxDeps(c); // delivery settings missing: 503 before anything is written
-    const started = await startDeployment(deployDeps(c), {
-      projectId: c.req.valid('param').id,
-      scope: callerScope(c),
-      user: { id: user.id, email: user.email },
-      input: c.req.valid('json'),
-    });
-    publishInBackground(c, started.outboxId);
-    return c.json(
-      { message: 'Deployment started', id: started.projectId, item: { deployment_id: started.deploymentId, deployment_hash: started.deploymentHash, status: started.status } },
-      202,
-    );
-  })
-  .openapi(deployWithCloud, async (c) => {
-    const user = currentUser(c);
+  .openapi(deploy, (c) => startAndAnswer(c, c.req.valid('param').id, c.req.valid('json'), c.req.valid('header')['idempotency-key']))
+  .openapi(deployWithCloud, (c) => {
     const { id, cloud_id } = c.req.valid('param');
-    outboxDeps(c); // delivery settings missing: 503 before anything is written
-    const started = await startDeployment(deployDeps(c), {
-      projectId: id,
-      scope: callerScope(c),
-      user: { id: user.id, email: user.email },
-      input: c.req.valid('json'),
-      savedCloudId: cloud_id,
-    });
-    publishInBackground(c, started.outboxId);
-    return c.json(
-      { message: 'Deployment started', id: started.projectId, item: { deployment_id: started.deploymentId, deployment_hash: started.deploymentHash, status: started.status } },
-      202,
-    );
+    return startAndAnswer(c, id, c.req.valid('json'), c.req.valid('header')['idempotency-key'], cloud_id);
   })
   .openapi(status, async (c) => {
     const query = c.req.valid('query');

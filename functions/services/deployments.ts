@@ -2,7 +2,7 @@
 // (webhooks), cancel it, and make sure it always ends (the deadline watchdog).
 import { and, asc, desc, eq, inArray, lt, notInArray, sql } from 'drizzle-orm';
 import { brotliCompressSync, constants as zlibConstants } from 'node:zlib';
-import type { AnyDatabase } from '../../db/client.ts';
+import { databaseErrorCode, type AnyDatabase } from '../../db/client.ts';
 import { deployOutbox, deployment, project, server, webhookReceipt, type Deployment } from '../../db/schema.ts';
 import { ApiError, conflict, notFound } from '../errors.ts';
 import { cloudCredentials, createCloud, type CloudCredentials, type CloudInput } from './clouds.ts';
@@ -132,17 +132,21 @@ export function buildDeployJob(parts: JobParts): Record<string, unknown> {
 export interface StartedDeployment {
   deploymentId: number;
   deploymentHash: string;
-  status: 'pending';
+  status: string;
   projectId: number;
-  outboxId: number;
+  /** The job to publish; undefined when an earlier request with the same Idempotency-Key started it. */
+  outboxId?: number;
 }
 
 export async function startDeployment(
   deps: DeployDeps,
-  request: { projectId: number; scope: Scope; user: { id: string; email: string }; input: DeployInput; savedCloudId?: number },
+  request: { projectId: number; scope: Scope; user: { id: string; email: string }; input: DeployInput; savedCloudId?: number; idempotencyKey?: string },
 ): Promise<StartedDeployment> {
   const row = await findProject(deps.db, request.projectId, request.scope);
   const metadata = row.metadata as { custom: unknown };
+  const earlier = () => (request.idempotencyKey === undefined ? undefined : deploymentByKey(deps.db, row.id, request.idempotencyKey));
+  const already = await earlier();
+  if (already) return already;
 
   let cloud: CloudCredentials & { saveToken: boolean | null };
   if (request.savedCloudId !== undefined) {
@@ -164,7 +168,7 @@ export async function startDeployment(
   await verifyImages(deps.dockerHub, imagesOf(metadata as never));
 
   const deploymentHash = `deployment_${crypto.randomUUID()}`;
-  return deps.db.transaction(async (tx) => {
+  const started = deps.db.transaction(async (tx) => {
     // One server row per project, reused by every deploy.
     const [existing] = await tx.select().from(server).where(eq(server.projectId, row.id)).orderBy(asc(server.id)).limit(1).for('update');
     const wanted = request.input.server;
@@ -196,6 +200,7 @@ export async function startDeployment(
         deadlineAt: sql`now() + make_interval(mins => ${deps.deadlineMinutes})`,
         message: 'Queued for the install service',
         progress: 0,
+        idempotencyKey: request.idempotencyKey ?? null,
       })
       .returning();
     const job = buildDeployJob({
@@ -214,8 +219,25 @@ export async function startDeployment(
       .insert(deployOutbox)
       .values(await outboxRow(deps.securityKey, created!.id, 'deploy', job))
       .returning({ id: deployOutbox.id });
-    return { deploymentId: created!.id, deploymentHash, status: 'pending' as const, projectId: row.id, outboxId: entry!.id };
+    return { deploymentId: created!.id, deploymentHash, status: 'pending', projectId: row.id, outboxId: entry!.id };
   });
+  try {
+    return await started;
+  } catch (error) {
+    // The same key sent twice at once: the second insert meets the first's unique index.
+    const winner = databaseErrorCode(error) === '23505' ? await earlier() : undefined;
+    if (winner) return winner;
+    throw error;
+  }
+}
+
+async function deploymentByKey(db: AnyDatabase, projectId: number, idempotencyKey: string): Promise<StartedDeployment | undefined> {
+  const [found] = await db
+    .select({ deploymentId: deployment.id, deploymentHash: deployment.deploymentHash, status: deployment.status })
+    .from(deployment)
+    .where(and(eq(deployment.projectId, projectId), eq(deployment.idempotencyKey, idempotencyKey)))
+    .limit(1);
+  return found && { ...found, projectId };
 }
 
 /** A deployment the caller may see: through the project it belongs to. */

@@ -5,9 +5,10 @@ import { brotliDecompressSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { runScheduledJobs } from '../../functions/cron.ts';
+import { hmacSha256Hex } from '../../functions/services/crypto.ts';
 import { api, bearerFor, jsonRequest, uniqueId } from '../helpers/auth.ts';
 import { withDatabase } from '../helpers/db.ts';
-import { createProjectFor, deliveriesOf, deploy, postProgress, requestAndSettle } from '../helpers/deploy.ts';
+import { createProjectFor, deliveriesOf, deploy, postProgress, requestAndSettle, type Started } from '../helpers/deploy.ts';
 import { deployBodies, projectForms } from '../helpers/fixtures.ts';
 import { QSTASH_TOKEN } from '../stubs/qstash.ts';
 
@@ -98,6 +99,38 @@ describe('POST /project/{id}/deploy', () => {
     // A second cron run publishes nothing more for it.
     await runScheduledJobs({ ...env, QSTASH_TOKEN } as never);
     expect((await deliveriesOf(hash)).filter((d) => d.accepted)).toHaveLength(1);
+  });
+
+  it('with an Idempotency-Key, a retry answers the deployment already started (200) and starts nothing; another key starts another', async () => {
+    const project = await createProjectFor(uniqueId('idem'));
+    const send = (key: string) =>
+      requestAndSettle(`/project/${project.id}/deploy`, jsonRequest('POST', deployBody, { ...bearerFor('group_user', project.userId), 'idempotency-key': key }));
+    const first = await send('deploy-1');
+    expect(first.status).toBe(202);
+    const started = ((await first.json()) as Started).item;
+    const [again, concurrent] = await Promise.all([send('deploy-1'), send('deploy-1')]);
+    for (const retry of [again, concurrent]) {
+      expect(retry.status).toBe(200);
+      expect(((await retry.json()) as Started).item).toEqual(started);
+    }
+    const other = await send('deploy-2');
+    expect(other.status).toBe(202);
+    const rows = await withDatabase(async (db) => (await db.execute<{ n: string }>(sql`select count(*) as n from deployment where project_id = ${project.id}`)).rows[0]!.n);
+    expect(Number(rows)).toBe(2);
+    expect((await outboxOf(started.deployment_id)).filter((entry) => entry.kind === 'deploy')).toHaveLength(1);
+    // the same key on another project is another deployment
+    const elsewhere = await createProjectFor(project.userId);
+    const otherProject = await requestAndSettle(`/project/${elsewhere.id}/deploy`, jsonRequest('POST', deployBody, { ...bearerFor('group_user', project.userId), 'idempotency-key': 'deploy-1' }));
+    expect(otherProject.status).toBe(202);
+  });
+
+  it('two requests with the same new Idempotency-Key at once start one deployment', async () => {
+    const project = await createProjectFor(uniqueId('idem'));
+    const init = () => jsonRequest('POST', deployBody, { ...bearerFor('group_user', project.userId), 'idempotency-key': 'same' });
+    const answers = await Promise.all([0, 1, 2].map(() => requestAndSettle(`/project/${project.id}/deploy`, init())));
+    expect(answers.map((answer) => answer.status).sort()).toEqual([200, 200, 202]);
+    const hashes = await Promise.all(answers.map(async (answer) => ((await answer.json()) as Started).item.deployment_hash));
+    expect(new Set(hashes).size).toBe(1);
   });
 
   it('reuses the project’s server row instead of adding one per deploy; saves the cloud only with save_token', async () => {
@@ -204,6 +237,17 @@ describe('progress webhooks', () => {
       expect(response.status, JSON.stringify(bad)).toBe(400);
     }
     expect((await postProgress({}, { raw: '{"deploy_id":' })).status).toBe(400);
+    expect((await statusOf(hash, project.userId)).status).toBe('pending');
+  });
+
+  it('checks X-Install-Signature over the bytes as sent: a signed body that is not UTF-8 is malformed (400), not unsigned (401)', async () => {
+    const { project, deploymentId, hash } = await started();
+    const json = new TextEncoder().encode(JSON.stringify({ deploy_id: deploymentId, status: 'failed' }));
+    const body = Uint8Array.of(...json, 0xff);
+    const signature = await hmacSha256Hex(env.INSTALL_WEBHOOK_SECRET, body);
+    const response = await requestAndSettle('/webhooks/install', { method: 'POST', headers: { 'content-type': 'application/json', 'x-install-signature': `sha256=${signature}` }, body });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { message: string }).message).toBe('Malformed JSON in request body');
     expect((await statusOf(hash, project.userId)).status).toBe('pending');
   });
 });

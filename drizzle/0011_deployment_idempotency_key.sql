@@ -1,0 +1,2 @@
+ALTER TABLE "deployment" ADD COLUMN "idempotency_key" varchar(128);--> statement-breakpoint
+CREATE UNIQUE INDEX "idx_deployment_idempotency" ON "deployment" USING btree ("project_id","idempotency_key") WHERE "deployment"."idempotency_key" is not null;
