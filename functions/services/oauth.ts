@@ -137,7 +137,15 @@ async function introspect(token: string, settings: OAuthSettings, now: number): 
     await response.body?.cancel();
     throw unavailable(`OAuth server answered ${response.status}`);
   }
-  const parsed = meDocument.safeParse(await response.json().catch(() => undefined));
+  let document: unknown;
+  try {
+    document = await response.json();
+  } catch (error) {
+    // The timeout can fire while the body is still arriving: that is an unavailable server, not a bad document.
+    if (error instanceof DOMException && (error.name === 'TimeoutError' || error.name === 'AbortError')) throw unavailable('OAuth server is unavailable');
+    document = undefined;
+  }
+  const parsed = meDocument.safeParse(document);
   if (!parsed.success) throw unavailable('OAuth server answered with an unexpected document');
   const { user } = parsed.data;
   const result: AuthenticatedUser = {

@@ -1,4 +1,4 @@
-import { env } from 'cloudflare:test';
+import { env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { AgentSimulator } from '../helpers/agent-simulator.ts';
 import { apiWith, bearerFor, createAgent, createApiClientFor, hmacHeaders, uniqueId } from '../helpers/auth.ts';
@@ -80,6 +80,17 @@ describe('rate limits: 429 with Retry-After, per caller', () => {
     // one request comes back every 20 s
     expect(decisions[3]!.retryAfterSeconds).toBeGreaterThan(15);
     expect(decisions[3]!.retryAfterSeconds).toBeLessThanOrEqual(20);
+  });
+});
+
+describe('the rate limiter object', () => {
+  it('writes its bucket to storage only once it is less than half full (so a caller within its limit costs no write)', async () => {
+    const limiter = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(`test:${crypto.randomUUID()}`));
+    const stored = () => runInDurableObject(limiter, (_instance, state) => state.storage.kv.get<number>('arrival'));
+    for (let i = 0; i < 5; i++) await limiter.consume(10, 60_000);
+    expect(await stored()).toBeUndefined();
+    await limiter.consume(10, 60_000);
+    expect(await stored()).toBeGreaterThan(Date.now());
   });
 });
 
