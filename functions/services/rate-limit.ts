@@ -9,13 +9,22 @@ export interface RateLimits {
 }
 
 const MINUTE_MS = 60_000;
+/** RateLimiter objects the callers are spread over; each serves every caller of its shard. */
+export const RATE_LIMITER_SHARDS = 64;
 
-/** Rate limits kept by one RateLimiter Durable Object per key. */
+/** FNV-1a: a stable, even spread of keys over the shards. */
+export function shardOf(key: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
+  return (hash >>> 0) % RATE_LIMITER_SHARDS;
+}
+
+/** Rate limits kept by RateLimiter Durable Objects, one per shard of callers. */
 export function durableRateLimits(namespace: DurableObjectNamespace<RateLimiter>): RateLimits {
   return {
     async consume(key, limit) {
       try {
-        return await namespace.get(namespace.idFromName(key)).consume(limit, MINUTE_MS);
+        return await namespace.get(namespace.idFromName(`shard-${shardOf(key)}`)).consume(key, limit, MINUTE_MS);
       } catch (error) {
         // The limiter guards the service; it must not take it down. Fail open, loudly.
         log('warn', 'rate limiter unavailable', { key: key.split(':')[0], ...describeError(error) });

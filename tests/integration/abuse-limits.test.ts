@@ -1,5 +1,6 @@
 import { env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import { RATE_LIMITER_SHARDS, shardOf } from '../../functions/services/rate-limit.ts';
 import { AgentSimulator } from '../helpers/agent-simulator.ts';
 import { apiWith, bearerFor, createAgent, createApiClientFor, hmacHeaders, uniqueId } from '../helpers/auth.ts';
 
@@ -74,7 +75,9 @@ describe('rate limits: 429 with Retry-After, per caller', () => {
   it('a refused request does not count: the bucket holds exactly `limit` per window', async () => {
     const limiter = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(`test:${crypto.randomUUID()}`));
     const decisions = [];
-    for (let i = 0; i < 5; i++) decisions.push(await limiter.consume(3, 60_000));
+    for (let i = 0; i < 5; i++) decisions.push(await limiter.consume('user:a', 3, 60_000));
+    // another caller of the same shard has a bucket of its own
+    expect((await limiter.consume('user:b', 3, 60_000)).allowed).toBe(true);
     expect(decisions.map((decision) => decision.allowed)).toEqual([true, true, true, false, false]);
     expect(decisions.map((decision) => decision.remaining)).toEqual([2, 1, 0, 0, 0]);
     // one request comes back every 20 s
@@ -86,11 +89,18 @@ describe('rate limits: 429 with Retry-After, per caller', () => {
 describe('the rate limiter object', () => {
   it('writes its bucket to storage only once it is less than half full (so a caller within its limit costs no write)', async () => {
     const limiter = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(`test:${crypto.randomUUID()}`));
-    const stored = () => runInDurableObject(limiter, (_instance, state) => state.storage.kv.get<number>('arrival'));
-    for (let i = 0; i < 5; i++) await limiter.consume(10, 60_000);
+    const stored = () => runInDurableObject(limiter, (_instance, state) => state.storage.kv.get<number>('agent:x'));
+    for (let i = 0; i < 5; i++) await limiter.consume('agent:x', 10, 60_000);
     expect(await stored()).toBeUndefined();
-    await limiter.consume(10, 60_000);
+    await limiter.consume('agent:x', 10, 60_000);
     expect(await stored()).toBeGreaterThan(Date.now());
+  });
+
+  it('spreads callers evenly over the shards', () => {
+    const counts = new Array<number>(RATE_LIMITER_SHARDS).fill(0);
+    for (let i = 0; i < 6_400; i++) counts[shardOf(`agent:${crypto.randomUUID()}`)]!++;
+    expect(Math.min(...counts)).toBeGreaterThan(50);
+    expect(Math.max(...counts)).toBeLessThan(160);
   });
 });
 
