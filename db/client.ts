@@ -1,12 +1,21 @@
 import { neonConfig, Pool, type PoolClient } from '@neondatabase/serverless';
 import { drizzle, type NeonDatabase } from 'drizzle-orm/neon-serverless';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
-import * as schema from './schema.ts';
 
-/** The Worker's database (Neon driver). */
-export type Database = NeonDatabase<typeof schema>;
+/**
+ * The Worker's database (Neon driver). Built without drizzle's relational `schema`: nothing uses
+ * `db.query`, and drizzle would derive the relations of every table again for each request.
+ */
+export type Database = NeonDatabase;
 /** What services accept: the Worker's database, or node-postgres in the console. */
-export type AnyDatabase = PgDatabase<PgQueryResultHKT, typeof schema>;
+export type AnyDatabase = PgDatabase<PgQueryResultHKT>;
+
+/**
+ * How long a new connection may take before the request answers 503: long enough for a Neon compute
+ * waking from suspend, or for a busy isolate to get to the handshake (a poll's wait counts from its
+ * arrival, so a slow connection shortens the wait instead of outlasting the agent's timeout).
+ */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 export interface DatabaseSettings {
   url: string;
@@ -54,7 +63,7 @@ export class RequestDatabase {
     if (!this.#db) {
       configureDriver(this.#settings.wsProxy);
       // Small: one request rarely needs more than a transaction plus one query beside it.
-      this.#pool = new Pool({ connectionString: this.#settings.url, max: 2, connectionTimeoutMillis: 5_000 });
+      this.#pool = new Pool({ connectionString: this.#settings.url, max: 2, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
       // An idle client's socket error must not become an unhandled rejection; the next query reports it.
       this.#pool.on('error', () => undefined);
       // Nor a checked-out one's: its pending query is rejected anyway, and an 'error' event nobody
@@ -63,7 +72,7 @@ export class RequestDatabase {
       const checkedOut = this.#checkedOut;
       this.#pool.on('acquire', (client: PoolClient) => checkedOut.add(client));
       this.#pool.on('release', (_error: Error | undefined, client: PoolClient) => checkedOut.delete(client));
-      this.#db = drizzle({ client: this.#pool, schema });
+      this.#db = drizzle({ client: this.#pool });
     }
     return this.#db;
   }
