@@ -30,7 +30,11 @@ const jwtClaims = z
 
 export const INTROSPECTION_TTL_MS = 60_000;
 const INTROSPECTION_CACHE_MAX = 10_000;
-const AUTH_SERVER_TIMEOUT_MS = 5_000;
+/**
+ * Counted from when the request leaves until its answer is read, so a busy isolate's own queueing
+ * counts too: 10 s, like the database's connection timeout, before answering 503.
+ */
+const AUTH_SERVER_TIMEOUT_MS = 10_000;
 
 export interface OAuthSettings {
   authUrl?: string;
