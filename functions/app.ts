@@ -62,6 +62,7 @@ export function createApp() {
   app.use(requestId({ headerName: 'X-Request-Id' }));
   app.use(async (c, next) => {
     const started = Date.now();
+    c.set('receivedAt', started);
     const config = configFromBindings(c.env);
     c.set('config', config);
     setLogLevel(config.LOG_LEVEL);

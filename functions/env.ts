@@ -12,6 +12,8 @@ export interface Bindings {
 
 export interface Variables {
   requestId: string;
+  /** When the request reached the Worker (ms since the epoch), before any middleware ran. */
+  receivedAt: number;
   config: Config;
   database: RequestDatabase;
   principal: Principal;

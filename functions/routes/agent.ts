@@ -143,7 +143,8 @@ export const agentRoutes = createRouter()
     return c.json({ message: item.reissued ? 'Agent token re-issued' : 'Agent registered', item, data: { item } }, 201);
   })
   .openapi(wait, async (c) => {
-    const arrived = Date.now();
+    // Counted from the request's arrival, not from here: authentication may have queued for a connection.
+    const arrived = c.var.receivedAt;
     const agent = agentOf(c);
     const { deployment_hash } = c.req.valid('param');
     if (deployment_hash !== agent.deploymentHash) throw forbidden('Not authorized for this deployment');
