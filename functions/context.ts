@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+import { z } from 'zod';
 import type { AppEnv } from './env.ts';
 import { forbidden } from './errors.ts';
 import { isAdmin, type AuthenticatedUser, type Principal } from './principal.ts';
@@ -32,4 +33,11 @@ export function callerOwnerId(c: Context<AppEnv>): string {
   if (principal.kind === 'user') return principal.user.id;
   if (principal.kind === 'client') return principal.userId;
   throw forbidden('This route is for users and API clients');
+}
+
+const ipAddress = z.union([z.ipv4(), z.ipv6()]);
+
+/** The caller's IP address as Cloudflare gives it (CF-Connecting-IP), if it is one. */
+export function callerIp(c: Context<AppEnv>): string | undefined {
+  return ipAddress.safeParse(c.req.header('cf-connecting-ip')).data;
 }

@@ -2,6 +2,7 @@
 // anonymous callers. A refused request is a 429 with Retry-After; limits come from configuration.
 import { createMiddleware } from 'hono/factory';
 import type { Config } from '../config.ts';
+import { callerIp } from '../context.ts';
 import type { AppEnv } from '../env.ts';
 import { ApiError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
@@ -33,7 +34,7 @@ export function rateLimit(limitsFor: (env: AppEnv['Bindings']) => RateLimits = (
   return createMiddleware<AppEnv>(async (c, next) => {
     const principal = c.var.principal;
     if (principal.kind === 'anonymous' && SELF_AUTHENTICATED_PATHS.has(c.req.path)) return next();
-    const bucket = bucketOf(principal, c.var.config, c.req.header('cf-connecting-ip'));
+    const bucket = bucketOf(principal, c.var.config, callerIp(c));
     if (bucket.limit === 0) return next();
     const decision = await limitsFor(c.env).consume(bucket.key, bucket.limit);
     if (!decision.allowed) {

@@ -2,7 +2,7 @@
 // Shapes follow the real agent (trydirect/status v0.2.1) where it and the reference differ.
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { callerScope } from '../context.ts';
+import { callerIp, callerScope } from '../context.ts';
 import type { AppEnv } from '../env.ts';
 import { conflict, forbidden, notFound } from '../errors.ts';
 import type { Principal } from '../principal.ts';
@@ -16,7 +16,6 @@ import { vaultFromConfig } from '../services/vault-kv.ts';
 import { CommandSchema } from './commands.ts';
 
 /** The caller's address as Cloudflare reports it; anything else is not stored. */
-const clientIp = z.union([z.ipv4(), z.ipv6()]);
 
 const agentSecurity = [{ agentId: [], bearer: [] }];
 const hashParam = z.string().min(1).max(64).regex(/^[\w.-]+$/, 'must be a deployment hash');
@@ -138,7 +137,7 @@ export const agentRoutes = createRouter()
     const scope = principal.kind === 'user' || principal.kind === 'client' ? callerScope(c) : undefined;
     const item = await registerAgent(
       { db: c.var.database.db, vault: vaultFromConfig(c.var.config) },
-      { registration: c.req.valid('json'), scope, ipAddress: clientIp.safeParse(c.req.header('cf-connecting-ip')).data },
+      { registration: c.req.valid('json'), scope, ipAddress: callerIp(c) },
     );
     return c.json({ message: item.reissued ? 'Agent token re-issued' : 'Agent registered', item, data: { item } }, 201);
   })

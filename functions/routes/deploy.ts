@@ -192,7 +192,7 @@ export const deployRoutes = createRouter()
       doorbell: durableDoorbell(c.env.DEPLOYMENT_DOORBELL),
       deploymentHash: current.deploymentHash,
       since: query.since ? new Date(query.since) : current.updatedAt,
-      waitMs: query.wait * 1000,
+      deadline: c.var.receivedAt + query.wait * 1000,
       read: () => findDeployment(c.var.database.db, where, scope),
       beforeWait: () => c.var.database.release(),
     });
