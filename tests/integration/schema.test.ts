@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { casbinSeedRules } from '../../db/casbin-seed.ts';
 import { withDatabase } from '../helpers/db.ts';
 
@@ -113,12 +113,14 @@ describe('schema after migrating', () => {
 
 describe('casbin seed', () => {
   it('seeds exactly the corrected rule set', async () => {
+    // Read from the second test database, which no test adds rules to (error-envelope.test.ts adds
+    // test-only rules to the shared one, possibly while this runs).
     const rows = await withDatabase(async (db) => {
       const result = await db.execute<{ ptype: string; v0: string; v1: string; v2: string; v3: string }>(
         sql`select ptype, v0, v1, v2, v3 from casbin_rule order by id`,
       );
       return result.rows;
-    });
+    }, inject('isolatedDatabaseUrl'));
     expect(rows).toHaveLength(83);
     expect(rows.map((row) => [row.ptype, row.v0, row.v1, row.v2])).toEqual(casbinSeedRules.map((rule) => [...rule]));
     expect(rows.every((row) => row.v3 === '')).toBe(true);
