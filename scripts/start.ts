@@ -37,6 +37,7 @@ async function main() {
   const settings = loadLocalSettings();
   const port = Number(settings.PORT ?? 8000);
 
+  const embedded = !settings.DATABASE_URL;
   if (!settings.DATABASE_URL) settings.DATABASE_URL = await startEmbeddedDatabase();
   else say('using the database at DATABASE_URL');
 
@@ -46,6 +47,9 @@ async function main() {
   const target = new URL(settings.DATABASE_URL);
   const proxy: PgWsProxy = await startPgWsProxy({
     allowedTargets: [`${target.hostname}:${target.port || '5432'}`],
+    // Backends are kept between requests, as Neon's pooler does; not with PGlite, whose connections
+    // all share its one session.
+    pool: !embedded,
   });
   cleanups.push(() => proxy.close());
   settings.DATABASE_WS_PROXY = proxy.address;

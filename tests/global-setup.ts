@@ -56,7 +56,7 @@ export default async function setup(project: TestProject) {
   const databaseUrl = urlOf(name);
   const isolatedDatabaseUrl = urlOf(isolatedName);
   await Promise.all([migrateDatabase(databaseUrl), migrateDatabase(isolatedDatabaseUrl)]);
-  const proxy = await startPgWsProxy();
+  const proxy = await startPgWsProxy({ pool: true });
   const oauth = await startOAuthStub();
   const dockerHub = await startDockerHubStub();
   const installService = await startInstallServiceStub();

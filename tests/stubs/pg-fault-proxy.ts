@@ -15,6 +15,7 @@ import { createServer, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import type { WebSocket, WebSocketServer as WebSocketServerType } from 'ws';
+import { PgMessageSplitter } from '../../scripts/pg-protocol.ts';
 
 // Loaded through require: under vite's SSR resolution `import 'ws'` lands on its browser stub.
 const { WebSocketServer } = createRequire(import.meta.url)('ws') as { WebSocketServer: typeof WebSocketServerType };
@@ -25,42 +26,6 @@ export interface PgFaultProxy {
   /** http://host:port, for the control endpoints. */
   controlUrl: string;
   close(): Promise<void>;
-}
-
-/** The startup-phase requests that carry no type byte: StartupMessage, SSLRequest, GSSENCRequest. */
-const SSL_REQUEST = 80877103;
-const GSSENC_REQUEST = 80877104;
-
-/**
- * Splits the client's byte stream into whole protocol messages. Before startup completes the
- * messages are untyped (Int32 length, Int32 code, ...); after it, each is Byte1 type + Int32 length.
- */
-class ClientMessages {
-  #pending = Buffer.alloc(0);
-  #startup = true;
-
-  push(chunk: Buffer): Array<{ type: string; bytes: Buffer }> {
-    this.#pending = Buffer.concat([this.#pending, chunk]);
-    const messages: Array<{ type: string; bytes: Buffer }> = [];
-    for (;;) {
-      if (this.#startup) {
-        if (this.#pending.length < 8) break;
-        const length = this.#pending.readInt32BE(0);
-        if (this.#pending.length < length) break;
-        const code = this.#pending.readInt32BE(4);
-        if (code !== SSL_REQUEST && code !== GSSENC_REQUEST) this.#startup = false;
-        messages.push({ type: '0', bytes: this.#pending.subarray(0, length) });
-        this.#pending = this.#pending.subarray(length);
-      } else {
-        if (this.#pending.length < 5) break;
-        const length = 1 + this.#pending.readInt32BE(1);
-        if (this.#pending.length < length) break;
-        messages.push({ type: String.fromCharCode(this.#pending[0]!), bytes: this.#pending.subarray(0, length) });
-        this.#pending = this.#pending.subarray(length);
-      }
-    }
-    return messages;
-  }
 }
 
 export async function startPgFaultProxy(host = '127.0.0.1'): Promise<PgFaultProxy> {
@@ -117,7 +82,7 @@ export async function startPgFaultProxy(host = '127.0.0.1'): Promise<PgFaultProx
     tcp.setNoDelay(true);
     const connection = { ws, tcp };
     connections.add(connection);
-    const splitter = new ClientMessages();
+    const splitter = new PgMessageSplitter('client');
     const queued: Buffer[] = [];
     let connected = false;
     const write = (bytes: Buffer) => (connected ? tcp.write(bytes) : queued.push(bytes));
@@ -139,7 +104,7 @@ export async function startPgFaultProxy(host = '127.0.0.1'): Promise<PgFaultProx
         if (cut) return;
         if (cutAfter !== undefined && messages >= cutAfter) return cutEverything();
         messages++;
-        types += message.type;
+        types += message.type || '0'; // '0': an untyped startup-phase message
         write(message.bytes);
         if (messages === loseAnswer) return cutEverything(true);
       }
