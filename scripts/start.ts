@@ -76,8 +76,16 @@ async function main() {
     {
       stdio: ['ignore', 'inherit', 'inherit'],
       detached: true,
-      // No outbound calls to Cloudflare from a local run (the machine may have no internet).
-      env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' },
+      env: {
+        // wrangler's local trace store: every request's trace streamed into a Durable Object on disk
+        // inside the Worker's own workerd. Off unless asked for: it costs CPU and memory per request,
+        // and under load it stalled the Worker for ~20 s (BENCHMARKS.md, "Load and soak").
+        X_LOCAL_OBSERVABILITY: 'false',
+        ...process.env,
+        // No outbound calls to Cloudflare from a local run (the machine may have no internet).
+        CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+        WRANGLER_SEND_METRICS: 'false',
+      },
     },
   );
   wrangler.on('exit', (code) => {
