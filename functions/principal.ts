@@ -12,7 +12,8 @@ export type Principal =
   | { kind: 'user'; subject: string; user: AuthenticatedUser }
   /** An HMAC API client, acting for the user who owns it. */
   | { kind: 'client'; subject: 'client'; clientId: number; userId: string }
-  | { kind: 'agent'; subject: 'agent'; agentId: string; deploymentHash: string };
+  /** `lastHeartbeatAt` as read when authenticating, so a poll writes a heartbeat only when one is due. */
+  | { kind: 'agent'; subject: 'agent'; agentId: string; deploymentHash: string; lastHeartbeatAt: Date | null };
 
 export const ADMIN_ROLE = 'group_admin';
 

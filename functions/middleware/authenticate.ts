@@ -53,6 +53,7 @@ async function authenticateAgent(c: Ctx, rawId: string, authorization: string | 
       tokenHash: agents.tokenHash,
       previousTokenHash: agents.previousTokenHash,
       previousTokenExpiresAt: agents.previousTokenExpiresAt,
+      lastHeartbeat: agents.lastHeartbeat,
     })
     .from(agents)
     .where(eq(agents.id, id.data))
@@ -79,7 +80,7 @@ async function authenticateAgent(c: Ctx, rawId: string, authorization: string | 
       body: await c.req.arrayBuffer(),
     });
   }
-  return { kind: 'agent', subject: 'agent', agentId: agent.id, deploymentHash: agent.deploymentHash };
+  return { kind: 'agent', subject: 'agent', agentId: agent.id, deploymentHash: agent.deploymentHash, lastHeartbeatAt: agent.lastHeartbeat };
 }
 
 async function authenticateUser(c: Ctx, authorization: string): Promise<Principal> {

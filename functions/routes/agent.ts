@@ -150,7 +150,7 @@ export const agentRoutes = createRouter()
     const requested = c.req.valid('query').timeout ?? MAX_WAIT_SECONDS;
     const timeoutSeconds = Math.min(MAX_WAIT_SECONDS, Math.max(1, requested));
     const database = c.var.database;
-    await recordHeartbeat(database.db, agent.agentId);
+    await recordHeartbeat(database.db, agent);
     const outcome = await waitForCommand({
       // database.db, not a copy: after a release the next claim opens a new connection.
       claim: () => claimNextCommand(database.db, agent.deploymentHash),
@@ -171,7 +171,7 @@ export const agentRoutes = createRouter()
     const body = c.req.valid('json');
     const db = c.var.database.db;
     const { command, duplicate } = await recordReport(db, agent.deploymentHash, body);
-    await recordHeartbeat(db, agent.agentId);
+    await recordHeartbeat(db, agent);
     return c.json(
       { message: 'Result accepted', item: { accepted: true, message: `Command result accepted, status: ${command.status}`, duplicate } },
       200,

@@ -128,14 +128,18 @@ export async function registerAgent(
   };
 }
 
-/** Marks the agent online; writes only when the last heartbeat is older than HEARTBEAT_EVERY_SECONDS. */
-export async function recordHeartbeat(db: AnyDatabase, agentId: string): Promise<void> {
+/**
+ * Marks the agent online, at most every HEARTBEAT_EVERY_SECONDS: no query at all while the heartbeat
+ * read when the agent authenticated is recent (most polls), and the database checks its age again.
+ */
+export async function recordHeartbeat(db: AnyDatabase, agent: { agentId: string; lastHeartbeatAt: Date | null }): Promise<void> {
+  if (agent.lastHeartbeatAt && Date.now() - agent.lastHeartbeatAt.getTime() < HEARTBEAT_EVERY_SECONDS * 1000) return;
   await db
     .update(agents)
     .set({ lastHeartbeat: sql`now()`, status: 'online', updatedAt: sql`now()` })
     .where(
       and(
-        eq(agents.id, agentId),
+        eq(agents.id, agent.agentId),
         or(isNull(agents.lastHeartbeat), lt(agents.lastHeartbeat, sql`now() - make_interval(secs => ${HEARTBEAT_EVERY_SECONDS})`)),
       ),
     );

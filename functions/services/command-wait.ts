@@ -4,9 +4,10 @@ import type { Doorbell, ListenOptions } from './doorbell.ts';
 export type WaitOutcome = { command: Command; superseded?: undefined } | { command?: undefined; superseded: boolean };
 
 /**
- * The agent's long-poll: claim a command; if there is none, wait on the deployment's doorbell and
- * claim again when it rings, until the deadline. No query runs while waiting. A newer wait of the
- * same agent ends this one (`superseded`), so an agent holds one wait at a time.
+ * The agent's long-poll: listen on the deployment's doorbell, claim a command; if there is none,
+ * wait for the doorbell and claim again when it rings, until the deadline. No query runs while
+ * waiting. A newer wait of the same agent ends this one (`superseded`), so an agent holds one wait
+ * at a time.
  */
 export async function waitForCommand(options: {
   claim: () => Promise<Command | undefined>;
@@ -19,16 +20,18 @@ export async function waitForCommand(options: {
   /** Called before each wait on the doorbell: lets go of the database connection. */
   beforeWait?: () => Promise<void>;
 }): Promise<WaitOutcome> {
-  const found = await options.claim();
-  if (found) return { command: found };
   const deadline = options.deadline;
   const idle = { superseded: false };
-  if (deadline - Date.now() <= 0) return idle;
+  if (deadline - Date.now() <= 0) {
+    const found = await options.claim();
+    return found ? { command: found } : idle;
+  }
   const listen = (timeoutMs: number) => options.doorbell.listen(options.deploymentHash, 'commands', timeoutMs, options.waiter);
   let listener = await listen(deadline - Date.now());
   try {
     if (listener.superseded) return { superseded: true };
-    // Claim once more now that we listen: a command queued since the first claim is not missed.
+    // Listening before the first claim: a command queued before it is claimed now, one queued after
+    // it rings the doorbell. One query for a poll that finds nothing.
     let next = await options.claim();
     while (!next) {
       await options.beforeWait?.();

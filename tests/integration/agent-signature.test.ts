@@ -84,7 +84,7 @@ describe('signed agent requests', () => {
     const response = await apiOf(echoApp(), '/echo', { method: 'POST', body, headers: { 'content-type': 'application/json', ...(await signedHeaders(agent, body)) } });
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({
-      principal: { kind: 'agent', subject: 'agent', agentId: agent.agentId, deploymentHash: agent.deploymentHash },
+      principal: { kind: 'agent', subject: 'agent', agentId: agent.agentId, deploymentHash: agent.deploymentHash, lastHeartbeatAt: null },
       body: JSON.parse(body),
     });
   });
