@@ -109,12 +109,15 @@ class BackendPool {
 
   take(key: string): Backend | undefined {
     const list = this.#idle.get(key);
-    const backend = list?.pop();
-    if (!backend) return undefined;
-    clearTimeout(this.#timers.get(backend));
-    this.#timers.delete(backend);
-    this.reused++;
-    return backend;
+    for (let backend = list?.pop(); backend; backend = list?.pop()) {
+      clearTimeout(this.#timers.get(backend));
+      this.#timers.delete(backend);
+      // Destroyed while idle (it spoke unasked) but its 'close' not seen yet: not for a client.
+      if (backend.socket.destroyed) continue;
+      this.reused++;
+      return backend;
+    }
+    return undefined;
   }
 
   /** Resets a backend its client left idle, and keeps it if that works. */
