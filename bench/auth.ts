@@ -13,7 +13,7 @@ import * as schema from '../db/schema.ts';
 import { createApiClient } from '../functions/services/api-clients.ts';
 import { hmacSha256Hex, randomToken, sha256Hex } from '../functions/services/crypto.ts';
 import { JWT_KEY_ID, OAUTH_AUDIENCE, OAUTH_ISSUER } from '../tests/stubs/oauth.ts';
-import { machine, startService, type Service } from './lib/service.ts';
+import { machine, RATE_LIMITS_OFF, startService, type Service } from './lib/service.ts';
 
 function settings() {
   const usage = 'usage: node bench/auth.ts [--duration s] [--connections n] [--warmup s]';
@@ -121,7 +121,7 @@ function load(url: string, headers: Record<string, string>, seconds: number): Pr
 async function main(): Promise<number> {
   const machineLine = machine(); // before the load: its load average tells whether the machine was idle
   console.error(`[bench] auth: ${duration} s per method (after ${warmup} s warm-up), ${connections} connections`);
-  const service = await startService('bench_auth');
+  const service = await startService('bench_auth', RATE_LIMITS_OFF);
   try {
     const url = `${service.baseUrl}/whoami`;
     const rows: Row[] = [];

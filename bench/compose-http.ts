@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { normaliseProjectForm, projectFormSchema } from '../functions/services/project-form.ts';
-import { machine, projectRoot, startService } from './lib/service.ts';
+import { machine, projectRoot, RATE_LIMITS_OFF, startService } from './lib/service.ts';
 
 const { values } = parseArgs({
   options: { duration: { type: 'string', default: process.env.BENCH_DURATION ?? '10' }, connections: { type: 'string', default: process.env.BENCH_CONNECTIONS ?? '10' } },
@@ -20,7 +20,7 @@ const body = JSON.parse(readFileSync(fixture, 'utf8')) as unknown;
 const metadata = normaliseProjectForm(projectFormSchema.parse(body));
 const owner = 'composebench1';
 
-const service = await startService('bench_compose');
+const service = await startService('bench_compose', RATE_LIMITS_OFF);
 let failed = false;
 try {
   // The project row as POST /project writes it (no Docker Hub here: the bench has no stand-in for it).

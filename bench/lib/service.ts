@@ -16,6 +16,17 @@ import { freePort } from '../../tests/node/helpers.ts';
 
 export const projectRoot = join(import.meta.dirname, '..', '..');
 
+/**
+ * Settings for a benchmark that measures throughput as one caller: every rate limit off (0), or the
+ * limiter would answer 429 after the first few hundred requests. The load run keeps the defaults.
+ */
+export const RATE_LIMITS_OFF: Record<string, string> = {
+  RATE_LIMIT_USER_PER_MINUTE: '0',
+  RATE_LIMIT_CLIENT_PER_MINUTE: '0',
+  RATE_LIMIT_AGENT_PER_MINUTE: '0',
+  RATE_LIMIT_ANONYMOUS_PER_MINUTE: '0',
+};
+
 export interface Service {
   baseUrl: string;
   /** The scratch database the service runs on (dropped by stop). */

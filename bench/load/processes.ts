@@ -39,7 +39,8 @@ function kindOf(pid: number, name: string): string {
   } catch {
     // gone
   }
-  if (name === 'workerd' || command.includes('/workerd ')) return 'workerd';
+  // wrangler dev runs two: the Worker (with an inspector) and its own proxy in front of it, on PORT.
+  if (name === 'workerd' || command.includes('/workerd ')) return command.includes('--inspector-addr') ? 'workerd' : "workerd (wrangler's proxy)";
   if (name.startsWith('postgres') || command.includes('postgres -D') || name === 'runuser') return 'postgres';
   if (command.includes('scripts/start.ts')) return 'start.ts + WebSocket proxy';
   if (command.includes('wrangler')) return 'wrangler';
