@@ -18,8 +18,8 @@
 // while every level before them held; when a level does not hold, --search bisects between the
 // largest level that held and it (polls only, no commands) for the largest N held.
 //
-// Every waiting request keeps the Postgres connection it authenticated with (idle) for up to 10 s, so
-// many agents need many connections: by default the service runs on a private PostgreSQL server with
+// A waiting request lets its Postgres connection go, but agents that start at once each open one
+// for their first poll, so many agents need many connections: by default the service runs on a private PostgreSQL server with
 // max_connections above the largest level (bench/lib/postgres.ts); --postgres shared uses the server
 // at DATABASE_URL, whose limit (100 on these machines) is then what fails first, and which every other
 // user of that server shares meanwhile.
