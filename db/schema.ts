@@ -83,11 +83,14 @@ export const project = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
     requestJson: json('request_json').$type<JsonObject>().notNull().default({}),
+    /** Idempotency-Key of the POST /project that created it: a retry with the same key finds it. */
+    idempotencyKey: varchar('idempotency_key', { length: 128 }),
   },
   (t) => [
     index('idx_project_stack_id').on(t.stackId),
     index('idx_project_user_id').on(t.userId),
     index('idx_project_name').on(t.name),
+    uniqueIndex('idx_project_idempotency').on(t.userId, t.idempotencyKey).where(sql`${t.idempotencyKey} is not null`),
   ],
 );
 

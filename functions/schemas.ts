@@ -42,3 +42,7 @@ export const authErrorResponses = {
 } as const;
 
 export const userSecurity = [{ bearer: [] }];
+
+/** The optional Idempotency-Key header of a creating POST; `description` says what a repeat answers. */
+export const idempotencyKeyHeader = (description: string) =>
+  z.object({ 'idempotency-key': z.string().min(1).max(128).optional().openapi({ description }) });

@@ -5,7 +5,7 @@ import { callerOwnerId, callerScope } from '../context.ts';
 import type { AppEnv } from '../env.ts';
 import { badRequest } from '../errors.ts';
 import { createRouter } from '../router.ts';
-import { authErrorResponses, errorResponses, ErrorBodySchema, jsonContent, userSecurity } from '../schemas.ts';
+import { authErrorResponses, errorResponses, ErrorBodySchema, idempotencyKeyHeader, jsonContent, userSecurity } from '../schemas.ts';
 import { checkCommandParameters } from '../services/command-types.ts';
 import { cancelCommand, createCommand, getCommand, listCommands, PRIORITIES, toCommandView } from '../services/commands.ts';
 import { durableDoorbell } from '../services/doorbell.ts';
@@ -51,9 +51,7 @@ const NewCommandBody = z
   })
   .openapi('NewCommand');
 
-const idempotencyHeader = z.object({
-  'idempotency-key': z.string().min(1).max(128).optional().openapi({ description: 'The same key again answers the command it created' }),
-});
+const idempotencyHeader = idempotencyKeyHeader('The same key again answers the command it created');
 
 const item = z.object({ message: z.string(), item: CommandSchema });
 const responses = { ...authErrorResponses, ...errorResponses };

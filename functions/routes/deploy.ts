@@ -5,7 +5,7 @@ import { requireSetting } from '../config.ts';
 import { callerScope, currentUser } from '../context.ts';
 import type { AppEnv } from '../env.ts';
 import { createRouter } from '../router.ts';
-import { authErrorResponses, errorResponses, ErrorBodySchema, idParam, jsonContent, userSecurity } from '../schemas.ts';
+import { authErrorResponses, errorResponses, ErrorBodySchema, idempotencyKeyHeader, idParam, jsonContent, userSecurity } from '../schemas.ts';
 import { describeError, log } from '../logger.ts';
 import {
   cancelDeployment,
@@ -93,14 +93,9 @@ export function publishInBackground(c: Context<AppEnv>, outboxId: number): void 
   c.executionCtx.waitUntil(work);
 }
 
-const idempotencyHeader = z.object({
-  'idempotency-key': z
-    .string()
-    .min(1)
-    .max(128)
-    .optional()
-    .openapi({ description: 'The same key again (e.g. a retry after a lost answer) answers the deployment it started, 200, instead of starting another' }),
-});
+const idempotencyHeader = idempotencyKeyHeader(
+  'The same key again (e.g. a retry after a lost answer) answers the deployment it started, 200, instead of starting another',
+);
 const startedResponses = {
   202: jsonContent(Started, 'Accepted: the job is on its way to the install service'),
   200: jsonContent(Started, 'Already started with this Idempotency-Key'),

@@ -4,7 +4,7 @@ import type { Context } from 'hono';
 import { callerOwnerId, callerScope, currentUser } from '../context.ts';
 import type { AppEnv } from '../env.ts';
 import { createRouter } from '../router.ts';
-import { authErrorResponses, errorResponses, ErrorBodySchema, idParam, jsonContent, userSecurity } from '../schemas.ts';
+import { authErrorResponses, errorResponses, ErrorBodySchema, idempotencyKeyHeader, idParam, jsonContent, userSecurity } from '../schemas.ts';
 import type { DockerHubDeps } from '../services/dockerhub.ts';
 import { projectFormSchema } from '../services/project-form.ts';
 import {
@@ -59,7 +59,8 @@ const listRoute = createRoute({
 const createRouteDef = createRoute({
   method: 'post', path: '/project', tags, security: userSecurity,
   summary: 'Create a project from the project form (images are checked on Docker Hub)',
-  request: { body }, responses: { 201: jsonContent(item, 'Created'), ...imageResponses },
+  request: { headers: idempotencyKeyHeader('The same key again (e.g. a retry after a lost answer) answers the project it created, 200, instead of creating another'), body },
+  responses: { 201: jsonContent(item, 'Created'), 200: jsonContent(item, 'Already created with this Idempotency-Key'), ...imageResponses },
 });
 const getRoute = createRoute({
   method: 'get', path: '/project/{id}', tags, summary: 'One of the caller’s projects', security: userSecurity,
@@ -93,8 +94,10 @@ export const projectRoutes = createRouter()
   .openapi(listRoute, async (c) => c.json({ message: 'OK', list: await listProjects(c.var.database.db, callerOwnerId(c)) }, 200))
   .openapi(createRouteDef, async (c) => {
     const form = c.req.valid('json');
-    const created = await createProject(deps(c), currentUser(c).id, form, await c.req.json());
-    return c.json({ message: 'Created', item: created }, 201);
+    const idempotencyKey = c.req.valid('header')['idempotency-key'];
+    const { project, created } = await createProject(deps(c), currentUser(c).id, form, await c.req.json(), idempotencyKey);
+    if (!created) return c.json({ message: 'Project already created with this Idempotency-Key', item: project }, 200);
+    return c.json({ message: 'Created', item: project }, 201);
   })
   .openapi(getRoute, async (c) =>
     c.json({ message: 'OK', item: toProjectView(await findProject(c.var.database.db, c.req.valid('param').id, callerScope(c))) }, 200),

@@ -1,6 +1,6 @@
 // Projects: a user's stack (apps, services, features, networks) and the compose generated from it.
 import { and, desc, eq, sql } from 'drizzle-orm';
-import type { AnyDatabase } from '../../db/client.ts';
+import { databaseErrorCode, type AnyDatabase } from '../../db/client.ts';
 import { project, type Project } from '../../db/schema.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { buildCompose, ComposeError, dockerImageString } from './compose.ts';
@@ -72,21 +72,51 @@ function checkComposes(metadata: ProjectMetadata): void {
   }
 }
 
-export async function createProject(deps: ProjectDeps, ownerId: string, form: ProjectForm, rawBody: unknown): Promise<ProjectView> {
+/**
+ * Creates a project. With an Idempotency-Key, the same key from the same owner again answers the
+ * project it created (`created: false`) instead of creating another: a retry after a lost answer.
+ */
+export async function createProject(
+  deps: ProjectDeps,
+  ownerId: string,
+  form: ProjectForm,
+  rawBody: unknown,
+  idempotencyKey?: string,
+): Promise<{ project: ProjectView; created: boolean }> {
+  const earlier = async () => {
+    if (idempotencyKey === undefined) return undefined;
+    const [found] = await deps.db
+      .select()
+      .from(project)
+      .where(and(eq(project.userId, ownerId), eq(project.idempotencyKey, idempotencyKey)))
+      .limit(1);
+    return found && { project: toProjectView(found), created: false };
+  };
+  const already = await earlier();
+  if (already) return already;
+
   const metadata = normaliseProjectForm(form);
   checkComposes(metadata);
   await verifyImages(deps.dockerHub, imagesOf(metadata));
-  const [row] = await deps.db
-    .insert(project)
-    .values({
-      stackId: crypto.randomUUID(),
-      userId: ownerId,
-      name: metadata.custom.custom_stack_code,
-      metadata: metadata as unknown as Record<string, unknown>,
-      requestJson: rawBody as Record<string, unknown>,
-    })
-    .returning();
-  return toProjectView(row!);
+  try {
+    const [row] = await deps.db
+      .insert(project)
+      .values({
+        stackId: crypto.randomUUID(),
+        userId: ownerId,
+        name: metadata.custom.custom_stack_code,
+        metadata: metadata as unknown as Record<string, unknown>,
+        requestJson: rawBody as Record<string, unknown>,
+        idempotencyKey: idempotencyKey ?? null,
+      })
+      .returning();
+    return { project: toProjectView(row!), created: true };
+  } catch (error) {
+    // The same key sent twice at once: the second insert meets the first's unique index.
+    const winner = databaseErrorCode(error) === '23505' ? await earlier() : undefined;
+    if (winner) return winner;
+    throw error;
+  }
 }
 
 export async function findProject(db: AnyDatabase, id: number, scope: Scope): Promise<Project> {

@@ -522,12 +522,23 @@ describe('the database connection cut mid-request: all rows that belong together
     console.info('command', report);
   });
 
-  it('project and API client creation: one row or none', { timeout: 180_000 }, async () => {
+  it('project (with an Idempotency-Key) and API client creation: one row or none, and a retry answers the project', { timeout: 180_000 }, async () => {
+    const createWithKey = (userId: string) => jsonRequest('POST', projectForms[2]!.body, { ...asUser(userId), 'idempotency-key': 'create' });
     const project = await cutAtEveryMessage({
       prepare: async () => uniqueId('cut'),
-      request: async (userId) => ['/project', jsonRequest('POST', projectForms[2]!.body, asUser(userId))],
+      request: async (userId) => ['/project', createWithKey(userId)],
       rows: async (userId) => ({ project: await count(sql`select count(*) as n from project where user_id = ${userId}`) }),
       complete: { project: 1 },
+      afterwards: async (userId, status, body) => {
+        const retry = await api('/project', createWithKey(userId));
+        if (status === 201) {
+          expect(retry.status).toBe(200);
+          expect(((await retry.json()) as { item: { id: number } }).item.id).toBe((JSON.parse(body) as { item: { id: number } }).item.id);
+        } else {
+          expect([200, 201]).toContain(retry.status);
+        }
+        expect(await count(sql`select count(*) as n from project where user_id = ${userId}`)).toBe(1);
+      },
     });
     const apiClientCut = await cutAtEveryMessage({
       prepare: async () => uniqueId('cut'),
@@ -536,6 +547,8 @@ describe('the database connection cut mid-request: all rows that belong together
       complete: { client: 1 },
     });
     expect(project.outcomes['cut 503 none']).toBeGreaterThan(0);
+    // The insert committed and the caller was told 503: its retry with the key answered that project.
+    expect(project.outcomes['lost answer 503 all']).toBeGreaterThan(0);
     expect(apiClientCut.outcomes['cut 503 none']).toBeGreaterThan(0);
     console.info('project', project, 'client', apiClientCut);
   });

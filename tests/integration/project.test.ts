@@ -54,6 +54,42 @@ describe('every fixture project round-trips: create, read, compose', () => {
 });
 
 describe('POST /project', () => {
+  it('with an Idempotency-Key creates one project: the same key again answers it (200), per owner', async () => {
+    const userId = uniqueId('idem');
+    const send = (owner: string, key?: string) =>
+      api('/project', jsonRequest('POST', projectForms[2]!.body, { ...bearerFor('group_user', owner), ...(key ? { 'idempotency-key': key } : {}) }));
+    const first = await send(userId, 'create-1');
+    expect(first.status).toBe(201);
+    const created = ((await first.json()) as { item: ProjectItem }).item;
+    const again = await send(userId, 'create-1');
+    expect(again.status).toBe(200);
+    expect(await again.json()).toEqual({ message: 'Project already created with this Idempotency-Key', item: created });
+
+    // Another owner's key is theirs; another key, or none, is another project.
+    const otherOwner = uniqueId('idem');
+    expect((await send(otherOwner, 'create-1')).status).toBe(201);
+    expect((await send(userId, 'create-2')).status).toBe(201);
+    expect((await send(userId)).status).toBe(201);
+    expect((await send(userId)).status).toBe(201);
+    const rows = await withDatabase(async (db) =>
+      (await db.execute<{ key: string | null; n: number }>(sql`select idempotency_key as key, count(*)::int as n from project where user_id = ${userId} group by 1 order by 1`)).rows,
+    );
+    expect(rows).toEqual([
+      { key: 'create-1', n: 1 },
+      { key: 'create-2', n: 1 },
+      { key: null, n: 2 },
+    ]);
+  });
+
+  it('the same Idempotency-Key sent twice at once makes one project', async () => {
+    const userId = uniqueId('idem');
+    const init = () => jsonRequest('POST', projectForms[2]!.body, { ...bearerFor('group_user', userId), 'idempotency-key': 'at-once' });
+    const answers = await Promise.all([api('/project', init()), api('/project', init())]);
+    expect(answers.map((answer) => answer.status).sort()).toEqual([200, 201]);
+    const ids = await Promise.all(answers.map(async (answer) => ((await answer.json()) as { item: ProjectItem }).item.id));
+    expect(ids[0]).toBe(ids[1]);
+  });
+
   it('refuses the older shapes with 400 and the path of each bad field', async () => {
     const headers = bearerFor('group_user', uniqueId('old'));
     for (const old of oldShapes) {

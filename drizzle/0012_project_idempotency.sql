@@ -1,0 +1,2 @@
+ALTER TABLE "project" ADD COLUMN "idempotency_key" varchar(128);--> statement-breakpoint
+CREATE UNIQUE INDEX "idx_project_idempotency" ON "project" USING btree ("user_id","idempotency_key") WHERE "project"."idempotency_key" is not null;
