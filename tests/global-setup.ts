@@ -56,7 +56,8 @@ export default async function setup(project: TestProject) {
   const databaseUrl = urlOf(name);
   const isolatedDatabaseUrl = urlOf(isolatedName);
   await Promise.all([migrateDatabase(databaseUrl), migrateDatabase(isolatedDatabaseUrl)]);
-  const proxy = await startPgWsProxy({ pool: true });
+  // Pooled as under npm start, with few idle backends: the shared PostgreSQL allows 100 connections.
+  const proxy = await startPgWsProxy({ pool: { maxIdle: 10 } });
   const oauth = await startOAuthStub();
   const dockerHub = await startDockerHubStub();
   const installService = await startInstallServiceStub();
