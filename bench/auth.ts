@@ -52,7 +52,7 @@ async function credentials(service: Service): Promise<Method[]> {
   const pool = new pg.Pool({ connectionString: service.databaseUrl, max: 2 });
   try {
     const db = drizzle({ client: pool, schema }) as unknown as AnyDatabase;
-    const apiClient = await createApiClient({ db, securityKey: service.securityKey, maxClientsPerUser: 2 }, 'bench-hmac');
+    const { client: apiClient } = await createApiClient({ db, securityKey: service.securityKey, maxClientsPerUser: 2 }, 'bench-hmac');
 
     const [project] = await db
       .insert(schema.project)

@@ -50,7 +50,7 @@ async function kinds(service: Service): Promise<Kind[]> {
   const pool = new pg.Pool({ connectionString: service.databaseUrl, max: 2 });
   try {
     const db = drizzle({ client: pool, schema }) as unknown as AnyDatabase;
-    const apiClient = await createApiClient({ db, securityKey: service.securityKey, maxClientsPerUser: 2 }, 'bench-cost');
+    const { client: apiClient } = await createApiClient({ db, securityKey: service.securityKey, maxClientsPerUser: 2 }, 'bench-cost');
     const [project] = await db
       .insert(schema.project)
       .values({ stackId: randomUUID(), userId: 'bench-cost', name: 'bench-cost', metadata: {} })

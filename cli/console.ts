@@ -23,7 +23,7 @@ const commands: Record<string, Command> = {
     summary: 'Create an API client for a user and print its id and secret (shown only here).',
     options: { 'user-id': { description: 'the TryDirect user id that owns the client', required: true } },
     async run(values, { config, db }) {
-      const created = await createApiClient(
+      const { client: created } = await createApiClient(
         { db: db(), securityKey: requireSetting(config, 'SECURITY_KEY'), maxClientsPerUser: config.MAX_CLIENTS_NUMBER },
         values['user-id']!,
       );

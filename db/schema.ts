@@ -94,14 +94,20 @@ export const project = pgTable(
   ],
 );
 
-export const client = pgTable('client', {
-  id: serial('id').primaryKey(),
-  userId: varchar('user_id', { length: 50 }).notNull(),
-  // Fix (§12.4, DESIGN "Secrets"): text, holds the secret encrypted (base64 nonce‖ciphertext‖tag), longer than 255.
-  secret: text('secret').unique('client_secret_unique'),
-  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
-  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
-});
+export const client = pgTable(
+  'client',
+  {
+    id: serial('id').primaryKey(),
+    userId: varchar('user_id', { length: 50 }).notNull(),
+    // Fix (§12.4, DESIGN "Secrets"): text, holds the secret encrypted (base64 nonce‖ciphertext‖tag), longer than 255.
+    secret: text('secret').unique('client_secret_unique'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+    /** Idempotency-Key of the POST /client that created it: a retry with the same key finds it. */
+    idempotencyKey: varchar('idempotency_key', { length: 128 }),
+  },
+  (t) => [uniqueIndex('idx_client_idempotency').on(t.userId, t.idempotencyKey).where(sql`${t.idempotencyKey} is not null`)],
+);
 
 export const casbinRule = pgTable(
   'casbin_rule',

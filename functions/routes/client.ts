@@ -5,7 +5,7 @@ import { requireSetting } from '../config.ts';
 import { currentClient, currentUser } from '../context.ts';
 import type { AppEnv } from '../env.ts';
 import { createRouter } from '../router.ts';
-import { authErrorResponses, errorResponses, ErrorBodySchema, idParam, jsonContent, userSecurity } from '../schemas.ts';
+import { authErrorResponses, errorResponses, ErrorBodySchema, idempotencyKeyHeader, idParam, jsonContent, userSecurity } from '../schemas.ts';
 import {
   createApiClient,
   disableApiClient,
@@ -58,9 +58,15 @@ const create = createRoute({
   tags: ['api clients'],
   summary: 'Create an API client for the caller (its secret is shown once)',
   security: userSecurity,
+  request: {
+    headers: idempotencyKeyHeader(
+      'The same key again (e.g. a retry after a lost answer) answers the client it created, with its current secret, 200, instead of creating another',
+    ),
+  },
   responses: {
     201: jsonContent(itemEnvelope(ApiClientWithSecret), 'Created'),
-    409: jsonContent(ErrorBodySchema, 'The caller has MAX_CLIENTS_NUMBER clients already'),
+    200: jsonContent(itemEnvelope(ApiClientWithSecret), 'Already created with this Idempotency-Key'),
+    409: jsonContent(ErrorBodySchema, 'The caller has MAX_CLIENTS_NUMBER clients already, or the client created with this Idempotency-Key is disabled'),
     ...authErrorResponses,
     ...errorResponses,
   },
@@ -109,8 +115,9 @@ const testDeploy = createRoute({
 
 export const clientRoutes = createRouter()
   .openapi(create, async (c) => {
-    const item = await createApiClient(deps(c), currentUser(c).id);
-    return c.json({ message: 'Created', item }, 201);
+    const { client, created } = await createApiClient(deps(c), currentUser(c).id, c.req.valid('header')['idempotency-key']);
+    if (!created) return c.json({ message: 'API client already created with this Idempotency-Key', item: client }, 200);
+    return c.json({ message: 'Created', item: client }, 201);
   })
   .openapi(renew, async (c) => c.json({ message: 'Secret renewed', item: await renewApiClientSecret(deps(c), c.req.valid('param').id, ownScope(c)) }, 200))
   .openapi(enable, async (c) => c.json({ message: 'Enabled', item: await enableApiClient(deps(c), c.req.valid('param').id, ownScope(c)) }, 200))

@@ -3,7 +3,7 @@ import { and, count, eq, sql } from 'drizzle-orm';
 import type { AnyDatabase } from '../../db/client.ts';
 import { client, type Client } from '../../db/schema.ts';
 import { ApiError, conflict, notFound } from '../errors.ts';
-import { encryptSecret, randomToken } from './crypto.ts';
+import { decryptSecret, encryptSecret, randomToken } from './crypto.ts';
 import { withinScope, type Scope } from './scope.ts';
 
 export interface ApiClientDeps {
@@ -37,20 +37,39 @@ export function toView(row: Client): ApiClientView {
   };
 }
 
-export async function createApiClient(deps: ApiClientDeps, userId: string): Promise<ApiClientWithSecret> {
+/**
+ * Creates an API client and returns it with its secret. With an Idempotency-Key, the same key from
+ * the same user again answers that client (`created: false`), with its current secret: the caller of
+ * a retry after a lost answer never saw it. A client disabled since is a 409.
+ */
+export async function createApiClient(
+  deps: ApiClientDeps,
+  userId: string,
+  idempotencyKey?: string,
+): Promise<{ client: ApiClientWithSecret; created: boolean }> {
   const secret = randomToken(48);
   const sealed = await encryptSecret(deps.securityKey, secret);
-  const row = await deps.db.transaction(async (tx) => {
-    // Serialise creations per user so two at once cannot pass the limit together.
+  const { row, created } = await deps.db.transaction(async (tx) => {
+    // Serialise creations per user so two at once cannot pass the limit (or both miss a key) together.
     await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`client:${userId}`}))`);
+    if (idempotencyKey !== undefined) {
+      const [earlier] = await tx
+        .select()
+        .from(client)
+        .where(and(eq(client.userId, userId), eq(client.idempotencyKey, idempotencyKey)))
+        .limit(1);
+      if (earlier) return { row: earlier, created: false };
+    }
     const [existing] = await tx.select({ n: count() }).from(client).where(eq(client.userId, userId));
     if ((existing?.n ?? 0) >= deps.maxClientsPerUser) {
       throw new ApiError(409, `Too many API clients: at most ${deps.maxClientsPerUser} per user`);
     }
-    const [inserted] = await tx.insert(client).values({ userId, secret: sealed }).returning();
-    return inserted!;
+    const [inserted] = await tx.insert(client).values({ userId, secret: sealed, idempotencyKey: idempotencyKey ?? null }).returning();
+    return { row: inserted!, created: true };
   });
-  return { ...toView(row), secret };
+  if (created) return { client: { ...toView(row), secret }, created };
+  if (row.secret === null) throw conflict('API client created with this Idempotency-Key is disabled');
+  return { client: { ...toView(row), secret: await decryptSecret(deps.securityKey, row.secret) }, created };
 }
 
 async function findInScope(deps: ApiClientDeps, id: number, scope: Scope): Promise<Client> {

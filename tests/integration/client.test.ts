@@ -46,6 +46,33 @@ describe('POST /client', () => {
     expect(statuses.filter((status) => status === 409)).toHaveLength(3);
   });
 
+  it('with an Idempotency-Key creates one client: the same key again answers it with its secret (200)', async () => {
+    const userId = uniqueId('idem');
+    const create = (key: string, owner = userId) =>
+      api('/client', { method: 'POST', headers: { ...bearerFor('group_user', owner), 'idempotency-key': key } });
+    const first = await create('client-1');
+    expect(first.status).toBe(201);
+    const created = await item(first);
+    const again = await create('client-1');
+    expect(again.status).toBe(200);
+    const answered = await item(again);
+    expect(answered).toEqual(created);
+    expect(await signedProbe({ id: answered.id, secret: answered.secret! })).toBe(200);
+
+    // The key is the owner's: another user's same key is their own client.
+    expect((await create('client-1', uniqueId('idem'))).status).toBe(201);
+    // Another key is another client, within the limit of 2; the first key still answers the first.
+    expect((await create('client-2')).status).toBe(201);
+    expect((await create('client-3')).status).toBe(409);
+    expect((await create('client-1')).status).toBe(200);
+
+    // Disabled since: the retry cannot hand over a secret.
+    await api(`/client/${created.id}/disable`, { method: 'PUT', headers: bearerFor('group_user', userId) });
+    const afterDisable = await create('client-1');
+    expect(afterDisable.status).toBe(409);
+    expect(await afterDisable.json()).toEqual({ message: 'API client created with this Idempotency-Key is disabled' });
+  });
+
   it('answers 503 naming SECURITY_KEY when it is not set', async () => {
     const response = await apiWith({ SECURITY_KEY: undefined }, '/client', { method: 'POST', headers: bearerFor('group_user', uniqueId('nokey')) });
     expect(response.status).toBe(503);

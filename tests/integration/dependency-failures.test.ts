@@ -522,7 +522,7 @@ describe('the database connection cut mid-request: all rows that belong together
     console.info('command', report);
   });
 
-  it('project (with an Idempotency-Key) and API client creation: one row or none, and a retry answers the project', { timeout: 180_000 }, async () => {
+  it('project and API client creation with an Idempotency-Key: one row or none, and a retry answers it', { timeout: 180_000 }, async () => {
     const createWithKey = (userId: string) => jsonRequest('POST', projectForms[2]!.body, { ...asUser(userId), 'idempotency-key': 'create' });
     const project = await cutAtEveryMessage({
       prepare: async () => uniqueId('cut'),
@@ -540,16 +540,29 @@ describe('the database connection cut mid-request: all rows that belong together
         expect(await count(sql`select count(*) as n from project where user_id = ${userId}`)).toBe(1);
       },
     });
+    const createClient = (userId: string) => ({ method: 'POST', headers: { ...asUser(userId), 'idempotency-key': 'create' } });
     const apiClientCut = await cutAtEveryMessage({
       prepare: async () => uniqueId('cut'),
-      request: async (userId) => ['/client', { method: 'POST', headers: asUser(userId) }],
+      request: async (userId) => ['/client', createClient(userId)],
       rows: async (userId) => ({ client: await count(sql`select count(*) as n from client where user_id = ${userId}`) }),
       complete: { client: 1 },
+      afterwards: async (userId, status, body) => {
+        const retry = await api('/client', createClient(userId));
+        const retried = (await retry.json()) as { item: { id: number; secret: string } };
+        if (status === 201) {
+          expect(retry.status).toBe(200);
+          expect(retried.item).toEqual((JSON.parse(body) as { item: unknown }).item);
+        } else {
+          expect([200, 201]).toContain(retry.status);
+        }
+        expect(await count(sql`select count(*) as n from client where user_id = ${userId}`)).toBe(1);
+      },
     });
     expect(project.outcomes['cut 503 none']).toBeGreaterThan(0);
     // The insert committed and the caller was told 503: its retry with the key answered that project.
     expect(project.outcomes['lost answer 503 all']).toBeGreaterThan(0);
     expect(apiClientCut.outcomes['cut 503 none']).toBeGreaterThan(0);
+    expect(apiClientCut.outcomes['lost answer 503 all']).toBeGreaterThan(0);
     console.info('project', project, 'client', apiClientCut);
   });
 });

@@ -9,7 +9,7 @@ const expectedColumns: Record<string, string[]> = {
   product: ['id', 'obj_id', 'obj_type', 'created_at', 'updated_at'],
   rating: ['id', 'user_id', 'obj_id', 'category', 'comment', 'hidden', 'rate', 'created_at', 'updated_at'],
   project: ['id', 'stack_id', 'user_id', 'name', 'metadata', 'created_at', 'updated_at', 'request_json', 'idempotency_key'],
-  client: ['id', 'user_id', 'secret', 'created_at', 'updated_at'],
+  client: ['id', 'user_id', 'secret', 'created_at', 'updated_at', 'idempotency_key'],
   casbin_rule: ['id', 'ptype', 'v0', 'v1', 'v2', 'v3', 'v4', 'v5'],
   deployment: ['id', 'project_id', 'metadata', 'deleted', 'status', 'created_at', 'updated_at', 'deployment_hash', 'last_seen_at', 'user_id'],
   cloud: ['id', 'user_id', 'provider', 'cloud_token', 'cloud_key', 'cloud_secret', 'save_token', 'created_at', 'updated_at'],

@@ -1,0 +1,2 @@
+ALTER TABLE "client" ADD COLUMN "idempotency_key" varchar(128);--> statement-breakpoint
+CREATE UNIQUE INDEX "idx_client_idempotency" ON "client" USING btree ("user_id","idempotency_key") WHERE "client"."idempotency_key" is not null;
