@@ -375,6 +375,23 @@ async function count(query: ReturnType<typeof sql>): Promise<number> {
 }
 
 const asUser = (userId: string) => bearerFor('group_user', userId);
+
+/**
+ * After an attempt that sent an Idempotency-Key: the same request again answers what the attempt
+ * created (200, the same `item`) when the attempt was told 201; otherwise (it was cut) it creates or
+ * answers it; either way exactly one row is there in the end.
+ */
+async function checkRetryWithSameKey(attempt: { status: number; body: string }, retry: () => Promise<Response>, rows: () => Promise<number>): Promise<void> {
+  const answer = await retry();
+  const retried = (await answer.json()) as { item: unknown };
+  if (attempt.status === 201) {
+    expect(answer.status).toBe(200);
+    expect(retried.item).toEqual((JSON.parse(attempt.body) as { item: unknown }).item);
+  } else {
+    expect([200, 201]).toContain(answer.status);
+  }
+  expect(await rows()).toBe(1);
+}
 const savedCloud = { provider: 'htz', cloud_token: 'hcloud-cut-test-token', save_token: true };
 
 async function createProject(userId: string): Promise<number> {
@@ -491,30 +508,21 @@ describe('the database connection cut mid-request: all rows that belong together
   });
 
   it('command creation with an Idempotency-Key: one command, and a retry after a 503 answers it', { timeout: 180_000 }, async () => {
+    const createCommand = (target: Awaited<ReturnType<typeof createAgent>>, key: string) =>
+      jsonRequest('POST', { deployment_hash: target.deploymentHash, command_type: 'health', parameters: { app_code: 'web' } }, { ...asUser(target.ownerId), 'idempotency-key': key });
     const report = await cutAtEveryMessage({
       prepare: async () => ({ agent: await createAgent(), key: uniqueId('idem') }),
-      request: async ({ agent: target, key }) => [
-        '/api/v1/commands',
-        jsonRequest('POST', { deployment_hash: target.deploymentHash, command_type: 'health', parameters: { app_code: 'web' } }, { ...asUser(target.ownerId), 'idempotency-key': key }),
-      ],
+      request: async ({ agent: target, key }) => ['/api/v1/commands', createCommand(target, key)],
       rows: async ({ agent: target, key }) => ({
         command: await count(sql`select count(*) as n from commands where deployment_hash = ${target.deploymentHash} and idempotency_key = ${key}`),
       }),
       complete: { command: 1 },
-      afterwards: async ({ agent: target, key }, status, body) => {
-        const retry = await api(
-          '/api/v1/commands',
-          jsonRequest('POST', { deployment_hash: target.deploymentHash, command_type: 'health', parameters: { app_code: 'web' } }, { ...asUser(target.ownerId), 'idempotency-key': key }),
-        );
-        const retried = (await retry.json()) as { item: { command_id: string } };
-        if (status === 201) {
-          expect(retry.status).toBe(200);
-          expect(retried.item.command_id).toBe((JSON.parse(body) as { item: { command_id: string } }).item.command_id);
-        } else {
-          expect([200, 201]).toContain(retry.status);
-        }
-        expect(await count(sql`select count(*) as n from commands where deployment_hash = ${target.deploymentHash} and idempotency_key = ${key}`)).toBe(1);
-      },
+      afterwards: ({ agent: target, key }, status, body) =>
+        checkRetryWithSameKey(
+          { status, body },
+          () => api('/api/v1/commands', createCommand(target, key)),
+          () => count(sql`select count(*) as n from commands where deployment_hash = ${target.deploymentHash} and idempotency_key = ${key}`),
+        ),
     });
     expect(report.outcomes['cut 503 none']).toBeGreaterThan(0);
     // The insert committed and the caller was told 503: its retry with the key answered that command.
@@ -529,16 +537,8 @@ describe('the database connection cut mid-request: all rows that belong together
       request: async (userId) => ['/project', createWithKey(userId)],
       rows: async (userId) => ({ project: await count(sql`select count(*) as n from project where user_id = ${userId}`) }),
       complete: { project: 1 },
-      afterwards: async (userId, status, body) => {
-        const retry = await api('/project', createWithKey(userId));
-        if (status === 201) {
-          expect(retry.status).toBe(200);
-          expect(((await retry.json()) as { item: { id: number } }).item.id).toBe((JSON.parse(body) as { item: { id: number } }).item.id);
-        } else {
-          expect([200, 201]).toContain(retry.status);
-        }
-        expect(await count(sql`select count(*) as n from project where user_id = ${userId}`)).toBe(1);
-      },
+      afterwards: (userId, status, body) =>
+        checkRetryWithSameKey({ status, body }, () => api('/project', createWithKey(userId)), () => count(sql`select count(*) as n from project where user_id = ${userId}`)),
     });
     const createClient = (userId: string) => ({ method: 'POST', headers: { ...asUser(userId), 'idempotency-key': 'create' } });
     const apiClientCut = await cutAtEveryMessage({
@@ -546,17 +546,8 @@ describe('the database connection cut mid-request: all rows that belong together
       request: async (userId) => ['/client', createClient(userId)],
       rows: async (userId) => ({ client: await count(sql`select count(*) as n from client where user_id = ${userId}`) }),
       complete: { client: 1 },
-      afterwards: async (userId, status, body) => {
-        const retry = await api('/client', createClient(userId));
-        const retried = (await retry.json()) as { item: { id: number; secret: string } };
-        if (status === 201) {
-          expect(retry.status).toBe(200);
-          expect(retried.item).toEqual((JSON.parse(body) as { item: unknown }).item);
-        } else {
-          expect([200, 201]).toContain(retry.status);
-        }
-        expect(await count(sql`select count(*) as n from client where user_id = ${userId}`)).toBe(1);
-      },
+      afterwards: (userId, status, body) =>
+        checkRetryWithSameKey({ status, body }, () => api('/client', createClient(userId)), () => count(sql`select count(*) as n from client where user_id = ${userId}`)),
     });
     expect(project.outcomes['cut 503 none']).toBeGreaterThan(0);
     // The insert committed and the caller was told 503: its retry with the key answered that project.

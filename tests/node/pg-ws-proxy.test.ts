@@ -33,14 +33,17 @@ async function connect(url = database.url): Promise<Client> {
 
 const backendPid = async (client: Client) => (await client.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
 
-/** Resolves once PostgreSQL has ended a backend (never, if the proxy kept it). */
-async function backendGone(pid: number): Promise<void> {
+/** Resolves once pg_stat_activity shows `wanted` rows for the backend (`where` narrows the row). */
+async function activityOf(pid: number, wanted: 0 | 1, where = 'true'): Promise<void> {
   await withClient(database.url, async (admin) => {
-    while ((await admin.query('select 1 from pg_stat_activity where pid = $1', [pid])).rowCount !== 0) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
+    while ((await admin.query(`select 1 from pg_stat_activity where pid = $1 and ${where}`, [pid])).rowCount !== wanted) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
     }
   });
 }
+
+/** Resolves once PostgreSQL has ended a backend (never, if the proxy kept it). */
+const backendGone = (pid: number) => activityOf(pid, 0);
 
 /** The WebSocket closes with no Terminate, as when a request ends without closing its connection. */
 const dropConnection = (client: Client) => (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
@@ -93,11 +96,7 @@ describe('pg-ws-proxy with pool', () => {
     const pid = await backendPid(first);
     first.on('error', () => undefined);
     const running = first.query('select pg_sleep(0.5)').catch(() => undefined);
-    await withClient(database.url, async (admin) => {
-      while ((await admin.query("select 1 from pg_stat_activity where pid = $1 and query like 'select pg_sleep%'", [pid])).rowCount === 0) {
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-    });
+    await activityOf(pid, 1, "query like 'select pg_sleep%'"); // the query reached PostgreSQL
     dropConnection(first);
     await running;
     await backendGone(pid);
