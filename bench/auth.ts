@@ -3,7 +3,6 @@
 //   node bench/auth.ts [--duration 10] [--connections 10] [--warmup 2]
 //   (or BENCH_DURATION, BENCH_CONNECTIONS, BENCH_WARMUP; seconds)
 import autocannon from 'autocannon';
-import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { importJWK, SignJWT } from 'jose';
@@ -11,8 +10,9 @@ import pg from 'pg';
 import type { AnyDatabase } from '../db/client.ts';
 import * as schema from '../db/schema.ts';
 import { createApiClient } from '../functions/services/api-clients.ts';
-import { hmacSha256Hex, randomToken, sha256Hex } from '../functions/services/crypto.ts';
+import { hmacSha256Hex } from '../functions/services/crypto.ts';
 import { JWT_KEY_ID, OAUTH_AUDIENCE, OAUTH_ISSUER } from '../tests/stubs/oauth.ts';
+import { seedAgents } from './load/agents.ts';
 import { machine, RATE_LIMITS_OFF, startService, type Service } from './lib/service.ts';
 
 function settings() {
@@ -54,17 +54,7 @@ async function credentials(service: Service): Promise<Method[]> {
     const db = drizzle({ client: pool, schema }) as unknown as AnyDatabase;
     const { client: apiClient } = await createApiClient({ db, securityKey: service.securityKey, maxClientsPerUser: 2 }, 'bench-hmac');
 
-    const [project] = await db
-      .insert(schema.project)
-      .values({ stackId: randomUUID(), userId: 'bench-agent', name: 'bench', metadata: {} })
-      .returning({ id: schema.project.id });
-    const deploymentHash = `deployment_${randomUUID()}`;
-    await db.insert(schema.deployment).values({ projectId: project!.id, metadata: {}, status: 'pending', deploymentHash, userId: 'bench-agent' });
-    const agentToken = randomToken(48);
-    const [agent] = await db
-      .insert(schema.agents)
-      .values({ deploymentHash, tokenHash: await sha256Hex(agentToken), version: 'bench' })
-      .returning({ id: schema.agents.id });
+    const [agent] = await seedAgents(pool, 1, ['bench-agent']);
 
     const jwt = await new SignJWT({ role: 'group_user', email: 'bench-jwt@example.test' })
       .setProtectedHeader({ alg: 'RS256', kid: JWT_KEY_ID })
@@ -88,7 +78,7 @@ async function credentials(service: Service): Promise<Method[]> {
         headers: { 'stacker-id': String(apiClient.id), 'stacker-hash': await hmacSha256Hex(apiClient.secret, new Uint8Array()) },
         expect: { kind: 'client', user_id: 'bench-hmac' },
       },
-      { name: 'agent', headers: { 'x-agent-id': agent!.id, authorization: `Bearer ${agentToken}` }, expect: { kind: 'agent' } },
+      { name: 'agent', headers: { 'x-agent-id': agent!.id, authorization: `Bearer ${agent!.token}` }, expect: { kind: 'agent' } },
     ];
   } finally {
     await pool.end();

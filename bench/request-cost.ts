@@ -7,14 +7,14 @@
 // CPU is read from /proc for every process of the service and its private PostgreSQL (rate limits off,
 // so every request is served).
 import autocannon from 'autocannon';
-import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import type { AnyDatabase } from '../db/client.ts';
 import * as schema from '../db/schema.ts';
 import { createApiClient } from '../functions/services/api-clients.ts';
-import { hmacSha256Hex, randomToken, sha256Hex } from '../functions/services/crypto.ts';
+import { hmacSha256Hex } from '../functions/services/crypto.ts';
+import { seedAgents } from './load/agents.ts';
 import { cpuBetween, snapshot } from './load/processes.ts';
 import { machine, RATE_LIMITS_OFF, startService, type Service } from './lib/service.ts';
 
@@ -51,22 +51,11 @@ async function kinds(service: Service): Promise<Kind[]> {
   try {
     const db = drizzle({ client: pool, schema }) as unknown as AnyDatabase;
     const { client: apiClient } = await createApiClient({ db, securityKey: service.securityKey, maxClientsPerUser: 2 }, 'bench-cost');
-    const [project] = await db
-      .insert(schema.project)
-      .values({ stackId: randomUUID(), userId: 'bench-cost', name: 'bench-cost', metadata: {} })
-      .returning({ id: schema.project.id });
     // One agent per connection: an agent holds one wait at a time (a second ends the first with 409).
-    const agents: Array<{ deploymentHash: string; headers: Record<string, string> }> = [];
-    for (let i = 0; i < connections; i++) {
-      const deploymentHash = `deployment_${randomUUID()}`;
-      await db.insert(schema.deployment).values({ projectId: project!.id, metadata: {}, status: 'completed', deploymentHash, userId: 'bench-cost' });
-      const agentToken = randomToken(48);
-      const [agent] = await db
-        .insert(schema.agents)
-        .values({ deploymentHash, tokenHash: await sha256Hex(agentToken), version: 'bench' })
-        .returning({ id: schema.agents.id });
-      agents.push({ deploymentHash, headers: { 'x-agent-id': agent!.id, authorization: `Bearer ${agentToken}` } });
-    }
+    const agents = (await seedAgents(pool, connections, ['bench-cost'])).map((agent) => ({
+      deploymentHash: agent.hash,
+      headers: { 'x-agent-id': agent.id, authorization: `Bearer ${agent.token}` },
+    }));
     const agentHeaders = agents[0]!.headers;
     const waitPath = (hash: string) => `/api/v1/agent/commands/wait/${hash}?timeout=1`;
     return [

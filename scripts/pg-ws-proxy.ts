@@ -24,7 +24,7 @@ export interface PgWsProxy {
   port: number;
   /** host:port to put in `neonConfig.wsProxy` */
   address: string;
-  /** Backends opened and reuses, since the start (both 0 without `pool`). */
+  /** Backends opened and reused since the start, and kept idle now (all 0 without `pool`). */
   stats(): { opened: number; reused: number; idle: number };
   close(): Promise<void>;
 }
