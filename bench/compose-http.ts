@@ -15,7 +15,7 @@ const { values } = parseArgs({
 const duration = Number(values.duration);
 const connections = Number(values.connections);
 
-const fixture = join(projectRoot, '..', 'shared', 'fixtures', 'reference-payloads', 'custom-stack-payload.json');
+const fixture = join(projectRoot, 'tests', 'fixtures', 'reference-payloads', 'custom-stack-payload.json');
 const body = JSON.parse(readFileSync(fixture, 'utf8')) as unknown;
 const metadata = normaliseProjectForm(projectFormSchema.parse(body));
 const owner = 'composebench1';

@@ -9,7 +9,7 @@ const WARM_UP_MS = 1_000;
 const MEASURE_MS = 5_000;
 const BATCH = 100;
 
-const fixture = join(import.meta.dirname, '..', '..', 'shared', 'fixtures', 'reference-payloads', 'custom-stack-payload.json');
+const fixture = join(import.meta.dirname, '..', 'tests', 'fixtures', 'reference-payloads', 'custom-stack-payload.json');
 const metadata = normaliseProjectForm(projectFormSchema.parse(JSON.parse(readFileSync(fixture, 'utf8'))));
 
 /** Builds for `durationMs`, checking the clock once per batch; returns documents built and elapsed ms. */

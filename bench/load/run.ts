@@ -105,8 +105,8 @@ const commandLine = [
   ...process.argv.slice(2).map(shellQuote),
 ].join(' ');
 
-const projectForm = readFileSync(join(projectRoot, '..', 'shared', 'fixtures', 'reference-payloads', 'custom-stack-payload.json'), 'utf8');
-const deployForm = JSON.parse(readFileSync(join(projectRoot, '..', 'shared', 'fixtures', 'reference-payloads', 'deploy2.json'), 'utf8')) as Record<string, unknown>;
+const projectForm = readFileSync(join(projectRoot, 'tests', 'fixtures', 'reference-payloads', 'custom-stack-payload.json'), 'utf8');
+const deployForm = JSON.parse(readFileSync(join(projectRoot, 'tests', 'fixtures', 'reference-payloads', 'deploy2.json'), 'utf8')) as Record<string, unknown>;
 
 interface CreatedCommand {
   agent: LoadAgent;

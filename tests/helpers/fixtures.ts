@@ -1,21 +1,21 @@
-// The reference's own request payloads (../shared/fixtures/reference-payloads), used as they are.
-import cloud from '../../../shared/fixtures/reference-payloads/cloud.json';
-import cloudUpdate from '../../../shared/fixtures/reference-payloads/cloud-update.json';
-import server from '../../../shared/fixtures/reference-payloads/server.json';
-import serverUpdate from '../../../shared/fixtures/reference-payloads/server-update.json';
-import serverUpdateInvalid from '../../../shared/fixtures/reference-payloads/server-update-invalid.json';
+// The reference's own request payloads (a byte-for-byte copy in tests/fixtures/reference-payloads), used as they are.
+import cloud from '../fixtures/reference-payloads/cloud.json';
+import cloudUpdate from '../fixtures/reference-payloads/cloud-update.json';
+import server from '../fixtures/reference-payloads/server.json';
+import serverUpdate from '../fixtures/reference-payloads/server-update.json';
+import serverUpdateInvalid from '../fixtures/reference-payloads/server-update-invalid.json';
 
 export const fixtures = { cloud, cloudUpdate, server, serverUpdate, serverUpdateInvalid };
 
-import custom from '../../../shared/fixtures/reference-payloads/custom.json';
-import customStack from '../../../shared/fixtures/reference-payloads/custom-stack-payload.json';
-import customStackNoNetworks from '../../../shared/fixtures/reference-payloads/custom-stack-payload-no-networks.json';
-import deploy from '../../../shared/fixtures/reference-payloads/deploy.json';
-import deploy2 from '../../../shared/fixtures/reference-payloads/deploy2.json';
-import oldApp from '../../../shared/fixtures/reference-payloads/app.json';
-import oldWebItem from '../../../shared/fixtures/reference-payloads/web-item.json';
-import oldProject from '../../../shared/fixtures/reference-payloads/project.json';
-import oldProjectUpdate from '../../../shared/fixtures/reference-payloads/project-update.json';
+import custom from '../fixtures/reference-payloads/custom.json';
+import customStack from '../fixtures/reference-payloads/custom-stack-payload.json';
+import customStackNoNetworks from '../fixtures/reference-payloads/custom-stack-payload-no-networks.json';
+import deploy from '../fixtures/reference-payloads/deploy.json';
+import deploy2 from '../fixtures/reference-payloads/deploy2.json';
+import oldApp from '../fixtures/reference-payloads/app.json';
+import oldWebItem from '../fixtures/reference-payloads/web-item.json';
+import oldProject from '../fixtures/reference-payloads/project.json';
+import oldProjectUpdate from '../fixtures/reference-payloads/project-update.json';
 import goldenCustom from '../golden/compose/custom.yml?raw';
 import goldenCustomStack from '../golden/compose/custom-stack-payload.yml?raw';
 import goldenCustomStackNoNetworks from '../golden/compose/custom-stack-payload-no-networks.yml?raw';

@@ -8,7 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { buildCompose, ComposeError, dockerImageString, type ComposeApp, type ComposeInput } from '../../functions/services/compose.ts';
 import { normaliseProjectForm, projectFormSchema } from '../../functions/services/project-form.ts';
 
-const fixtureDir = join(import.meta.dirname, '..', '..', '..', 'shared', 'fixtures', 'reference-payloads');
+const fixtureDir = join(import.meta.dirname, '..', 'fixtures', 'reference-payloads');
 const goldenDir = join(import.meta.dirname, '..', 'golden', 'compose');
 const fixture = (name: string): Record<string, any> => JSON.parse(readFileSync(join(fixtureDir, name), 'utf8'));
 

@@ -11,7 +11,7 @@ import {
   type ProjectForm,
 } from '../../functions/services/project-form.ts';
 
-const fixtureDir = join(import.meta.dirname, '..', '..', '..', 'shared', 'fixtures', 'reference-payloads');
+const fixtureDir = join(import.meta.dirname, '..', 'fixtures', 'reference-payloads');
 const fixture = (name: string): Record<string, any> => JSON.parse(readFileSync(join(fixtureDir, name), 'utf8'));
 
 const acceptedFixtures = ['custom.json', 'custom-stack-payload.json', 'custom-stack-payload-no-networks.json'];
