@@ -1,28 +1,15 @@
 // The API reference as a person sees it: `npm start` on the embedded database (as start.test.ts runs
-// it), /docs opened in Debian's headless Chromium through playwright-core, the reference rendered from
+// it), /docs opened in headless Chromium (tests/helpers/browser.ts) through playwright-core, the reference rendered from
 // /openapi.json, and not one request to any host but 127.0.0.1 (the page must work with no internet).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser, type Browser } from '../helpers/browser.ts';
 import { freePort } from './helpers.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-// As this machine's probe runs it: without the background-networking flags Chromium calls Google's
-// hosts at start, which the closed network refuses. The profile is a new empty --user-data-dir.
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const SCREENSHOT = '/tmp/docs.png';
+const SCREENSHOT = join(tmpdir(), 'stacker-screenshots', 'docs.png');
 
 interface Service {
   child: ChildProcess;
@@ -31,17 +18,6 @@ interface Service {
 }
 
 /** `npm start` (scripts/start.ts) on a free port, embedded database in a temporary STACKER_DATA_DIR. */
-/** Fails (never skips) the test that needs the browser when Debian's Chromium is not installed. */
-function requireChromium(): void {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `${CHROMIUM} is missing: this test needs Debian's Chromium. Install it with ` +
-        '`apt-get update && apt-get install -y --no-install-recommends chromium` (.ci/run does). ' +
-        'Do not use `npx playwright install`: its download cannot reach the internet here.',
-    );
-  }
-}
-
 async function startService(dataDir: string): Promise<Service> {
   const port = await freePort();
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), STACKER_DATA_DIR: dataDir };
@@ -70,9 +46,8 @@ async function stopService(service: Service): Promise<void> {
 }
 
 const dataDir = mkdtempSync(join(tmpdir(), 'stacker-docs-'));
-const profileDir = mkdtempSync(join(tmpdir(), 'stacker-docs-chromium-'));
 let service: Service | undefined;
-let browser: BrowserContext | undefined;
+let browser: Browser | undefined;
 
 beforeAll(async () => {
   service = await startService(dataDir);
@@ -82,12 +57,10 @@ afterAll(async () => {
   await browser?.close();
   if (service) await stopService(service);
   rmSync(dataDir, { recursive: true, force: true });
-  rmSync(profileDir, { recursive: true, force: true });
 }, 60_000);
 
 describe('the API reference at /docs', () => {
   it('renders /openapi.json in headless Chromium, loading nothing from any host but 127.0.0.1', async () => {
-    requireChromium();
     const base = service!.base;
     const document = (await (await fetch(`${base}/openapi.json`)).json()) as {
       info: { title: string };
@@ -100,16 +73,11 @@ describe('the API reference at /docs', () => {
     expect(summaries.length).toBeGreaterThan(3);
     const expected = [...new Set([summaries[0]!, summaries[1]!, summaries[Math.floor(summaries.length / 2)]!, summaries.at(-1)!])];
 
-    browser = await chromium.launchPersistentContext(profileDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_FLAGS,
-      viewport: { width: 1400, height: 900 },
-    });
+    browser = await launchBrowser({ viewport: { width: 1400, height: 900 } });
     const requests: string[] = [];
     const problems: string[] = [];
-    browser.on('request', (request) => requests.push(request.url()));
-    const page = browser.pages()[0] ?? (await browser.newPage());
+    browser.context.on('request', (request) => requests.push(request.url()));
+    const page = browser.context.pages()[0] ?? (await browser.context.newPage());
     page.on('websocket', (socket) => requests.push(socket.url()));
     page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
     page.on('console', (message) => {
@@ -124,6 +92,7 @@ describe('the API reference at /docs', () => {
       await page.getByText(summary, { exact: true }).first().waitFor({ state: 'visible', timeout: 60_000 });
     }
     await page.screenshot({ path: SCREENSHOT });
+    console.log(`screenshot of /docs (${browser.picked.source} Chromium): ${SCREENSHOT}`);
 
     expect(requests).toContain(`${base}/openapi.json`); // the page really rendered the served document
     const foreign = requests.filter((url) => {
