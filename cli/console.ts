@@ -10,7 +10,11 @@ import { buildEnforcer, decide, loadRules } from '../functions/services/access-c
 import { rotateAgentToken } from '../functions/services/agent-tokens.ts';
 import { createApiClient } from '../functions/services/api-clients.ts';
 import { vaultFromConfig } from '../functions/services/vault-kv.ts';
+import { migrateDatabase } from '../db/migrate.ts';
+import { EmbeddedDatabaseError, reachEmbeddedDatabase, type EmbeddedDatabase } from '../scripts/embedded-database.ts';
 import { loadLocalSettings } from '../scripts/local-config.ts';
+import { readLocalRun } from '../scripts/local-run.ts';
+import { localSecrets, startLocalVault, type LocalService } from '../scripts/local-services.ts';
 
 interface Command {
   summary: string;
@@ -21,12 +25,22 @@ interface Command {
 const commands: Record<string, Command> = {
   'appclient new': {
     summary: 'Create an API client for a user and print its id and secret (shown only here).',
-    options: { 'user-id': { description: 'the TryDirect user id that owns the client', required: true } },
+    options: {
+      'user-id': { description: 'the TryDirect user id that owns the client', required: true },
+      format: { description: 'text (default), or env: STACKER_CLIENT_ID=… and STACKER_CLIENT_SECRET=… lines for a shell' },
+    },
     async run(values, { config, db }) {
+      const format = values.format ?? 'text';
+      if (format !== 'text' && format !== 'env') throw new Error(`--format must be text or env, not "${format}"`);
       const { client: created } = await createApiClient(
         { db: db(), securityKey: requireSetting(config, 'SECURITY_KEY'), maxClientsPerUser: config.MAX_CLIENTS_NUMBER },
         values['user-id']!,
       );
+      if (format === 'env') {
+        console.log(`STACKER_CLIENT_ID=${created.id}`);
+        console.log(`STACKER_CLIENT_SECRET=${created.secret}`);
+        return;
+      }
       console.log(`Created API client ${created.id} for user ${created.user_id}.`);
       console.log(`Secret (shown once, keep it safe): ${created.secret}`);
     },
@@ -80,7 +94,12 @@ function usage(): string {
       lines.push(`      --${option} <value>  ${spec.description}${spec.required ? ' (required)' : ''}`);
     }
   }
-  lines.push('', 'Settings come from the environment (DATABASE_URL, SECURITY_KEY, ...) or configuration.yaml.');
+  lines.push(
+    '',
+    'Settings come from the environment (DATABASE_URL, SECURITY_KEY, ...) or configuration.yaml.',
+    'With DATABASE_URL unset it works on the embedded database of `npm start` (STACKER_DATA_DIR, default .data),',
+    'whether `npm start` runs or not, with the same local secrets and Vault stand-in.',
+  );
   return lines.join('\n');
 }
 
@@ -107,10 +126,12 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
 
-  const config = parseConfig(loadLocalSettings());
+  const settings = loadLocalSettings();
+  const local = settings.DATABASE_URL ? undefined : await useLocalRun(settings);
+  const config = parseConfig(settings);
   let pool: pg.Pool | undefined;
   const db = (): AnyDatabase => {
-    pool ??= new pg.Pool({ connectionString: requireSetting(config, 'DATABASE_URL'), max: 2 });
+    pool ??= new pg.Pool({ connectionString: requireSetting(config, 'DATABASE_URL'), max: 1 });
     return drizzle({ client: pool, schema }) as unknown as AnyDatabase;
   };
   try {
@@ -118,13 +139,45 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   } finally {
     await pool?.end();
+    await local?.close();
   }
+}
+
+/**
+ * With DATABASE_URL unset: what `npm start` runs on. Its embedded database (served by `npm start` if
+ * it runs, else opened here), its generated secrets, and its Vault stand-in (or one started here on
+ * the same file) for settings left unset.
+ */
+async function useLocalRun(settings: Record<string, string>): Promise<{ close(): Promise<void> }> {
+  const dataDir = process.env.STACKER_DATA_DIR || '.data';
+  const database: EmbeddedDatabase = await reachEmbeddedDatabase(dataDir);
+  settings.DATABASE_URL = database.url;
+  // Opened here: `npm start` may have stopped before its migrations ran (they are idempotent).
+  if (database.opened) await migrateDatabase(database.url);
+  const secrets = localSecrets(dataDir);
+  settings.SECURITY_KEY ??= secrets.SECURITY_KEY;
+  let vault: LocalService | undefined;
+  if (!settings.VAULT_ADDRESS) {
+    settings.VAULT_TOKEN = secrets.VAULT_TOKEN;
+    const running = readLocalRun(dataDir)?.services.VAULT_ADDRESS;
+    if (running) settings.VAULT_ADDRESS = running;
+    else {
+      vault = await startLocalVault({ dataDir, token: secrets.VAULT_TOKEN });
+      settings.VAULT_ADDRESS = vault.url;
+    }
+  }
+  return {
+    async close() {
+      await vault?.close();
+      await database.close();
+    },
+  };
 }
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    const text = error instanceof ApiError || error instanceof Error ? error.message : String(error);
+    const text = error instanceof ApiError || error instanceof EmbeddedDatabaseError || error instanceof Error ? error.message : String(error);
     console.error(`console: ${text}`);
     process.exit(1);
   },
