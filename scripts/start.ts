@@ -1,10 +1,17 @@
 // npm start: the whole local service in one command.
 //   DATABASE_URL unset -> embedded PGlite kept in .data/pglite, served over a local socket.
-//   Then: migrations, the WebSocket proxy the Neon driver needs, and `wrangler dev` on PORT.
+//   Settings left unset get local stand-ins (scripts/local-services.ts): generated secrets, a Vault,
+//   an install service, and a development OpenID provider (scripts/dev-openid-provider.ts). Then:
+//   migrations, the WebSocket proxy the Neon driver needs, `wrangler dev` on PORT, and the Worker's
+//   cron every minute (wrangler dev does not run crons by itself).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { migrateDatabase } from '../db/migrate.ts';
+import { openEmbeddedDatabase, pgliteFolder, type EmbeddedDatabase } from './embedded-database.ts';
+import { startDevOpenIdProvider } from './dev-openid-provider.ts';
+import { writeLocalRun } from './local-run.ts';
+import { localSecrets, startLocalInstallService, startLocalVault } from './local-services.ts';
 import { startPgWsProxy, type PgWsProxy } from './pg-ws-proxy.ts';
 import { loadLocalSettings, toDotenv } from './local-config.ts';
 
@@ -17,39 +24,81 @@ function say(message: string) {
   console.log(`[stacker] ${message}`);
 }
 
-async function startEmbeddedDatabase(): Promise<string> {
-  const { PGlite } = await import('@electric-sql/pglite');
-  const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
-  mkdirSync(dataDir, { recursive: true });
-  say(`starting the embedded database in ${join(dataDir, 'pglite')} ...`);
-  const db = await PGlite.create(join(dataDir, 'pglite'));
-  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 100 });
-  await server.start();
-  cleanups.push(async () => {
-    await server.stop();
-    await db.close();
-  });
-  const address = server.getServerConn();
-  return `postgres://postgres@${address}/postgres`;
+async function startEmbeddedDatabase(): Promise<EmbeddedDatabase> {
+  say(`starting the embedded database in ${pgliteFolder(dataDir)} ...`);
+  const database = await openEmbeddedDatabase(dataDir);
+  cleanups.push(() => database.close());
+  return database;
+}
+
+/** Fills unset settings with local stand-ins, saying which. */
+async function startLocalStandIns(settings: Record<string, string>, workerUrl: string): Promise<Record<string, string>> {
+  const secrets = localSecrets(dataDir);
+  const generated = (['SECURITY_KEY', 'INSTALL_WEBHOOK_SECRET', 'QSTASH_CURRENT_SIGNING_KEY'] as const).filter((name) => !settings[name]);
+  for (const name of generated) settings[name] = secrets[name];
+  if (generated.length) say(`generated locally (kept in ${join(dataDir, 'local-secrets.json')}): ${generated.join(', ')}`);
+
+  const announced: Record<string, string> = {};
+  if (!settings.VAULT_ADDRESS) {
+    const vault = await startLocalVault({ dataDir, token: secrets.VAULT_TOKEN });
+    cleanups.push(() => vault.close());
+    settings.VAULT_ADDRESS = announced.VAULT_ADDRESS = vault.url;
+    settings.VAULT_TOKEN = secrets.VAULT_TOKEN;
+    say(`Vault stand-in (agent tokens, kept in ${join(dataDir, 'vault.json')}) on ${vault.url}`);
+  }
+  if (!settings.INSTALL_SERVICE_URL && !settings.QSTASH_TOKEN) {
+    const install = await startLocalInstallService({
+      webhookSecret: settings.INSTALL_WEBHOOK_SECRET!,
+      signingKey: settings.QSTASH_CURRENT_SIGNING_KEY!,
+      log: say,
+    });
+    cleanups.push(() => install.close());
+    settings.INSTALL_SERVICE_URL = announced.INSTALL_SERVICE_URL = install.url;
+    say(`install-service stand-in (deploys nothing, reports progress to completed) on ${install.url}`);
+  }
+  if (!settings.OAUTH_JWKS_URL && !settings.AUTH_URL) {
+    const provider = await startDevOpenIdProvider({ dataDir, audience: workerUrl });
+    cleanups.push(() => provider.close());
+    settings.OAUTH_JWKS_URL = provider.jwksUrl;
+    settings.OAUTH_ISSUER = announced.OAUTH_ISSUER = provider.issuer;
+    settings.OAUTH_AUDIENCE = provider.audience;
+    say(`development OpenID provider (signs in anyone; \`npm run -s dev-login -- --user <name>\` prints a token) on ${provider.issuer}`);
+  }
+  if (!settings.DOCKERHUB_CHECK && !(await reachable(settings.DOCKERHUB_URL ?? 'https://hub.docker.com'))) {
+    settings.DOCKERHUB_CHECK = 'off';
+    say('Docker Hub is not reachable from here: image checks are off (DOCKERHUB_CHECK=on turns them on)');
+  }
+  return announced;
+}
+
+async function reachable(url: string): Promise<boolean> {
+  try {
+    await fetch(url, { method: 'HEAD', signal: AbortSignal.timeout(3_000) });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function main() {
   const settings = loadLocalSettings();
   const port = Number(settings.PORT ?? 8000);
 
-  const embedded = !settings.DATABASE_URL;
-  if (!settings.DATABASE_URL) settings.DATABASE_URL = await startEmbeddedDatabase();
-  else say('using the database at DATABASE_URL');
+  const embedded = !settings.DATABASE_URL ? await startEmbeddedDatabase() : undefined;
+  if (!embedded) say('using the database at DATABASE_URL');
+  const databaseUrl = (settings.DATABASE_URL ??= embedded!.url);
+  const workerUrl = `http://127.0.0.1:${port}`;
+  const announced = await startLocalStandIns(settings, workerUrl);
 
   say('applying migrations ...');
-  await migrateDatabase(settings.DATABASE_URL);
+  await migrateDatabase(databaseUrl);
 
-  const target = new URL(settings.DATABASE_URL);
+  const target = new URL(databaseUrl);
   const proxy: PgWsProxy = await startPgWsProxy({
     allowedTargets: [`${target.hostname}:${target.port || '5432'}`],
     // Backends are kept between requests, as Neon's pooler does; not with PGlite, whose connections
     // all share its one session.
-    pool: !embedded,
+    pool: embedded === undefined,
   });
   cleanups.push(() => proxy.close());
   settings.DATABASE_WS_PROXY = proxy.address;
@@ -72,6 +121,7 @@ async function main() {
       '--persist-to', join(dataDir, 'wrangler'),
       '--show-interactive-dev-session=false',
       '--log-level', 'warn',
+      '--test-scheduled',
     ],
     {
       stdio: ['ignore', 'inherit', 'inherit'],
@@ -96,7 +146,20 @@ async function main() {
   });
 
   await waitForHealth(port);
+  const removeRunFile = writeLocalRun(dataDir, { url: workerUrl, services: announced });
+  cleanups.push(async () => removeRunFile());
+  runCronEveryMinute(workerUrl);
   say(`listening on http://127.0.0.1:${port} (health: /health_check, API document: /openapi.json). Ctrl-C stops.`);
+}
+
+function runCronEveryMinute(workerUrl: string) {
+  const timer = setInterval(() => {
+    fetch(`${workerUrl}/__scheduled?cron=${encodeURIComponent('* * * * *')}`)
+      .then((response) => response.body?.cancel())
+      .catch(() => undefined);
+  }, 60_000);
+  timer.unref();
+  cleanups.push(async () => clearInterval(timer));
 }
 
 async function waitForHealth(port: number) {
