@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import pg from 'pg';
@@ -36,4 +37,39 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
     });
   });
+}
+
+export interface RunningStart {
+  port: number;
+  /** Everything npm start printed so far. */
+  output: () => string;
+  /** Ctrl-C, as the terminal sends it to the foreground group; resolves with the exit code. */
+  stop: () => Promise<number | null>;
+}
+
+/** `npm start` (scripts/start.ts) on a free port and the given data folder, with no DATABASE_URL. */
+export async function startLocalService(dataDir: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<RunningStart> {
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), STACKER_DATA_DIR: dataDir, ...extraEnv };
+  delete env.DATABASE_URL;
+  const child = spawn(process.execPath, ['scripts/start.ts'], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stderr.on('data', (chunk) => (output += String(chunk)));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const listening = await new Promise<boolean>((resolve) => {
+    child.stdout.on('data', (chunk) => {
+      output += String(chunk);
+      if (output.includes(`listening on http://127.0.0.1:${port}`)) resolve(true);
+    });
+    void exited.then(() => resolve(false));
+  });
+  if (!listening) throw new Error(`npm start did not start:\n${output}`);
+  return {
+    port,
+    output: () => output,
+    stop: async () => {
+      if (child.exitCode === null) process.kill(-child.pid!, 'SIGINT');
+      return exited;
+    },
+  };
 }

@@ -1,0 +1,133 @@
+// The README's "Try it in five minutes", run exactly as written against `npm start`, and the console
+// on the same embedded database before, during and after it.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startLocalService, type RunningStart } from './helpers.ts';
+
+const run = promisify(execFile);
+const root = join(import.meta.dirname, '..', '..');
+const dataDir = mkdtempSync(join(tmpdir(), 'stacker-tour-'));
+let service: RunningStart | undefined;
+afterAll(async () => {
+  await service?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+function tourBlock(): string {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const section = /<!-- tour:start -->\n```sh\n([\s\S]*?)```\n<!-- tour:end -->/.exec(readme);
+  if (!section) throw new Error('README.md has no tour block between <!-- tour:start --> and <!-- tour:end -->');
+  return section[1]!;
+}
+
+/** The console as a person runs it: no DATABASE_URL, the data folder of npm start. */
+async function consoleCommand(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env: NodeJS.ProcessEnv = { ...process.env, STACKER_DATA_DIR: dataDir };
+  delete env.DATABASE_URL;
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['cli/console.ts', ...args], { cwd: root, env });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+describe('the README tour and the console on the embedded database', () => {
+  it('before any npm start, the console says there is no embedded database yet', async () => {
+    const answer = await consoleCommand('appclient', 'new', '--user-id', 'u0');
+    expect(answer.code).toBe(1);
+    expect(answer.stderr.trim()).toBe(
+      `console: there is no embedded database in ${join(dataDir, 'pglite')}: run \`npm start\` once to create it, or set DATABASE_URL`,
+    );
+  });
+
+  let deploymentHash = '';
+
+  it('runs the tour as written: sign-in, client, project, compose, deploy to completed, agent, command, result', async () => {
+    service = await startLocalService(dataDir);
+    const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(service.port), STACKER_DATA_DIR: dataDir };
+    delete env.DATABASE_URL;
+    let stdout: string;
+    try {
+      ({ stdout } = await run('bash', ['-euo', 'pipefail', '-c', tourBlock()], { cwd: root, env, timeout: 90_000 }));
+    } catch (error) {
+      const failed = error as { stdout: string; stderr: string };
+      throw new Error(`the tour stopped:\n${failed.stdout}\n${failed.stderr}\nnpm start said:\n${service.output()}`);
+    }
+    expect(stdout).toMatch(/"item":\{"kind":"user","subject":"group_user","user_id":"alice-\d+"\}/);
+    expect(stdout).toMatch(/^API client \d+$/m);
+    expect(stdout).toMatch(/^services:\n {2}\S+:\n {4}image: /m);
+    const progress = [...stdout.matchAll(/^deployment (deployment_[\w-]+): (\w+) (\d+)% /gm)];
+    expect(progress.at(-1)?.slice(2, 4)).toEqual(['completed', '100']);
+    expect(progress.map((line) => line[2])).toContain('in_progress');
+    deploymentHash = progress[0]![1]!;
+    const taken = /^the agent took (cmd_[\w-]+): health$/m.exec(stdout)?.[1];
+    expect(taken).toBeDefined();
+    expect(stdout).toContain(`"accepted":true`);
+    expect(stdout).toContain(`command ${taken}: completed, result {"status":"ok"}`);
+  }, 120_000);
+
+  it('while npm start runs, every console command works through it', async () => {
+    expect(service).toBeDefined();
+    const created = await consoleCommand('appclient', 'new', '--user-id', 'u1');
+    expect(created, created.stderr).toMatchObject({ code: 0 });
+    expect(created.stdout).toMatch(/^Created API client \d+ for user u1\.$/m);
+    const decision = await consoleCommand('debug', 'casbin', '--path', '/project/1', '--action', 'GET', '--subject', 'group_user');
+    expect(decision.stdout).toContain('ALLOW GET /project/1');
+    const rotated = await consoleCommand('agent', 'rotate-token', '--deployment-hash', deploymentHash);
+    expect(rotated, rotated.stderr).toMatchObject({ code: 0 });
+    expect(rotated.stdout).toContain(`Rotated agent token for deployment_hash ${deploymentHash} (stored in Vault)`);
+  }, 60_000);
+
+  it('a second npm start on the same data folder refuses, naming the one that holds it', async () => {
+    const second = await startLocalService(dataDir).then(
+      () => 'started',
+      (error: Error) => error.message,
+    );
+    expect(second).toMatch(/the embedded database in \S+ is in use by npm start \(pid \d+\)\. Stop it first, or use another STACKER_DATA_DIR\./);
+  }, 60_000);
+
+  it('with npm start stopped, the console opens the same database itself and sees what was made through npm start', async () => {
+    expect(await service!.stop()).toBe(0);
+    service = undefined;
+    const created = await consoleCommand('appclient', 'new', '--user-id', 'u2');
+    expect(created, created.stderr).toMatchObject({ code: 0 });
+    const ids = [/Created API client (\d+) for user u2/.exec(created.stdout)?.[1]].map(Number);
+    expect(ids[0]).toBeGreaterThan(2); // the tour's client and u1's came first, through npm start
+    const decision = await consoleCommand('debug', 'casbin', '--path', '/project/1', '--action', 'DELETE', '--subject', 'anonym');
+    expect(decision.stdout).toContain('DENY DELETE /project/1');
+    // The agent of the tour's deployment is found, and its token goes to the Vault file npm start used.
+    const rotated = await consoleCommand('agent', 'rotate-token', '--deployment-hash', deploymentHash);
+    expect(rotated, rotated.stderr).toMatchObject({ code: 0 });
+    const token = /New agent token \(shown once, keep it safe\): (\S+)/.exec(rotated.stdout)?.[1];
+    expect(readFileSync(join(dataDir, 'vault.json'), 'utf8')).toContain(token!);
+  }, 60_000);
+});
+
+describe('the console and a data folder another process is opening', () => {
+  it('says who is opening it and to try again, and changes nothing', async () => {
+    const opening = mkdtempSync(join(tmpdir(), 'stacker-opening-'));
+    try {
+      // What npm start writes first, before its database listens: its (live) pid and no URL yet.
+      writeFileSync(join(opening, 'embedded-database.json'), JSON.stringify({ pid: process.pid, holder: 'npm start' }));
+      const env: NodeJS.ProcessEnv = { ...process.env, STACKER_DATA_DIR: opening };
+      delete env.DATABASE_URL;
+      const failure = (await run(process.execPath, ['cli/console.ts', 'appclient', 'new', '--user-id', 'u'], { cwd: root, env }).catch((error: unknown) => error)) as {
+        code: number;
+        stderr: string;
+      };
+      expect(failure.code).toBe(1);
+      expect(failure.stderr.trim()).toBe(
+        `console: the embedded database in ${join(opening, 'pglite')} is being opened by npm start (pid ${process.pid}); try again in a moment.`,
+      );
+      expect(readdirSync(opening)).toEqual(['embedded-database.json']);
+    } finally {
+      rmSync(opening, { recursive: true, force: true });
+    }
+  });
+});
