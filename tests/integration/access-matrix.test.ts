@@ -151,7 +151,15 @@ describe('access matrix', () => {
         // Refused by authorization (not by the handler's own checks, e.g. a webhook's signature).
         const message = response.status === 401 || response.status === 403 ? ((await response.clone().json()) as { message: string }).message : '';
         const denied = (response.status === 401 && message === 'Authentication required') || (response.status === 403 && message.startsWith('Not allowed'));
-        outcome[subject] = denied ? `deny ${response.status}` : 'allow';
+        // A 5xx or 429 is neither: shown with its message, so a failure says what happened.
+        const failed = response.status >= 500 || response.status === 429;
+        outcome[subject] = denied
+          ? `deny ${response.status}`
+          : failed
+            ? `error ${response.status}: ${await response.clone().text()}`
+            : message && !allowed.includes(subject)
+              ? `refused ${response.status}: ${message}`
+              : 'allow';
         expected[subject] = allowed.includes(subject) ? 'allow' : subject === 'anonym' ? 'deny 401' : 'deny 403';
         await response.body?.cancel();
       }

@@ -98,13 +98,14 @@ describe('commands through the agent, as the real agent speaks', () => {
     await endLease();
     expect((await sim.wait(1)).body.item).toMatchObject({ command_id: id, attempts: 2 });
     await endLease();
-    const requeued = await withDatabase((db) => expireCommandLeases(db));
-    expect(requeued).toContainEqual({ deploymentHash: agent.deploymentHash, status: 'queued' });
+    // Other test files run the cron at the same time, on the same database: whichever run moves
+    // the command first reports it, so the row is what this checks.
+    await withDatabase((db) => expireCommandLeases(db));
+    expect((await commandRow(id)).status).toBe('queued');
     expect((await sim.wait(1)).body.item).toMatchObject({ command_id: id, attempts: 3 });
     await endLease();
     expect((await sim.wait(1)).body.item).toBeNull(); // out of attempts
-    const expired = await withDatabase((db) => expireCommandLeases(db));
-    expect(expired).toContainEqual({ deploymentHash: agent.deploymentHash, status: 'expired' });
+    await withDatabase((db) => expireCommandLeases(db));
     expect((await commandRow(id)).status).toBe('expired');
     expect((await sim.report(id)).status).toBe(409);
   });
@@ -275,8 +276,8 @@ describe('the cron and command leases', () => {
     const commandId = ((await created.json()) as { item: { command_id: string } }).item.command_id;
     expect((await sim.wait(1)).body.item?.command_id).toBe(commandId);
     await withDatabase((db) => db.execute(sql`update commands set lease_expires_at = now() - interval '1 second' where command_id = ${commandId}`));
-    const report = await runScheduledJobs(env as never);
-    expect(report.requeued).toBeGreaterThanOrEqual(1);
+    // (Its report counts the whole database, where other test files run the cron too: the row is the check.)
+    await runScheduledJobs(env as never);
     expect((await commandRow(commandId)).status).toBe('queued');
     expect((await sim.wait(1)).body.item).toMatchObject({ command_id: commandId, attempts: 2 });
   });

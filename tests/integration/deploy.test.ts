@@ -91,8 +91,7 @@ describe('POST /project/{id}/deploy', () => {
 
     // The backoff has passed; the queue is back.
     await withDatabase((db) => db.execute(sql`update deploy_outbox set next_attempt_at = now() where deployment_id = ${deploymentId}`));
-    const report = await runScheduledJobs({ ...env, QSTASH_TOKEN } as never);
-    expect(report.published).toBeGreaterThanOrEqual(1);
+    await runScheduledJobs({ ...env, QSTASH_TOKEN } as never);
     expect((await deliveriesOf(hash, 1)).filter((d) => d.accepted)).toHaveLength(1);
     expect((await outboxOf(deploymentId))[0]!.published_at).not.toBeNull();
 
@@ -323,8 +322,7 @@ describe('deployment status, cancel and the watchdog', () => {
     const project = await createProjectFor(uniqueId('wd'));
     const { body } = await deploy(project, deployBody);
     await withDatabase((db) => db.execute(sql`update deployment set deadline_at = now() - interval '1 second' where id = ${body.item.deployment_id}`));
-    const report = await runScheduledJobs(env as never);
-    expect(report.timedOut).toBeGreaterThanOrEqual(1);
+    await runScheduledJobs(env as never);
     expect((await statusOf(body.item.deployment_hash, project.userId)).status).toBe('timed_out');
     expect((await postProgress({ deploy_id: body.item.deployment_id, status: 'completed' })).status).toBe(409);
   });

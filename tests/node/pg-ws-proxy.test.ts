@@ -73,6 +73,7 @@ describe('pg-ws-proxy with pool', () => {
     );
     expect(rows[0]).toEqual({ name: expect.not.stringMatching('left-behind'), temp: null, locks: '0' });
     await second.end();
+    await idleBackends(1); // settled: the next test starts with exactly this backend kept
   });
 
   it('never hands on a backend left inside a transaction; the transaction is rolled back', async () => {
@@ -89,6 +90,7 @@ describe('pg-ws-proxy with pool', () => {
     const second = await connect();
     expect(await backendPid(second)).not.toBe(pid);
     await second.end();
+    await idleBackends(1); // settled: the next test starts with exactly this backend kept
   });
 
   it('never hands on a backend with a query still running when its client left', async () => {
@@ -103,6 +105,7 @@ describe('pg-ws-proxy with pool', () => {
     const second = await connect();
     expect(await backendPid(second)).not.toBe(pid);
     await second.end();
+    await idleBackends(1); // settled: the next test starts with exactly this backend kept
   });
 
   it('replaces a kept backend that PostgreSQL ended while it was idle', async () => {
