@@ -1,10 +1,15 @@
 import { cloudflareTest } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
 import { collectConsoleLine } from './tests/helpers/leak-collector.ts';
+import LongestFirstSequencer from './tests/sequencer.ts';
 
 export default defineConfig({
   test: {
     testTimeout: 20_000,
+    // Most of the suite's time is waiting (retries, leases, long-polls, child processes), not CPU: four
+    // files at once on a 2-core machine take the run from ~160 s to 80-95 s. Vitest's default there is one.
+    maxWorkers: 4,
+    sequence: { sequencer: LongestFirstSequencer },
     // Every console line of the workers project goes to the leak check (run at the end by
     // tests/global-setup.ts); the service's debug and info lines are kept off the screen.
     onConsoleLog: collectConsoleLine,

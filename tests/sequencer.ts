@@ -1,0 +1,30 @@
+// The order files start in. Vitest's own sequencer runs projects one after the other ("node" before
+// "workers"), so the longest workers files would start last and end the run alone. Here the files
+// known to take longest (mostly waiting: retries, leases, child processes) start first, whatever
+// their project, and the rest follow in vitest's order.
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
+
+const LONGEST_FIRST = [
+  'tests/integration/dependency-failures.test.ts',
+  'tests/node/readme-tour.test.ts',
+  'tests/integration/hostile-input.test.ts',
+  'tests/integration/agent-commands.test.ts',
+  'tests/node/console-rotate.test.ts',
+  'tests/node/console.test.ts',
+  'tests/node/start.test.ts',
+  'tests/integration/access-matrix.test.ts',
+  'tests/integration/rating.test.ts',
+  'tests/integration/deploy.test.ts',
+  'tests/node/docs-browser.test.ts',
+];
+
+export default class LongestFirstSequencer extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const rank = (spec: TestSpecification) => {
+      const index = LONGEST_FIRST.findIndex((path) => spec.moduleId.endsWith(path));
+      return index === -1 ? LONGEST_FIRST.length : index;
+    };
+    return sorted.map((spec, position) => ({ spec, position })).sort((a, b) => rank(a.spec) - rank(b.spec) || a.position - b.position).map(({ spec }) => spec);
+  }
+}
