@@ -7,10 +7,11 @@
 //     INSTALL_WEBHOOK_SECRET, ending `completed`.
 // Only settings left unset are filled in; anything configured wins.
 import { Receiver } from '@upstash/qstash';
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import { z } from 'zod';
 
 export interface LocalSecrets {
   SECURITY_KEY: string;
@@ -83,7 +84,7 @@ export async function startLocalVault(options: { dataDir: string; token: string 
   return serve((req, res, body) => {
     const pathname = new URL(req.url ?? '/', 'http://vault').pathname;
     if (!pathname.startsWith('/v1/')) return json(res, 404, { errors: [] });
-    if (req.headers['x-vault-token'] !== options.token) return json(res, 403, { errors: ['permission denied'] });
+    if (!sameSecret(String(req.headers['x-vault-token'] ?? ''), options.token)) return json(res, 403, { errors: ['permission denied'] });
     const path = decodeURIComponent(pathname.slice('/v1/'.length)).replace(/^\/+|\/+$/g, '');
     if (req.method === 'POST' || req.method === 'PUT') {
       let data: unknown;
@@ -157,12 +158,16 @@ export async function startLocalInstallService(options: { webhookSecret: string;
     if (req.method !== 'POST' || new URL(req.url ?? '/', 'http://install').pathname !== '/install') return json(res, 404, { error: 'not found' });
     const valid = await receiver.verify({ signature: String(req.headers['upstash-signature'] ?? ''), body, url, clockTolerance: 30 }).catch(() => false);
     if (!valid) return json(res, 401, { error: 'invalid signature' });
-    const job = JSON.parse(body) as { action?: string; deployment_id?: number; deployment_hash?: string; progress_url?: string };
-    if (job.action === 'cancel') {
-      if (job.deployment_hash) running.get(job.deployment_hash)?.abort();
+    const raw = parseJson(body);
+    if ((raw as { action?: unknown } | undefined)?.action === 'cancel') {
+      const cancel = cancelJob.safeParse(raw);
+      if (!cancel.success) return json(res, 400, { error: issuesOf(cancel.error) });
+      running.get(cancel.data.deployment_hash)?.abort();
       return json(res, 200, { accepted: true });
     }
-    if (!job.deployment_id || !job.deployment_hash || !job.progress_url) return json(res, 400, { error: 'deployment_id, deployment_hash and progress_url are required' });
+    const parsed = deployJob.safeParse(raw);
+    if (!parsed.success) return json(res, 400, { error: issuesOf(parsed.error) });
+    const job = parsed.data;
     if (started.has(job.deployment_hash)) return json(res, 200, { accepted: false });
     started.add(job.deployment_hash);
     options.log?.(`install-service stand-in: deploying ${job.deployment_hash} (deployment ${job.deployment_id})`);
@@ -182,6 +187,26 @@ export async function startLocalInstallService(options: { webhookSecret: string;
       await service.close();
     },
   };
+}
+
+/** What the stand-in reads of a job (the Worker's job carries more: the project, the cloud, ...). */
+const cancelJob = z.object({ action: z.literal('cancel'), deployment_hash: z.string().min(1) });
+const deployJob = z.object({ deployment_id: z.number().int().positive(), deployment_hash: z.string().min(1), progress_url: z.url() });
+
+const issuesOf = (error: z.ZodError) => error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`).join('; ');
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 function pause(ms: number, signal: AbortSignal): Promise<void> {
