@@ -7,7 +7,7 @@ export default defineConfig({
   test: {
     testTimeout: 20_000,
     // Most of the suite's time is waiting (retries, leases, long-polls, child processes), not CPU: four
-    // files at once on a 2-core machine take the run from ~160 s to 80-105 s. Vitest's default there is one.
+    // files at once on a 2-core machine take the run from ~160 s to 80-115 s. Vitest's default there is one.
     maxWorkers: 4,
     sequence: { sequencer: LongestFirstSequencer },
     // Every console line of the workers project goes to the leak check (run at the end by

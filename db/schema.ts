@@ -443,6 +443,42 @@ export const webhookReceipt = pgTable(
   ],
 );
 
+/**
+ * Dashboard sign-ins. The cookie carries a random token; only its SHA-256 is kept here, with who
+ * signed in (as the provider's token said) and until when. Signing out deletes the row.
+ */
+export const dashboardSession = pgTable(
+  'dashboard_session',
+  {
+    tokenHash: varchar('token_hash', { length: 64 }).primaryKey(),
+    userId: varchar('user_id', { length: 50 }).notNull(),
+    role: varchar('role', { length: 50 }).notNull(),
+    email: text('email').notNull().default(''),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [index('idx_dashboard_session_expires').on(t.expiresAt)],
+);
+
+/** The catalog of apps the Stack Builder offers, seeded by a migration; admins may add more. */
+export const catalogApp = pgTable('catalog_app', {
+  id: serial('id').primaryKey(),
+  code: varchar('code', { length: 50 }).notNull().unique(),
+  name: varchar('name', { length: 50 }).notNull(),
+  category: varchar('category', { length: 50 }).notNull(),
+  description: text('description').notNull().default(''),
+  /** Docker Hub repository, e.g. "nginx" or "grafana/grafana". */
+  image: varchar('image', { length: 100 }).notNull(),
+  tag: varchar('tag', { length: 100 }).notNull().default('latest'),
+  /** [{host_port, container_port}] as the project form takes them. */
+  ports: jsonb('ports').$type<Array<{ host_port: string; container_port: string }>>().notNull().default([]),
+  /** [{key, value}] */
+  environment: jsonb('environment').$type<Array<{ key: string; value: string }>>().notNull().default([]),
+  /** [{host_path, container_path}] */
+  volumes: jsonb('volumes').$type<Array<{ host_path: string | null; container_path: string }>>().notNull().default([]),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
 export type Product = typeof product.$inferSelect;
 export type NewProduct = typeof product.$inferInsert;
 export type Rating = typeof rating.$inferSelect;
@@ -474,3 +510,6 @@ export type NewCommandQueueEntry = typeof commandQueue.$inferInsert;
 export type DeployOutboxEntry = typeof deployOutbox.$inferSelect;
 export type WebhookReceipt = typeof webhookReceipt.$inferSelect;
 export type AppStatus = typeof appStatus.$inferSelect;
+
+export type DashboardSession = typeof dashboardSession.$inferSelect;
+export type CatalogApp = typeof catalogApp.$inferSelect;

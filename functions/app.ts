@@ -16,6 +16,7 @@ import { agentAdminRoutes } from './routes/agent-admin.ts';
 import { agentRoutes } from './routes/agent.ts';
 import { agreementRoutes } from './routes/agreement.ts';
 import { clientRoutes } from './routes/client.ts';
+import { dashboardRoutes } from './routes/dashboard.tsx';
 import { cloudRoutes } from './routes/cloud.ts';
 import { commandRoutes } from './routes/commands.ts';
 import { deployRoutes } from './routes/deploy.ts';
@@ -120,6 +121,9 @@ export function createApp() {
       }
     }
   });
+
+  // The dashboard's pages, before the API's own authentication: they answer on a session cookie.
+  app.route('/', dashboardRoutes as never);
 
   // Routes served outside the OpenAPI registry (the document itself).
   const documentRoutes: RouteSignature[] = [

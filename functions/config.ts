@@ -52,6 +52,11 @@ export const configSchema = z.object({
   OAUTH_JWKS_URL: optionalUrl,
   OAUTH_ISSUER: optionalString,
   OAUTH_AUDIENCE: optionalString,
+  /** The dashboard's sign-in (authorization code + PKCE): the provider's endpoints and this app's client id. */
+  OAUTH_AUTHORIZE_URL: optionalUrl,
+  OAUTH_TOKEN_URL: optionalUrl,
+  OAUTH_CLIENT_ID: optionalString,
+  OAUTH_SCOPE: optionalString.pipe(z.string().default('openid profile email')),
   VAULT_ADDRESS: optionalUrl,
   VAULT_TOKEN: optionalString,
   VAULT_AGENT_PATH_PREFIX: optionalString.pipe(z.string().default('agent')),

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { AppEnv } from './env.ts';
 import { forbidden } from './errors.ts';
 import { isAdmin, type AuthenticatedUser, type Principal } from './principal.ts';
+import type { ProjectDeps } from './services/projects.ts';
 import type { Scope } from './services/scope.ts';
 
 /** The OAuth user behind the request; casbin lets only users reach the routes that call this. */
@@ -40,4 +41,10 @@ const ipAddress = z.union([z.ipv4(), z.ipv6()]);
 /** The caller's IP address as Cloudflare gives it (CF-Connecting-IP), if it is one. */
 export function callerIp(c: Context<AppEnv>): string | undefined {
   return ipAddress.safeParse(c.req.header('cf-connecting-ip')).data;
+}
+
+/** What the project services need from a request: its database and the Docker Hub check settings. */
+export function projectDeps(c: Context<AppEnv>): ProjectDeps {
+  const config = c.var.config;
+  return { db: c.var.database.db, dockerHub: { baseUrl: config.DOCKERHUB_URL, enabled: config.DOCKERHUB_CHECK === 'on' } };
 }

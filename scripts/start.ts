@@ -57,8 +57,12 @@ async function startLocalStandIns(settings: Record<string, string>, workerUrl: s
     say(`install-service stand-in (deploys nothing, reports progress to completed) on ${install.url}`);
   }
   if (!settings.OAUTH_JWKS_URL && !settings.AUTH_URL) {
-    const provider = await startDevOpenIdProvider({ dataDir, audience: workerUrl });
+    const provider = await startDevOpenIdProvider({ dataDir, audience: workerUrl, dashboardRedirectUris: [`${workerUrl}/auth/callback`] });
     cleanups.push(() => provider.close());
+    settings.OAUTH_AUTHORIZE_URL = `${provider.issuer}/auth`;
+    settings.OAUTH_TOKEN_URL = `${provider.issuer}/token`;
+    settings.OAUTH_CLIENT_ID = 'stacker-dashboard';
+    settings.OAUTH_SCOPE = 'openid profile email api';
     settings.OAUTH_JWKS_URL = provider.jwksUrl;
     settings.OAUTH_ISSUER = announced.OAUTH_ISSUER = provider.issuer;
     settings.OAUTH_AUDIENCE = provider.audience;

@@ -1,7 +1,7 @@
 // Projects: /project (the owner, and read-only for the owner's API clients) and /admin/project (admins).
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { callerOwnerId, callerScope, currentUser } from '../context.ts';
+import { callerOwnerId, callerScope, currentUser, projectDeps } from '../context.ts';
 import type { AppEnv } from '../env.ts';
 import { createRouter } from '../router.ts';
 import { authErrorResponses, errorResponses, ErrorBodySchema, idempotencyKeyHeader, idParam, jsonContent, userSecurity } from '../schemas.ts';
@@ -42,14 +42,7 @@ const imageResponses = {
   503: jsonContent(ErrorBodySchema, 'Docker Hub (or another dependency) is unavailable'),
 };
 
-function dockerHub(c: Context<AppEnv>): DockerHubDeps {
-  const config = c.var.config;
-  return { baseUrl: config.DOCKERHUB_URL, enabled: config.DOCKERHUB_CHECK === 'on' };
-}
-
-function deps(c: Context<AppEnv>): ProjectDeps {
-  return { db: c.var.database.db, dockerHub: dockerHub(c) };
-}
+const deps = projectDeps;
 
 const tags = ['projects'];
 const listRoute = createRoute({

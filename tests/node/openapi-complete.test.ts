@@ -5,6 +5,7 @@ import addFormats from 'ajv-formats';
 import { fullFormats } from 'ajv-formats/dist/formats';
 import { describe, expect, it } from 'vitest';
 import { createApp, openApiInfo } from '../../functions/app.ts';
+import { dashboardRoutes } from '../../functions/routes/dashboard.tsx';
 import { docsRoutes } from '../../functions/routes/docs.ts';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -13,7 +14,8 @@ type JsonObject = { [key: string]: Json };
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
 
 /** Routes served outside the document on purpose: the document itself and the reference page. */
-const undocumented = new Set(['GET /openapi.json', ...docsRoutes.routes.map((route) => `${route.method} ${route.path}`)]);
+// The document itself, the API reference page, and the dashboard's pages are not API operations.
+const undocumented = new Set(['GET /openapi.json', ...[...docsRoutes.routes, ...dashboardRoutes.routes].map((route) => `${route.method} ${route.path}`)]);
 
 /** Hono's `/project/:id` (or `/:id{[0-9]+}`) as OpenAPI's `/project/{id}`. */
 const openApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)(\{[^}]*\})?/g, '{$1}');

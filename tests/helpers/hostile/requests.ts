@@ -8,6 +8,7 @@ import { signLikeQStash } from '../../../functions/services/queue.ts';
 import { MAX_BODY_BYTES } from '../../../functions/app.ts';
 import { apiWith, BASE_URL } from '../api.ts';
 import { bearerFor, signJwt } from '../auth.ts';
+import { DASHBOARD_PATHS } from '../../../functions/routes/dashboard.tsx';
 import { brokenBodies, exampleOf, wrongContentTypes, type Hints } from './bodies.ts';
 import { encodeJson, type OpenApiDocument, type Operation, type Parameter, type Schema, type Value } from './schema.ts';
 import { isolated, type Seeded } from './seed.ts';
@@ -401,7 +402,9 @@ export class HostileRequests {
     const normalised = new URL(`${BASE_URL}${url}`).pathname;
     const match = templatePattern(op.path).exec(normalised);
     if (!match) {
-      const elsewhere = this.doc.operations.some((other) => other.method === op.method && templatePattern(other.path).test(normalised));
+      // Another operation, or a dashboard page (not in the document: /project/.. is the page at /).
+      const dashboardPage = (op.method === 'GET' || op.method === 'POST') && DASHBOARD_PATHS.includes(normalised);
+      const elsewhere = dashboardPage || this.doc.operations.some((other) => other.method === op.method && templatePattern(other.path).test(normalised));
       return elsewhere ? undefined : { expected: [404], leftTheApi: true };
     }
     const names = [...op.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]);

@@ -1,0 +1,66 @@
+// The dashboard's pages inside workerd: who sees what, sign-in refusals, CSRF.
+import { describe, expect, it } from 'vitest';
+import { createSession } from '../../functions/services/dashboard-sessions.ts';
+import { BASE_URL } from '../helpers/api.ts';
+import { api, apiWith, uniqueId } from '../helpers/auth.ts';
+import { withDatabase } from '../helpers/db.ts';
+import { createProjectFor } from '../helpers/deploy.ts';
+
+async function signedIn(userId: string, role = 'group_user'): Promise<Record<string, string>> {
+  const token = await withDatabase((db) => createSession(db, { id: userId, role, email: `${userId}@example.com` }));
+  return { cookie: `stacker_session=${token}` };
+}
+
+describe('dashboard pages', () => {
+  it('the start page offers sign-in; the projects page sends a visitor without a session to sign in', async () => {
+    const start = await api('/');
+    expect(start.status).toBe(200);
+    expect(await start.text()).toContain('href="/login"');
+    const projects = await api('/projects', { redirect: 'manual' });
+    expect(projects.status).toBe(303);
+    expect(projects.headers.get('location')).toBe('/login');
+  });
+
+  it('a signed-in user sees their own projects and never another user’s', async () => {
+    const owner = uniqueId('dash');
+    const other = uniqueId('dash');
+    await createProjectFor(owner);
+    const page = await api('/projects', { headers: await signedIn(other) });
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain(`Signed in as ${other}`);
+    expect(html).toContain('No projects yet.');
+    const own = await (await api('/projects', { headers: await signedIn(owner) })).text();
+    expect(own).not.toContain('No projects yet.');
+    expect(own).toMatch(/<td>[^<]+<\/td>/);
+  });
+
+  it('sign-out ends the session on the server; a form posted from another origin is refused', async () => {
+    const headers = await signedIn(uniqueId('out'));
+    const foreign = await api('/logout', { method: 'POST', headers: { ...headers, origin: 'https://evil.example', 'content-type': 'application/x-www-form-urlencoded' }, body: '' });
+    expect(foreign.status).toBe(403);
+    expect((await api('/projects', { headers, redirect: 'manual' })).status).toBe(200);
+    const out = await api('/logout', { method: 'POST', headers: { ...headers, origin: BASE_URL, 'content-type': 'application/x-www-form-urlencoded' }, body: '', redirect: 'manual' });
+    expect(out.status).toBe(303);
+    expect((await api('/projects', { headers, redirect: 'manual' })).status).toBe(303);
+  });
+
+  it('a callback without the browser’s sign-in cookie is refused with a page that says why', async () => {
+    const settings = { OAUTH_AUTHORIZE_URL: 'https://auth.example/authorize', OAUTH_TOKEN_URL: 'https://auth.example/token', OAUTH_CLIENT_ID: 'dash' };
+    const response = await apiWith(settings, '/auth/callback?code=abc&state=xyz');
+    expect(response.status).toBe(400);
+    expect(await response.text()).toContain('this browser did not start a sign-in');
+    const login = await apiWith(settings, '/login', { redirect: 'manual' });
+    expect(login.status).toBe(303);
+    const location = new URL(login.headers.get('location')!);
+    expect(location.origin + location.pathname).toBe('https://auth.example/authorize');
+    expect(location.searchParams.get('code_challenge_method')).toBe('S256');
+    expect(login.headers.get('set-cookie')).toMatch(/stacker_sign_in=.*HttpOnly/);
+  });
+
+  it('sign-in that is not configured answers 503 naming the settings', async () => {
+    const response = await apiWith({ OAUTH_AUTHORIZE_URL: undefined, OAUTH_TOKEN_URL: undefined, OAUTH_CLIENT_ID: undefined }, '/login');
+    expect(response.status).toBe(503);
+    expect(await response.text()).toContain('OAUTH_AUTHORIZE_URL, OAUTH_TOKEN_URL, OAUTH_CLIENT_ID must be set');
+  });
+});
