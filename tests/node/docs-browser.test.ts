@@ -1,67 +1,32 @@
 // The API reference as a person sees it: `npm start` on the embedded database (as start.test.ts runs
 // it), /docs opened in headless Chromium (tests/helpers/browser.ts) through playwright-core, the reference rendered from
 // /openapi.json, and not one request to any host but 127.0.0.1 (the page must work with no internet).
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, type Browser } from '../helpers/browser.ts';
-import { freePort } from './helpers.ts';
+import { startLocalService, type RunningStart } from './helpers.ts';
 
 const SCREENSHOT = join(tmpdir(), 'stacker-screenshots', 'docs.png');
 
-interface Service {
-  child: ChildProcess;
-  base: string;
-  exited: Promise<number | null>;
-}
-
-/** `npm start` (scripts/start.ts) on a free port, embedded database in a temporary STACKER_DATA_DIR. */
-async function startService(dataDir: string): Promise<Service> {
-  const port = await freePort();
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), STACKER_DATA_DIR: dataDir };
-  delete env.DATABASE_URL;
-  const child = spawn(process.execPath, ['scripts/start.ts'], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stderr!.on('data', (chunk) => (output += String(chunk)));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const listening = await new Promise<boolean>((resolve) => {
-    child.stdout!.on('data', (chunk) => {
-      output += String(chunk);
-      if (output.includes(`listening on http://127.0.0.1:${port}`)) resolve(true);
-    });
-    void exited.then(() => resolve(false));
-  });
-  if (!listening) throw new Error(`npm start did not come up:\n${output}`);
-  return { child, base: `http://127.0.0.1:${port}`, exited };
-}
-
-/** What Ctrl-C does (SIGINT to the process group); SIGKILL if it has not stopped after 30 s. */
-async function stopService(service: Service): Promise<void> {
-  if (service.child.exitCode !== null || service.child.signalCode !== null) return;
-  process.kill(-service.child.pid!, 'SIGINT');
-  const stopped = await Promise.race([service.exited.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 30_000).unref())]);
-  if (!stopped) process.kill(-service.child.pid!, 'SIGKILL');
-}
-
 const dataDir = mkdtempSync(join(tmpdir(), 'stacker-docs-'));
-let service: Service | undefined;
+let service: RunningStart | undefined;
 let browser: Browser | undefined;
 
 beforeAll(async () => {
-  service = await startService(dataDir);
+  service = await startLocalService(dataDir);
 }, 150_000);
 
 afterAll(async () => {
   await browser?.close();
-  if (service) await stopService(service);
+  await service?.stop();
   rmSync(dataDir, { recursive: true, force: true });
 }, 60_000);
 
 describe('the API reference at /docs', () => {
   it('renders /openapi.json in headless Chromium, loading nothing from any host but 127.0.0.1', async () => {
-    const base = service!.base;
+    const base = `http://127.0.0.1:${service!.port}`;
     const document = (await (await fetch(`${base}/openapi.json`)).json()) as {
       info: { title: string };
       paths: Record<string, Record<string, { summary?: string }>>;
@@ -104,7 +69,7 @@ describe('the API reference at /docs', () => {
   }, 180_000);
 
   it('serves the page under a policy that allows only its own origin, and its script with a validator', async () => {
-    const base = service!.base;
+    const base = `http://127.0.0.1:${service!.port}`;
     const page = await fetch(`${base}/docs`);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/^text\/html/);

@@ -47,8 +47,22 @@ export interface RunningStart {
   stop: () => Promise<number | null>;
 }
 
-/** `npm start` (scripts/start.ts) on a free port and the given data folder, with no DATABASE_URL. */
+/**
+ * `npm start` (scripts/start.ts) on a free port and the given data folder, with no DATABASE_URL. A
+ * port found free can be taken by another test's server before wrangler binds it: then again, on
+ * another port (a few times).
+ */
 export async function startLocalService(dataDir: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<RunningStart> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startLocalServiceOnce(dataDir, extraEnv);
+    } catch (error) {
+      if (attempt >= 3 || !(error instanceof Error) || !/Address already in use/.test(error.message)) throw error;
+    }
+  }
+}
+
+async function startLocalServiceOnce(dataDir: string, extraEnv: NodeJS.ProcessEnv): Promise<RunningStart> {
   const port = await freePort();
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), STACKER_DATA_DIR: dataDir, ...extraEnv };
   delete env.DATABASE_URL;
