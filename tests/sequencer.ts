@@ -7,7 +7,7 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 const LONGEST_FIRST = [
   'tests/integration/dependency-failures.test.ts',
   'tests/node/readme-tour.test.ts',
-  'tests/node/dashboard-browser.test.ts',
+  'tests/node/browser-pages.test.ts',
   'tests/integration/hostile-input.test.ts',
   'tests/integration/agent-commands.test.ts',
   'tests/node/console-rotate.test.ts',
@@ -16,7 +16,6 @@ const LONGEST_FIRST = [
   'tests/integration/access-matrix.test.ts',
   'tests/integration/rating.test.ts',
   'tests/integration/deploy.test.ts',
-  'tests/node/docs-browser.test.ts',
 ];
 
 export default class LongestFirstSequencer extends BaseSequencer {
