@@ -238,7 +238,7 @@ function page(res: ServerResponse, status: number, title: string, body: string):
 function pageHtml(title: string, body: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)} · Stacker development provider</title>
-<style>body{font-family:system-ui,sans-serif;max-width:26rem;margin:4rem auto;padding:0 1rem}label,input,select,button{display:block;width:100%;margin:.4rem 0;font-size:1rem;padding:.4rem}small{color:#b00020}</style>
+<style>body{font-family:system-ui,sans-serif;max-width:26rem;margin:4rem auto;padding:0 1rem}label,input,select,button{display:block;box-sizing:border-box;width:100%;margin:.4rem 0;font-size:1rem;padding:.4rem}small{color:#b00020}</style>
 </head><body><h1>${escapeHtml(title)}</h1>${body}</body></html>`;
 }
 
