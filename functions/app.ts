@@ -123,7 +123,7 @@ export function createApp() {
   });
 
   // The dashboard's pages, before the API's own authentication: they answer on a session cookie.
-  app.route('/', dashboardRoutes as never);
+  app.route('/', dashboardRoutes);
 
   // Routes served outside the OpenAPI registry (the document itself).
   const documentRoutes: RouteSignature[] = [

@@ -9,8 +9,10 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { csrf } from 'hono/csrf';
 import { Hono } from 'hono';
+import { z } from 'zod';
 import type { AppEnv } from '../env.ts';
 import { ApiError } from '../errors.ts';
+import { describeError, log } from '../logger.ts';
 import { ASSETS, Layout } from '../pages/layout.tsx';
 import type { AuthenticatedUser } from '../principal.ts';
 import {
@@ -42,27 +44,37 @@ const pageHeaders = {
   'Cache-Control': 'no-store',
 };
 
-type DashboardEnv = AppEnv & { Variables: { user?: AuthenticatedUser } };
+/** The signed-in user, as withSession found them (the same principal the API's services take). */
+function signedIn(c: Context<AppEnv>): AuthenticatedUser | undefined {
+  const principal = c.get('principal') as AppEnv['Variables']['principal'] | undefined;
+  return principal?.kind === 'user' ? principal.user : undefined;
+}
 
-const withSession: MiddlewareHandler<DashboardEnv> = async (c, next) => {
+const withSession: MiddlewareHandler<AppEnv> = async (c, next) => {
   const user = await sessionUser(c.var.database.db, getCookie(c, SESSION_COOKIE));
-  if (user) {
-    c.set('user', user);
-    c.set('principal', { kind: 'user', subject: user.role, user });
-  }
+  if (user) c.set('principal', { kind: 'user', subject: user.role, user });
   await next();
 };
 
+/** What the sign-in provider sends back to /auth/callback. */
+const callbackQuery = z.union([
+  z.object({ error: z.string().max(200), error_description: z.string().max(500).optional() }),
+  z.object({ code: z.string().min(1).max(2048), state: z.string().min(1).max(200) }),
+]);
+
+const projectSearch = z.object({ q: z.string().trim().max(100).catch('').default('') });
+
 /** Mounted at the root next to the API: its middleware must leave the API's requests alone. */
-function onlyDashboardPaths(middleware: MiddlewareHandler<DashboardEnv>): MiddlewareHandler<DashboardEnv> {
+function onlyDashboardPaths(middleware: MiddlewareHandler<AppEnv>): MiddlewareHandler<AppEnv> {
   return (c, next) => ((c.req.method === 'GET' || c.req.method === 'POST') && DASHBOARD_PATHS.includes(c.req.path) ? middleware(c, next) : next());
 }
 
-function errorPage(c: Context<DashboardEnv>, error: unknown) {
+function errorPage(c: Context<AppEnv>, error: unknown) {
   const status = error instanceof ApiError ? error.status : 500;
+  if (!(error instanceof ApiError)) log('error', 'dashboard page failed', { requestId: c.var.requestId, path: c.req.path, ...describeError(error) });
   const message = error instanceof ApiError ? error.message : 'Something went wrong on our side; it has been logged.';
   return c.html(
-    <Layout title="Error" user={c.var.user}>
+    <Layout title="Error" user={signedIn(c)}>
       <article>
         <h1>{status === 400 ? 'That did not work' : 'Error'}</h1>
         <p>{message}</p>
@@ -74,14 +86,14 @@ function errorPage(c: Context<DashboardEnv>, error: unknown) {
   );
 }
 
-export const dashboardRoutes = new Hono<DashboardEnv>()
+export const dashboardRoutes = new Hono<AppEnv>()
   .get(ASSETS.css, (c) => c.body(picoCss, 200, { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'public, max-age=86400', ETag: `"pico-${picoVersion}"` }))
   .get(ASSETS.htmx, (c) => c.body(htmxScript, 200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'public, max-age=86400', ETag: `"htmx-${htmxVersion}"` }))
   .use('*', onlyDashboardPaths(withSession))
   // State-changing forms come only from this origin.
   .use('*', onlyDashboardPaths(csrf()))
   .get('/', (c) => {
-    if (c.var.user) return c.redirect('/projects', 303);
+    if (signedIn(c)) return c.redirect('/projects', 303);
     return c.html(
       <Layout title="Welcome">
         <article>
@@ -107,13 +119,14 @@ export const dashboardRoutes = new Hono<DashboardEnv>()
   })
   .get('/auth/callback', async (c) => {
     try {
-      const error = c.req.query('error');
-      if (error) throw new ApiError(400, `The provider refused the sign-in: ${c.req.query('error_description') ?? error}`);
+      const query = callbackQuery.safeParse(c.req.query());
+      if (!query.success) throw new ApiError(400, 'Sign-in failed: the provider sent neither a code and state nor an error. Start again from the sign-in page.');
+      if ('error' in query.data) throw new ApiError(400, `The provider refused the sign-in: ${query.data.error_description ?? query.data.error}`);
       const config = c.var.config;
       const { user, returnTo } = await finishSignIn(
         signInSettings(config),
         { authUrl: config.AUTH_URL, jwksUrl: config.OAUTH_JWKS_URL, issuer: config.OAUTH_ISSUER, audience: config.OAUTH_AUDIENCE },
-        { code: c.req.query('code') ?? '', state: c.req.query('state') ?? '', cookie: getCookie(c, SIGN_IN_COOKIE), redirectUri: callbackUrl(c) },
+        { code: query.data.code, state: query.data.state, cookie: getCookie(c, SIGN_IN_COOKIE), redirectUri: callbackUrl(c) },
       );
       deleteCookie(c, SIGN_IN_COOKIE, { path: '/' });
       setCookie(c, SESSION_COOKIE, await createSession(c.var.database.db, user), cookieOptions(c, SESSION_TTL_SECONDS));
@@ -128,9 +141,9 @@ export const dashboardRoutes = new Hono<DashboardEnv>()
     return c.redirect('/', 303);
   })
   .get('/projects', async (c) => {
-    const user = c.var.user;
+    const user = signedIn(c);
     if (!user) return c.redirect('/login', 303);
-    const search = (c.req.query('q') ?? '').trim().slice(0, 100);
+    const search = projectSearch.parse(c.req.query()).q;
     const projects = (await listProjects(c.var.database.db, user.id)).filter((p) => p.name.toLowerCase().includes(search.toLowerCase()));
     return c.html(
       <Layout title="Projects" user={user}>

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { createSession } from '../../functions/services/dashboard-sessions.ts';
 import { BASE_URL } from '../helpers/api.ts';
-import { api, apiWith, uniqueId } from '../helpers/auth.ts';
+import { api, apiWith, bearerFor, uniqueId } from '../helpers/auth.ts';
 import { withDatabase } from '../helpers/db.ts';
 import { createProjectFor } from '../helpers/deploy.ts';
 
@@ -24,15 +24,17 @@ describe('dashboard pages', () => {
   it('a signed-in user sees their own projects and never another user’s', async () => {
     const owner = uniqueId('dash');
     const other = uniqueId('dash');
-    await createProjectFor(owner);
+    const created = await createProjectFor(owner);
+    const name = ((await (await api(`/project/${created.id}`, { headers: bearerFor('group_user', owner) })).json()) as { item: { name: string } }).item.name;
     const page = await api('/projects', { headers: await signedIn(other) });
     expect(page.status).toBe(200);
     const html = await page.text();
     expect(html).toContain(`Signed in as ${other}`);
     expect(html).toContain('No projects yet.');
     const own = await (await api('/projects', { headers: await signedIn(owner) })).text();
-    expect(own).not.toContain('No projects yet.');
-    expect(own).toMatch(/<td>[^<]+<\/td>/);
+    expect(own).toContain(`<td>${name}</td>`);
+    expect(await (await api(`/projects?q=${encodeURIComponent(name.slice(1, 4))}`, { headers: await signedIn(owner) })).text()).toContain(`<td>${name}</td>`);
+    expect(await (await api('/projects?q=no-such-project-name', { headers: await signedIn(owner) })).text()).toContain('No project matches');
   });
 
   it('sign-out ends the session on the server; a form posted from another origin is refused', async () => {
@@ -50,6 +52,11 @@ describe('dashboard pages', () => {
     const response = await apiWith(settings, '/auth/callback?code=abc&state=xyz');
     expect(response.status).toBe(400);
     expect(await response.text()).toContain('this browser did not start a sign-in');
+    const empty = await apiWith(settings, '/auth/callback');
+    expect(empty.status).toBe(400);
+    expect(await empty.text()).toContain('the provider sent neither a code and state nor an error');
+    const refusedByProvider = await apiWith(settings, '/auth/callback?error=access_denied&error_description=User%20said%20no');
+    expect(await refusedByProvider.text()).toContain('The provider refused the sign-in: User said no');
     const login = await apiWith(settings, '/login', { redirect: 'manual' });
     expect(login.status).toBe(303);
     const location = new URL(login.headers.get('location')!);
