@@ -5,13 +5,12 @@ import pg from 'pg';
 import * as schema from '../db/schema.ts';
 import type { AnyDatabase } from '../db/client.ts';
 import { parseConfig, requireSetting, type Config } from '../functions/config.ts';
-import { ApiError } from '../functions/errors.ts';
 import { buildEnforcer, decide, loadRules } from '../functions/services/access-control.ts';
 import { rotateAgentToken } from '../functions/services/agent-tokens.ts';
 import { createApiClient } from '../functions/services/api-clients.ts';
 import { vaultFromConfig } from '../functions/services/vault-kv.ts';
 import { migrateDatabase } from '../db/migrate.ts';
-import { EmbeddedDatabaseError, reachEmbeddedDatabase, type EmbeddedDatabase } from '../scripts/embedded-database.ts';
+import { reachEmbeddedDatabase, type EmbeddedDatabase } from '../scripts/embedded-database.ts';
 import { loadLocalSettings } from '../scripts/local-config.ts';
 import { readLocalRun } from '../scripts/local-run.ts';
 import { localSecrets, startLocalVault, type LocalService } from '../scripts/local-services.ts';
@@ -177,7 +176,7 @@ async function useLocalRun(settings: Record<string, string>): Promise<{ close():
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    const text = error instanceof ApiError || error instanceof EmbeddedDatabaseError || error instanceof Error ? error.message : String(error);
+    const text = error instanceof Error ? error.message : String(error);
     console.error(`console: ${text}`);
     process.exit(1);
   },
