@@ -16,7 +16,7 @@ import { agentAdminRoutes } from './routes/agent-admin.ts';
 import { agentRoutes } from './routes/agent.ts';
 import { agreementRoutes } from './routes/agreement.ts';
 import { clientRoutes } from './routes/client.ts';
-import { dashboardRoutes } from './routes/dashboard.tsx';
+import { dashboardRoutes } from './routes/dashboard/index.tsx';
 import { cloudRoutes } from './routes/cloud.ts';
 import { commandRoutes } from './routes/commands.ts';
 import { deployRoutes } from './routes/deploy.ts';

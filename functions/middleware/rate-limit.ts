@@ -11,13 +11,13 @@ import { durableRateLimits, type RateLimits } from '../services/rate-limit.ts';
 /** Routes that authenticate their callers themselves, with a signature, and must not be throttled by IP. */
 const SELF_AUTHENTICATED_PATHS = new Set(['/webhooks/install']);
 
-interface Bucket {
+export interface Bucket {
   key: string;
   limit: number;
   who: string;
 }
 
-function bucketOf(principal: Principal, config: Config, ip: string | undefined): Bucket {
+export function bucketOf(principal: Principal, config: Config, ip: string | undefined): Bucket {
   switch (principal.kind) {
     case 'user':
       return { key: `user:${principal.user.id}`, limit: config.RATE_LIMIT_USER_PER_MINUTE, who: 'user' };

@@ -1,10 +1,25 @@
-// The dashboard's page frame: Pico CSS and htmx, both served by the Worker itself (no CDN).
+// The dashboard's page frame: Pico CSS, htmx and the dashboard's own small stylesheet and script,
+// all served by the Worker itself (no CDN).
 import type { Child } from 'hono/jsx';
-import type { AuthenticatedUser } from '../principal.ts';
+import { ADMIN_ROLE, type AuthenticatedUser } from '../principal.ts';
 
-export const ASSETS = { css: '/assets/pico.min.css', htmx: '/assets/htmx.min.js' };
+export const ASSETS = {
+  css: '/assets/pico.min.css',
+  htmx: '/assets/htmx.min.js',
+  dashboardCss: '/assets/dashboard.css',
+  dashboardJs: '/assets/dashboard.js',
+};
 
-export function Layout(props: { title: string; user?: AuthenticatedUser; children?: Child }) {
+const SECTIONS = [
+  { href: '/projects', label: 'Projects' },
+  { href: '/keys', label: 'Cloud keys' },
+  { href: '/servers', label: 'Servers' },
+  { href: '/clients', label: 'API clients' },
+  { href: '/ratings', label: 'Ratings' },
+];
+
+export function Layout(props: { title: string; user?: AuthenticatedUser; notice?: string; children?: Child }) {
+  const sections = props.user?.role === ADMIN_ROLE ? [...SECTIONS, { href: '/admin', label: 'Admin' }] : SECTIONS;
   return (
     <html lang="en">
       <head>
@@ -13,25 +28,28 @@ export function Layout(props: { title: string; user?: AuthenticatedUser; childre
         <title>{`${props.title} · Stacker`}</title>
         <link rel="icon" href="data:," />
         <link rel="stylesheet" href={ASSETS.css} />
+        <link rel="stylesheet" href={ASSETS.dashboardCss} />
         <script src={ASSETS.htmx} defer></script>
+        <script src={ASSETS.dashboardJs} defer></script>
       </head>
       <body>
         <header class="container">
-          <nav>
+          <nav aria-label="Main">
             <ul>
               <li>
                 <strong>Stacker</strong>
               </li>
-              {props.user && (
-                <li>
-                  <a href="/projects">Projects</a>
-                </li>
-              )}
+              {props.user &&
+                sections.map((section) => (
+                  <li>
+                    <a href={section.href}>{section.label}</a>
+                  </li>
+                ))}
             </ul>
             <ul>
               {props.user ? (
                 <>
-                  <li>{`Signed in as ${props.user.id}${props.user.role === 'group_admin' ? ' (admin)' : ''}`}</li>
+                  <li>{`Signed in as ${props.user.id}${props.user.role === ADMIN_ROLE ? ' (admin)' : ''}`}</li>
                   <li>
                     <form method="post" action="/logout" style="margin:0">
                       <button type="submit" class="secondary outline">
@@ -50,7 +68,14 @@ export function Layout(props: { title: string; user?: AuthenticatedUser; childre
             </ul>
           </nav>
         </header>
-        <main class="container">{props.children}</main>
+        <main class="container">
+          {props.notice && (
+            <p class="notice" role="status">
+              {props.notice}
+            </p>
+          )}
+          {props.children}
+        </main>
       </body>
     </html>
   );

@@ -153,6 +153,12 @@ export async function listProjects(db: AnyDatabase, ownerId: string): Promise<Pr
   return rows.map(toProjectView);
 }
 
+/** Every user's projects, newest first (admins). */
+export async function listAllProjects(db: AnyDatabase, limit = 500): Promise<ProjectView[]> {
+  const rows = await db.select().from(project).orderBy(desc(project.id)).limit(limit);
+  return rows.map(toProjectView);
+}
+
 /** Deleting a project deletes its deployments, servers, agents and commands with it. */
 export async function deleteProject(db: AnyDatabase, id: number, scope: Scope): Promise<void> {
   const deleted = await db

@@ -32,8 +32,8 @@ describe('dashboard pages', () => {
     expect(html).toContain(`Signed in as ${other}`);
     expect(html).toContain('No projects yet.');
     const own = await (await api('/projects', { headers: await signedIn(owner) })).text();
-    expect(own).toContain(`<td>${name}</td>`);
-    expect(await (await api(`/projects?q=${encodeURIComponent(name.slice(1, 4))}`, { headers: await signedIn(owner) })).text()).toContain(`<td>${name}</td>`);
+    expect(own).toContain(`>${name}</a>`);
+    expect(await (await api(`/projects?q=${encodeURIComponent(name.slice(1, 4))}`, { headers: await signedIn(owner) })).text()).toContain(`>${name}</a>`);
     expect(await (await api('/projects?q=no-such-project-name', { headers: await signedIn(owner) })).text()).toContain('No project matches');
   });
 

@@ -5,7 +5,7 @@ import addFormats from 'ajv-formats';
 import { fullFormats } from 'ajv-formats/dist/formats';
 import { describe, expect, it } from 'vitest';
 import { createApp, openApiInfo } from '../../functions/app.ts';
-import { dashboardRoutes } from '../../functions/routes/dashboard.tsx';
+import { dashboardRoutes } from '../../functions/routes/dashboard/index.tsx';
 import { docsRoutes } from '../../functions/routes/docs.ts';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };

@@ -8,7 +8,7 @@ import { signLikeQStash } from '../../../functions/services/queue.ts';
 import { MAX_BODY_BYTES } from '../../../functions/app.ts';
 import { apiWith, BASE_URL } from '../api.ts';
 import { bearerFor, signJwt } from '../auth.ts';
-import { DASHBOARD_PATHS } from '../../../functions/routes/dashboard.tsx';
+import { isDashboardPath } from '../../../functions/routes/dashboard/index.tsx';
 import { brokenBodies, exampleOf, wrongContentTypes, type Hints } from './bodies.ts';
 import { encodeJson, type OpenApiDocument, type Operation, type Parameter, type Schema, type Value } from './schema.ts';
 import { isolated, type Seeded } from './seed.ts';
@@ -403,7 +403,7 @@ export class HostileRequests {
     const match = templatePattern(op.path).exec(normalised);
     if (!match) {
       // Another operation, or a dashboard page (not in the document: /project/.. is the page at /).
-      const dashboardPage = (op.method === 'GET' || op.method === 'POST') && DASHBOARD_PATHS.includes(normalised);
+      const dashboardPage = (op.method === 'GET' || op.method === 'POST') && isDashboardPath(normalised);
       const elsewhere = dashboardPage || this.doc.operations.some((other) => other.method === op.method && templatePattern(other.path).test(normalised));
       return elsewhere ? undefined : { expected: [404], leftTheApi: true };
     }
