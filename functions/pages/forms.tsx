@@ -33,7 +33,8 @@ export function formFailure(error: ApiError | ZodError, fieldOf: (path: string) 
 /** A failure a page can show next to its form, or undefined for an error the page must not swallow. */
 export function asFormFailure(error: unknown, fieldOf?: (path: string) => string | undefined): FormFailure | undefined {
   if (error instanceof ZodError) return formFailure(error, fieldOf);
-  if (error instanceof ApiError && error.status < 500 && error.status !== 404 && error.status !== 403) return formFailure(error, fieldOf);
+  // 503: a dependency is down (Docker Hub); the form keeps what was typed so a retry is one click.
+  if (error instanceof ApiError && ((error.status < 500 && error.status !== 404 && error.status !== 403) || error.status === 503)) return formFailure(error, fieldOf);
   return undefined;
 }
 

@@ -1,5 +1,5 @@
 // Projects: a user's stack (apps, services, features, networks) and the compose generated from it.
-import { and, desc, eq, sql } from 'drizzle-orm';
+import { and, desc, eq, ilike, or, sql } from 'drizzle-orm';
 import { databaseErrorCode, type AnyDatabase } from '../../db/client.ts';
 import { project, type Project } from '../../db/schema.ts';
 import { ApiError, notFound } from '../errors.ts';
@@ -153,9 +153,15 @@ export async function listProjects(db: AnyDatabase, ownerId: string): Promise<Pr
   return rows.map(toProjectView);
 }
 
-/** Every user's projects, newest first (admins). */
-export async function listAllProjects(db: AnyDatabase, limit = 500): Promise<ProjectView[]> {
-  const rows = await db.select().from(project).orderBy(desc(project.id)).limit(limit);
+/** Every user's projects, newest first (admins); `search` keeps those whose name or owner contains it. */
+export async function listAllProjects(db: AnyDatabase, limit = 500, search = ''): Promise<ProjectView[]> {
+  const pattern = `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  const rows = await db
+    .select()
+    .from(project)
+    .where(search === '' ? undefined : or(ilike(project.name, pattern), ilike(project.userId, pattern)))
+    .orderBy(desc(project.id))
+    .limit(limit);
   return rows.map(toProjectView);
 }
 

@@ -31,6 +31,7 @@ import {
 } from '../../services/dashboard-sessions.ts';
 import { durableRateLimits } from '../../services/rate-limit.ts';
 import { adminPages } from './admin.tsx';
+import { builderPages } from './builder.tsx';
 import { apiClientPages } from './clients.tsx';
 import { cloudKeyPages } from './clouds.tsx';
 import { projectPages } from './projects.tsx';
@@ -146,6 +147,7 @@ export const dashboardRoutes = new Hono<AppEnv>()
     return c.redirect('/', 303);
   })
   .route('/', projectPages)
+  .route('/', builderPages)
   .route('/', cloudKeyPages)
   .route('/', serverPages)
   .route('/', apiClientPages)

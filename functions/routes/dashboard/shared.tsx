@@ -153,3 +153,10 @@ export class FormFields {
 
 /** Fails a page with the envelope's 400 and field errors, as a service would. */
 export const invalidForm = (message: string, errors: Array<{ path: string; message: string }>) => new ApiError(400, message, { errors });
+
+/** A text parameter of the path (a route always has the ones it names). */
+export function pathParam(c: PageContext, name: string): string {
+  const value = c.req.param(name);
+  if (value === undefined) throw notFound('There is no such page');
+  return value;
+}
