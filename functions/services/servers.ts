@@ -1,8 +1,8 @@
-// Servers: created by deploys, read and edited by their owner.
+// Servers: created by deploys (or added by hand from the dashboard), read and edited by their owner.
 import { and, desc, eq, sql } from 'drizzle-orm';
 import type { AnyDatabase } from '../../db/client.ts';
-import { server, type Server } from '../../db/schema.ts';
-import { notFound } from '../errors.ts';
+import { project, server, type Server } from '../../db/schema.ts';
+import { badRequest, notFound } from '../errors.ts';
 import { withinScope, type Scope } from './scope.ts';
 
 export interface ServerInput {
@@ -92,4 +92,42 @@ export async function deleteServer(db: AnyDatabase, id: number, scope: Scope): P
     .where(and(eq(server.id, id), withinScope(server.userId, scope)))
     .returning({ id: server.id });
   if (deleted.length === 0) throw notFound('Server not found');
+}
+
+/**
+ * A server the owner records by hand (deploys create theirs). It belongs to one of the owner's projects,
+ * and a project has one server, the one its deploys reuse: another project, or a project that has one
+ * already, is refused with a 400 naming `project_id`.
+ */
+export async function createServer(db: AnyDatabase, ownerId: string, projectId: number, input: ServerInput): Promise<ServerView> {
+  return db.transaction(async (tx) => {
+    // Locks the project so that two adds to it cannot both see it without a server.
+    const [owned] = await tx
+      .select({ id: project.id })
+      .from(project)
+      .where(and(eq(project.id, projectId), eq(project.userId, ownerId)))
+      .limit(1)
+      .for('update');
+    if (!owned) throw badRequest('The project is not one of yours', [{ path: 'project_id', message: 'choose one of your projects' }]);
+    const [existing] = await tx.select({ id: server.id }).from(server).where(eq(server.projectId, projectId)).limit(1);
+    if (existing) {
+      throw badRequest('The project has a server already', [{ path: 'project_id', message: 'this project has a server already: edit that one instead' }]);
+    }
+    const [row] = await tx
+      .insert(server)
+      .values({
+        userId: ownerId,
+        projectId,
+        region: input.region ?? null,
+        zone: input.zone ?? null,
+        server: input.server ?? null,
+        os: input.os ?? null,
+        diskType: input.disk_type ?? null,
+        srvIp: input.srv_ip ?? null,
+        sshPort: input.ssh_port ?? null,
+        sshUser: input.ssh_user ?? null,
+      })
+      .returning();
+    return toServerView(row!);
+  });
 }
