@@ -75,13 +75,14 @@ export function Field(props: FieldProps) {
     />
   );
   const helper = help && <small id={`${id}-help`}>{help}</small>;
-  if (props.hiddenLabel) return <>{input}{helper}</>;
+  // The label beside (not around) the input, so the field's accessible name is the label alone; the
+  // wrapper keeps the three together in a grid.
   return (
-    <label for={id}>
-      {props.label}
+    <div>
+      {!props.hiddenLabel && <label for={id}>{props.label}</label>}
       {input}
       {helper}
-    </label>
+    </div>
   );
 }
 
@@ -107,13 +108,12 @@ export function SelectField(props: {
     </select>
   );
   const helper = error && <small id={`${id}-help`}>{error}</small>;
-  if (props.hiddenLabel) return <>{select}{helper}</>;
   return (
-    <label for={id}>
-      {props.label}
+    <div>
+      {!props.hiddenLabel && <label for={id}>{props.label}</label>}
       {select}
       {helper}
-    </label>
+    </div>
   );
 }
 

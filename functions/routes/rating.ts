@@ -82,7 +82,7 @@ const AdminRating = z
   .object({ ...ratingFields, hidden: z.boolean(), created_at: Timestamp, updated_at: Timestamp })
   .openapi('AdminRating', { description: 'A rating as admins see it' });
 
-const NewRating = z
+export const NewRating = z
   .object({
     obj_id: ObjId,
     category: RatingCategorySchema,
@@ -93,7 +93,7 @@ const NewRating = z
 
 const atLeastOne = (keys: string[]) => (value: Record<string, unknown>) => keys.some((key) => value[key] !== undefined);
 
-const RatingUpdate = z
+export const RatingUpdate = z
   .object({
     comment: Comment.nullable().optional().openapi({ description: 'Absent keeps the comment; null clears it' }),
     rate: Rate.optional(),

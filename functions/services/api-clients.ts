@@ -1,5 +1,5 @@
 // API clients (HMAC): a user's integrations sign requests with a secret only they were shown.
-import { and, count, eq, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, sql } from 'drizzle-orm';
 import type { AnyDatabase } from '../../db/client.ts';
 import { client, type Client } from '../../db/schema.ts';
 import { ApiError, conflict, notFound } from '../errors.ts';
@@ -70,6 +70,23 @@ export async function createApiClient(
   if (created) return { client: { ...toView(row), secret }, created };
   if (row.secret === null) throw conflict('API client created with this Idempotency-Key is disabled');
   return { client: { ...toView(row), secret: await decryptSecret(deps.securityKey, row.secret) }, created };
+}
+
+/** A user's clients, oldest first: views only, never a secret. */
+export async function listApiClients(db: AnyDatabase, userId: string): Promise<ApiClientView[]> {
+  const rows = await db.select().from(client).where(eq(client.userId, userId)).orderBy(asc(client.id));
+  return rows.map(toView);
+}
+
+/** Every user's clients (admins), newest first, or one owner's with `ownerId`: views only, never a secret. */
+export async function listAllApiClients(db: AnyDatabase, ownerId?: string, limit = 500): Promise<ApiClientView[]> {
+  const rows = await db
+    .select()
+    .from(client)
+    .where(ownerId === undefined ? undefined : eq(client.userId, ownerId))
+    .orderBy(desc(client.id))
+    .limit(limit);
+  return rows.map(toView);
 }
 
 async function findInScope(deps: ApiClientDeps, id: number, scope: Scope): Promise<Client> {

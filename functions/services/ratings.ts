@@ -134,6 +134,11 @@ export async function listRatings(deps: RatingDeps, filter: RatingFilter, option
     .offset(filter.offset);
 }
 
+/** What can be rated (there is no API that creates products), by id. */
+export async function listProducts(deps: RatingDeps, limit = 500): Promise<Array<{ id: number; objId: number; objType: string }>> {
+  return deps.db.select({ id: product.id, objId: product.objId, objType: product.objType }).from(product).orderBy(product.id).limit(limit);
+}
+
 /** One rating; a hidden one exists only for admins. */
 export async function getRating(deps: RatingDeps, id: number, options: { includeHidden: boolean }): Promise<Rating> {
   const [row] = await deps.db

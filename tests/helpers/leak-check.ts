@@ -45,6 +45,21 @@ export interface Exemption {
   kind: string;
   /** The secret(s) the response hands over: only these values, in clear, are excused. */
   handedOver(body: unknown): unknown[];
+  /** How the body is read for handedOver: JSON unless the response is a page (then its own reader). */
+  parse?: (text: string) => unknown;
+}
+
+/** The dashboard's one-time page (functions/routes/dashboard/clients.tsx): the secret in its own element. */
+const NEW_CLIENT_SECRET = /<code id="new-client-secret"[^>]*>([A-Za-z0-9_-]+)<\/code>/;
+const dashboardSecret = (text: string) => NEW_CLIENT_SECRET.exec(text)?.[1];
+
+/** The exemption's reading of a body, or undefined when it cannot read it. */
+function readBody(exemption: Exemption, text: string): { body: unknown } | undefined {
+  try {
+    return { body: (exemption.parse ?? JSON.parse)(text) };
+  } catch {
+    return undefined;
+  }
 }
 
 export const CLIENT_SECRET = 'API client secret';
@@ -58,6 +73,8 @@ export const EXEMPTIONS: readonly Exemption[] = [
   // functions/routes/client.ts: creation, renewal and re-enabling answer with the new secret.
   { method: 'POST', path: /^\/client$/, kind: CLIENT_SECRET, handedOver: (body) => [item(body)?.secret] },
   { method: 'PUT', path: /^\/(admin\/)?client\/\d+(\/enable)?$/, kind: CLIENT_SECRET, handedOver: (body) => [item(body)?.secret] },
+  // functions/routes/dashboard/clients.tsx: the pages that create, renew or re-enable a client show its new secret once.
+  { method: 'POST', path: /^\/clients(\/\d+\/(renew|enable))?$/, kind: CLIENT_SECRET, parse: dashboardSecret, handedOver: (secret) => [secret] },
   // functions/routes/agent.ts: registration answers with the token in item and again in data.item.
   {
     method: 'POST',
@@ -218,16 +235,11 @@ function excusedValues(collected: Collected, exemptions: readonly Exemption[]): 
   const excused = new Map<string, Set<unknown>>();
   if (collected.source !== 'response') return excused;
   const matching = exemptions.filter((exemption) => exemption.method === collected.method && exemption.path.test(collected.path ?? ''));
-  if (matching.length === 0) return excused;
-  let body: unknown;
-  try {
-    body = JSON.parse(collected.text);
-  } catch {
-    return excused;
-  }
   for (const exemption of matching) {
+    const read = readBody(exemption, collected.text);
+    if (!read) continue;
     const values = excused.get(exemption.kind) ?? new Set<unknown>();
-    for (const value of exemption.handedOver(body)) if (typeof value === 'string') values.add(value);
+    for (const value of exemption.handedOver(read.body)) if (typeof value === 'string') values.add(value);
     excused.set(exemption.kind, values);
   }
   return excused;
@@ -243,13 +255,9 @@ export function handedOverSecrets(texts: readonly Collected[], exemptions: reado
     if (collected.source !== 'response') continue;
     for (const exemption of exemptions) {
       if (exemption.method !== collected.method || !exemption.path.test(collected.path ?? '')) continue;
-      let body: unknown;
-      try {
-        body = JSON.parse(collected.text);
-      } catch {
-        continue;
-      }
-      for (const value of exemption.handedOver(body)) if (typeof value === 'string') secrets.push({ kind: exemption.kind, value });
+      const read = readBody(exemption, collected.text);
+      if (!read) continue;
+      for (const value of exemption.handedOver(read.body)) if (typeof value === 'string') secrets.push({ kind: exemption.kind, value });
     }
   }
   return secrets;

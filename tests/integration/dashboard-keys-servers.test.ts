@@ -61,7 +61,7 @@ describe('dashboard cloud keys', () => {
     const empty = await page('/keys', headers);
     expect(empty.status).toBe(200);
     expect(empty.html).toContain('No cloud keys yet.');
-    expect(empty.html).toMatch(/<label for="field-provider">Provider<select id="field-provider" name="provider"/);
+    expect(empty.html).toMatch(/<label for="field-provider">Provider<\/label><select id="field-provider" name="provider"/);
     expect(empty.html).toContain('<option value="htz">Hetzner Cloud</option>');
 
     const token = longSecret('hcl_');
@@ -203,7 +203,7 @@ describe('dashboard servers', () => {
 
     const edit = await page(`/servers/${id}`, headers);
     expect(edit.status).toBe(200);
-    expect(edit.html).toMatch(/<label for="field-srv_ip">IP address<input id="field-srv_ip" name="srv_ip" type="text" value="203.0.113.7"/);
+    expect(edit.html).toMatch(/<label for="field-srv_ip">IP address<\/label><input id="field-srv_ip" name="srv_ip" type="text" value="203.0.113.7"/);
     expect(edit.html).toContain(`href="/projects/${project.id}"`);
 
     const renamed = uniqueId('cx');

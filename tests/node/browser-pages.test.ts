@@ -1,11 +1,13 @@
 // The pages of the Worker as a person sees them, on one `npm start` (embedded database): the API
 // reference and the dashboard. /docs opened in headless Chromium (tests/helpers/browser.ts) through playwright-core, the reference rendered from
 // /openapi.json, and not one request to any host but 127.0.0.1 (the page must work with no internet).
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { launchBrowser, type Browser } from '../helpers/browser.ts';
+import { validateCompose } from '../helpers/compose-schema.ts';
 import { startLocalService, type RunningStart } from './helpers.ts';
 
 const SCREENSHOT = join(tmpdir(), 'stacker-screenshots', 'docs.png');
@@ -95,31 +97,116 @@ describe('the API reference at /docs', () => {
 });
 
 // The dashboard as a person uses it, on the same npm start: sign-in through the development OpenID
-// provider's form (code + PKCE), the projects page, sign-out. Screenshots of each page.
+// provider's form (code + PKCE), a stack built from three catalog apps and an own image, an
+// environment variable changed in the raw .env view, the compose seen to change and downloaded, a
+// cloud key added and shown masked, an API client created (its secret shown once and copied), sign-out.
+// A screenshot of each page.
 describe('the dashboard in a browser', () => {
-  it('signs in through the development provider, shows the projects page, and signs out', async () => {
+  it('signs in, builds a stack, edits its .env, downloads its compose, adds a cloud key and an API client, signs out', async () => {
     browser ??= await launchBrowser({ viewport: { width: 1280, height: 800 } });
+    const base = `http://127.0.0.1:${service!.port}`;
+    await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
     const page = await browser.context.newPage();
     await page.setViewportSize({ width: 1280, height: 800 });
-    const base = `http://127.0.0.1:${service!.port}`;
+    const problems: string[] = [];
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
+    });
+    page.on('dialog', (dialog) => void dialog.accept());
+    const shot = (name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+    const notice = (text: string | RegExp) => page.getByRole('status').filter({ hasText: text }).waitFor();
+
     await page.goto(`${base}/`);
-    await page.screenshot({ path: join(SCREENSHOTS, '1-welcome.png') });
+    await shot('1-welcome');
     await page.getByRole('main').getByRole('button', { name: 'Sign in' }).click();
     await page.getByLabel('User name').fill('dana');
     await page.getByLabel('Role').selectOption('user');
-    await page.screenshot({ path: join(SCREENSHOTS, '2-provider.png') });
+    await shot('2-provider');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(`${base}/projects`);
-    expect(await page.getByRole('heading', { name: 'Projects' }).isVisible()).toBe(true);
     expect(await page.getByText('Signed in as dana').isVisible()).toBe(true);
-    await page.screenshot({ path: join(SCREENSHOTS, '3-projects.png') });
-    console.log(`screenshots of the dashboard (${browser.picked.source} Chromium): ${SCREENSHOTS}`);
+    await shot('3-projects');
 
+    // A project, three catalog apps, one own image.
+    await page.getByLabel('Project name').fill('shop-stack');
+    await page.getByRole('button', { name: 'Create project' }).click();
+    await notice('Project “shop-stack” created');
+    for (const [code, name] of [['nginx', 'Nginx'], ['postgres', 'PostgreSQL'], ['redis', 'Redis']]) {
+      await page.getByLabel('App', { exact: true }).selectOption(code!);
+      await page.getByRole('button', { name: 'Add app' }).click();
+      await notice(`${name} added as service “${code}”`);
+    }
+    await page.getByLabel('Docker image').fill('acme/storefront:2.1');
+    await page.getByLabel('Name (optional)').fill('storefront');
+    await page.getByRole('button', { name: 'Add container' }).click();
+    await notice('storefront added as service “storefront”');
+    expect(await page.getByRole('heading', { name: 'Apps (4)' }).isVisible()).toBe(true);
+    const compose = page.locator('#compose-yaml');
+    expect(await compose.textContent()).toContain('POSTGRES_PASSWORD: change-me');
+    await shot('4-builder');
+
+    // The raw .env view replaces the app's environment.
+    await page.getByRole('button', { name: 'Edit PostgreSQL' }).click();
+    await page.getByText('Edit the environment as a .env file').click();
+    const envFile = page.getByLabel('.env', { exact: true });
+    const before = await envFile.inputValue();
+    expect(before).toContain('POSTGRES_PASSWORD=change-me');
+    await envFile.fill(before.replace('POSTGRES_PASSWORD=change-me', 'POSTGRES_PASSWORD=shop-db-pass'));
+    await shot('5-app-env');
+    await page.getByRole('button', { name: 'Save .env' }).click();
+    await notice('Environment replaced: 3 variables.');
+    await page.getByRole('link', { name: 'shop-stack' }).click();
+    await page.waitForURL(/\/projects\/\d+$/);
+    const changed = await compose.textContent();
+    expect(changed).toContain('POSTGRES_PASSWORD: shop-db-pass');
+    expect(changed).not.toContain('change-me');
+    await page.locator('#compose-title').scrollIntoViewIfNeeded();
+    await shot('6-compose');
+
+    // The download is the compose the page shows, and a valid Compose file.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download docker-compose.yml' }).click()]);
+    const saved = join(dataDir, 'downloaded-compose.yml');
+    await download.saveAs(saved);
+    const downloaded = parseYaml(readFileSync(saved, 'utf8')) as { services: Record<string, { image: string; environment?: Record<string, string> }> };
+    expect(validateCompose(downloaded), JSON.stringify(validateCompose.errors)).toBe(true);
+    expect(Object.keys(downloaded.services).sort()).toEqual(['nginx', 'postgres', 'redis', 'storefront']);
+    expect(downloaded.services.storefront!.image).toBe('acme/storefront:2.1');
+    expect(downloaded.services.postgres!.environment?.POSTGRES_PASSWORD).toBe('shop-db-pass');
+    expect(parseYaml(changed!)).toEqual(downloaded);
+
+    // A cloud key: listed masked, its secret nowhere in the page.
+    const cloudToken = 'hcloud-token-0123456789abcdef';
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Cloud keys' }).click();
+    await page.getByLabel('Provider').selectOption('htz');
+    await page.getByLabel('API token').fill(cloudToken);
+    await page.getByRole('button', { name: 'Save key' }).click();
+    await page.getByRole('status').waitFor();
+    const keysHtml = await page.content();
+    expect(keysHtml).not.toContain(cloudToken);
+    expect(await page.locator('code.secret').first().textContent()).toMatch(/\*{4}/);
+    await shot('7-cloud-keys');
+
+    // An API client: the secret shown once, copied with the button.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'API clients' }).click();
+    await page.getByRole('button', { name: 'Create API client' }).click();
+    const secret = (await page.locator('#new-client-secret').textContent())!.trim();
+    expect(secret.length).toBeGreaterThan(20);
+    await page.locator('button[data-copy="new-client-secret"]').click();
+    await page.locator('button[data-copy="new-client-secret"]', { hasText: 'Copied' }).waitFor();
+    // Read in the page: the test's TypeScript knows no DOM, so the script is a string.
+    expect(await page.evaluate('navigator.clipboard.readText()')).toBe(secret);
+    await shot('8-api-client');
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'API clients' }).click();
+    expect(await page.content()).not.toContain(secret);
+
+    console.log(`screenshots of the dashboard (${browser.picked.source} Chromium): ${SCREENSHOTS}`);
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForURL(`${base}/`);
     // The session is over on the server too: the projects page sends the browser to sign in again.
     const again = await page.request.get(`${base}/projects`, { maxRedirects: 0 });
     expect(again.status()).toBe(303);
     expect(again.headers().location).toBe('/login');
-  }, 120_000);
+    expect(problems).toEqual([]);
+  }, 180_000);
 });

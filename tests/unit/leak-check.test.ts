@@ -79,6 +79,25 @@ describe('scanForSecrets', () => {
     expect(scan([{ ...logLine(JSON.stringify(created)), method: 'POST', path: '/client' }])).toEqual([{ kind: CLIENT_SECRET, form: 'in clear', source: 'log' }]);
   });
 
+  it('excuses a client secret on the dashboard page that shows it once, and nowhere else', () => {
+    const page = (secret: string) => `<html><body><p>Client id: <code id="new-client-id">7</code></p><code id="new-client-secret" class="secret">${secret}</code></body></html>`;
+    const clientSecretUrl = { kind: CLIENT_SECRET, value: randomBytes(48).toString('base64url') };
+    const shown = page(clientSecretUrl.value);
+    for (const path of ['/clients', '/clients/7/renew', '/clients/7/enable']) {
+      expect(scan([response('POST', path, shown)], [clientSecretUrl]), path).toEqual([]);
+    }
+    expect(scan([response('GET', '/clients', shown)], [clientSecretUrl])).toEqual([{ kind: CLIENT_SECRET, form: 'in clear', source: 'response' }]);
+    expect(scan([response('POST', '/clients/7/disable', shown)], [clientSecretUrl])).toEqual([{ kind: CLIENT_SECRET, form: 'in clear', source: 'response' }]);
+    // Anywhere else on the page, or another secret in its place: a leak.
+    expect(scan([response('POST', '/clients', `<p>${clientSecretUrl.value}</p>`)], [clientSecretUrl])).toEqual([
+      { kind: CLIENT_SECRET, form: 'in clear', source: 'response' },
+    ]);
+    expect(scan([response('POST', '/clients', `${page('another-secret-value')}<p>${clientSecretUrl.value}</p>`)], [clientSecretUrl])).toEqual([
+      { kind: CLIENT_SECRET, form: 'in clear', source: 'response' },
+    ]);
+    expect(handedOverSecrets([response('POST', '/clients/7/renew', shown)])).toEqual([{ kind: CLIENT_SECRET, value: clientSecretUrl.value }]);
+  });
+
   it('finds agent tokens known only by their SHA-256, and excuses them in registration and rotation answers', () => {
     const token = randomBytes(48).toString('base64url');
     const hashed = [{ kind: AGENT_TOKEN, sha256: new Set([createHash('sha256').update(token).digest('hex')]), candidates: AGENT_TOKEN_CANDIDATES }];

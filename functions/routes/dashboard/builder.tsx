@@ -139,9 +139,8 @@ async function builderPage(c: PageContext, user: AuthenticatedUser, row: Project
           <article>
             <h2>Add from the catalog</h2>
             <form method="post" action={`${projectUrl(row.id)}/apps`}>
-              <label for="field-catalog">
-                App
-                <select id="field-catalog" name="catalog" required>
+              <label for="field-catalog">App</label>
+              <select id="field-catalog" name="catalog" required aria-describedby="field-catalog-help">
                   {categories.map((category) => (
                     <optgroup label={category}>
                       {catalog
@@ -151,9 +150,8 @@ async function builderPage(c: PageContext, user: AuthenticatedUser, row: Project
                         ))}
                     </optgroup>
                   ))}
-                </select>
-                <small>Comes with its image, ports, environment and volumes; change them after adding.</small>
-              </label>
+              </select>
+              <small id="field-catalog-help">Comes with its image, ports, environment and volumes; change them after adding.</small>
               <button type="submit">Add app</button>
             </form>
           </article>
@@ -449,9 +447,8 @@ async function appPage(c: PageContext, row: Project, form: RawForm, entry: Stack
           <summary>Edit the environment as a .env file</summary>
           <form method="post" action={`${action}/env`}>
             <FormMessage failure={state.envFailure} />
-            <label for="field-env_file">
-              .env
-              <textarea
+            <label for="field-env_file">.env</label>
+            <textarea
                 id="field-env_file"
                 name="env_file"
                 rows={Math.max(6, values.environment.length + 2)}
@@ -460,9 +457,8 @@ async function appPage(c: PageContext, row: Project, form: RawForm, entry: Stack
                 aria-describedby="field-env_file-help"
               >
                 {state.envText ?? formatEnvFile(valuesOf(entry.app).environment)}
-              </textarea>
-              <small id="field-env_file-help">{state.envFailure?.fields.env_file ?? 'One KEY=value per line. Saving replaces the whole environment with these lines.'}</small>
-            </label>
+            </textarea>
+            <small id="field-env_file-help">{state.envFailure?.fields.env_file ?? 'One KEY=value per line. Saving replaces the whole environment with these lines.'}</small>
             <button type="submit">Save .env</button>
           </form>
         </details>
