@@ -126,6 +126,7 @@ describe('the dashboard in a browser', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(`${base}/projects`);
     expect(await page.getByText('Signed in as dana').isVisible()).toBe(true);
+    expect(await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Admin' }).count()).toBe(0);
     await shot('3-projects');
 
     // A project, three catalog apps, one own image.
@@ -200,6 +201,12 @@ describe('the dashboard in a browser', () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'API clients' }).click();
     expect(await page.content()).not.toContain(secret);
 
+    for (const [section, heading, name] of [['Servers', 'Servers', '9-servers'], ['Ratings', 'Ratings', '10-ratings']]) {
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: section! }).click();
+      await page.getByRole('heading', { name: heading!, exact: true }).waitFor();
+      await shot(name!);
+    }
+
     console.log(`screenshots of the dashboard (${browser.picked.source} Chromium): ${SCREENSHOTS}`);
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForURL(`${base}/`);
@@ -209,4 +216,31 @@ describe('the dashboard in a browser', () => {
     expect(again.headers().location).toBe('/login');
     expect(problems).toEqual([]);
   }, 180_000);
+
+  it('shows an admin every user’s projects, the catalog and the API clients; the Admin link only for admins', async () => {
+    browser ??= await launchBrowser({ viewport: { width: 1280, height: 800 } });
+    const base = `http://127.0.0.1:${service!.port}`;
+    // A new person at the same browser: no session at the provider or the Worker.
+    await browser.context.clearCookies();
+    const page = await browser.context.newPage();
+    await page.goto(`${base}/login`);
+    await page.getByLabel('User name').fill('ada');
+    await page.getByLabel('Role').selectOption('admin');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${base}/projects`);
+    const main = page.getByRole('navigation', { name: 'Main' });
+    await main.getByRole('link', { name: 'Admin' }).click();
+    await page.screenshot({ path: join(SCREENSHOTS, '11-admin.png'), fullPage: true });
+    for (const [path, name, text] of [
+      ['/admin/projects', '12-admin-projects', 'shop-stack'],
+      ['/admin/catalog', '13-admin-catalog', 'PostgreSQL'],
+      ['/admin/clients', '14-admin-clients', 'dana'],
+    ]) {
+      await page.goto(`${base}${path}`);
+      await page.getByRole('main').getByText(text!, { exact: true }).first().waitFor();
+      await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+    }
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(`${base}/`);
+  }, 120_000);
 });
