@@ -127,4 +127,8 @@ export const casbinSeedRules: ReadonlyArray<CasbinSeedRule> = [
 
   // drizzle/0010_docs_assets.sql: the API reference page's script.
   ['p', 'group_anonymous', '/docs/rapidoc.js', 'GET'],
+
+  // drizzle/0017_event_rules.sql: a deployment's event log.
+  ['p', 'group_user', '/project/:id/deployments/:deployment_id/events', 'GET'],
+  ['p', 'client', '/project/:id/deployments/:deployment_id/events', 'GET'],
 ];

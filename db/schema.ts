@@ -147,6 +147,8 @@ export const deployment = pgTable(
     message: text('message'),
     /** The caller's Idempotency-Key: a retried deploy (its answer lost) finds this deployment. */
     idempotencyKey: varchar('idempotency_key', { length: 128 }),
+    /** The sequence number of the deployment's last event (deployment_event.seq); 0 before any. */
+    eventSeq: integer('event_seq').notNull().default(0),
   },
   (t) => [
     // Fix §12.14: ON DELETE CASCADE, so deleting a project that has deployments works.
@@ -460,6 +462,31 @@ export const dashboardSession = pgTable(
   (t) => [index('idx_dashboard_session_expires').on(t.expiresAt)],
 );
 
+/**
+ * What happened to a deployment, in order: status changes and progress from the install service,
+ * the watchdog, a cancel, the agent and its commands, the apps' status. Never rewritten; `seq` counts
+ * from 1 per deployment (deployment.event_seq holds the last), so a reader resumes after the last
+ * one it saw.
+ */
+export const deploymentEvent = pgTable(
+  'deployment_event',
+  {
+    deploymentId: integer('deployment_id').notNull(),
+    seq: integer('seq').notNull(),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+    kind: varchar('kind', { length: 32 }).notNull(),
+    status: varchar('status', { length: 32 }),
+    progress: integer('progress'),
+    message: text('message'),
+    /** The service or step the event concerns, where the sender names one (an app code, a command id). */
+    subject: varchar('subject', { length: 200 }),
+  },
+  (t) => [
+    primaryKey({ name: 'deployment_event_pkey', columns: [t.deploymentId, t.seq] }),
+    foreignKey({ name: 'deployment_event_deployment_fkey', columns: [t.deploymentId], foreignColumns: [deployment.id] }).onDelete('cascade'),
+  ],
+);
+
 /** The catalog of apps the Stack Builder offers, seeded by a migration; admins may add more. */
 export const catalogApp = pgTable('catalog_app', {
   id: serial('id').primaryKey(),
@@ -513,3 +540,4 @@ export type AppStatus = typeof appStatus.$inferSelect;
 
 export type DashboardSession = typeof dashboardSession.$inferSelect;
 export type CatalogApp = typeof catalogApp.$inferSelect;
+export type DeploymentEvent = typeof deploymentEvent.$inferSelect;

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { AppEnv } from './env.ts';
 import { forbidden } from './errors.ts';
 import { isAdmin, type AuthenticatedUser, type Principal } from './principal.ts';
+import { durableDoorbell, type DoorbellTopic } from './services/doorbell.ts';
 import type { ProjectDeps } from './services/projects.ts';
 import type { Scope } from './services/scope.ts';
 
@@ -47,4 +48,13 @@ export function callerIp(c: Context<AppEnv>): string | undefined {
 export function projectDeps(c: Context<AppEnv>): ProjectDeps {
   const config = c.var.config;
   return { db: c.var.database.db, dockerHub: { baseUrl: config.DOCKERHUB_URL, enabled: config.DOCKERHUB_CHECK === 'on' } };
+}
+
+/**
+ * Wakes the deployment's waiters once the response is sent: 'status' after any new event of the
+ * deployment (its pages and event readers), 'commands' after work for its agent.
+ */
+export function ringDoorbell(c: Context<AppEnv>, deploymentHash: string, ...topics: DoorbellTopic[]): void {
+  const doorbell = durableDoorbell(c.env.DEPLOYMENT_DOORBELL);
+  c.executionCtx.waitUntil(Promise.all(topics.map((topic) => doorbell.ring(deploymentHash, topic))));
 }

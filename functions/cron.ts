@@ -36,6 +36,7 @@ export async function runScheduledJobs(env: Bindings): Promise<ScheduledReport> 
     report.expiredCommands = leases.length - report.requeued;
     const requeuedFor = new Set(leases.filter((lease) => lease.status === 'queued').map((lease) => lease.deploymentHash));
     await Promise.all([...requeuedFor].map((hash) => doorbell.ring(hash, 'commands')));
+    await Promise.all([...new Set(leases.map((lease) => lease.deploymentHash))].map((hash) => doorbell.ring(hash, 'status')));
 
     if (config.INSTALL_SERVICE_URL) {
       const result = await publishDueJobs({

@@ -117,10 +117,10 @@ export async function startLocalVault(options: { dataDir: string; token: string 
 
 /** The progress a local deployment reports, one message every `stepMs`. */
 export const LOCAL_DEPLOY_STEPS = [
-  { status: 'in_progress', progress: 10, message: 'Creating the server (local stand-in: nothing is created)' },
-  { status: 'in_progress', progress: 50, message: 'Installing Docker' },
-  { status: 'in_progress', progress: 80, message: 'Starting the stack' },
-  { status: 'completed', progress: 100, message: 'Deployed' },
+  { status: 'in_progress', progress: 10, step: 'server', message: 'Creating the server (local stand-in: nothing is created)' },
+  { status: 'in_progress', progress: 50, step: 'docker', message: 'Installing Docker' },
+  { status: 'in_progress', progress: 80, step: 'stack', message: 'Starting the stack' },
+  { status: 'completed', progress: 100, step: 'stack', message: 'Deployed' },
 ] as const;
 
 /**

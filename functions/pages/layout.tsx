@@ -8,6 +8,10 @@ export const ASSETS = {
   htmx: '/assets/htmx.min.js',
   dashboardCss: '/assets/dashboard.css',
   dashboardJs: '/assets/dashboard.js',
+  /** Pages that follow a deployment load these themselves (pages/scripts/). */
+  liveJs: '/assets/live.js',
+  deploymentJs: '/assets/deployment.js',
+  agentJs: '/assets/agent.js',
 };
 
 const SECTIONS = [

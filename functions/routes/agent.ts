@@ -2,7 +2,7 @@
 // Shapes follow the real agent (trydirect/status v0.2.1) where it and the reference differ.
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { callerIp, callerScope } from '../context.ts';
+import { callerIp, callerScope, ringDoorbell } from '../context.ts';
 import type { AppEnv } from '../env.ts';
 import { conflict, forbidden, notFound } from '../errors.ts';
 import type { Principal } from '../principal.ts';
@@ -139,6 +139,7 @@ export const agentRoutes = createRouter()
       { db: c.var.database.db, vault: vaultFromConfig(c.var.config) },
       { registration: c.req.valid('json'), scope, ipAddress: callerIp(c) },
     );
+    ringDoorbell(c, item.deployment_hash, 'status');
     return c.json({ message: item.reissued ? 'Agent token re-issued' : 'Agent registered', item, data: { item } }, 201);
   })
   .openapi(wait, async (c) => {
@@ -164,6 +165,7 @@ export const agentRoutes = createRouter()
     // (a misconfiguration) cannot keep ending each other's waits in a tight loop.
     if (outcome.superseded) throw conflict('Superseded: a newer wait for this agent is open');
     if (!outcome.command) return c.json({ message: 'No command available', item: null, meta: { next_poll_secs: 0 } }, 200);
+    ringDoorbell(c, agent.deploymentHash, 'status'); // the claim's event
     return c.json({ message: 'Command available', item: toCommandView(outcome.command), meta: { next_poll_secs: 0 } }, 200);
   })
   .openapi(report, async (c) => {
@@ -171,6 +173,7 @@ export const agentRoutes = createRouter()
     const body = c.req.valid('json');
     const db = c.var.database.db;
     const { command, duplicate } = await recordReport(db, agent.deploymentHash, body);
+    if (!duplicate) ringDoorbell(c, agent.deploymentHash, 'status');
     await recordHeartbeat(db, agent);
     return c.json(
       { message: 'Result accepted', item: { accepted: true, message: `Command result accepted, status: ${command.status}`, duplicate } },
@@ -183,6 +186,7 @@ export const agentRoutes = createRouter()
     // Never 401/403 to a valid agent here: the real agent answers those by replacing its token.
     if (body.deployment_hash !== agent.deploymentHash) throw notFound('Deployment not found for this agent');
     await recordAppStatus(c.var.database.db, body);
+    ringDoorbell(c, agent.deploymentHash, 'status');
     return c.json({ message: 'Status stored' }, 200);
   })
   .openapi(overview, async (c) => {

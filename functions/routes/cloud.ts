@@ -12,7 +12,13 @@ const secretField = z.string().max(4096, 'must be at most 4096 characters').null
 
 export const CloudForm = z
   .object({
-    provider: z.string().trim().min(2, 'must be 2 to 50 characters').max(50, 'must be 2 to 50 characters'),
+    // Without NUL: PostgreSQL refuses it in text, which was a 500 (the dashboard's cloud key form too).
+    provider: z
+      .string()
+      .trim()
+      .min(2, 'must be 2 to 50 characters')
+      .max(50, 'must be 2 to 50 characters')
+      .refine((value) => !value.includes('\u0000'), 'must not contain NUL characters'),
     cloud_token: secretField,
     cloud_key: secretField,
     cloud_secret: secretField,

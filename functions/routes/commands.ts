@@ -1,14 +1,11 @@
 // Commands for a deployment's agent, for its owner (and admins; read and create for the owner's API clients).
 import { createRoute, z } from '@hono/zod-openapi';
-import type { Context } from 'hono';
-import { callerOwnerId, callerScope } from '../context.ts';
-import type { AppEnv } from '../env.ts';
+import { callerOwnerId, callerScope, ringDoorbell } from '../context.ts';
 import { badRequest } from '../errors.ts';
 import { createRouter } from '../router.ts';
 import { authErrorResponses, errorResponses, ErrorBodySchema, idempotencyKeyHeader, jsonContent, userSecurity } from '../schemas.ts';
 import { checkCommandParameters } from '../services/command-types.ts';
 import { cancelCommand, createCommand, getCommand, listCommands, PRIORITIES, toCommandView } from '../services/commands.ts';
-import { durableDoorbell } from '../services/doorbell.ts';
 
 export const CommandSchema = z
   .object({
@@ -81,10 +78,6 @@ const cancel = createRoute({
   responses: { 200: jsonContent(item, 'Cancelled'), 409: jsonContent(ErrorBodySchema, 'The command has already ended'), ...responses },
 });
 
-function ring(c: Context<AppEnv>, deploymentHash: string) {
-  c.executionCtx.waitUntil(durableDoorbell(c.env.DEPLOYMENT_DOORBELL).ring(deploymentHash, 'commands'));
-}
-
 export const commandRoutes = createRouter()
   .openapi(create, async (c) => {
     const input = c.req.valid('json');
@@ -100,7 +93,7 @@ export const commandRoutes = createRouter()
       input,
       idempotencyKey: c.req.valid('header')['idempotency-key'],
     });
-    if (created) ring(c, command.deploymentHash);
+    if (created) ringDoorbell(c, command.deploymentHash, 'commands', 'status');
     return created
       ? c.json({ message: 'Command created successfully', item: toCommandView(command) }, 201)
       : c.json({ message: 'Command already created with this Idempotency-Key', item: toCommandView(command) }, 200);
@@ -116,5 +109,6 @@ export const commandRoutes = createRouter()
   .openapi(cancel, async (c) => {
     const { deployment_hash, command_id } = c.req.valid('param');
     const row = await cancelCommand(c.var.database.db, deployment_hash, command_id, callerScope(c));
+    ringDoorbell(c, deployment_hash, 'status');
     return c.json({ message: 'Command cancelled successfully', item: toCommandView(row) }, 200);
   });

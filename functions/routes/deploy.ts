@@ -4,17 +4,20 @@ import type { Context } from 'hono';
 import { requireSetting } from '../config.ts';
 import { callerScope, currentUser } from '../context.ts';
 import type { AppEnv } from '../env.ts';
+import { notFound } from '../errors.ts';
 import { createRouter } from '../router.ts';
 import { authErrorResponses, errorResponses, ErrorBodySchema, idempotencyKeyHeader, idParam, jsonContent, userSecurity } from '../schemas.ts';
 import { describeError, log } from '../logger.ts';
 import {
   cancelDeployment,
   findDeployment,
+  isTerminal,
   listDeployments,
   startDeployment,
   toDeploymentView,
   type DeployDeps,
 } from '../services/deployments.ts';
+import { EVENT_KINDS, listEvents, MAX_EVENTS_PAGE, MAX_EVENTS_WAIT_SECONDS, toEventView, waitForEvents } from '../services/deployment-events.ts';
 import { durableDoorbell } from '../services/doorbell.ts';
 import { publishOutboxEntry, type OutboxDeps } from '../services/outbox.ts';
 import { publisherFromConfig } from '../services/queue.ts';
@@ -171,6 +174,63 @@ const cancel = createRoute({
   responses: { 200: jsonContent(z.object({ message: z.string(), item: Deployment }), 'Cancelled'), ...responses },
 });
 
+const EventSchema = z
+  .object({
+    seq: z.number().int().openapi({ description: 'Per deployment, from 1, without gaps' }),
+    at: z.string(),
+    kind: z.enum(EVENT_KINDS),
+    status: z.string().nullable(),
+    progress: z.number().int().nullable(),
+    message: z.string().nullable(),
+    subject: z.string().nullable().openapi({ description: 'The service, step, app or command the event concerns, if any' }),
+  })
+  .openapi('DeploymentEvent');
+
+const eventsQuery = z.object({
+  after: z
+    .string()
+    .regex(/^\d{1,10}$/, 'must be an event number')
+    .transform(Number)
+    .optional()
+    .openapi({ description: 'The last seq the caller has; the answer starts after it (default 0: from the start)' }),
+  limit: z
+    .string()
+    .regex(/^\d{1,3}$/, 'must be a number')
+    .transform(Number)
+    .pipe(z.number().min(1, 'must be at least 1').max(MAX_EVENTS_PAGE, `must be at most ${MAX_EVENTS_PAGE}`))
+    .optional(),
+  wait: z
+    .string()
+    .regex(/^\d{1,3}$/, 'must be a number of seconds')
+    .transform(Number)
+    .pipe(z.number().max(MAX_EVENTS_WAIT_SECONDS, `must be at most ${MAX_EVENTS_WAIT_SECONDS}`))
+    .optional()
+    .openapi({ description: `With nothing after \`after\`, hold up to this many seconds (max ${MAX_EVENTS_WAIT_SECONDS}) for the next event` }),
+});
+
+const events = createRoute({
+  method: 'get', path: '/project/{id}/deployments/{deployment_id}/events', tags: ['deployments'], security: userSecurity,
+  summary: 'A deployment’s event log after a cursor; with ?wait=N, held until the next event',
+  request: { params: z.object({ id: idParam, deployment_id: idParam }), query: eventsQuery },
+  responses: {
+    200: jsonContent(
+      z.object({
+        message: z.string(),
+        list: z.array(EventSchema),
+        meta: z.object({
+          after: z.number().int(),
+          last_seq: z.number().int().openapi({ description: 'The last event of the page, or `after` when empty: the next call’s after' }),
+          latest_seq: z.number().int().openapi({ description: 'The deployment’s last event when answered: more pages follow while last_seq is below it' }),
+          status: z.string(),
+          terminal: z.boolean().openapi({ description: 'The deployment has ended (its agent’s events may still follow)' }),
+        }),
+      }),
+      'The next events, oldest first',
+    ),
+    ...responses,
+  },
+});
+
 export const deployRoutes = createRouter()
   .openapi(deploy, (c) => startAndAnswer(c, c.req.valid('param').id, c.req.valid('json'), c.req.valid('header')['idempotency-key']))
   .openapi(deployWithCloud, (c) => {
@@ -194,6 +254,24 @@ export const deployRoutes = createRouter()
     return c.json({ message: 'OK', item: toDeploymentView(latest) }, 200);
   })
   .openapi(list, async (c) => c.json({ message: 'OK', list: await listDeployments(c.var.database.db, c.req.valid('param').id, callerScope(c)) }, 200))
+  .openapi(events, async (c) => {
+    const { id, deployment_id } = c.req.valid('param');
+    const { after = 0, limit = MAX_EVENTS_PAGE, wait = 0 } = c.req.valid('query');
+    const database = c.var.database;
+    const current = await findDeployment(database.db, { id: deployment_id }, callerScope(c));
+    if (current.projectId !== id) throw notFound('Deployment not found');
+    const found = await waitForEvents({
+      doorbell: durableDoorbell(c.env.DEPLOYMENT_DOORBELL),
+      deploymentHash: current.deploymentHash,
+      deadline: wait > 0 ? c.var.receivedAt + wait * 1000 : 0,
+      read: () => listEvents(database.db, current.id, after, limit),
+      beforeWait: () => database.release(),
+    });
+    // The deployment as it is now, after the events were read: its status and how far its log goes.
+    const now = found.length > 0 && wait > 0 ? await findDeployment(database.db, { id: deployment_id }, callerScope(c)) : current;
+    const meta = { after, last_seq: found.at(-1)?.seq ?? after, latest_seq: Math.max(now.eventSeq, found.at(-1)?.seq ?? 0), status: now.status, terminal: isTerminal(now.status) };
+    return c.json({ message: 'OK', list: found.map(toEventView) as Array<z.infer<typeof EventSchema>>, meta }, 200);
+  })
   .openapi(cancel, async (c) => {
     const { id, deployment_id } = c.req.valid('param');
     const deps = deployDeps(c);

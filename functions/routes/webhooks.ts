@@ -23,6 +23,9 @@ const ProgressMessage = z
     deployment_hash: z.string().min(1).max(64).optional(),
     alert: z.number().int().optional(),
     message: z.string().max(4000).optional(),
+    /** Not in the reference's message: the service or step it concerns, where the sender names one. */
+    service: z.string().min(1).max(200).optional(),
+    step: z.string().min(1).max(200).optional(),
     status: z.enum([...REPORTED_STATUSES]),
     progress: z
       .union([z.string().regex(/^\d{1,3}$/, 'must be 0 to 100'), z.number()])
@@ -97,6 +100,7 @@ webhookRoutes.openapi(install, async (c) => {
     status: report.status,
     progress: report.progress,
     message: report.message,
+    subject: report.service ?? report.step,
   });
   if (!duplicate) c.executionCtx.waitUntil(durableDoorbell(c.env.DEPLOYMENT_DOORBELL).ring(deployment.deploymentHash, 'status'));
   return c.json({ message: duplicate ? 'Already applied' : 'Applied', item: { deployment_id: deployment.id, status: deployment.status, duplicate } }, 200);

@@ -3,6 +3,7 @@
 import { and, eq, isNull, lt, or, sql } from 'drizzle-orm';
 import type { AnyDatabase } from '../../db/client.ts';
 import { agents, appStatus, auditLog, deployment, type Agent } from '../../db/schema.ts';
+import { appendEvents } from './deployment-events.ts';
 import { ApiError, conflict, notFound } from '../errors.ts';
 import { describeError, log } from '../logger.ts';
 import { randomToken, sha256Hex } from './crypto.ts';
@@ -94,6 +95,8 @@ export async function registerAgent(
       if (!created) throw conflict('Agent already registered for this deployment');
       id = created.id;
     }
+    const said = reissued ? 'Agent token reissued' : 'Agent registered';
+    await appendEvents(tx, { hash }, [{ kind: 'agent', status: reissued ? 'reissued' : 'registered', message: `${said} (version ${registration.agent_version})` }]);
     try {
       await deps.vault.store(hash, token);
     } catch (error) {
@@ -161,13 +164,16 @@ export async function recordAppStatus(db: AnyDatabase, report: AppStatusReport):
     logs: report.logs,
     reportedAt: report.timestamp ? new Date(report.timestamp) : null,
   };
-  await db
-    .insert(appStatus)
-    .values(values)
-    .onConflictDoUpdate({
-      target: [appStatus.deploymentHash, appStatus.appCode],
-      set: { status: values.status, logs: values.logs, reportedAt: values.reportedAt, updatedAt: sql`now()` },
-    });
+  await db.transaction(async (tx) => {
+    await tx
+      .insert(appStatus)
+      .values(values)
+      .onConflictDoUpdate({
+        target: [appStatus.deploymentHash, appStatus.appCode],
+        set: { status: values.status, logs: values.logs, reportedAt: values.reportedAt, updatedAt: sql`now()` },
+      });
+    await appendEvents(tx, { hash: report.deployment_hash }, [{ kind: 'app_status', status: report.status.slice(0, 32), subject: report.app_code, message: `${report.app_code}: ${report.status}` }]);
+  });
 }
 
 export interface AgentOverview {

@@ -2,8 +2,9 @@
 // time under a lease and reports the result. Postgres is the source of truth.
 import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { AnyDatabase } from '../../db/client.ts';
-import { commands, type Command } from '../../db/schema.ts';
+import { commands, deployment, deploymentEvent, type Command } from '../../db/schema.ts';
 import { conflict, notFound } from '../errors.ts';
+import { appendEvents, type NewEvent } from './deployment-events.ts';
 import { findDeployment } from './deployments.ts';
 import type { Scope } from './scope.ts';
 
@@ -60,6 +61,14 @@ export function toCommandView(row: Command): CommandView {
   };
 }
 
+/** The event a command's change adds to its deployment's log. */
+const commandEvent = (row: Pick<Command, 'commandId' | 'type'>, status: string, message: string): NewEvent => ({
+  kind: 'command',
+  status,
+  subject: row.commandId,
+  message: `${row.type}: ${message}`,
+});
+
 export interface NewCommand {
   command_type: string;
   priority: Priority;
@@ -78,7 +87,8 @@ export async function createCommand(
 ): Promise<{ command: Command; created: boolean }> {
   await findDeployment(db, { hash: request.deploymentHash }, request.scope);
   const { input } = request;
-  const [inserted] = await db
+  const inserted = await db.transaction(async (tx) => {
+    const [row] = await tx
     .insert(commands)
     .values({
       commandId: `cmd_${crypto.randomUUID()}`,
@@ -95,6 +105,9 @@ export async function createCommand(
     })
     .onConflictDoNothing()
     .returning();
+    if (row) await appendEvents(tx, { hash: request.deploymentHash }, [commandEvent(row, 'queued', `queued (priority ${row.priority})`)]);
+    return row;
+  });
   if (inserted) return { command: inserted, created: true };
   const [existing] = await db
     .select()
@@ -130,11 +143,15 @@ export async function getCommand(db: AnyDatabase, deploymentHash: string, comman
 /** A queued or delivered command can be cancelled; one that has ended cannot (409). */
 export async function cancelCommand(db: AnyDatabase, deploymentHash: string, commandId: string, scope: Scope): Promise<Command> {
   const current = await getCommand(db, deploymentHash, commandId, scope);
-  const [row] = await db
-    .update(commands)
-    .set({ status: 'cancelled', leaseExpiresAt: null, updatedAt: sql`now()` })
-    .where(and(eq(commands.id, current.id), inArray(commands.status, ['queued', 'sent', 'executing'])))
-    .returning();
+  const row = await db.transaction(async (tx) => {
+    const [cancelled] = await tx
+      .update(commands)
+      .set({ status: 'cancelled', leaseExpiresAt: null, updatedAt: sql`now()` })
+      .where(and(eq(commands.id, current.id), inArray(commands.status, ['queued', 'sent', 'executing'])))
+      .returning();
+    if (cancelled) await appendEvents(tx, { hash: deploymentHash }, [commandEvent(cancelled, 'cancelled', 'cancelled')]);
+    return cancelled;
+  });
   if (!row) throw conflict(`Cannot cancel command with status '${current.status}'`);
   return row;
 }
@@ -145,30 +162,40 @@ export async function cancelCommand(db: AnyDatabase, deploymentHash: string, com
  * SKIP LOCKED, so two polls never take the same command.
  */
 export async function claimNextCommand(db: AnyDatabase, deploymentHash: string): Promise<Command | undefined> {
-  const next = db
-    .select({ id: commands.id })
-    .from(commands)
-    .where(
-      and(
-        eq(commands.deploymentHash, deploymentHash),
-        sql`(${commands.status} = 'queued' or (${commands.status} = 'sent' and ${commands.leaseExpiresAt} < now() and ${commands.attempts} < ${commands.maxAttempts}))`,
-      ),
+  // One statement: the claim and its event in the log, atomically; an idle poll (nothing to claim)
+  // costs this statement alone. The row is read back only when a command was claimed.
+  // Both drivers (Neon's and node-postgres) answer raw statements with `{ rows }`.
+  const claimed = (await db.execute(sql`
+    with next as (
+      select ${commands.id} from ${commands}
+      where ${commands.deploymentHash} = ${deploymentHash}
+        and (${commands.status} = 'queued' or (${commands.status} = 'sent' and ${commands.leaseExpiresAt} < now() and ${commands.attempts} < ${commands.maxAttempts}))
+      order by ${commands.priorityRank} desc, ${commands.createdAt}
+      limit 1
+      for update skip locked
+    ), claimed as (
+      update ${commands} set
+        status = 'sent',
+        sent_at = now(),
+        attempts = attempts + 1,
+        lease_expires_at = now() + make_interval(secs => coalesce(timeout_seconds, 300) + ${LEASE_GRACE_SECONDS}),
+        updated_at = now()
+      where id in (select id from next)
+      returning id, command_id, type, attempts
+    ), counter as (
+      update ${deployment} set event_seq = event_seq + 1
+      where deployment_hash = ${deploymentHash} and exists (select 1 from claimed)
+      returning id, event_seq
+    ), logged as (
+      insert into ${deploymentEvent} (deployment_id, seq, kind, status, subject, message)
+      select counter.id, counter.event_seq, 'command', 'sent', claimed.command_id, claimed.type || ': taken by the agent (attempt ' || claimed.attempts || ')'
+      from counter, claimed
     )
-    .orderBy(desc(commands.priorityRank), commands.createdAt)
-    .limit(1)
-    .for('update', { skipLocked: true });
-  const [claimed] = await db
-    .update(commands)
-    .set({
-      status: 'sent',
-      sentAt: sql`now()`,
-      attempts: sql`${commands.attempts} + 1`,
-      leaseExpiresAt: sql`now() + make_interval(secs => coalesce(${commands.timeoutSeconds}, 300) + ${LEASE_GRACE_SECONDS})`,
-      updatedAt: sql`now()`,
-    })
-    .where(inArray(commands.id, next))
-    .returning();
-  return claimed;
+    select id from claimed`)) as unknown as { rows: Array<{ id: string }> };
+  const id = claimed.rows[0]?.id;
+  if (id === undefined) return undefined;
+  const [row] = await db.select().from(commands).where(eq(commands.id, id)).limit(1);
+  return row;
 }
 
 export interface AgentReport {
@@ -206,7 +233,8 @@ export async function recordReport(db: AnyDatabase, agentDeploymentHash: string,
     return { command: current, duplicate: true };
   }
   const error = report.errors && report.errors.length > 0 ? { error: report.error ?? null, errors: report.errors } : (report.error ?? null);
-  const [row] = await db
+  const row = await db.transaction(async (tx) => {
+    const [reported] = await tx
     .update(commands)
     .set({
       status: outcome,
@@ -220,20 +248,29 @@ export async function recordReport(db: AnyDatabase, agentDeploymentHash: string,
     })
     .where(and(eq(commands.id, current.id), inArray(commands.status, ['queued', 'sent', 'executing'])))
     .returning();
+    if (reported) await appendEvents(tx, { hash: agentDeploymentHash }, [commandEvent(reported, outcome, `${outcome} (reported by the agent)`)]);
+    return reported;
+  });
   if (!row) throw conflict(`Command is already ${current.status}; the report was not applied`);
   return { command: row, duplicate: false };
 }
 
 /** The cron's part: delivered commands whose lease ended go back to the queue, or end expired. */
 export async function expireCommandLeases(db: AnyDatabase): Promise<Array<{ deploymentHash: string; status: string }>> {
-  const rows = await db
-    .update(commands)
-    .set({
-      status: sql`case when ${commands.attempts} >= ${commands.maxAttempts} then 'expired' else 'queued' end`,
-      leaseExpiresAt: null,
-      updatedAt: sql`now()`,
-    })
-    .where(and(eq(commands.status, 'sent'), lt(commands.leaseExpiresAt, sql`now()`)))
-    .returning({ deploymentHash: commands.deploymentHash, status: commands.status });
-  return rows;
+  return db.transaction(async (tx) => {
+    const rows = await tx
+      .update(commands)
+      .set({
+        status: sql`case when ${commands.attempts} >= ${commands.maxAttempts} then 'expired' else 'queued' end`,
+        leaseExpiresAt: null,
+        updatedAt: sql`now()`,
+      })
+      .where(and(eq(commands.status, 'sent'), lt(commands.leaseExpiresAt, sql`now()`)))
+      .returning({ deploymentHash: commands.deploymentHash, status: commands.status, commandId: commands.commandId, type: commands.type });
+    for (const row of rows) {
+      const said = row.status === 'expired' ? 'expired: no report before its last lease ended' : 'no report before its lease ended; offered again';
+      await appendEvents(tx, { hash: row.deploymentHash }, [commandEvent(row, row.status, said)]);
+    }
+    return rows.map(({ deploymentHash, status }) => ({ deploymentHash, status }));
+  });
 }

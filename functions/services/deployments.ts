@@ -9,6 +9,7 @@ import { cloudCredentials, createCloud, type CloudCredentials, type CloudInput }
 import { verifyImages, type DockerHubDeps } from './dockerhub.ts';
 import { outboxRow } from './outbox.ts';
 import { composeOfStored, findProject, imagesOf } from './projects.ts';
+import { appendEvents, durationBetween } from './deployment-events.ts';
 import { withinScope, type Scope } from './scope.ts';
 import type { ServerInput } from './servers.ts';
 
@@ -203,6 +204,7 @@ export async function startDeployment(
         idempotencyKey: request.idempotencyKey ?? null,
       })
       .returning();
+    await appendEvents(tx, created!.id, [{ kind: 'created', status: 'pending', progress: 0, message: 'Queued for the install service' }]);
     const job = buildDeployJob({
       deploymentId: created!.id,
       deploymentHash,
@@ -266,6 +268,8 @@ export interface ProgressReport {
   status: (typeof REPORTED_STATUSES)[number];
   progress?: number;
   message?: string;
+  /** The service or step the message concerns, where the install service names one. */
+  subject?: string;
 }
 
 /**
@@ -298,6 +302,7 @@ export async function applyProgress(db: AnyDatabase, report: ProgressReport): Pr
       })
       .where(eq(deployment.id, current.id))
       .returning();
+    await appendEvents(tx, current.id, [{ kind: 'progress', status: report.status, progress: updated!.progress, message: report.message ?? null, subject: report.subject ?? null }]);
     return { deployment: updated!, duplicate: false };
   });
 }
@@ -327,6 +332,7 @@ export async function cancelDeployment(
       .set({ status: 'cancelled', message: 'Cancelled by the user', updatedAt: sql`now()` })
       .where(eq(deployment.id, deploymentId))
       .returning();
+    await appendEvents(tx, deploymentId, [{ kind: 'cancelled', status: 'cancelled', message: 'Cancelled by the user' }]);
     // A job withdrawn before any delivery attempt never reached the install service: nothing to tell it.
     const neverSent = withdrawn.length > 0 && withdrawn.every((entry) => entry.attempts === 0 && !entry.claimed);
     if (neverSent) return { deployment: updated! };
@@ -348,17 +354,23 @@ export async function cancelDeployment(
 
 /** The watchdog: every deployment past its deadline ends as timed_out. Returns their hashes. */
 export async function expireOverdueDeployments(db: AnyDatabase): Promise<string[]> {
-  const expired = await db
-    .update(deployment)
-    .set({ status: 'timed_out', message: 'The deployment did not finish before its deadline', updatedAt: sql`now()` })
-    .where(and(notInArray(deployment.status, [...TERMINAL_STATUSES]), lt(deployment.deadlineAt, sql`now()`)))
-    .returning({ id: deployment.id, hash: deployment.deploymentHash });
-  if (expired.length > 0) {
-    // A job still waiting in the outbox must not start a deployment that has already ended.
-    await db
-      .delete(deployOutbox)
-      .where(and(inArray(deployOutbox.deploymentId, expired.map((row) => row.id)), eq(deployOutbox.kind, 'deploy'), sql`${deployOutbox.publishedAt} is null`));
-  }
-  return expired.map((row) => row.hash);
+  return db.transaction(async (tx) => {
+    const expired = await tx
+      .update(deployment)
+      .set({ status: 'timed_out', message: 'The deployment did not finish before its deadline', updatedAt: sql`now()` })
+      .where(and(notInArray(deployment.status, [...TERMINAL_STATUSES]), lt(deployment.deadlineAt, sql`now()`)))
+      .returning({ id: deployment.id, hash: deployment.deploymentHash, createdAt: deployment.createdAt, deadlineAt: deployment.deadlineAt });
+    for (const row of expired) {
+      const after = durationBetween(row.createdAt, row.deadlineAt ?? new Date());
+      await appendEvents(tx, row.id, [{ kind: 'timed_out', status: 'timed_out', message: `Timed out: not finished after ${after} (the deployment's deadline)` }]);
+    }
+    if (expired.length > 0) {
+      // A job still waiting in the outbox must not start a deployment that has already ended.
+      await tx
+        .delete(deployOutbox)
+        .where(and(inArray(deployOutbox.deploymentId, expired.map((row) => row.id)), eq(deployOutbox.kind, 'deploy'), sql`${deployOutbox.publishedAt} is null`));
+    }
+    return expired.map((row) => row.hash);
+  });
 }
 

@@ -1,5 +1,6 @@
 // The Worker side of the per-deployment doorbell (functions/durable/deployment-doorbell.ts).
 
+/** 'status': news of the deployment (a status change or any new event); 'commands': work for its agent. */
 export type DoorbellTopic = 'status' | 'commands';
 
 export interface Listener {

@@ -11,7 +11,7 @@ import { projectDeps } from '../../context.ts';
 import { highlightYaml } from '../../pages/highlight-yaml.js';
 import { ActionButton, asFormFailure, Field, FormMessage, SelectField, type FieldErrors, type FormFailure } from '../../pages/forms.tsx';
 import type { AuthenticatedUser } from '../../principal.ts';
-import { getCatalogApp, listCatalog } from '../../services/catalog.ts';
+import { catalogCodePattern, getCatalogApp, listCatalog } from '../../services/catalog.ts';
 import { formatEnvFile, parseEnvFile, type EnvEntry } from '../../services/env-file.ts';
 import { projectFormSchema } from '../../services/project-form.ts';
 import { composeOfStored, findProject, updateProject } from '../../services/projects.ts';
@@ -517,7 +517,8 @@ export const builderPages = new Hono<AppEnv>()
     '/projects/:id/apps',
     userPage(async (c, user) => {
       const { row, form } = await loadStack(c, user);
-      const code = z.string().trim().min(1).max(50).safeParse((await FormFields.of(c)).one('catalog'));
+      // Only a code the catalog could have reaches the database (a NUL in it is PostgreSQL's error, a 500).
+      const code = z.string().trim().min(1).max(50).regex(catalogCodePattern).safeParse((await FormFields.of(c)).one('catalog'));
       if (!code.success) throw invalidForm('Pick an app from the catalog', [{ path: 'catalog', message: 'pick an app' }]);
       const added = addCatalogApp(form, await getCatalogApp(c.var.database.db, code.data));
       try {

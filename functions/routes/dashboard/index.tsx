@@ -12,10 +12,13 @@ import { csrf } from 'hono/csrf';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppEnv } from '../../env.ts';
-import { ApiError } from '../../errors.ts';
+import { ApiError, forbidden } from '../../errors.ts';
 import { bucketOf } from '../../middleware/rate-limit.ts';
 import { callerIp } from '../../context.ts';
 import { DASHBOARD_CSS, DASHBOARD_JS } from '../../pages/assets.ts';
+import { AGENT_JS } from '../../pages/scripts/agent.ts';
+import { DEPLOYMENT_JS } from '../../pages/scripts/deployment.ts';
+import { LIVE_JS } from '../../pages/scripts/live.ts';
 import { ASSETS } from '../../pages/layout.tsx';
 import {
   createSession,
@@ -31,9 +34,12 @@ import {
 } from '../../services/dashboard-sessions.ts';
 import { durableRateLimits } from '../../services/rate-limit.ts';
 import { adminPages } from './admin.tsx';
+import { agentConsolePages } from './agent.tsx';
 import { builderPages } from './builder.tsx';
 import { apiClientPages } from './clients.tsx';
 import { cloudKeyPages } from './clouds.tsx';
+import { deploymentPages } from './deployments.tsx';
+import { liveEventPages } from './live.tsx';
 import { projectPages } from './projects.tsx';
 import { ratingPages } from './ratings.tsx';
 import { serverPages } from './servers.tsx';
@@ -87,6 +93,19 @@ function onlyDashboardPaths(middleware: MiddlewareHandler<AppEnv>): MiddlewareHa
   return (c, next) => ((c.req.method === 'GET' || c.req.method === 'POST') && isDashboardPath(c.req.path) ? middleware(c, next) : next());
 }
 
+/**
+ * A POST that names another origin is refused whatever its content type, as a page. hono's csrf (after
+ * this) checks only the content types a plain HTML form can send, so a JSON body from another site
+ * went through to the handlers (which ignore the body of a delete and act).
+ */
+const postsFromThisOrigin: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const origin = c.req.header('origin');
+  if (c.req.method === 'POST' && origin !== undefined && origin !== new URL(c.req.url).origin) {
+    return errorPage(c, forbidden('This form was sent from another site: open the page here and send it again.'));
+  }
+  await next();
+};
+
 const asset = (body: string, type: string, etag: string) => () =>
   new Response(body, { headers: { 'Content-Type': `${type}; charset=utf-8`, 'Cache-Control': 'public, max-age=86400', ETag: `"${etag}"` } });
 
@@ -95,9 +114,13 @@ export const dashboardRoutes = new Hono<AppEnv>()
   .get(ASSETS.htmx, asset(htmxScript, 'text/javascript', `htmx-${htmxVersion}`))
   .get(ASSETS.dashboardCss, asset(DASHBOARD_CSS, 'text/css', `dashboard-${DASHBOARD_CSS.length}`))
   .get(ASSETS.dashboardJs, asset(DASHBOARD_JS, 'text/javascript', `dashboard-${DASHBOARD_JS.length}`))
+  .get(ASSETS.liveJs, asset(LIVE_JS, 'text/javascript', `live-${LIVE_JS.length}`))
+  .get(ASSETS.deploymentJs, asset(DEPLOYMENT_JS, 'text/javascript', `deployment-${DEPLOYMENT_JS.length}`))
+  .get(ASSETS.agentJs, asset(AGENT_JS, 'text/javascript', `agent-${AGENT_JS.length}`))
   .use('*', onlyDashboardPaths(withSession))
   .use('*', onlyDashboardPaths(pageRateLimit))
   // State-changing forms come only from this origin.
+  .use('*', onlyDashboardPaths(postsFromThisOrigin))
   .use('*', onlyDashboardPaths(csrf()))
   .get('/', (c) => {
     if (signedIn(c)) return c.redirect('/projects', 303);
@@ -148,6 +171,9 @@ export const dashboardRoutes = new Hono<AppEnv>()
   })
   .route('/', projectPages)
   .route('/', builderPages)
+  .route('/', deploymentPages)
+  .route('/', liveEventPages)
+  .route('/', agentConsolePages)
   .route('/', cloudKeyPages)
   .route('/', serverPages)
   .route('/', apiClientPages)

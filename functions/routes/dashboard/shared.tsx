@@ -5,7 +5,7 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { Child } from 'hono/jsx';
 import { z } from 'zod';
 import type { AppEnv } from '../../env.ts';
-import { ApiError, forbidden, notFound } from '../../errors.ts';
+import { ApiError, badRequest, forbidden, notFound } from '../../errors.ts';
 import { describeError, log } from '../../logger.ts';
 import { Layout } from '../../pages/layout.tsx';
 import { ADMIN_ROLE, type AuthenticatedUser } from '../../principal.ts';
@@ -121,8 +121,15 @@ export class FormFields {
     this.body = body;
   }
 
+  /** A body that cannot be read as a form (a broken multipart body, an unknown charset) is the sender's 400, not a 500. */
   static async of(c: PageContext): Promise<FormFields> {
-    return new FormFields(await c.req.parseBody({ all: true }));
+    let body: Record<string, string | File | (string | File)[]>;
+    try {
+      body = await c.req.parseBody({ all: true });
+    } catch {
+      throw badRequest('This form could not be read: open the page again and send the form from there.');
+    }
+    return new FormFields(body);
   }
 
   /** The field's value, trimmed ('' when absent). */
