@@ -78,6 +78,7 @@ const MATRIX: Array<[string, string, string, Subject[]]> = [
   ['GET', '/project/deploy/status', '/project/deploy/status?deployment_id=2147483000', usersAndClients],
   ['GET', '/project/{id}/deployments', '/project/2147483000/deployments', usersAndClients],
   ['POST', '/project/{id}/deployments/{deployment_id}/cancel', '/project/2147483000/deployments/2147483001/cancel', users],
+  ['GET', '/project/{id}/deployments/{deployment_id}/events', '/project/2147483000/deployments/2147483001/events', usersAndClients],
   ['POST', '/webhooks/install', '/webhooks/install', everyone],
   ['POST', '/api/v1/apps/status', '/api/v1/apps/status', agentOnly],
   ['GET', '/api/v1/deployments/{deployment_hash}/agent', '/api/v1/deployments/HASH/agent', usersAndClients],
