@@ -70,4 +70,17 @@ describe('dashboard pages', () => {
     expect(response.status).toBe(503);
     expect(await response.text()).toContain('OAUTH_AUTHORIZE_URL, OAUTH_TOKEN_URL, OAUTH_CLIENT_ID must be set');
   });
+
+  it('pages have the API’s per-user rate limit, answered with a page that says when to retry', async () => {
+    const headers = await signedIn(uniqueId('rate'));
+    const limits = { RATE_LIMIT_USER_PER_MINUTE: 2 };
+    expect((await apiWith(limits, '/projects', { headers })).status).toBe(200);
+    expect((await apiWith(limits, '/projects', { headers })).status).toBe(200);
+    const refused = await apiWith(limits, '/projects', { headers });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await refused.text()).toContain('Too many requests: this user may send 2 per minute');
+  });
 });
+

@@ -6,6 +6,7 @@ import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import type { AppEnv } from '../../env.ts';
 import { notFound } from '../../errors.ts';
+import { describeError, log } from '../../logger.ts';
 import { listEvents, MAX_EVENTS_WAIT_SECONDS, toEventView, waitForEvents } from '../../services/deployment-events.ts';
 import { findDeployment } from '../../services/deployments.ts';
 import { durableDoorbell } from '../../services/doorbell.ts';
@@ -48,6 +49,9 @@ export const liveEventPages = new Hono<AppEnv>().get(
       } finally {
         await database.close();
       }
+    }, async (error) => {
+      // The browser reconnects and resumes from its last event; the reason goes to the log.
+      log('warn', 'dashboard event stream ended by an error', { requestId: c.var.requestId, ...describeError(error) });
     });
   }),
 );
