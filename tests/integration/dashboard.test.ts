@@ -41,6 +41,10 @@ describe('dashboard pages', () => {
     const headers = await signedIn(uniqueId('out'));
     const foreign = await api('/logout', { method: 'POST', headers: { ...headers, origin: 'https://evil.example', 'content-type': 'application/x-www-form-urlencoded' }, body: '' });
     expect(foreign.status).toBe(403);
+    // A form post without Origin that the browser says came from another site: refused too, as a page.
+    const crossSite = await api('/logout', { method: 'POST', headers: { ...headers, 'sec-fetch-site': 'cross-site', 'content-type': 'application/x-www-form-urlencoded' }, body: '' });
+    expect(crossSite.status).toBe(403);
+    expect(crossSite.headers.get('content-type')).toMatch(/^text\/html/);
     expect((await api('/projects', { headers, redirect: 'manual' })).status).toBe(200);
     const out = await api('/logout', { method: 'POST', headers: { ...headers, origin: BASE_URL, 'content-type': 'application/x-www-form-urlencoded' }, body: '', redirect: 'manual' });
     expect(out.status).toBe(303);

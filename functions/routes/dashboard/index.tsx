@@ -9,10 +9,12 @@ import { version as picoVersion } from '@picocss/pico/package.json';
 import type { MiddlewareHandler } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { csrf } from 'hono/csrf';
+import { HTTPException } from 'hono/http-exception';
+import { isDatabaseUnavailable } from '../../../db/client.ts';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppEnv } from '../../env.ts';
-import { ApiError, forbidden } from '../../errors.ts';
+import { ApiError, forbidden, unavailable } from '../../errors.ts';
 import { bucketOf } from '../../middleware/rate-limit.ts';
 import { callerIp } from '../../context.ts';
 import { DASHBOARD_CSS, DASHBOARD_JS } from '../../pages/assets.ts';
@@ -60,7 +62,13 @@ export function isDashboardPath(path: string): boolean {
 const callbackUrl = (c: { req: { url: string } }) => new URL('/auth/callback', c.req.url).toString();
 
 const withSession: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const user = await sessionUser(c.var.database.db, getCookie(c, SESSION_COOKIE));
+  let user: Awaited<ReturnType<typeof sessionUser>>;
+  try {
+    user = await sessionUser(c.var.database.db, getCookie(c, SESSION_COOKIE));
+  } catch (error) {
+    if (isDatabaseUnavailable(error)) return errorPage(c, unavailable('The database is not answering; try again in a moment.'));
+    throw error;
+  }
   c.set('principal', user ? { kind: 'user', subject: user.role, user } : { kind: 'anonymous', subject: 'anonym' });
   await next();
 };
@@ -106,6 +114,18 @@ const postsFromThisOrigin: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
 };
 
+/** hono's csrf (Origin and Sec-Fetch-Site of form posts), its refusal answered as a page. */
+const sameOriginCheck = csrf();
+const formsFromThisOrigin: MiddlewareHandler<AppEnv> = async (c, next) => {
+  try {
+    return await sameOriginCheck(c, next);
+  } catch (error) {
+    // Errors of the handlers do not reach here (hono answers them where they are thrown); only csrf's.
+    if (error instanceof HTTPException && error.status === 403) return errorPage(c, forbidden('This form was not sent from this site’s page: open the page and send it again.'));
+    throw error;
+  }
+};
+
 const asset = (body: string, type: string, etag: string) => () =>
   new Response(body, { headers: { 'Content-Type': `${type}; charset=utf-8`, 'Cache-Control': 'public, max-age=86400', ETag: `"${etag}"` } });
 
@@ -121,7 +141,7 @@ export const dashboardRoutes = new Hono<AppEnv>()
   .use('*', onlyDashboardPaths(pageRateLimit))
   // State-changing forms come only from this origin.
   .use('*', onlyDashboardPaths(postsFromThisOrigin))
-  .use('*', onlyDashboardPaths(csrf()))
+  .use('*', onlyDashboardPaths(formsFromThisOrigin))
   .get('/', (c) => {
     if (signedIn(c)) return c.redirect('/projects', 303);
     return renderPage(c, {
