@@ -131,4 +131,9 @@ export const casbinSeedRules: ReadonlyArray<CasbinSeedRule> = [
   // drizzle/0017_event_rules.sql: a deployment's event log.
   ['p', 'group_user', '/project/:id/deployments/:deployment_id/events', 'GET'],
   ['p', 'client', '/project/:id/deployments/:deployment_id/events', 'GET'],
+
+  // drizzle/0018_cli_rules.sql: the command line's sign-in settings (public) and the app catalog.
+  ['p', 'group_anonymous', '/auth/config', 'GET'],
+  ['p', 'group_user', '/catalog', 'GET'],
+  ['p', 'client', '/catalog', 'GET'],
 ];

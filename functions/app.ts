@@ -15,6 +15,7 @@ import { rateLimit } from './middleware/rate-limit.ts';
 import { agentAdminRoutes } from './routes/agent-admin.ts';
 import { agentRoutes } from './routes/agent.ts';
 import { agreementRoutes } from './routes/agreement.ts';
+import { cliRoutes } from './routes/cli.ts';
 import { clientRoutes } from './routes/client.ts';
 import { dashboardRoutes } from './routes/dashboard/index.tsx';
 import { cloudRoutes } from './routes/cloud.ts';
@@ -146,6 +147,7 @@ export function createApp() {
   for (const routes of [
     healthRoutes,
     whoamiRoutes,
+    cliRoutes,
     clientRoutes,
     ratingRoutes,
     agreementRoutes,

@@ -56,6 +56,8 @@ export const configSchema = z.object({
   OAUTH_AUTHORIZE_URL: optionalUrl,
   OAUTH_TOKEN_URL: optionalUrl,
   OAUTH_CLIENT_ID: optionalString,
+  /** The public client of terminals (`stacker login`: code + PKCE, loopback redirect), told by GET /auth/config. */
+  OAUTH_CLI_CLIENT_ID: optionalString.pipe(z.string().default('stacker-cli')),
   OAUTH_SCOPE: optionalString.pipe(z.string().default('openid profile email')),
   VAULT_ADDRESS: optionalUrl,
   VAULT_TOKEN: optionalString,

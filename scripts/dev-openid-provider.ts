@@ -265,6 +265,28 @@ export async function signInAtDevProvider(issuer: string, who: DevSignIn): Promi
     state,
   }).toString();
 
+  const landed = await playBrowserAtDevProvider(authorize.toString(), who, redirectUri);
+  if (landed.searchParams.get('state') !== state) throw new Error('the development provider answered with another state');
+  const code = landed.searchParams.get('code');
+  if (!code) throw new Error(`sign-in refused: ${landed.searchParams.get('error_description') ?? landed.searchParams.get('error')}`);
+  const token = await fetch(new URL('/token', issuer), {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, client_id: CLI_CLIENT_ID, code_verifier: verifier }),
+  });
+  const body = (await token.json()) as { access_token?: string; error_description?: string };
+  if (!token.ok || !body.access_token) throw new Error(`token exchange refused: ${body.error_description ?? token.status}`);
+  return body.access_token;
+}
+
+/**
+ * What a browser does with an authorization URL of the development provider: follows its redirects,
+ * fills in its sign-in form as `who`, and stops at the redirect back to the client (the first URL that
+ * starts with `redirectPrefix`), which it returns without visiting. For terminals' sign-ins in tests
+ * (`stacker login --no-browser` prints the URL; the test plays the browser and then visits the
+ * returned loopback URL).
+ */
+export async function playBrowserAtDevProvider(authorizeUrl: string, who: DevSignIn, redirectPrefix: string): Promise<URL> {
   const cookies = new Map<string, string>();
   const go = async (url: string, init: RequestInit = {}): Promise<Response> => {
     const response = await fetch(url, {
@@ -280,25 +302,13 @@ export async function signInAtDevProvider(issuer: string, who: DevSignIn): Promi
     return response;
   };
 
-  let response = await go(authorize.toString());
+  let response = await go(authorizeUrl);
   for (let hop = 0; hop < 10; hop++) {
     const location = response.headers.get('location');
     await response.body?.cancel();
     if (!location) throw new Error(`the development provider answered ${response.status} where a redirect was expected`);
-    const next = new URL(location, issuer);
-    if (next.href.startsWith(redirectUri)) {
-      if (next.searchParams.get('state') !== state) throw new Error('the development provider answered with another state');
-      const code = next.searchParams.get('code');
-      if (!code) throw new Error(`sign-in refused: ${next.searchParams.get('error_description') ?? next.searchParams.get('error')}`);
-      const token = await fetch(new URL('/token', issuer), {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, client_id: CLI_CLIENT_ID, code_verifier: verifier }),
-      });
-      const body = (await token.json()) as { access_token?: string; error_description?: string };
-      if (!token.ok || !body.access_token) throw new Error(`token exchange refused: ${body.error_description ?? token.status}`);
-      return body.access_token;
-    }
+    const next = new URL(location, authorizeUrl);
+    if (next.href.startsWith(redirectPrefix)) return next;
     response = next.pathname.startsWith('/interaction/')
       ? await go(next.href, {
           method: 'POST',

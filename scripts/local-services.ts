@@ -4,7 +4,7 @@
 //   - a Vault stand-in on loopback (KV API as node-vault calls it, kept in <data dir>/vault.json);
 //   - an install-service stand-in on loopback that takes deploy jobs the way the real one does
 //     (signature checked) and reports progress to the job's progress_url, signed with
-//     INSTALL_WEBHOOK_SECRET, ending `completed`.
+//     INSTALL_WEBHOOK_SECRET, ending `completed` (or `failed`, for a job whose server type is `local-fail`).
 // Only settings left unset are filled in; anything configured wins.
 import { Receiver } from '@upstash/qstash';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -124,6 +124,16 @@ export const LOCAL_DEPLOY_STEPS = [
 ] as const;
 
 /**
+ * What a job for the server type `local-fail` reports instead (to try a failing deploy locally, e.g.
+ * `stacker deploy` with `deploy.server.server: local-fail` in stacker.yml): it fails at the Docker step.
+ */
+export const LOCAL_FAIL_SERVER = 'local-fail';
+export const LOCAL_FAILING_STEPS = [
+  LOCAL_DEPLOY_STEPS[0],
+  { status: 'failed', progress: 50, step: 'docker', message: `Installing Docker failed (local stand-in: the server type is "${LOCAL_FAIL_SERVER}")` },
+] as const;
+
+/**
  * The install service's stand-in: POST /install takes a job signed as QStash signs it (a retried job
  * is acknowledged, not run twice) and reports LOCAL_DEPLOY_STEPS to its progress_url; a webhook that
  * fails is sent again a few times with the same message id, as the real service does.
@@ -135,8 +145,9 @@ export async function startLocalInstallService(options: { webhookSecret: string;
   const stepMs = options.stepMs ?? 1_000;
   let url = '';
 
-  async function report(job: { deployment_id: number; progress_url: string }, signal: AbortSignal) {
-    for (const [index, step] of LOCAL_DEPLOY_STEPS.entries()) {
+  async function report(job: { deployment_id: number; progress_url: string; server?: string | null }, signal: AbortSignal) {
+    const steps = job.server === LOCAL_FAIL_SERVER ? LOCAL_FAILING_STEPS : LOCAL_DEPLOY_STEPS;
+    for (const [index, step] of steps.entries()) {
       await pause(stepMs, signal);
       const body = JSON.stringify({ deploy_id: job.deployment_id, ...step });
       const headers = {
@@ -174,7 +185,7 @@ export async function startLocalInstallService(options: { webhookSecret: string;
     const controller = new AbortController();
     const hash = job.deployment_hash;
     running.set(hash, controller);
-    void report({ deployment_id: job.deployment_id, progress_url: job.progress_url }, controller.signal)
+    void report({ deployment_id: job.deployment_id, progress_url: job.progress_url, server: job.server }, controller.signal)
       .catch(() => undefined)
       .finally(() => running.delete(hash));
     json(res, 200, { accepted: true });
@@ -191,7 +202,12 @@ export async function startLocalInstallService(options: { webhookSecret: string;
 
 /** What the stand-in reads of a job (the Worker's job carries more: the project, the cloud, ...). */
 const cancelJob = z.object({ action: z.literal('cancel'), deployment_hash: z.string().min(1) });
-const deployJob = z.object({ deployment_id: z.number().int().positive(), deployment_hash: z.string().min(1), progress_url: z.url() });
+const deployJob = z.object({
+  deployment_id: z.number().int().positive(),
+  deployment_hash: z.string().min(1),
+  progress_url: z.url(),
+  server: z.string().nullish(),
+});
 
 const issuesOf = (error: z.ZodError) => error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`).join('; ');
 

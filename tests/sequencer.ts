@@ -7,6 +7,7 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 const LONGEST_FIRST = [
   'tests/integration/dependency-failures.test.ts',
   'tests/node/readme-tour.test.ts',
+  'tests/node/stacker-cli.test.ts',
   'tests/node/browser-pages.test.ts',
   'tests/integration/hostile-input.test.ts',
   'tests/integration/agent-commands.test.ts',

@@ -86,6 +86,8 @@ const MATRIX: Array<[string, string, string, Subject[]]> = [
   ['GET', '/admin/metrics', '/admin/metrics', admins],
   ['GET', '/docs', '/docs', everyone],
   ['GET', '/docs/rapidoc.js', '/docs/rapidoc.js', everyone],
+  ['GET', '/auth/config', '/auth/config', everyone],
+  ['GET', '/catalog', '/catalog', usersAndClients],
 ];
 
 const PLACEHOLDER_STATUS = 299;

@@ -48,7 +48,8 @@ export interface RunningStart {
 }
 
 /**
- * `npm start` (scripts/start.ts) on a free port and the given data folder, with no DATABASE_URL. A
+ * `npm start` (scripts/start.ts) on a free port and the given data folder, with no DATABASE_URL unless
+ * extraEnv names one. A
  * port found free can be taken by another test's server before wrangler binds it: then again, on
  * another port (a few times).
  */
@@ -64,8 +65,10 @@ export async function startLocalService(dataDir: string, extraEnv: NodeJS.Proces
 
 async function startLocalServiceOnce(dataDir: string, extraEnv: NodeJS.ProcessEnv): Promise<RunningStart> {
   const port = await freePort();
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), STACKER_DATA_DIR: dataDir, ...extraEnv };
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), STACKER_DATA_DIR: dataDir };
   delete env.DATABASE_URL;
+  // DATABASE_URL only when the caller names one (a scratch database): else the embedded PGlite.
+  Object.assign(env, extraEnv);
   const child = spawn(process.execPath, ['scripts/start.ts'], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stderr.on('data', (chunk) => (output += String(chunk)));

@@ -1,0 +1,748 @@
+// stacker: the user's command line. Sign in, describe a stack in stacker.yml, push and deploy it,
+// follow the deployment, and drive the agent on the deployed server. Run it as `npx stacker`.
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import { createInterface } from 'node:readline/promises';
+import { Command, CommanderError, Option } from 'commander';
+import { isMap, parseDocument, stringify } from 'yaml';
+import { Api, apiFor, apiUrlOf, type GlobalOptions } from './api.ts';
+import { completionScript } from './completion.ts';
+import { credentialsPath, removeCredentials } from './credentials.ts';
+import { eventLine, followEvents, TERMINAL_COMMAND_STATUSES, type DeploymentEvent } from './follow.ts';
+import { loginInBrowser, loginWithToken, whoAmI } from './login.ts';
+import { activity, CliError, EXIT, EXIT_CODES_HELP, info, printJson, printTable, progressBar, red } from './output.ts';
+import {
+  EXAMPLE,
+  formatProblems,
+  fromCompose,
+  parseStackerFile,
+  publishedHostPorts,
+  serviceFromCatalog,
+  serviceNameFor,
+  stackerJsonSchema,
+  toProjectForm,
+  type CatalogEntry,
+  type StackerFile,
+} from './stacker-file.ts';
+
+interface Project {
+  id: number;
+  name: string;
+  updated_at: string;
+}
+interface Deployment {
+  id: number;
+  project_id: number;
+  deployment_hash: string;
+  status: string;
+  progress: number | null;
+  message: string | null;
+  created_at: string;
+  updated_at: string;
+}
+interface CommandView {
+  command_id: string;
+  type: string;
+  status: string;
+  parameters: Record<string, unknown>;
+  result: unknown;
+  error: unknown;
+  created_at: string;
+  completed_at: string | null;
+}
+
+const program = new Command('stacker');
+
+// ---- shared helpers -----------------------------------------------------------------------------
+
+type Opts = GlobalOptions & { file: string };
+const globals = (command: Command): Opts => command.optsWithGlobals() as Opts;
+
+function withExamples(command: Command, ...examples: string[]): Command {
+  return command.addHelpText('after', `\nExamples:\n${examples.map((line) => `  $ ${line}`).join('\n')}\n`);
+}
+
+/** Reads and validates stacker.yml; a CliError (exit 4) listing every problem with its line otherwise. */
+function loadFile(opts: Opts): { file: StackerFile; path: string; source: string } {
+  const path = resolve(opts.file);
+  if (!existsSync(path)) throw new CliError(`${opts.file} not found: run \`stacker init\` (or pass --file)`, EXIT.config);
+  const source = readFileSync(path, 'utf8');
+  const parsed = parseStackerFile(source);
+  if (!parsed.ok) {
+    const lines = formatProblems(opts.file, parsed.problems);
+    throw new CliError(`${opts.file} is not valid (${lines.length} problem${lines.length === 1 ? '' : 's'}):\n${lines.join('\n')}`, EXIT.config);
+  }
+  return { file: parsed.file, path, source };
+}
+
+async function findProject(api: Api, name: string): Promise<Project | undefined> {
+  const projects = (await api.get<Project>('/project')).list ?? [];
+  return projects.filter((project) => project.name === name).sort((a, b) => b.id - a.id)[0];
+}
+
+/** The project named by --project (id or name), else by stacker.yml. */
+async function projectOf(api: Api, opts: Opts & { project?: string }): Promise<Project> {
+  if (opts.project && /^\d+$/.test(opts.project)) return (await api.get<Project>(`/project/${opts.project}`)).item!;
+  const name = opts.project ?? loadFile(opts).file.name;
+  const found = await findProject(api, name);
+  if (!found) throw new CliError(`there is no project "${name}" on ${api.baseUrl} yet: run \`stacker push\``);
+  return found;
+}
+
+async function deploymentOf(api: Api, project: Project, wanted?: string): Promise<Deployment> {
+  const list = (await api.get<Deployment>(`/project/${project.id}/deployments`)).list ?? [];
+  const found = wanted ? list.find((d) => String(d.id) === wanted || d.deployment_hash === wanted) : list[0];
+  if (!found) {
+    throw new CliError(wanted ? `project "${project.name}" has no deployment ${wanted}: see \`stacker deployments\`` : `project "${project.name}" has not been deployed yet: run \`stacker deploy\``);
+  }
+  return found;
+}
+
+/** Creates or updates the project of stacker.yml: the same file twice is one project. */
+async function push(api: Api, file: StackerFile): Promise<{ project: Project; created: boolean }> {
+  const form = toProjectForm(file);
+  const existing = await findProject(api, file.name);
+  if (existing) return { project: (await api.put<Project>(`/project/${existing.id}`, form)).item!, created: false };
+  const created = await withRetry(() => api.post<Project>('/project', form, { headers: { 'idempotency-key': randomUUID() } }));
+  return { project: created.item!, created: true };
+}
+
+/** One more try after a lost answer: a POST carries an Idempotency-Key, so it is safe. */
+async function withRetry<T>(send: () => Promise<T>): Promise<T> {
+  try {
+    return await send();
+  } catch (error) {
+    if (error instanceof CliError && error.exitCode === EXIT.unreachable) return send();
+    throw error;
+  }
+}
+
+function writeStackerFile(path: string, content: Record<string, unknown>, force: boolean): void {
+  if (existsSync(path) && !force) throw new CliError(`${basename(path)} exists already: pass --force to replace it, or \`stacker service add\` to add apps`, EXIT.usage);
+  const text = `# stacker.yml: see \`stacker config example\`; schema: \`stacker config schema\`\n${stringify(content, { lineWidth: 0 })}`;
+  const parsed = parseStackerFile(text);
+  writeFileSync(path, text);
+  if (!parsed.ok) info(`note: ${basename(path)} needs fixing before \`stacker push\`:\n${formatProblems(basename(path), parsed.problems).join('\n')}`);
+}
+
+async function catalogOf(api: Api): Promise<CatalogEntry[]> {
+  return (await api.get<CatalogEntry>('/catalog')).list ?? [];
+}
+
+function pickFromCatalog(catalog: CatalogEntry[], codes: string[]): CatalogEntry[] {
+  return codes.map((code) => {
+    const entry = catalog.find((app) => app.code === code);
+    if (!entry) throw new CliError(`no app "${code}" in the catalog: see \`stacker service list\``, EXIT.usage);
+    return entry;
+  });
+}
+
+function addCatalogServices(services: Record<string, unknown>, entries: CatalogEntry[]): string[] {
+  const used = publishedHostPorts(services);
+  const taken = new Set(Object.keys(services));
+  return entries.map((entry) => {
+    const name = serviceNameFor(entry.code, taken);
+    services[name] = serviceFromCatalog(entry, used);
+    return name;
+  });
+}
+
+const sanitizeName = (wish: string) => serviceNameFor(wish.toLowerCase(), new Set());
+
+// ---- the program ----------------------------------------------------------------------------------
+
+program
+  .description('The Stacker command line: sign in, describe a stack in stacker.yml, deploy it, follow it, drive its agent.')
+  .version('0.1.0')
+  .addOption(new Option('--api-url <url>', 'the Stacker server (default $STACKER_URL, else http://127.0.0.1:8000)'))
+  .addOption(new Option('-f, --file <path>', 'the stack file').default('stacker.yml'))
+  .showSuggestionAfterError()
+  .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'stacker: ')) })
+  .addHelpText(
+    'after',
+    `
+Environment:
+  STACKER_URL    the server, as --api-url
+  STACKER_TOKEN  an access token to use instead of the saved sign-in (CI)
+  NO_COLOR       no colour, spinner or progress bar (neither when output is not a terminal)
+  XDG_CONFIG_HOME  where credentials are kept ($XDG_CONFIG_HOME/stacker/credentials.json, mode 0600)
+${EXIT_CODES_HELP}
+
+A session:
+  $ stacker login
+  $ stacker init --from-compose docker-compose.yml
+  $ stacker deploy --cloud htz --follow
+  $ stacker agent restart web`,
+  );
+
+// login, logout, whoami
+withExamples(
+  program
+    .command('login')
+    .description('sign in: in the browser (authorization code + PKCE, loopback redirect), or with --token')
+    .option('--token <token>', 'use this access token (CI); checked with the server, then saved')
+    .option('--no-browser', 'print the sign-in address instead of opening a browser')
+    .option('--port <port>', 'loopback port for the sign-in to come back to (default: any free port)', '0')
+    .option('--timeout <seconds>', 'how long to wait for the browser', '300')
+    .action(async (options: { token?: string; browser: boolean; port: string; timeout: string }, command: Command) => {
+      const url = apiUrlOf(globals(command));
+      const me = options.token
+        ? await loginWithToken(url, options.token.trim())
+        : await loginInBrowser(url, { noBrowser: !options.browser, port: Number(options.port), timeoutMs: Number(options.timeout) * 1000 });
+      info(`Signed in to ${url} as ${me.user_id ?? me.subject} (${me.subject}); credentials saved in ${credentialsPath()}`);
+    }),
+  'stacker login',
+  'stacker login --no-browser',
+  'stacker login --token "$STACKER_TOKEN" --api-url https://stacker.example.com',
+);
+
+withExamples(
+  program
+    .command('logout')
+    .description('forget the saved sign-in of the server')
+    .action((_options: unknown, command: Command) => {
+      const url = apiUrlOf(globals(command));
+      info(removeCredentials(url) ? `Signed out of ${url}` : `Not signed in to ${url}`);
+    }),
+  'stacker logout',
+);
+
+withExamples(
+  program
+    .command('whoami')
+    .description('who the saved sign-in (or STACKER_TOKEN) belongs to')
+    .option('--json', 'as JSON')
+    .action(async (options: { json?: boolean }, command: Command) => {
+      const api = apiFor(globals(command));
+      const me = await whoAmI(api);
+      if (options.json) printJson(me);
+      else process.stdout.write(`${me.user_id ?? me.subject} (${me.kind}, ${me.subject}) on ${api.baseUrl}\n`);
+    }),
+  'stacker whoami',
+  'stacker whoami --json',
+);
+
+// init, config, service
+withExamples(
+  program
+    .command('init')
+    .description('write stacker.yml from a docker-compose.yml, or from apps of the server\'s catalog')
+    .option('--from-compose <file>', 'a docker-compose.yml to convert (services, images, ports, environment, volumes, networks)')
+    .option('--app <code>', 'a catalog app to add (repeatable; see `stacker service list`)', (value: string, all: string[] = []) => [...all, value])
+    .option('--name <name>', 'the project name (default: the folder name)')
+    .option('--force', 'replace an existing stacker.yml')
+    .action(async (options: { fromCompose?: string; app?: string[]; name?: string; force?: boolean }, command: Command) => {
+      const opts = globals(command);
+      const target = resolve(opts.file);
+      const name = sanitizeName(options.name ?? basename(dirname(target)));
+      let content: Record<string, unknown>;
+      if (options.fromCompose) {
+        if (!existsSync(options.fromCompose)) throw new CliError(`${options.fromCompose} not found`, EXIT.usage);
+        let converted;
+        try {
+          converted = fromCompose(readFileSync(options.fromCompose, 'utf8'), name);
+        } catch (error) {
+          throw new CliError(`${options.fromCompose}: ${(error as Error).message}`, EXIT.config);
+        }
+        for (const note of converted.notes) info(`note: ${note}`);
+        content = converted.file;
+        if (options.app?.length) addCatalogServices(content.services as Record<string, unknown>, pickFromCatalog(await catalogOf(apiFor(opts)), options.app));
+      } else {
+        let codes = options.app ?? [];
+        const api = apiFor(opts);
+        const catalog = await catalogOf(api);
+        if (codes.length === 0) {
+          if (!process.stdin.isTTY) throw new CliError('say what to start from: --from-compose <file> or --app <code> (see `stacker service list`)', EXIT.usage);
+          printTable(['CODE', 'NAME', 'CATEGORY'], catalog.map((app) => [app.code, app.name, app.category]));
+          const prompt = createInterface({ input: process.stdin, output: process.stderr });
+          const answer = await prompt.question('Apps to add (codes, separated by spaces or commas): ');
+          prompt.close();
+          codes = answer.split(/[\s,]+/).filter(Boolean);
+          if (codes.length === 0) throw new CliError('no app chosen', EXIT.usage);
+        }
+        const services: Record<string, unknown> = {};
+        addCatalogServices(services, pickFromCatalog(catalog, codes));
+        content = { name, services };
+      }
+      writeStackerFile(target, content, Boolean(options.force));
+      info(`Wrote ${opts.file} (${Object.keys(content.services as object).length} services). Next: \`stacker config validate\`, then \`stacker deploy --follow\``);
+    }),
+  'stacker init --from-compose docker-compose.yml',
+  'stacker init --app nginx --app postgres --name shop',
+  'stacker init            # pick apps from the catalog interactively',
+);
+
+const config = program.command('config').description('check and show stacker.yml');
+withExamples(
+  config
+    .command('validate')
+    .description('check stacker.yml against its schema: every problem with its line and field')
+    .option('--json', 'problems as JSON')
+    .action((options: { json?: boolean }, command: Command) => {
+      const opts = globals(command);
+      if (!existsSync(opts.file)) throw new CliError(`${opts.file} not found: run \`stacker init\` (or pass --file)`, EXIT.config);
+      const parsed = parseStackerFile(readFileSync(opts.file, 'utf8'));
+      if (options.json) printJson(parsed.ok ? { valid: true, problems: [] } : { valid: false, problems: parsed.problems });
+      if (parsed.ok) {
+        if (!options.json) process.stdout.write(`${opts.file} is valid: project "${parsed.file.name}", ${Object.keys(parsed.file.services).length} services\n`);
+        return;
+      }
+      if (!options.json) for (const line of formatProblems(opts.file, parsed.problems)) process.stderr.write(`${line}\n`);
+      process.exitCode = EXIT.config;
+    }),
+  'stacker config validate',
+  'stacker config validate --file other.yml --json',
+);
+withExamples(
+  config
+    .command('show')
+    .description('stacker.yml resolved (defaults filled in), or the project form `stacker push` sends')
+    .option('--form', 'the project form (POST /project) instead')
+    .option('--json', 'as JSON')
+    .action((options: { form?: boolean; json?: boolean }, command: Command) => {
+      const { file } = loadFile(globals(command));
+      const value = options.form ? toProjectForm(file) : file;
+      if (options.json || options.form) printJson(value);
+      else process.stdout.write(stringify(value, { lineWidth: 0 }));
+    }),
+  'stacker config show',
+  'stacker config show --form',
+);
+withExamples(
+  config
+    .command('example')
+    .description('print an example stacker.yml with comments')
+    .action(() => void process.stdout.write(EXAMPLE)),
+  'stacker config example > stacker.yml',
+);
+withExamples(
+  config
+    .command('schema')
+    .description('print the JSON Schema of stacker.yml (for editors; also schema/stacker.schema.json in the repository)')
+    .action(() => printJson(stackerJsonSchema())),
+  'stacker config schema > .stacker.schema.json',
+);
+
+const service = program.command('service').description('the server\'s app catalog');
+withExamples(
+  service
+    .command('list')
+    .description('the apps of the catalog')
+    .option('--json', 'as JSON')
+    .action(async (options: { json?: boolean }, command: Command) => {
+      const catalog = await catalogOf(apiFor(globals(command)));
+      if (options.json) return printJson(catalog);
+      printTable(['CODE', 'NAME', 'CATEGORY', 'IMAGE'], catalog.map((app) => [app.code, app.name, app.category, `${app.image}:${app.tag}`]));
+    }),
+  'stacker service list',
+);
+withExamples(
+  service
+    .command('add')
+    .description('add catalog apps to stacker.yml (its comments are kept)')
+    .argument('<code...>', 'catalog app codes')
+    .action(async (codes: string[], _options: unknown, command: Command) => {
+      const opts = globals(command);
+      if (!existsSync(opts.file)) throw new CliError(`${opts.file} not found: run \`stacker init --app ${codes.join(' --app ')}\``, EXIT.config);
+      const entries = pickFromCatalog(await catalogOf(apiFor(opts)), codes);
+      const document = parseDocument(readFileSync(opts.file, 'utf8'));
+      if (document.errors.length) throw new CliError(`${opts.file} is not valid YAML: run \`stacker config validate\``, EXIT.config);
+      const services = (document.toJS() as { services?: Record<string, unknown> } | null)?.services ?? {};
+      const current = { ...services };
+      const names = addCatalogServices(current, entries);
+      if (!isMap(document.get('services'))) document.set('services', document.createNode({}));
+      for (const name of names) document.setIn(['services', name], document.createNode(current[name]));
+      writeFileSync(opts.file, document.toString({ lineWidth: 0 }));
+      info(`Added ${names.join(', ')} to ${opts.file}`);
+    }),
+  'stacker service add redis',
+  'stacker service add grafana prometheus',
+);
+
+// push, compose, deploy, status, logs, lists, cancel
+withExamples(
+  program
+    .command('push')
+    .description('create the project of stacker.yml on the server, or update it (the same file twice is one project)')
+    .option('--json', 'the project as JSON')
+    .action(async (options: { json?: boolean }, command: Command) => {
+      const opts = globals(command);
+      const { file } = loadFile(opts);
+      const { project, created } = await push(apiFor(opts), file);
+      if (options.json) return printJson(project);
+      process.stdout.write(`${created ? 'Created' : 'Updated'} project "${project.name}" (id ${project.id})\n`);
+    }),
+  'stacker push',
+);
+withExamples(
+  program
+    .command('compose')
+    .description('print the docker-compose the server generates for the project')
+    .option('--project <id|name>', 'another project than stacker.yml\'s')
+    .action(async (options: { project?: string }, command: Command) => {
+      const opts = { ...globals(command), ...options };
+      const api = apiFor(opts);
+      const project = await projectOf(api, opts);
+      process.stdout.write((await api.get<string>(`/project/${project.id}/compose`)).item ?? '');
+    }),
+  'stacker compose > docker-compose.generated.yml',
+);
+
+interface Cloud {
+  id: number;
+  provider: string;
+  cloud_token: string | null;
+  created_at: string;
+}
+
+async function cloudOf(api: Api, wanted: string): Promise<Cloud> {
+  const clouds = (await api.get<Cloud>('/cloud')).list ?? [];
+  const byId = clouds.find((cloud) => String(cloud.id) === wanted);
+  if (byId) return byId;
+  const byProvider = clouds.filter((cloud) => cloud.provider === wanted);
+  if (byProvider.length === 1) return byProvider[0]!;
+  if (byProvider.length > 1) throw new CliError(`${byProvider.length} saved clouds are "${wanted}" (ids ${byProvider.map((c) => c.id).join(', ')}): pass --cloud <id>`, EXIT.usage);
+  throw new CliError(`no saved cloud "${wanted}": see \`stacker clouds\`; add one in the dashboard (Cloud keys)`, EXIT.usage);
+}
+
+async function followAndExit(api: Api, projectId: number, deployment: { id: number }, json: boolean, after = 0): Promise<void> {
+  const result = await followEvents(api, projectId, deployment.id, { json, after });
+  if (result.status === 'completed') {
+    if (!json) process.stdout.write(`Deployment ${deployment.id} completed\n`);
+    return;
+  }
+  throw new CliError(`deployment ${deployment.id} ended ${result.status}: ${result.reason ?? 'no reason given'}`, EXIT.failed);
+}
+
+withExamples(
+  program
+    .command('deploy')
+    .description('push stacker.yml, then deploy the project to a saved cloud (with an Idempotency-Key)')
+    .option('--cloud <id|provider>', 'the saved cloud (default: deploy.cloud of stacker.yml)')
+    .option('--server <type>', 'the server type (overrides deploy.server.server; locally "local-fail" makes the stand-in fail)')
+    .option('--follow', 'follow the deployment to its end: exit 0 on completed, 1 otherwise')
+    .option('--idempotency-key <key>', 'the same key again answers the deployment it started (default: a new one)')
+    .option('--json', 'the deployment (and with --follow, each event) as JSON')
+    .action(async (options: { cloud?: string; server?: string; follow?: boolean; idempotencyKey?: string; json?: boolean }, command: Command) => {
+      const opts = globals(command);
+      const { file } = loadFile(opts);
+      const api = apiFor(opts);
+      const wanted = options.cloud ?? (file.deploy?.cloud === undefined ? undefined : String(file.deploy.cloud));
+      if (!wanted) throw new CliError('which cloud? pass --cloud <id|provider> or set deploy.cloud in stacker.yml (see `stacker clouds`)', EXIT.usage);
+      const cloud = await cloudOf(api, wanted);
+      const { project } = await push(api, file);
+      const server = { ...file.deploy?.server, ...(options.server && { server: options.server }) };
+      const key = options.idempotencyKey ?? randomUUID();
+      const answer = await withRetry(() =>
+        api.post<{ deployment_id: number; deployment_hash: string; status: string }>(
+          `/project/${project.id}/deploy/${cloud.id}`,
+          { stack: { stack_code: file.name }, server },
+          { headers: { 'idempotency-key': key } },
+        ),
+      );
+      const started = answer.item!;
+      if (options.json && !options.follow) return printJson({ project_id: project.id, ...started });
+      if (!options.json) process.stdout.write(`Deployment ${started.deployment_id} of "${project.name}" to ${cloud.provider} (cloud ${cloud.id}): ${started.status} (${started.deployment_hash})\n`);
+      if (options.follow) await followAndExit(api, project.id, { id: started.deployment_id }, Boolean(options.json));
+    }),
+  'stacker deploy --cloud htz --follow',
+  'stacker deploy --cloud 3 --server cx22',
+);
+
+withExamples(
+  program
+    .command('status')
+    .description('the project\'s latest deployment (or --deployment)')
+    .option('--project <id|name>', 'another project than stacker.yml\'s')
+    .option('--deployment <id|hash>', 'a deployment of the project')
+    .option('--json', 'as JSON')
+    .action(async (options: { project?: string; deployment?: string; json?: boolean }, command: Command) => {
+      const opts = { ...globals(command), ...options };
+      const api = apiFor(opts);
+      const project = await projectOf(api, opts);
+      const deployment = await deploymentOf(api, project, options.deployment);
+      if (options.json) return printJson(deployment);
+      process.stdout.write(
+        `Project "${project.name}" (id ${project.id}), deployment ${deployment.id} (${deployment.deployment_hash}):\n  ${deployment.status} ${progressBar(deployment.progress ?? 0)} ${deployment.message ?? ''}\n  updated ${deployment.updated_at}\n`,
+      );
+    }),
+  'stacker status',
+  'stacker status --json',
+);
+
+withExamples(
+  program
+    .command('logs')
+    .description('the deployment\'s event log (install progress, agent, commands); --follow waits for more')
+    .option('--project <id|name>', 'another project than stacker.yml\'s')
+    .option('--deployment <id|hash>', 'a deployment of the project (default: the latest)')
+    .option('--follow', 'keep following until the deployment ends')
+    .option('--after <seq>', 'start after this event number', '0')
+    .option('--json', 'one JSON event per line')
+    .action(async (options: { project?: string; deployment?: string; follow?: boolean; after: string; json?: boolean }, command: Command) => {
+      const opts = { ...globals(command), ...options };
+      const api = apiFor(opts);
+      const project = await projectOf(api, opts);
+      const deployment = await deploymentOf(api, project, options.deployment);
+      if (options.follow) return followAndExit(api, project.id, deployment, Boolean(options.json), Number(options.after));
+      let after = Number(options.after);
+      for (;;) {
+        const answer = await api.get<DeploymentEvent>(`/project/${project.id}/deployments/${deployment.id}/events?after=${after}`);
+        for (const event of answer.list ?? []) process.stdout.write(options.json ? `${JSON.stringify(event)}\n` : `${eventLine(event)}\n`);
+        const meta = answer.meta as { last_seq: number; latest_seq: number };
+        if (meta.last_seq >= meta.latest_seq || meta.last_seq === after) break;
+        after = meta.last_seq;
+      }
+    }),
+  'stacker logs',
+  'stacker logs --follow',
+  'stacker logs --json | jq .message',
+);
+
+withExamples(
+  program
+    .command('deployments')
+    .description('the project\'s deployments, newest first')
+    .option('--project <id|name>', 'another project than stacker.yml\'s')
+    .option('--json', 'as JSON')
+    .action(async (options: { project?: string; json?: boolean }, command: Command) => {
+      const opts = { ...globals(command), ...options };
+      const api = apiFor(opts);
+      const project = await projectOf(api, opts);
+      const list = (await api.get<Deployment>(`/project/${project.id}/deployments`)).list ?? [];
+      if (options.json) return printJson(list);
+      printTable(['ID', 'STATUS', 'PROGRESS', 'UPDATED', 'HASH', 'MESSAGE'], list.map((d) => [d.id, d.status, d.progress === null ? '' : `${d.progress}%`, d.updated_at, d.deployment_hash, d.message]));
+    }),
+  'stacker deployments',
+);
+withExamples(
+  program
+    .command('servers')
+    .description('your servers')
+    .option('--json', 'as JSON')
+    .action(async (options: { json?: boolean }, command: Command) => {
+      const list = (await apiFor(globals(command)).get<Record<string, unknown>>('/server')).list ?? [];
+      if (options.json) return printJson(list);
+      printTable(['ID', 'PROJECT', 'REGION', 'SERVER', 'OS', 'IP'], list.map((s) => [s.id, s.project_id, s.region, s.server, s.os, s.srv_ip] as Array<string | number | null>));
+    }),
+  'stacker servers',
+);
+withExamples(
+  program
+    .command('clouds')
+    .description('your saved clouds (credentials masked)')
+    .option('--json', 'as JSON')
+    .action(async (options: { json?: boolean }, command: Command) => {
+      const list = (await apiFor(globals(command)).get<Cloud>('/cloud')).list ?? [];
+      if (options.json) return printJson(list);
+      printTable(['ID', 'PROVIDER', 'TOKEN', 'CREATED'], list.map((c) => [c.id, c.provider, c.cloud_token, c.created_at]));
+    }),
+  'stacker clouds',
+);
+withExamples(
+  program
+    .command('cancel')
+    .description('cancel the project\'s running deployment (or --deployment)')
+    .option('--project <id|name>', 'another project than stacker.yml\'s')
+    .option('--deployment <id|hash>', 'a deployment of the project (default: the latest)')
+    .option('--json', 'the cancelled deployment as JSON')
+    .action(async (options: { project?: string; deployment?: string; json?: boolean }, command: Command) => {
+      const opts = { ...globals(command), ...options };
+      const api = apiFor(opts);
+      const project = await projectOf(api, opts);
+      const deployment = await deploymentOf(api, project, options.deployment);
+      const cancelled = (await api.post<Deployment>(`/project/${project.id}/deployments/${deployment.id}/cancel`, {})).item!;
+      if (options.json) return printJson(cancelled);
+      process.stdout.write(`Deployment ${cancelled.id}: ${cancelled.status}\n`);
+    }),
+  'stacker cancel',
+);
+
+// agent
+const agent = program
+  .command('agent')
+  .description('drive the agent on the deployed server: each command waits for the agent\'s report')
+  .addOption(new Option('--project <id|name>', 'another project than stacker.yml\'s'))
+  .addOption(new Option('--deployment <id|hash>', 'a deployment of the project (default: the latest)'))
+  .addOption(new Option('--timeout <seconds>', 'how long to wait for the agent\'s report').default('60'))
+  .addOption(new Option('--json', 'the command (with its result) as JSON'));
+
+type AgentOpts = Opts & { project?: string; deployment?: string; timeout: string; json?: boolean };
+
+async function agentTarget(command: Command) {
+  const opts = globals(command) as AgentOpts;
+  const api = apiFor(opts);
+  const project = await projectOf(api, opts);
+  const deployment = await deploymentOf(api, project, opts.deployment);
+  return { opts, api, project, deployment };
+}
+
+/** Creates a command, waits on the event log for its end, and prints its result. */
+async function runAgentCommand(command: Command, type: string, parameters: Record<string, unknown>): Promise<void> {
+  const { opts, api, project, deployment } = await agentTarget(command);
+  const timeoutSeconds = Number(opts.timeout);
+  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds < 1) throw new CliError('--timeout is a number of seconds', EXIT.usage);
+  const start = await api.get<DeploymentEvent>(`/project/${project.id}/deployments/${deployment.id}/events?after=2147483647`).catch(() => undefined);
+  const after = (start?.meta as { latest_seq?: number } | undefined)?.latest_seq ?? 0;
+  const created = await withRetry(() =>
+    api.post<CommandView>(
+      '/api/v1/commands',
+      { deployment_hash: deployment.deployment_hash, command_type: type, parameters, timeout_seconds: Math.max(timeoutSeconds, 30) },
+      { headers: { 'idempotency-key': randomUUID() } },
+    ),
+  );
+  const commandId = created.item!.command_id;
+  const spinner = opts.json ? undefined : activity(`${type}: waiting for the agent of ${deployment.deployment_hash} ...`);
+  let final: CommandView;
+  try {
+    await followEvents(api, project.id, deployment.id, {
+      after,
+      quiet: true,
+      deadline: Date.now() + timeoutSeconds * 1000,
+      stopOn: (event) => {
+        if (event.kind !== 'command' || event.subject !== commandId) return false;
+        spinner?.update(`${type}: ${event.status}`);
+        return TERMINAL_COMMAND_STATUSES.has(event.status ?? '');
+      },
+    });
+    final = (await api.get<CommandView>(`/api/v1/commands/${deployment.deployment_hash}/${commandId}`)).item!;
+  } catch (error) {
+    if (error instanceof CliError && error.exitCode === EXIT.timeout) {
+      throw new CliError(`the agent has not reported ${type} (${commandId}) within ${timeoutSeconds} s: is it running? (\`stacker agent status\`); see \`stacker agent history\` later`, EXIT.timeout);
+    }
+    throw error;
+  } finally {
+    spinner?.stop();
+  }
+  if (opts.json) printJson(final);
+  else {
+    process.stdout.write(`${type} ${final.command_id}: ${final.status}\n`);
+    if (final.result !== null && final.result !== undefined) process.stdout.write(`${typeof final.result === 'string' ? final.result : stringify(final.result, { lineWidth: 0 })}`.replace(/\n?$/, '\n'));
+    if (final.error) process.stderr.write(`${red('error')}: ${typeof final.error === 'string' ? final.error : JSON.stringify(final.error)}\n`);
+  }
+  if (final.status !== 'completed') process.exitCode = EXIT.failed;
+}
+
+withExamples(
+  agent
+    .command('health')
+    .description('health of an app (default: every service of stacker.yml, one after the other)')
+    .argument('[app]', 'the app (service name)')
+    .action(async (app: string | undefined, _options: unknown, command: Command) => {
+      const apps = app ? [app] : Object.keys(loadFile(globals(command)).file.services);
+      for (const code of apps) await runAgentCommand(command, 'health', { app_code: code });
+    }),
+  'stacker agent health',
+  'stacker agent health web --json',
+);
+withExamples(
+  agent
+    .command('status')
+    .description('the agent: registered or not, last seen, its apps\' last status (no command is sent)')
+    .action(async (_options: unknown, command: Command) => {
+      const { opts, api, deployment } = await agentTarget(command);
+      const item = (await api.get<Record<string, unknown>>(`/api/v1/deployments/${deployment.deployment_hash}/agent`)).item ?? {};
+      if (opts.json) return printJson(item);
+      process.stdout.write(stringify(item, { lineWidth: 0 }));
+    }),
+  'stacker agent status',
+);
+withExamples(
+  agent
+    .command('apps')
+    .description('the containers running on the server (list_containers)')
+    .action((_options: unknown, command: Command) => runAgentCommand(command, 'list_containers', {})),
+  'stacker agent apps',
+);
+withExamples(
+  agent
+    .command('history')
+    .description('the commands sent to the agent, newest first')
+    .action(async (_options: unknown, command: Command) => {
+      const { opts, api, deployment } = await agentTarget(command);
+      const list = (await api.get<CommandView>(`/api/v1/commands/${deployment.deployment_hash}`)).list ?? [];
+      if (opts.json) return printJson(list);
+      printTable(['COMMAND', 'TYPE', 'STATUS', 'CREATED', 'COMPLETED'], list.map((c) => [c.command_id, c.type, c.status, c.created_at, c.completed_at]));
+    }),
+  'stacker agent history',
+);
+withExamples(
+  agent
+    .command('logs')
+    .description('an app\'s container logs')
+    .argument('<app>', 'the app (service name)')
+    .option('--limit <lines>', 'how many lines (1 to 1000)', '400')
+    .action((app: string, options: { limit: string }, command: Command) => runAgentCommand(command, 'logs', { app_code: app, limit: Number(options.limit) })),
+  'stacker agent logs web',
+  'stacker agent logs database --limit 50',
+);
+withExamples(
+  agent
+    .command('restart')
+    .description('restart an app\'s container')
+    .argument('<app>', 'the app (service name)')
+    .option('--force', 'force the restart')
+    .action((app: string, options: { force?: boolean }, command: Command) => runAgentCommand(command, 'restart', { app_code: app, ...(options.force && { force: true }) })),
+  'stacker agent restart web',
+);
+withExamples(
+  agent
+    .command('exec')
+    .description('any command the agent runs, with its parameters as JSON')
+    .argument('<type>', 'the command type (health, logs, restart, stop, start, exec, server_resources, ...)')
+    .option('--params <json>', 'the parameters, a JSON object', '{}')
+    .action(async (type: string, options: { params: string }, command: Command) => {
+      let parameters: unknown;
+      try {
+        parameters = JSON.parse(options.params);
+      } catch (error) {
+        throw new CliError(`--params is not JSON (${(error as Error).message}): e.g. --params '{"app_code":"web"}'`, EXIT.usage);
+      }
+      if (!parameters || typeof parameters !== 'object' || Array.isArray(parameters)) throw new CliError(`--params must be a JSON object, e.g. '{"app_code":"web"}'`, EXIT.usage);
+      await runAgentCommand(command, type, parameters as Record<string, unknown>);
+    }),
+  `stacker agent exec stop --params '{"app_code":"web","timeout":10}'`,
+  `stacker agent exec exec --params '{"app_code":"web","command":"nginx -t"}'`,
+);
+
+withExamples(
+  program
+    .command('completion')
+    .description('print a shell completion script')
+    .argument('<shell>', 'bash or zsh')
+    .action((shell: string) => {
+      if (shell !== 'bash' && shell !== 'zsh') throw new CliError(`no completion for "${shell}": bash or zsh`, EXIT.usage);
+      process.stdout.write(completionScript(program, shell));
+    }),
+  'source <(stacker completion bash)',
+  'stacker completion zsh > "${fpath[1]}/_stacker"',
+);
+
+// ---- run --------------------------------------------------------------------------------------------
+
+function report(error: unknown): number {
+  if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  if (error instanceof CliError) {
+    const [first, ...rest] = error.message.split('\n');
+    process.stderr.write(`stacker: ${first}\n`);
+    for (const line of rest) process.stderr.write(`${line}\n`);
+    for (const field of error.fields) process.stderr.write(`  ${field.path}: ${field.message}\n`);
+    return error.exitCode;
+  }
+  process.stderr.write(`stacker: unexpected error: ${error instanceof Error ? error.message : String(error)} (please report it)\n`);
+  return EXIT.failed;
+}
+
+program.exitOverride();
+for (const sub of program.commands) {
+  sub.exitOverride();
+  for (const inner of sub.commands) inner.exitOverride();
+}
+process.on('SIGINT', () => process.exit(EXIT.interrupted));
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  process.exitCode = report(error);
+}

@@ -1,0 +1,500 @@
+// stacker.yml: a stack as a file. Its zod schema (the source of schema/stacker.schema.json), parsing
+// with the line and field of every error, and the conversions: to the project form POST /project
+// takes, from a docker-compose.yml, and from the server's app catalog.
+import { existsSync, readFileSync } from 'node:fs';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
+import { z } from 'zod';
+
+/** Compose's rule for service, network and volume keys, with the server's 3 to 50 characters for app codes. */
+const serviceKey = z
+  .string()
+  .regex(/^[a-zA-Z0-9._-]+$/, 'a service name may contain only letters, digits, ".", "_" and "-"')
+  .min(3, 'a service name must be 3 to 50 characters (the server names apps so)')
+  .max(50, 'a service name must be 3 to 50 characters (the server names apps so)');
+const networkKey = z.string().regex(/^[a-zA-Z0-9._-]+$/, 'a network name may contain only letters, digits, ".", "_" and "-"').max(100);
+const envKey = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.]*$/, 'an environment variable name is letters, digits and "_", not starting with a digit');
+
+const isPort = (value: string) => /^\d{2,5}$/.test(value) && Number(value) >= 10 && Number(value) <= 65_535;
+export const portPattern = /^(?:(\d{1,5}):)?(\d{1,5})(?:\/(tcp|udp))?$/;
+const portSpec = z
+  .union([z.number().int(), z.string()])
+  .refine((value) => {
+    const match = portPattern.exec(String(value));
+    return Boolean(match && (match[1] === undefined || isPort(match[1])) && isPort(match[2]!));
+  }, 'a port is "HOST:CONTAINER", "HOST:CONTAINER/udp" or "CONTAINER" (not published), each 10 to 65535')
+  .meta({ description: '"8080:80" publishes container port 80 on host port 8080; "80" keeps it inside the stack; "/udp" for UDP', examples: ['8080:80', '5432', '53:53/udp'] });
+
+export const volumePattern = /^(?:([^:\s]+):)?(\/[^:\s]*)(?::(ro|rw))?$/;
+const volumeSpec = z
+  .string()
+  .refine((value) => {
+    const match = volumePattern.exec(value);
+    if (!match) return false;
+    const source = match[1];
+    return source === undefined || /^(\/|\.\.?\/)/.test(source) || /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(source);
+  }, 'a volume is "SOURCE:/container/path" (SOURCE a ./path, an /absolute/path or a volume name) or "/container/path" (a named volume)')
+  .meta({ description: 'Bind mount or named volume, compose short syntax', examples: ['./html:/usr/share/nginx/html', 'pgdata:/var/lib/postgresql/data', '/data'] });
+
+const text = (max: number) => z.string().max(max, `must be at most ${max} characters`);
+
+export const RESTART_POLICIES = ['unless-stopped', 'always', 'on-failure', 'no'] as const;
+export const SERVICE_KINDS = ['web', 'service', 'feature'] as const;
+
+const serviceSchema = z
+  .strictObject({
+    image: z
+      .string()
+      .min(1, 'is required')
+      .max(100, 'must be at most 100 characters')
+      .regex(/^[^\s:@]+(:[\w][\w.-]{0,127})?$/, 'must be an image like nginx, nginx:1.27 or ghcr.io/org/app:2 (no digest)')
+      .meta({ description: 'Docker image, repository[:tag]', examples: ['nginx:1.27', 'postgres:16'] }),
+    name: z.string().min(3, 'must be 3 to 50 characters').max(50, 'must be 3 to 50 characters').optional().meta({ description: 'Display name (default: the service name)' }),
+    kind: z.enum(SERVICE_KINDS).default('web').meta({ description: 'web (default): an app with a front; service: a database, cache or queue; feature: an add-on' }),
+    catalog: z.string().max(50).optional().meta({ description: 'The catalog app it was added from (stacker service add), if any' }),
+    ports: z.array(portSpec).max(100).optional(),
+    environment: z
+      .union([
+        z.record(envKey, z.union([z.string(), z.number(), z.boolean(), z.null()])),
+        z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.]*(=.*)?$/s, 'an entry is KEY=value')),
+      ])
+      .optional()
+      .meta({ description: 'KEY: value map, or a list of KEY=value' }),
+    volumes: z.array(volumeSpec).max(100).optional(),
+    networks: z.array(networkKey).max(20).optional().meta({ description: 'Names of networks declared under the top-level networks' }),
+    restart: z.enum(RESTART_POLICIES).default('unless-stopped'),
+    command: text(4096).optional(),
+    entrypoint: text(4096).optional(),
+    domain: text(255).optional().meta({ description: 'The domain the app is served on' }),
+  })
+  .meta({ description: 'One container of the stack' });
+
+const networkSchema = z
+  .strictObject({
+    driver: text(50).optional(),
+    internal: z.boolean().optional(),
+    external: z.boolean().optional(),
+    attachable: z.boolean().optional(),
+    enable_ipv6: z.boolean().optional(),
+  })
+  .nullable();
+
+const serverSchema = z
+  .strictObject({
+    region: z.string().min(2).max(50).optional(),
+    zone: z.string().min(1).max(50).optional(),
+    server: z.string().min(2).max(50).optional().meta({ description: 'Server type of the cloud (e.g. cx22); locally, "local-fail" makes the install-service stand-in fail' }),
+    os: z.string().min(2).max(50).optional(),
+    disk_type: z.string().min(3).max(50).optional(),
+    srv_ip: z.union([z.ipv4(), z.ipv6()]).optional(),
+    ssh_port: z.number().int().min(20).max(65_535).optional(),
+    ssh_user: z.string().min(3).max(50).optional(),
+  })
+  .meta({ description: 'The server to deploy to (as POST /project/{id}/deploy takes it)' });
+
+export const stackerFileSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .min(3, 'must be 3 to 50 characters')
+      .max(50, 'must be 3 to 50 characters')
+      .regex(/^[a-zA-Z0-9._-]+$/, 'may contain only letters, digits, ".", "_" and "-"')
+      .meta({ description: 'The project: `stacker push` creates it, or updates the project of this name' }),
+    description: text(2000).optional(),
+    services: z.record(serviceKey, serviceSchema).refine((services) => Object.keys(services).length > 0, 'a stack needs at least one service'),
+    networks: z.record(networkKey, networkSchema).optional(),
+    deploy: z
+      .strictObject({
+        cloud: z.union([z.string().min(1), z.number().int().positive()]).optional().meta({ description: 'Saved cloud (id or provider) used when `stacker deploy` has no --cloud' }),
+        server: serverSchema.optional(),
+      })
+      .optional(),
+  })
+  .superRefine((file, ctx) => {
+    const declared = new Set(Object.keys(file.networks ?? {}));
+    const published = new Map<string, string>();
+    for (const [key, service] of Object.entries(file.services)) {
+      service.networks?.forEach((network, index) => {
+        if (!declared.has(network)) ctx.addIssue({ code: 'custom', path: ['services', key, 'networks', index], message: `network "${network}" is not declared under networks` });
+      });
+      service.ports?.forEach((port, index) => {
+        const match = portPattern.exec(String(port));
+        if (!match?.[1]) return;
+        const where = `${Number(match[1])}/${match[3] ?? 'tcp'}`;
+        const other = published.get(where);
+        if (other) ctx.addIssue({ code: 'custom', path: ['services', key, 'ports', index], message: `host port ${where} is already published by ${other}` });
+        else published.set(where, key);
+      });
+    }
+  })
+  .meta({
+    title: 'stacker.yml',
+    description: 'A Stacker stack: its services (containers), networks and where to deploy it. See the README, "Command line (stacker)".',
+  });
+
+export type StackerFile = z.output<typeof stackerFileSchema>;
+export type StackerService = StackerFile['services'][string];
+
+export const SCHEMA_ID = 'https://stacker.try.direct/schema/stacker.schema.json';
+
+/** The JSON Schema of stacker.yml (committed as schema/stacker.schema.json). */
+export function stackerJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(stackerFileSchema, { io: 'input', target: 'draft-2020-12', unrepresentable: 'any' }) as Record<string, unknown>;
+  return { $schema: schema.$schema, $id: SCHEMA_ID, ...schema };
+}
+
+// ---- parsing with lines -------------------------------------------------------------------------
+
+export interface FileProblem {
+  line: number;
+  column: number;
+  /** The field, as a dotted path (services.web.ports.0), or "" for the document. */
+  field: string;
+  message: string;
+}
+
+export type Parsed = { ok: true; file: StackerFile; document: Document; raw: unknown } | { ok: false; problems: FileProblem[] };
+
+/** Parses stacker.yml text: YAML errors and schema errors, each with its line, column and field. */
+export function parseStackerFile(source: string): Parsed {
+  const lineCounter = new LineCounter();
+  const document = parseDocument(source, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (document.errors.length > 0) {
+    return {
+      ok: false,
+      problems: document.errors.map((error) => {
+        const at = lineCounter.linePos(error.pos[0]);
+        return { line: at.line, column: at.col, field: '', message: error.message.split('\n')[0]! };
+      }),
+    };
+  }
+  const raw = document.toJS() as unknown;
+  const result = stackerFileSchema.safeParse(raw ?? {});
+  if (result.success) return { ok: true, file: result.data, document, raw };
+  const problems: FileProblem[] = [];
+  for (const issue of result.error.issues) {
+    const path = issue.path.map((segment) => (typeof segment === 'symbol' ? String(segment) : segment));
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) problems.push(locate(document, lineCounter, [...path, key], `unknown field "${key}"`, true));
+    } else if (issue.code === 'invalid_key') {
+      problems.push(locate(document, lineCounter, path, issue.issues[0]?.message ?? issue.message, true));
+    } else if (issue.code === 'invalid_type' && issue.input === undefined) {
+      problems.push(locate(document, lineCounter, path, 'is required'));
+    } else {
+      problems.push(locate(document, lineCounter, path, issue.message));
+    }
+  }
+  problems.sort((a, b) => a.line - b.line || a.column - b.column);
+  return { ok: false, problems };
+}
+
+/** The line of a path in the document: the node itself, or (a missing field) its nearest parent. */
+function locate(document: Document, lineCounter: LineCounter, path: Array<string | number>, message: string, atKey = false): FileProblem {
+  const field = path.join('.');
+  for (let depth = path.length; depth >= 0; depth--) {
+    const node = nodeAt(document, path.slice(0, depth), atKey && depth === path.length);
+    if (node?.range) {
+      const at = lineCounter.linePos(node.range[0]);
+      return { line: at.line, column: at.col, field, message };
+    }
+  }
+  return { line: 1, column: 1, field, message };
+}
+
+function nodeAt(document: Document, path: Array<string | number>, keyNode: boolean): YamlNode | undefined {
+  let node: unknown = document.contents;
+  for (const [index, segment] of path.entries()) {
+    if (isMap(node)) {
+      const pair = node.items.find((item) => isPair(item) && isScalar(item.key) && String(item.key.value) === String(segment));
+      if (!pair) return undefined;
+      node = keyNode && index === path.length - 1 ? pair.key : pair.value;
+    } else if (isSeq(node)) {
+      node = node.items[Number(segment)];
+    } else {
+      return undefined;
+    }
+  }
+  return (node ?? undefined) as YamlNode | undefined;
+}
+
+export function formatProblems(fileName: string, problems: FileProblem[]): string[] {
+  return problems.map((problem) => `${fileName}:${problem.line}:${problem.column}: ${problem.field ? `${problem.field}: ` : ''}${problem.message}`);
+}
+
+export function readStackerFile(path: string): { source: string } | undefined {
+  if (!existsSync(path)) return undefined;
+  return { source: readFileSync(path, 'utf8') };
+}
+
+// ---- to the project form -------------------------------------------------------------------------
+
+const splitImage = (image: string) => {
+  const colon = image.lastIndexOf(':');
+  return colon > image.lastIndexOf('/') ? { repository: image.slice(0, colon), tag: image.slice(colon + 1) } : { repository: image, tag: '' };
+};
+
+export function environmentOf(service: StackerService): Array<{ key: string; value: string }> {
+  const environment = service.environment;
+  if (!environment) return [];
+  if (Array.isArray(environment)) {
+    return environment.map((entry) => {
+      const at = entry.indexOf('=');
+      return at === -1 ? { key: entry, value: '' } : { key: entry.slice(0, at), value: entry.slice(at + 1) };
+    });
+  }
+  return Object.entries(environment).map(([key, value]) => ({ key, value: value === null ? '' : String(value) }));
+}
+
+/** The project form (POST /project, PUT /project/{id}) a stacker.yml stands for. */
+export function toProjectForm(file: StackerFile): { custom: Record<string, unknown> } {
+  const lists: Record<(typeof SERVICE_KINDS)[number], unknown[]> = { web: [], service: [], feature: [] };
+  for (const [code, service] of Object.entries(file.services)) {
+    const image = service.image.length <= 50 ? { dockerhub_name: service.image } : { dockerhub_image: splitImage(service.image).tag ? service.image : `${service.image}:latest` };
+    lists[service.kind].push({
+      _id: code,
+      name: service.name ?? code,
+      code,
+      type: service.kind,
+      ...image,
+      restart: service.restart,
+      custom: service.catalog === undefined,
+      shared_ports: (service.ports ?? []).map((port) => {
+        const match = portPattern.exec(String(port))!;
+        return { host_port: match[1] ?? '', container_port: match[2]!, ...(match[3] && { protocol: match[3] }) };
+      }),
+      environment: environmentOf(service),
+      volumes: (service.volumes ?? []).map((volume) => {
+        const match = volumePattern.exec(volume)!;
+        return { host_path: match[1] ?? null, container_path: match[2]! };
+      }),
+      network: service.networks ?? [],
+      ...(service.command !== undefined && { command: service.command }),
+      ...(service.entrypoint !== undefined && { entrypoint: service.entrypoint }),
+      ...(service.domain !== undefined && { domain: service.domain }),
+    });
+  }
+  const networks = Object.entries(file.networks ?? {}).map(([name, network]) => ({ id: name, name, ...(network ?? {}) }));
+  return {
+    custom: {
+      custom_stack_code: file.name,
+      project_name: file.name,
+      ...(file.description !== undefined && { custom_stack_description: file.description }),
+      web: lists.web,
+      service: lists.service,
+      feature: lists.feature,
+      networks,
+    },
+  };
+}
+
+// ---- from docker-compose.yml ---------------------------------------------------------------------
+
+export interface Converted {
+  file: Record<string, unknown>;
+  /** What was changed or left out, for the user. */
+  notes: string[];
+}
+
+const CARRIED = new Set(['image', 'ports', 'environment', 'volumes', 'networks', 'restart', 'command', 'entrypoint', 'container_name']);
+
+const asRecord = (value: unknown): Record<string, unknown> => (value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {});
+
+/** A service name the server takes (3 to 50 of [a-zA-Z0-9._-]). */
+export function serviceNameFor(wish: string, taken: Set<string>): string {
+  let base = wish.replace(/[^a-zA-Z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 46) || 'app';
+  if (base.length < 3) base = `${base}-app`;
+  let name = base;
+  for (let n = 2; taken.has(name); n++) name = `${base}-${n}`;
+  taken.add(name);
+  return name;
+}
+
+export function fromCompose(source: string, projectName: string): Converted {
+  const document = parseDocument(source);
+  if (document.errors.length > 0) throw new Error(`the compose file is not valid YAML: ${document.errors[0]!.message.split('\n')[0]}`);
+  const compose = asRecord(document.toJS());
+  const services = asRecord(compose.services);
+  if (Object.keys(services).length === 0) throw new Error('the compose file has no services');
+  const notes: string[] = [];
+  const taken = new Set<string>();
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [key, value] of Object.entries(services)) {
+    const service = asRecord(value);
+    const name = serviceNameFor(key, taken);
+    if (name !== key) notes.push(`service "${key}" is named "${name}" (the server needs 3 to 50 of letters, digits, ".", "_", "-"); other services reach it by that name now`);
+    if (typeof service.image !== 'string') {
+      throw new Error(`service "${key}" has no image${service.build ? ' (build: is not supported: build and push the image, then set image:)' : ''}`);
+    }
+    const converted: Record<string, unknown> = { image: service.image };
+    const ports = composePorts(service.ports, key, notes);
+    if (ports.length) converted.ports = ports;
+    const environment = composeEnvironment(service.environment);
+    if (environment && Object.keys(environment).length) converted.environment = environment;
+    const volumes = composeVolumes(service.volumes, key, notes);
+    if (volumes.length) converted.volumes = volumes;
+    const networks = Array.isArray(service.networks) ? service.networks.map(String) : Object.keys(asRecord(service.networks));
+    if (networks.length) converted.networks = networks;
+    if (typeof service.restart === 'string') {
+      const restart = service.restart.replace(/:.*$/, '');
+      if ((RESTART_POLICIES as readonly string[]).includes(restart)) converted.restart = restart;
+      else notes.push(`service "${key}": restart "${service.restart}" is not one of ${RESTART_POLICIES.join(', ')}; left at unless-stopped`);
+    }
+    for (const field of ['command', 'entrypoint'] as const) {
+      const given = service[field];
+      if (typeof given === 'string') converted[field] = given;
+      else if (Array.isArray(given)) converted[field] = given.map(String).join(' ');
+    }
+    const left = Object.keys(service).filter((field) => !CARRIED.has(field));
+    if (left.length) notes.push(`service "${key}": not carried over: ${left.join(', ')}`);
+    out[name] = converted;
+  }
+  const file: Record<string, unknown> = { name: projectName, services: out };
+  const networks: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(asRecord(compose.networks))) {
+    const network = asRecord(value);
+    const kept: Record<string, unknown> = {};
+    for (const field of ['driver', 'internal', 'external', 'attachable', 'enable_ipv6'] as const) {
+      if (network[field] !== undefined) kept[field] = field === 'driver' ? String(network[field]) : Boolean(network[field]);
+    }
+    networks[name] = Object.keys(kept).length ? kept : null;
+  }
+  // Networks a service names without declaring them: declared, as compose would create them.
+  for (const service of Object.values(out)) for (const network of (service.networks as string[] | undefined) ?? []) if (!(network in networks)) networks[network] = null;
+  if (Object.keys(networks).length) file.networks = networks;
+  const leftTop = Object.keys(compose).filter((field) => !['services', 'networks', 'volumes', 'version', 'name'].includes(field));
+  if (leftTop.length) notes.push(`not carried over: ${leftTop.join(', ')}`);
+  return { file, notes };
+}
+
+function composePorts(value: unknown, service: string, notes: string[]): string[] {
+  if (!Array.isArray(value)) return [];
+  return value.flatMap((entry): string[] => {
+    if (typeof entry === 'number') return [String(entry)];
+    if (typeof entry === 'string') {
+      // [HOST_IP:][HOST:]CONTAINER[/PROTOCOL] -> [HOST:]CONTAINER[/PROTOCOL]; ranges: left out.
+      const [body = '', protocolName] = entry.split('/');
+      const protocol = protocolName ? `/${protocolName}` : '';
+      const parts = body.split(':');
+      const container = parts.at(-1)!;
+      const host = parts.length >= 2 ? parts.at(-2)! : undefined;
+      if (!/^\d+$/.test(container) || (host !== undefined && !/^\d*$/.test(host))) {
+        notes.push(`service "${service}": port "${entry}" is not carried over (ranges are not supported)`);
+        return [];
+      }
+      if (parts.length >= 3) notes.push(`service "${service}": port "${entry}" is published on all addresses (stacker.yml has no host IP)`);
+      return [host ? `${host}:${container}${protocol}` : `${container}${protocol}`];
+    }
+    const long = asRecord(entry);
+    if (long.target === undefined) return [];
+    const protocol = long.protocol === 'udp' ? '/udp' : '';
+    return [long.published !== undefined ? `${long.published}:${long.target}${protocol}` : `${long.target}${protocol}`];
+  });
+}
+
+function composeEnvironment(value: unknown): Record<string, string> | undefined {
+  if (Array.isArray(value)) {
+    return Object.fromEntries(
+      value.map((entry) => {
+        const text = String(entry);
+        const at = text.indexOf('=');
+        return at === -1 ? [text, ''] : [text.slice(0, at), text.slice(at + 1)];
+      }),
+    );
+  }
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, inner === null || inner === undefined ? '' : String(inner)]));
+  return undefined;
+}
+
+function composeVolumes(value: unknown, service: string, notes: string[]): string[] {
+  if (!Array.isArray(value)) return [];
+  return value.flatMap((entry): string[] => {
+    if (typeof entry === 'string') {
+      const parts = entry.split(':');
+      if (parts.length === 1) return [parts[0]!];
+      if (parts.length >= 3) notes.push(`service "${service}": volume "${entry}": the mode "${parts.slice(2).join(':')}" is not carried over`);
+      return [`${parts[0]}:${parts[1]}`];
+    }
+    const long = asRecord(entry);
+    if (typeof long.target !== 'string') return [];
+    if (long.read_only) notes.push(`service "${service}": volume ${long.target}: read_only is not carried over`);
+    return [typeof long.source === 'string' && long.source ? `${long.source}:${long.target}` : long.target];
+  });
+}
+
+// ---- from the catalog ----------------------------------------------------------------------------
+
+export interface CatalogEntry {
+  code: string;
+  name: string;
+  category: string;
+  description: string;
+  image: string;
+  tag: string;
+  ports: Array<{ host_port: string; container_port: string }>;
+  environment: Array<{ key: string; value: string }>;
+  volumes: Array<{ host_path: string | null; container_path: string }>;
+}
+
+/** Databases, caches and queues are a stack's services; everything else its web apps (as the dashboard does). */
+const kindOf = (entry: CatalogEntry) => (['Database', 'Cache', 'Queue'].includes(entry.category) ? 'service' : 'web');
+
+/** The service of a catalog app; its host ports moved up past those in `used`. */
+export function serviceFromCatalog(entry: CatalogEntry, used: Set<number>): Record<string, unknown> {
+  const service: Record<string, unknown> = { image: `${entry.image}:${entry.tag}`, kind: kindOf(entry), catalog: entry.code };
+  if (entry.name.length >= 3) service.name = entry.name;
+  const ports = entry.ports.map((port) => {
+    if (!port.host_port) return port.container_port;
+    let host = Number(port.host_port);
+    while (used.has(host) && host < 65_535) host++;
+    used.add(host);
+    return `${host}:${port.container_port}`;
+  });
+  if (ports.length) service.ports = ports;
+  if (entry.environment.length) service.environment = Object.fromEntries(entry.environment.map(({ key, value }) => [key, value]));
+  if (entry.volumes.length) service.volumes = entry.volumes.map((volume) => (volume.host_path ? `${volume.host_path}:${volume.container_path}` : volume.container_path));
+  return service;
+}
+
+/** Host ports already published by the services of a (raw) stacker.yml. */
+export function publishedHostPorts(services: Record<string, unknown>): Set<number> {
+  const used = new Set<number>();
+  for (const service of Object.values(services)) {
+    for (const port of (asRecord(service).ports as unknown[] | undefined) ?? []) {
+      const match = portPattern.exec(String(port));
+      if (match?.[1]) used.add(Number(match[1]));
+    }
+  }
+  return used;
+}
+
+export const EXAMPLE = `# stacker.yml: a stack for \`stacker push\` and \`stacker deploy\`.
+# Schema: schema/stacker.schema.json in the Stacker repository (\`stacker config schema\` prints it).
+name: my-stack
+description: A web server in front of a database
+services:
+  web:
+    image: nginx:1.27
+    ports:
+      - "8080:80"          # HOST:CONTAINER; "80" alone keeps it inside the stack
+    volumes:
+      - ./html:/usr/share/nginx/html
+    networks: [front]
+    domain: example.com
+  database:
+    image: postgres:16
+    kind: service          # web (default), service (databases, caches) or feature
+    environment:
+      POSTGRES_PASSWORD: change-me
+    volumes:
+      - pgdata:/var/lib/postgresql/data
+    networks: [front]
+    restart: always        # unless-stopped (default), always, on-failure, no
+networks:
+  front:
+    driver: bridge
+deploy:
+  cloud: htz               # a saved cloud, by id or provider (or stacker deploy --cloud)
+  server:
+    region: fsn1
+    server: cx22
+    os: ubuntu-22.04
+`;

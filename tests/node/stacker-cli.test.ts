@@ -1,0 +1,397 @@
+// The `stacker` command line, run as the real binary (cli/stacker/bin.js, what `npx stacker` runs)
+// against one `npm start` with its development OpenID provider and install-service stand-in: sign-in
+// (token and loopback flow), init (compose and catalog), validate, push, deploy --follow to completed
+// and to failed, a dropped connection while following, and agent commands answered by a simulated agent.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { playBrowserAtDevProvider, signInAtDevProvider } from '../../scripts/dev-openid-provider.ts';
+import { readLocalRun } from '../../scripts/local-run.ts';
+import { createScratchDatabase, startLocalService, type RunningStart } from './helpers.ts';
+
+const root = join(import.meta.dirname, '..', '..');
+const bin = join(root, 'cli', 'stacker', 'bin.js');
+const scratch = mkdtempSync(join(tmpdir(), 'stacker-cli-'));
+const dataDir = join(scratch, 'data');
+const xdg = join(scratch, 'config');
+const project = join(scratch, 'shop');
+let service: RunningStart;
+let database: { url: string; drop: () => Promise<void> } | undefined;
+let apiUrl = '';
+let issuer = '';
+const children: ChildProcess[] = [];
+const servers: Server[] = [];
+
+beforeAll(async () => {
+  mkdirSync(project, { recursive: true });
+  // A scratch database on the test PostgreSQL rather than the embedded PGlite: PGlite serves every
+  // connection from one session, and an agent's long-polls next to the CLI's requests there end in
+  // "Connection terminated unexpectedly" (a limit of the embedded database, not of the CLI).
+  database = await createScratchDatabase('stacker_cli');
+  service = await startLocalService(dataDir, { DATABASE_URL: database.url });
+  apiUrl = `http://127.0.0.1:${service.port}`;
+  issuer = readLocalRun(dataDir)!.services.OAUTH_ISSUER!;
+}, 60_000);
+
+afterAll(async () => {
+  for (const child of children) child.kill('SIGTERM');
+  for (const server of servers) server.closeAllConnections();
+  if (process.env.STACKER_CLI_DEBUG) writeFileSync(process.env.STACKER_CLI_DEBUG, service?.output() ?? '');
+  await service?.stop();
+  await database?.drop();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the binary as a person's shell would: its own Node from node_modules/.bin on PATH. */
+function start(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+  const env: NodeJS.ProcessEnv = { ...process.env, STACKER_URL: apiUrl, XDG_CONFIG_HOME: xdg, NO_COLOR: '1' };
+  delete env.STACKER_TOKEN;
+  Object.assign(env, options.env);
+  const child = spawn(bin, args, { cwd: options.cwd ?? project, env: { ...env, PATH: `${join(root, 'node_modules', '.bin')}:${env.PATH}` } });
+  children.push(child);
+  const run: Run = { code: null, stdout: '', stderr: '' };
+  child.stdout.on('data', (chunk) => (run.stdout += String(chunk)));
+  child.stderr.on('data', (chunk) => (run.stderr += String(chunk)));
+  const done = new Promise<Run>((resolve) => child.on('close', (code) => resolve({ ...run, code })));
+  return { child, run, done };
+}
+
+const stacker = (args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) => start(args, options).done;
+
+const credentials = () => JSON.parse(readFileSync(join(xdg, 'stacker', 'credentials.json'), 'utf8')) as { servers: Record<string, { access_token: string; method: string }> };
+const token = () => credentials().servers[apiUrl]!.access_token;
+
+async function api(path: string, init: { method?: string; body?: unknown } = {}) {
+  const response = await fetch(`${apiUrl}${path}`, {
+    method: init.method ?? 'GET',
+    headers: { authorization: `Bearer ${token()}`, 'content-type': 'application/json' },
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+  });
+  return { status: response.status, body: (await response.json()) as { item?: Record<string, unknown>; list?: Array<Record<string, unknown>> } };
+}
+
+/** Resolves with the first match of `pattern` in what the child has printed so far or prints next. */
+function waitFor(child: ChildProcess, run: Run, stream: 'stdout' | 'stderr', pattern: RegExp): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      const match = pattern.exec(run[stream]);
+      if (match) resolve(match);
+      return Boolean(match);
+    };
+    if (check()) return;
+    child[stream]!.on('data', () => setImmediate(check));
+    child.once('close', () => setImmediate(() => check() || reject(new Error(`exited before printing ${pattern}:\n${run.stdout}\n${run.stderr}`))));
+  });
+}
+
+const COMPOSE = `services:
+  web:
+    image: nginx:1.27
+    ports:
+      - "8080:80"
+      - "127.0.0.1:8443:443"
+    environment:
+      NGINX_HOST: shop.example.com
+      WORKERS: 4
+    volumes:
+      - ./html:/usr/share/nginx/html:ro
+    networks: [front]
+    restart: always
+    depends_on: [db]
+  db:
+    image: postgres:16
+    environment:
+      - POSTGRES_PASSWORD=secret
+      - POSTGRES_DB=shop
+    volumes:
+      - pgdata:/var/lib/postgresql/data
+    networks:
+      front: {}
+networks:
+  front:
+    driver: bridge
+volumes:
+  pgdata: {}
+`;
+
+describe('stacker: the binary', () => {
+  it('runs as `npx stacker` from the repository, and from the system Node through its launcher', async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, PATH: '/usr/local/bin:/usr/bin:/bin' };
+    const npx = await new Promise<Run>((resolve) => {
+      const child = spawn('npx', ['stacker', '--version'], { cwd: root, env });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk) => (stdout += String(chunk)));
+      child.stderr.on('data', (chunk) => (stderr += String(chunk)));
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+    expect(npx, npx.stderr).toMatchObject({ code: 0 });
+    expect(npx.stdout.trim()).toBe('0.1.0');
+    const help = await stacker(['deploy', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Examples:');
+    expect(help.stdout).toContain('$ stacker deploy --cloud htz --follow');
+    const wrong = await stacker(['deploy', '--clod', 'x']);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/^stacker: unknown option '--clod'/);
+    const completion = await stacker(['completion', 'bash']);
+    expect(completion.stdout).toContain('complete -o default -F _stacker_complete stacker');
+    expect(completion.stdout).toContain('"agent") candidates="health status apps history logs restart exec');
+  }, 30_000);
+});
+
+describe('stacker: sign-in', () => {
+  it('login --token checks and saves the token (mode 0600, never printed); whoami; logout', async () => {
+    const given = await signInAtDevProvider(issuer, { name: 'cli-ci', role: 'user' });
+    const login = await stacker(['login', '--token', given]);
+    expect(login, login.stderr).toMatchObject({ code: 0 });
+    expect(login.stderr).toContain(`Signed in to ${apiUrl} as cli-ci`);
+    expect(login.stdout + login.stderr).not.toContain(given);
+    const file = join(xdg, 'stacker', 'credentials.json');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(credentials().servers[apiUrl]).toMatchObject({ access_token: given, method: 'token' });
+    const me = await stacker(['whoami', '--json']);
+    expect(JSON.parse(me.stdout)).toMatchObject({ kind: 'user', user_id: 'cli-ci' });
+    expect(me.stdout).not.toContain(given);
+    expect(await stacker(['logout'])).toMatchObject({ code: 0 });
+    const after = await stacker(['whoami']);
+    expect(after.code).toBe(3);
+    expect(after.stderr.trim()).toBe(`stacker: not signed in to ${apiUrl}: run \`stacker login\` (or set STACKER_TOKEN)`);
+    // A JWT the provider did not sign.
+    const refused = await stacker(['login', '--token', 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl']);
+    expect(refused, refused.stderr).toMatchObject({ code: 3 });
+  }, 30_000);
+
+  it('login signs in through the browser: code + PKCE, the provider redirecting to the loopback', async () => {
+    const { child, run, done } = start(['login', '--no-browser']);
+    const [url] = await waitFor(child, run, 'stderr', /http:\/\/127\.0\.0\.1:\d+\/auth\?\S+/);
+    const authorize = new URL(url);
+    expect(authorize.searchParams.get('client_id')).toBe('stacker-cli');
+    expect(authorize.searchParams.get('code_challenge_method')).toBe('S256');
+    const redirect = authorize.searchParams.get('redirect_uri')!;
+    expect(redirect).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/callback$/);
+    // The test is the browser: the provider's form, then the redirect back to the CLI's loopback server.
+    const landed = await playBrowserAtDevProvider(url, { name: 'cli-user', role: 'user' }, redirect);
+    const page = await fetch(landed);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('Signed in');
+    const result = await done;
+    expect(result, result.stderr).toMatchObject({ code: 0 });
+    expect(result.stderr).toContain('as cli-user');
+    expect(credentials().servers[apiUrl]).toMatchObject({ method: 'browser' });
+    const me = await stacker(['whoami']);
+    expect(me.stdout).toContain('cli-user (user, group_user)');
+  }, 30_000);
+});
+
+describe('stacker: stacker.yml', () => {
+  it('init --from-compose carries services, images, ports, environment, volumes and networks over', async () => {
+    writeFileSync(join(project, 'docker-compose.yml'), COMPOSE);
+    const init = await stacker(['init', '--from-compose', 'docker-compose.yml']);
+    expect(init, init.stderr).toMatchObject({ code: 0 });
+    expect(init.stderr).toContain('service "db" is named "db-app"');
+    expect(init.stderr).toContain('service "web": not carried over: depends_on');
+    const file = parse(readFileSync(join(project, 'stacker.yml'), 'utf8'));
+    expect(file).toEqual({
+      name: 'shop',
+      services: {
+        web: {
+          image: 'nginx:1.27',
+          ports: ['8080:80', '8443:443'],
+          environment: { NGINX_HOST: 'shop.example.com', WORKERS: '4' },
+          volumes: ['./html:/usr/share/nginx/html'],
+          networks: ['front'],
+          restart: 'always',
+        },
+        'db-app': {
+          image: 'postgres:16',
+          environment: { POSTGRES_PASSWORD: 'secret', POSTGRES_DB: 'shop' },
+          volumes: ['pgdata:/var/lib/postgresql/data'],
+          networks: ['front'],
+        },
+      },
+      networks: { front: { driver: 'bridge' } },
+    });
+    const validate = await stacker(['config', 'validate']);
+    expect(validate, validate.stderr).toMatchObject({ code: 0 });
+    const again = await stacker(['init', '--from-compose', 'docker-compose.yml']);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain('stacker.yml exists already: pass --force');
+  });
+
+  it('init --app takes apps from the server catalog; service add adds more', async () => {
+    const dir = join(scratch, 'blog');
+    mkdirSync(dir);
+    const init = await stacker(['init', '--app', 'nginx', '--app', 'postgres', '--app', 'nginx'], { cwd: dir });
+    expect(init, init.stderr).toMatchObject({ code: 0 });
+    const file = parse(readFileSync(join(dir, 'stacker.yml'), 'utf8'));
+    expect(Object.keys(file.services)).toEqual(['nginx', 'postgres', 'nginx-2']);
+    expect(file.services.nginx).toMatchObject({ image: expect.stringMatching(/^nginx:/), kind: 'web', catalog: 'nginx' });
+    expect(file.services.postgres).toMatchObject({ image: expect.stringMatching(/^postgres:/), kind: 'service' });
+    const [first] = file.services.nginx.ports as string[];
+    const [second] = file.services['nginx-2'].ports as string[];
+    expect(Number(second!.split(':')[0])).toBe(Number(first!.split(':')[0]) + 1);
+    const add = await stacker(['service', 'add', 'redis'], { cwd: dir });
+    expect(add, add.stderr).toMatchObject({ code: 0 });
+    expect(Object.keys(parse(readFileSync(join(dir, 'stacker.yml'), 'utf8')).services)).toContain('redis');
+    expect(readFileSync(join(dir, 'stacker.yml'), 'utf8')).toMatch(/^# stacker\.yml/);
+    expect((await stacker(['config', 'validate'], { cwd: dir })).code).toBe(0);
+    const unknown = await stacker(['init', '--app', 'no-such-app', '--force'], { cwd: dir });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('no app "no-such-app" in the catalog');
+    const list = await stacker(['service', 'list', '--json']);
+    expect((JSON.parse(list.stdout) as Array<{ code: string }>).map((app) => app.code)).toContain('wordpress');
+  });
+
+  it('config validate names the line and field of every problem', async () => {
+    const dir = join(scratch, 'broken');
+    mkdirSync(dir);
+    writeFileSync(
+      join(dir, 'stacker.yml'),
+      ['name: broken', 'services:', '  web:', '    image: nginx', '    ports:', '      - "8080:80"', '      - "99999:80"', '    restrt: always', '  api:', '    ports: ["9000"]', ''].join('\n'),
+    );
+    const validate = await stacker(['config', 'validate'], { cwd: dir });
+    expect(validate.code).toBe(4);
+    expect(validate.stderr.trim().split('\n')).toEqual([
+      'stacker.yml:7:9: services.web.ports.1: a port is "HOST:CONTAINER", "HOST:CONTAINER/udp" or "CONTAINER" (not published), each 10 to 65535',
+      'stacker.yml:8:5: services.web.restrt: unknown field "restrt"',
+      'stacker.yml:10:5: services.api.image: is required',
+    ]);
+    const json = await stacker(['config', 'validate', '--json'], { cwd: dir });
+    expect(JSON.parse(json.stdout).problems[0]).toEqual({ line: 7, column: 9, field: 'services.web.ports.1', message: expect.any(String) });
+    const push = await stacker(['push'], { cwd: dir });
+    expect(push.code).toBe(4);
+    expect(push.stderr).toContain('stacker.yml:8:5: services.web.restrt: unknown field "restrt"');
+    const schema = JSON.parse(readFileSync(join(root, 'schema', 'stacker.schema.json'), 'utf8'));
+    expect(JSON.parse((await stacker(['config', 'schema'])).stdout)).toEqual(schema);
+  });
+});
+
+describe('stacker: push, deploy, follow', () => {
+  let projectId = 0;
+
+  it('push twice makes one project; compose prints what the server generates', async () => {
+    const first = await stacker(['push']);
+    expect(first, first.stderr).toMatchObject({ code: 0 });
+    projectId = Number(/Created project "shop" \(id (\d+)\)/.exec(first.stdout)?.[1]);
+    expect(projectId).toBeGreaterThan(0);
+    const second = await stacker(['push', '--json']);
+    expect(second, second.stderr).toMatchObject({ code: 0 });
+    expect(JSON.parse(second.stdout)).toMatchObject({ id: projectId, name: 'shop' });
+    const projects = (await api('/project')).body.list!.filter((row) => row.name === 'shop');
+    expect(projects).toHaveLength(1);
+    const compose = await stacker(['compose']);
+    expect(parse(compose.stdout).services).toMatchObject({ web: { image: 'nginx:1.27', ports: expect.arrayContaining([{ published: 8080, target: 80 }]) }, 'db-app': { image: 'postgres:16' } });
+  }, 30_000);
+
+  it('deploy --follow prints each event once and exits 0 on completed', async () => {
+    expect((await api('/cloud', { method: 'POST', body: { provider: 'htz', cloud_token: 'htz-token-for-tests', save_token: true } })).status).toBe(201);
+    const clouds = await stacker(['clouds']);
+    expect(clouds.stdout).toMatch(/^\d+\s+htz\s/m);
+    expect(clouds.stdout).not.toContain('htz-token-for-tests');
+    const deploy = await stacker(['deploy', '--cloud', 'htz', '--follow']);
+    expect(deploy, deploy.stderr).toMatchObject({ code: 0 });
+    const lines = deploy.stdout.split('\n').filter((line) => line.startsWith('#'));
+    expect(lines.map((line) => Number(/^#(\d+)/.exec(line)![1]))).toEqual(lines.map((_, index) => index + 1));
+    expect(lines[0]).toMatch(/^#1 created pending\s+0% Queued for the install service/);
+    expect(lines.at(-1)).toMatch(/^#\d+ progress completed 100% Deployed/);
+    expect(deploy.stdout).toMatch(/Deployment \d+ completed\n$/);
+    const status = JSON.parse((await stacker(['status', '--json'])).stdout);
+    expect(status).toMatchObject({ status: 'completed', progress: 100 });
+    const logs = await stacker(['logs']);
+    expect(logs.stdout.split('\n').filter((line) => line.startsWith('#'))).toEqual(lines);
+  }, 30_000);
+
+  it('deploy --follow exits non-zero when the deployment fails, with its reason', async () => {
+    const deploy = await stacker(['deploy', '--cloud', 'htz', '--server', 'local-fail', '--follow']);
+    expect(deploy.code).toBe(1);
+    expect(deploy.stdout).toMatch(/^#\d+ progress failed\s+50% Installing Docker failed/m);
+    expect(deploy.stderr.trim()).toMatch(/^stacker: deployment \d+ ended failed: Installing Docker failed \(local stand-in: the server type is "local-fail"\)$/);
+    expect((await stacker(['deployments', '--json'])).stdout).toContain('"status": "failed"');
+  }, 30_000);
+
+  it('a dropped connection while following resumes after the last event: no line repeated, none lost', async () => {
+    // A proxy that forwards everything, but loses the answer of the second events request: the server
+    // answered it (the events are read), the connection is cut before the CLI gets them.
+    let eventRequests = 0;
+    const proxy = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const headers = Object.fromEntries(Object.entries(req.headers).filter(([name]) => !['host', 'connection', 'content-length'].includes(name))) as Record<string, string>;
+      const upstream = await fetch(`${apiUrl}${req.url}`, { method: req.method, headers, body: chunks.length ? Buffer.concat(chunks) : undefined });
+      const body = Buffer.from(await upstream.arrayBuffer());
+      if (req.url!.includes('/events?') && ++eventRequests === 2) {
+        req.socket.destroy();
+        return;
+      }
+      res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' }).end(body);
+    });
+    servers.push(proxy);
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', () => resolve()));
+    const address = proxy.address();
+    const proxyUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    const env = { STACKER_URL: proxyUrl, STACKER_TOKEN: token() };
+    const { done } = start(['deploy', '--cloud', 'htz', '--follow'], { env });
+    const deploy = await done;
+    proxy.close();
+    expect(deploy, deploy.stderr).toMatchObject({ code: 0 });
+    expect(eventRequests).toBeGreaterThanOrEqual(3);
+    expect(deploy.stderr).toMatch(/connection lost: resuming after event #\d+/);
+    const seqs = deploy.stdout.split('\n').filter((line) => line.startsWith('#')).map((line) => Number(/^#(\d+)/.exec(line)![1]));
+    expect(seqs).toEqual(seqs.map((_, index) => index + 1));
+    expect(deploy.stdout).toMatch(/^#\d+ progress completed 100% Deployed/m);
+  }, 40_000);
+
+  it('agent exec, restart, health and history, answered by a simulated agent', async () => {
+    const status = JSON.parse((await stacker(['status', '--json'])).stdout) as { deployment_hash: string };
+    const simulated = spawn(process.execPath, [join(root, 'tests', 'helpers', 'agent-process.ts'), apiUrl, status.deployment_hash], { cwd: root });
+    children.push(simulated);
+    const out = { code: null, stdout: '', stderr: '' };
+    simulated.stdout.on('data', (chunk) => (out.stdout += String(chunk)));
+    simulated.stderr.on('data', (chunk) => (out.stderr += String(chunk)));
+    await waitFor(simulated, out, 'stdout', /^registered \S+/m);
+
+    const exec = await stacker(['agent', 'exec', 'health', '--params', '{"app_code":"web"}', '--json', '--timeout', '20']);
+    expect(exec, exec.stderr).toMatchObject({ code: 0 });
+    expect(JSON.parse(exec.stdout)).toMatchObject({ type: 'health', status: 'completed', result: { app_code: 'web', status: 'ok' } });
+    const restart = await stacker(['agent', 'restart', 'web', '--timeout', '20']);
+    expect(restart, restart.stderr).toMatchObject({ code: 0 });
+    expect(restart.stdout).toMatch(/^restart cmd_\S+: completed\n/);
+    expect(parse(restart.stdout.split('\n').slice(1).join('\n'))).toEqual({ restarted: 'web', status: 'running' });
+    expect(out.stdout).toMatch(/took cmd_\S+ restart/);
+    const history = await stacker(['agent', 'history']);
+    expect(history.stdout).toMatch(/cmd_\S+\s+restart\s+completed/);
+    expect(history.stdout).toMatch(/cmd_\S+\s+health\s+completed/);
+
+    const badJson = await stacker(['agent', 'exec', 'health', '--params', '{nope']);
+    expect(badJson.code).toBe(2);
+    expect(badJson.stderr).toMatch(/^stacker: --params is not JSON/);
+    const refused = await stacker(['agent', 'exec', 'health', '--params', '{}']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('  body.parameters.app_code: ');
+    const agentStatus = await stacker(['agent', 'status', '--json']);
+    expect(agentStatus, agentStatus.stderr).toMatchObject({ code: 0 });
+    expect(JSON.parse(agentStatus.stdout)).toMatchObject({ deployment_hash: status.deployment_hash });
+  }, 40_000);
+
+  it('an agent command nobody answers ends with a timeout (exit 6) that says what to check', async () => {
+    const deployments = async () => (JSON.parse((await stacker(['deployments', '--json'])).stdout) as unknown[]).length;
+    const before = await deployments();
+    // The latest deployment's agent (the simulated one) is stopped first.
+    for (const child of children.splice(0)) child.kill('SIGTERM');
+    const waited = await stacker(['agent', 'exec', 'server_resources', '--timeout', '2']);
+    expect(waited.code).toBe(6);
+    expect(waited.stderr).toMatch(/^stacker: the agent has not reported server_resources \(cmd_\S+\) within 2 s: is it running\?/);
+    expect(await deployments()).toBe(before);
+  }, 20_000);
+});
