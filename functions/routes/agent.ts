@@ -7,7 +7,7 @@ import type { AppEnv } from '../env.ts';
 import { conflict, forbidden, notFound } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import { createRouter } from '../router.ts';
-import { authErrorResponses, errorResponses, ErrorBodySchema, jsonContent } from '../schemas.ts';
+import { authErrorResponses, errorResponses, ErrorBodySchema, jsonContent, replaceNul } from '../schemas.ts';
 import { agentOverview, MAX_WAIT_SECONDS, recordAppStatus, recordHeartbeat, registerAgent } from '../services/agents.ts';
 import { waitForCommand } from '../services/command-wait.ts';
 import { claimNextCommand, recordReport, toCommandView } from '../services/commands.ts';
@@ -86,6 +86,8 @@ const Report = z
     started_at: z.iso.datetime({ offset: true }).optional(),
     completed_at: z.iso.datetime({ offset: true }),
   })
+  // An agent's output may hold NUL bytes (logs); kept as U+FFFD rather than losing the report.
+  .transform(replaceNul)
   .openapi('CommandReport');
 
 const report = createRoute({
@@ -108,6 +110,7 @@ const AppStatus = z
     logs: z.array(z.unknown()).max(1000).default([]),
     timestamp: z.iso.datetime({ offset: true }).optional(),
   })
+  .transform(replaceNul)
   .openapi('AppStatus');
 
 const appsStatus = createRoute({

@@ -3,7 +3,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { callerOwnerId, callerScope, ringDoorbell } from '../context.ts';
 import { badRequest } from '../errors.ts';
 import { createRouter } from '../router.ts';
-import { authErrorResponses, errorResponses, ErrorBodySchema, idempotencyKeyHeader, jsonContent, userSecurity } from '../schemas.ts';
+import { authErrorResponses, containsNul, errorResponses, ErrorBodySchema, idempotencyKeyHeader, jsonContent, userSecurity } from '../schemas.ts';
 import { checkCommandParameters } from '../services/command-types.ts';
 import { cancelCommand, createCommand, getCommand, listCommands, PRIORITIES, toCommandView } from '../services/commands.ts';
 
@@ -42,9 +42,16 @@ const NewCommandBody = z
       .transform((value) => value.toLowerCase())
       .pipe(z.enum(PRIORITIES, { message: `must be one of ${PRIORITIES.join(', ')}` }))
       .default('normal'),
-    parameters: z.record(z.string(), z.unknown()).nullish().transform((value) => value ?? {}),
+    parameters: z
+      .record(z.string(), z.unknown())
+      .nullish()
+      .transform((value) => value ?? {})
+      .refine((value) => !containsNul(value), 'must not contain NUL characters'),
     timeout_seconds: z.number().int().min(1, 'must be 1 to 86400').max(86_400, 'must be 1 to 86400').default(300),
-    metadata: z.record(z.string(), z.unknown()).nullish(),
+    metadata: z
+      .record(z.string(), z.unknown())
+      .nullish()
+      .refine((value) => !containsNul(value), 'must not contain NUL characters'),
   })
   .openapi('NewCommand');
 

@@ -16,6 +16,7 @@ import {
   startDeployment,
   toDeploymentView,
   type DeployDeps,
+  type StartedDeployment,
 } from '../services/deployments.ts';
 import { EVENT_KINDS, listEvents, MAX_EVENTS_PAGE, MAX_EVENTS_WAIT_SECONDS, toEventView, waitForEvents } from '../services/deployment-events.ts';
 import { durableDoorbell } from '../services/doorbell.ts';
@@ -39,7 +40,7 @@ const StackForm = z
 const DeployForm = z
   .object({ stack: StackForm, server: ServerForm, cloud: CloudForm })
   .openapi('DeployForm', { description: 'Other keys (project, commonDomain, servers_count, ...) are ignored' });
-const SavedCloudDeployForm = z
+export const SavedCloudDeployForm = z
   .object({ stack: StackForm, server: ServerForm, cloud: CloudForm.optional() })
   .openapi('SavedCloudDeployForm', { description: 'As DeployForm; the credentials come from the saved cloud' });
 
@@ -65,7 +66,7 @@ const Started = z.object({
 
 const responses = { ...authErrorResponses, ...errorResponses, 409: jsonContent(ErrorBodySchema, 'The deployment has already ended') };
 
-function deployDeps(c: Context<AppEnv>): DeployDeps {
+export function deployDeps(c: Context<AppEnv>): DeployDeps {
   const config = c.var.config;
   return {
     db: c.var.database.db,
@@ -123,14 +124,31 @@ const deployWithCloud = createRoute({
   responses: startedResponses,
 });
 
-/** Both deploy routes: start (or find, by Idempotency-Key) the deployment, publish its job after answering. */
-async function startAndAnswer(c: Context<AppEnv>, projectId: number, input: z.output<typeof SavedCloudDeployForm>, idempotencyKey: string | undefined, savedCloudId?: number) {
+/**
+ * Starts (or finds, by Idempotency-Key) a deployment for the signed-in caller and publishes its job
+ * after the answer: both deploy routes, and the dashboard's deploy form.
+ */
+export async function startAndPublish(c: Context<AppEnv>, projectId: number, input: z.output<typeof SavedCloudDeployForm>, idempotencyKey: string | undefined, savedCloudId?: number): Promise<StartedDeployment> {
   const user = currentUser(c);
   outboxDeps(c); // delivery settings missing: 503 before anything is written
   const started = await startDeployment(deployDeps(c), { projectId, scope: callerScope(c), user: { id: user.id, email: user.email }, input, savedCloudId, idempotencyKey });
+  if (started.outboxId !== undefined) publishInBackground(c, started.outboxId);
+  return started;
+}
+
+/** Cancels a deployment and tells the install service after the answer: the API's cancel route, and the dashboard's Cancel button. */
+export async function cancelAndPublish(c: Context<AppEnv>, projectId: number, deploymentId: number) {
+  const result = await cancelDeployment(deployDeps(c), projectId, deploymentId, callerScope(c));
+  if (result.cancelOutboxId !== undefined) publishInBackground(c, result.cancelOutboxId);
+  c.executionCtx.waitUntil(durableDoorbell(c.env.DEPLOYMENT_DOORBELL).ring(result.deployment.deploymentHash, 'status'));
+  return result.deployment;
+}
+
+/** Both deploy routes: start (or find, by Idempotency-Key) the deployment, publish its job after answering. */
+async function startAndAnswer(c: Context<AppEnv>, projectId: number, input: z.output<typeof SavedCloudDeployForm>, idempotencyKey: string | undefined, savedCloudId?: number) {
+  const started = await startAndPublish(c, projectId, input, idempotencyKey, savedCloudId);
   const item = { deployment_id: started.deploymentId, deployment_hash: started.deploymentHash, status: started.status };
   if (started.outboxId === undefined) return c.json({ message: 'Deployment already started with this Idempotency-Key', id: started.projectId, item }, 200);
-  publishInBackground(c, started.outboxId);
   return c.json({ message: 'Deployment started', id: started.projectId, item }, 202);
 }
 
@@ -274,9 +292,5 @@ export const deployRoutes = createRouter()
   })
   .openapi(cancel, async (c) => {
     const { id, deployment_id } = c.req.valid('param');
-    const deps = deployDeps(c);
-    const result = await cancelDeployment(deps, id, deployment_id, callerScope(c));
-    if (result.cancelOutboxId !== undefined) publishInBackground(c, result.cancelOutboxId);
-    c.executionCtx.waitUntil(durableDoorbell(c.env.DEPLOYMENT_DOORBELL).ring(result.deployment.deploymentHash, 'status'));
-    return c.json({ message: 'Cancelled', item: toDeploymentView(result.deployment) }, 200);
+    return c.json({ message: 'Cancelled', item: toDeploymentView(await cancelAndPublish(c, id, deployment_id)) }, 200);
   });

@@ -26,6 +26,30 @@ const typed: Record<string, z.ZodType> = {
   remove_app: z.object({ app_code: appCode, delete_config: z.boolean().optional(), remove_volumes: z.boolean().optional(), remove_image: z.boolean().optional() }).loose(),
 };
 
+/**
+ * The types the real agent executes (agent-protocol §2.4): those whose parameters are checked here
+ * first, then those it checks itself. Any other type is run by the agent as a (restricted) shell line.
+ */
+export const AGENT_COMMAND_TYPES: readonly string[] = [
+  ...Object.keys(typed),
+  'fetch_config',
+  'apply_config',
+  'fetch_all_configs',
+  'deploy_with_configs',
+  'config_diff',
+  'configure_proxy',
+  'server_resources',
+  'list_containers',
+  'configure_firewall',
+  'probe_endpoints',
+  'activate_pipe',
+  'deactivate_pipe',
+  'trigger_pipe',
+];
+
+/** Whether this service checks the type's parameters (checkCommandParameters). */
+export const isTypedCommand = (type: string) => Object.hasOwn(typed, agentCommandName(type));
+
 /** The agent's name for a command type: trimmed, lower-case, without a `stacker.` prefix. */
 export function agentCommandName(type: string): string {
   return type.trim().toLowerCase().replace(/^stacker\./, '');

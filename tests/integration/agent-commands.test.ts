@@ -282,3 +282,21 @@ describe('the cron and command leases', () => {
     expect((await sim.wait(1)).body.item).toMatchObject({ command_id: commandId, attempts: 2 });
   });
 });
+
+describe('NUL characters, which PostgreSQL cannot store in JSON', () => {
+  it('a command whose parameters hold one is refused with the field named; an agent’s output that holds one is kept, NUL replaced', async () => {
+    const { agent, sim } = await newAgent();
+    const refused = await createCommand(agent, { command_type: 'custom_script', parameters: { script: 'echo \u0000' } });
+    expect(refused.status).toBe(400);
+    expect(JSON.stringify(refused.body)).toContain('body.parameters');
+
+    const created = await createCommand(agent);
+    expect(created.status).toBe(201);
+    expect((await sim.wait(1)).body.item?.command_id).toBe(created.body.item.command_id);
+    const reported = await sim.report(created.body.item.command_id, { result: { output: 'line\u0000end' } });
+    expect(reported.status).toBe(200);
+    expect((await commandRow(created.body.item.command_id)).result).toEqual({ output: 'line\uFFFDend' });
+    expect((await sim.appStatus('web', 'running', ['boot\u0000log'])).status).toBe(200);
+  });
+});
+

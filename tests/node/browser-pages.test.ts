@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { launchBrowser, type Browser } from '../helpers/browser.ts';
+import { NodeAgent } from '../helpers/node-agent.ts';
 import { validateCompose } from '../helpers/compose-schema.ts';
+import { signInAtDevProvider } from '../../scripts/dev-openid-provider.ts';
+import { readLocalRun } from '../../scripts/local-run.ts';
 import { startLocalService, type RunningStart } from './helpers.ts';
 
 const SCREENSHOT = join(tmpdir(), 'stacker-screenshots', 'docs.png');
@@ -242,5 +245,230 @@ describe('the dashboard in a browser', () => {
     }
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForURL(`${base}/`);
+  }, 120_000);
+
+  // Deploying from the dashboard to the local install-service stand-in (scripts/local-services.ts: the
+  // steps server, docker and stack about a second apart): the checklist follows live, a reload midway
+  // shows the log once and follows on, and a second deployment is cancelled from its page.
+  it('deploys a stack from its page, follows it live through a reload to completed, and cancels another', async () => {
+    browser ??= await launchBrowser({ viewport: { width: 1280, height: 800 } });
+    const base = `http://127.0.0.1:${service!.port}`;
+    await browser.context.clearCookies();
+    const page = await browser.context.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
+    });
+    page.on('dialog', (dialog) => void dialog.accept());
+    const shot = (name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+    const notice = (text: string | RegExp) => page.getByRole('status').filter({ hasText: text }).waitFor();
+    const status = page.locator('[data-deployment-status]');
+    const step = (name: string, state: string) => page.locator(`[data-deployment-steps] li[data-step="${name}"][data-state="${state}"]`);
+    /** The log's rows: their seq and message, in the order shown. */
+    const logLines = async () => {
+      const rows = page.locator('[data-deployment-log] tr');
+      const lines: Array<{ seq: string | null; message: string }> = [];
+      for (let i = 0; i < (await rows.count()); i++) lines.push({ seq: await rows.nth(i).getAttribute('data-seq'), message: ((await rows.nth(i).locator('td.log-message').textContent()) ?? '').trim() });
+      return lines;
+    };
+    const expectEachOnce = (lines: Array<{ seq: string | null; message: string }>) => {
+      expect(lines.map((l) => Number(l.seq))).toEqual(lines.map((_, i) => i + 1));
+      expect(new Set(lines.map((l) => l.message)).size, JSON.stringify(lines)).toBe(lines.length);
+    };
+
+    await page.goto(`${base}/login`);
+    await page.getByLabel('User name').fill('erin');
+    await page.getByLabel('Role').selectOption('user');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${base}/projects`);
+
+    // A project with a catalog app, and a cloud key.
+    await page.getByLabel('Project name').fill('deploy-stack');
+    await page.getByRole('button', { name: 'Create project' }).click();
+    await notice('Project “deploy-stack” created');
+    const projectPath = new URL(page.url()).pathname;
+    await page.getByLabel('App', { exact: true }).selectOption('nginx');
+    await page.getByRole('button', { name: 'Add app' }).click();
+    await notice('Nginx added as service “nginx”');
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Cloud keys' }).click();
+    await page.getByLabel('Provider').selectOption('htz');
+    const cloudToken = 'hcloud-deploy-token-0123456789abcdef';
+    await page.getByLabel('API token').fill(cloudToken);
+    await page.getByRole('button', { name: 'Save key' }).click();
+    await page.getByRole('status').waitFor();
+
+    // The deploy form, from the project's Deploy section.
+    await page.goto(`${base}${projectPath}`);
+    await page.getByText('Not deployed yet.').waitFor();
+    await page.getByRole('button', { name: 'Deploy this stack' }).click();
+    await page.waitForURL(`${base}${projectPath}/deploy`);
+    expect(await page.content()).not.toContain(cloudToken);
+    expect(await page.getByLabel('Cloud key').locator('option').first().textContent()).toMatch(/^Hetzner Cloud \(htz\) · hclo\*{4} · key \d+$/);
+    await page.getByLabel('Server type').fill('cx22');
+    await page.getByLabel('Region').fill('fsn1');
+    await page.getByLabel('Operating system').fill('ubuntu-24.04');
+    await shot('15-deploy-form');
+    await page.getByRole('button', { name: 'Deploy', exact: true }).click();
+    await page.waitForURL(/\/deployments\/\d+$/);
+    const firstUrl = page.url();
+    await page.locator('[data-live-status]', { hasText: 'Live' }).waitFor();
+
+    // Midway: the first step has shown; the page is reloaded and goes on from its log.
+    await page.locator('[data-deployment-steps] li[data-step="server"]').waitFor();
+    await shot('16-deployment-live');
+    await page.reload();
+    await page.locator('[data-deployment-steps] li[data-step="server"]').waitFor();
+    expectEachOnce(await logLines());
+    await page.locator('[data-live-status]', { hasText: 'Live' }).waitFor();
+    await status.filter({ hasText: 'completed' }).waitFor({ timeout: 30_000 });
+    for (const name of ['server', 'docker', 'stack']) await step(name, 'done').waitFor();
+    const final = await logLines();
+    expectEachOnce(final);
+    expect(final.map((l) => l.message)).toEqual([
+      'Queued for the install service',
+      'Creating the server (local stand-in: nothing is created)',
+      'Installing Docker',
+      'Starting the stack',
+      'Deployed',
+    ]);
+    expect(await page.locator('[data-deployment-progress]').getAttribute('value')).toBe('100');
+    await page.locator('[data-deployment-reason]', { hasText: 'Deployed' }).waitFor();
+    expect(await page.getByRole('button', { name: 'Cancel deployment' }).count()).toBe(0);
+    // Reloaded at the end: the same log, each line once.
+    await page.reload();
+    expect(await logLines()).toEqual(final);
+    await shot('17-deployment-completed');
+
+    // Again, and cancelled from its page right after it started (it may have taken a step by then).
+    await page.goto(`${base}${projectPath}`);
+    await page.getByRole('button', { name: 'Deploy this stack' }).click();
+    expect(await page.getByLabel('Region').inputValue()).toBe('fsn1');
+    await page.getByRole('button', { name: 'Deploy', exact: true }).click();
+    await page.waitForURL(/\/deployments\/\d+$/);
+    expect(page.url()).not.toBe(firstUrl);
+    await page.getByRole('button', { name: 'Cancel deployment' }).click();
+    await notice('Deployment cancelled.');
+    await status.filter({ hasText: 'cancelled' }).waitFor();
+    await page.locator('[data-deployment-reason]', { hasText: 'Cancelled by the user' }).waitFor();
+    expect(await page.getByRole('button', { name: 'Cancel deployment' }).count()).toBe(0);
+    const cancelledLog = await logLines();
+    expectEachOnce(cancelledLog);
+    expect(cancelledLog.at(-1)!.message).toBe('Cancelled by the user');
+    await shot('18-deployment-cancelled');
+
+    // The project lists both, newest first.
+    await page.goto(`${base}${projectPath}`);
+    const statuses = await page.locator('#deploy-title ~ table .deploy-status').allTextContents();
+    expect(statuses).toEqual(['cancelled', 'completed']);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(`${base}/`);
+    expect(problems).toEqual([]);
+  }, 180_000);
+
+  // The agent console of a deployment (functions/routes/dashboard/agent.tsx): the deployment is made
+  // through the API for the signed-in user (a token from the development provider), its agent is a
+  // Node stand-in that registers and long-polls as the real one does (tests/helpers/node-agent.ts);
+  // the person opens the console, sees the agent, sends a command and watches its result arrive.
+  it('opens a deployment’s agent console, sees the agent, sends a health command and sees its result arrive live', async () => {
+    browser ??= await launchBrowser({ viewport: { width: 1280, height: 800 } });
+    const base = `http://127.0.0.1:${service!.port}`;
+    // The earlier journeys' tabs are closed: with their live pages they would follow (and read the
+    // one-time notices of) this person's session, which shares their cookie jar.
+    for (const open of browser.context.pages()) await open.close();
+    await browser.context.clearCookies();
+    const page = await browser.context.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
+    });
+    page.on('dialog', (dialog) => void dialog.accept());
+    const shot = (name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+
+    await page.goto(`${base}/login`);
+    await page.getByLabel('User name').fill('omar');
+    await page.getByLabel('Role').selectOption('user');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${base}/projects`);
+
+    // Set-up through the API as the same user: a project, deployed to the local install-service stand-in.
+    const issuer = readLocalRun(dataDir)?.services.OAUTH_ISSUER;
+    expect(issuer).toBeDefined();
+    const token = await signInAtDevProvider(issuer!, { name: 'omar', role: 'user' });
+    const asOmar = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const fixture = (name: string) => readFileSync(join(import.meta.dirname, '..', 'fixtures', 'reference-payloads', name), 'utf8');
+    const created = await fetch(`${base}/project`, { method: 'POST', headers: asOmar, body: fixture('custom-stack-payload.json') });
+    expect(created.status).toBe(201);
+    const projectId = ((await created.json()) as { item: { id: number } }).item.id;
+    const deployed = await fetch(`${base}/project/${projectId}/deploy`, { method: 'POST', headers: asOmar, body: fixture('deploy2.json') });
+    expect(deployed.status).toBe(202);
+    const { deployment_id: deploymentId, deployment_hash: hash } = ((await deployed.json()) as { item: { deployment_id: number; deployment_hash: string } }).item;
+
+    // The server's agent registers and polls once (its first heartbeat), then keeps polling; it runs
+    // a command only when the test lets it, so the page is seen waiting before the result arrives.
+    const agent = await NodeAgent.register(base, hash, { version: '0.2.1', capabilities: ['docker', 'compose', 'logs'] });
+    expect(await agent.wait(1)).toBeNull();
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const taken: string[] = [];
+    let agentFailure: unknown;
+    const daemon = agent.run(async (command) => {
+      taken.push(command.type);
+      await released;
+      const appCode = String(command.parameters?.app_code ?? '');
+      return { status: 'success', result: { app_code: appCode, status: 'ok', containers: [{ name: appCode, state: 'running', restarts: 0 }] } };
+    });
+
+    try {
+      await page.goto(`${base}/projects/${projectId}/deployments/${deploymentId}/agent`);
+      await page.getByRole('heading', { name: 'Agent console' }).waitFor();
+      const panel = page.locator('#agent-panel');
+      await panel.locator('.badge', { hasText: 'online' }).waitFor();
+      await panel.getByText('0.2.1', { exact: true }).waitFor();
+      expect(await panel.locator('code.chip').allTextContents()).toEqual(['docker', 'compose', 'logs']);
+      await page.locator('[data-live-status]', { hasText: 'Live' }).waitFor();
+      // The last heartbeat ticks in the page.
+      const seen = page.locator('#agent-panel time[data-age-seconds]');
+      const firstSeen = (await seen.textContent())!;
+      expect(firstSeen).toMatch(/^seen \d+ s ago$/);
+      await seen.filter({ hasNotText: new RegExp(`^${firstSeen}$`) }).filter({ hasText: /^seen \d+ s ago$/ }).waitFor();
+      await shot('19-agent-console');
+
+      // A health command from the form.
+      expect(await page.getByLabel('Type', { exact: true }).inputValue()).toBe('health');
+      await page.getByLabel('Parameters', { exact: true }).fill('{"app_code": "web"}');
+      await page.getByRole('button', { name: 'Send command' }).click();
+      await page.getByRole('status').filter({ hasText: /Command health queued \(cmd_/ }).waitFor();
+      const row = page.locator('#agent-commands tr[data-command-id]').first();
+      expect(await row.locator('strong').first().textContent()).toBe('health');
+      // From here on the page is not reloaded: a mark on this document must survive to the end.
+      await page.evaluate('window.__sameDocument = true');
+      await row.locator('.badge', { hasText: 'sent' }).waitFor();
+      await row.getByText('waiting for the agent').waitFor();
+
+      release();
+      await row.locator('.badge', { hasText: 'completed' }).waitFor();
+      await row.locator('pre.json code', { hasText: '"status": "ok"' }).waitFor();
+      expect(taken).toEqual(['health']);
+      expect(await row.locator('td.result pre.json code').textContent()).toContain('"state": "running"');
+      // The agent's status report for the app reaches the panel too.
+      await panel.locator('tr', { hasText: 'web' }).locator('.badge', { hasText: 'running' }).waitFor();
+      expect(await page.evaluate('window.__sameDocument')).toBe(true);
+      expect(await row.getByRole('button', { name: 'Cancel' }).count()).toBe(0);
+      await shot('20-agent-result');
+    } finally {
+      release();
+      // After the page's checks: a failed poll or report fails the test, but never hides their own failure.
+      agentFailure = await daemon.stop().then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    }
+    expect(agentFailure).toBeUndefined();
+    expect(await page.content()).not.toContain(token);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(`${base}/`);
+    expect(problems).toEqual([]);
   }, 120_000);
 });

@@ -15,6 +15,7 @@ import { catalogCodePattern, getCatalogApp, listCatalog } from '../../services/c
 import { formatEnvFile, parseEnvFile, type EnvEntry } from '../../services/env-file.ts';
 import { projectFormSchema } from '../../services/project-form.ts';
 import { composeOfStored, findProject, updateProject } from '../../services/projects.ts';
+import { DeploySection, projectDeployments } from './deployments.tsx';
 import { FormFields, idParam, invalidForm, pathParam, redirectWithNotice, renderPage, scopeOf, userPage, type PageContext } from './shared.tsx';
 import {
   addCatalogApp,
@@ -112,6 +113,7 @@ async function builderPage(c: PageContext, user: AuthenticatedUser, row: Project
   const apps = appsOf(form);
   const networks = networksOf(form);
   const compose = composeView(row);
+  const deployments = await projectDeployments(c, user, row.id);
   const name = str(form.custom.custom_stack_code) || row.name;
   return renderPage(c, {
     title: name,
@@ -215,6 +217,7 @@ async function builderPage(c: PageContext, user: AuthenticatedUser, row: Project
             </p>
           )}
         </section>
+        <DeploySection projectId={row.id} deployments={deployments} />
         <section aria-labelledby="settings-title">
           <h2 id="settings-title">Project settings</h2>
           <form method="post" action={`${projectUrl(row.id)}/rename`}>
