@@ -136,4 +136,7 @@ export const casbinSeedRules: ReadonlyArray<CasbinSeedRule> = [
   ['p', 'group_anonymous', '/auth/config', 'GET'],
   ['p', 'group_user', '/catalog', 'GET'],
   ['p', 'client', '/catalog', 'GET'],
+
+  // drizzle/0019_schema_rule.sql: the JSON Schema of stacker.yml.
+  ['p', 'group_anonymous', '/schema/stacker.schema.json', 'GET'],
 ];

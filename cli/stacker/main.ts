@@ -118,9 +118,10 @@ async function withRetry<T>(send: () => Promise<T>): Promise<T> {
   }
 }
 
-function writeStackerFile(path: string, content: Record<string, unknown>, force: boolean): void {
+function writeStackerFile(path: string, content: Record<string, unknown>, force: boolean, schemaUrl: string): void {
   if (existsSync(path) && !force) throw new CliError(`${basename(path)} exists already: pass --force to replace it, or \`stacker service add\` to add apps`, EXIT.usage);
-  const text = `# stacker.yml: see \`stacker config example\`; schema: \`stacker config schema\`\n${stringify(content, { lineWidth: 0 })}`;
+  // The first line points editors (YAML language server) at the schema the server publishes.
+  const text = `# yaml-language-server: $schema=${schemaUrl}\n# stacker.yml: see \`stacker config example\`; schema: \`stacker config schema\`\n${stringify(content, { lineWidth: 0 })}`;
   const parsed = parseStackerFile(text);
   writeFileSync(path, text);
   if (!parsed.ok) info(`note: ${basename(path)} needs fixing before \`stacker push\`:\n${formatProblems(basename(path), parsed.problems).join('\n')}`);
@@ -265,7 +266,7 @@ withExamples(
         addCatalogServices(services, pickFromCatalog(catalog, codes));
         content = { name, services };
       }
-      writeStackerFile(target, content, Boolean(options.force));
+      writeStackerFile(target, content, Boolean(options.force), `${apiUrlOf(opts)}/schema/stacker.schema.json`);
       info(`Wrote ${opts.file} (${Object.keys(content.services as object).length} services). Next: \`stacker config validate\`, then \`stacker deploy --follow\``);
     }),
   'stacker init --from-compose docker-compose.yml',

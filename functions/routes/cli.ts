@@ -5,6 +5,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { createRouter } from '../router.ts';
 import { authErrorResponses, errorResponses, jsonContent, userSecurity } from '../schemas.ts';
 import { listCatalog } from '../services/catalog.ts';
+import stackerFileSchema from '../../schema/stacker.schema.json' with { type: 'json' };
 
 const AuthConfig = z
   .object({
@@ -55,7 +56,19 @@ const catalog = createRoute({
   },
 });
 
+const stackerSchema = createRoute({
+  method: 'get',
+  path: '/schema/stacker.schema.json',
+  tags: ['health'],
+  summary: 'The JSON Schema of stacker.yml, for editors (`# yaml-language-server: $schema=<this URL>`)',
+  responses: {
+    200: { description: 'The schema (schema/stacker.schema.json)', content: { 'application/schema+json': { schema: z.record(z.string(), z.unknown()) } } },
+    429: errorResponses[429],
+  },
+});
+
 export const cliRoutes = createRouter()
+  .openapi(stackerSchema, (c) => c.json(stackerFileSchema as Record<string, unknown>, 200, { 'Content-Type': 'application/schema+json', 'Cache-Control': 'public, max-age=3600' }))
   .openapi(authConfig, (c) => {
     const config = c.var.config;
     const item = {

@@ -87,6 +87,7 @@ const MATRIX: Array<[string, string, string, Subject[]]> = [
   ['GET', '/docs', '/docs', everyone],
   ['GET', '/docs/rapidoc.js', '/docs/rapidoc.js', everyone],
   ['GET', '/auth/config', '/auth/config', everyone],
+  ['GET', '/schema/stacker.schema.json', '/schema/stacker.schema.json', everyone],
   ['GET', '/catalog', '/catalog', usersAndClients],
 ];
 

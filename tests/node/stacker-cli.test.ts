@@ -244,7 +244,10 @@ describe('stacker: stacker.yml', () => {
     const add = await stacker(['service', 'add', 'redis'], { cwd: dir });
     expect(add, add.stderr).toMatchObject({ code: 0 });
     expect(Object.keys(parse(readFileSync(join(dir, 'stacker.yml'), 'utf8')).services)).toContain('redis');
-    expect(readFileSync(join(dir, 'stacker.yml'), 'utf8')).toMatch(/^# stacker\.yml/);
+    // The first line points editors at the schema the server publishes, and the server serves it there.
+    const schemaLine = /^# yaml-language-server: \$schema=(\S+)\n# stacker\.yml/.exec(readFileSync(join(dir, 'stacker.yml'), 'utf8'));
+    expect(schemaLine?.[1]).toBe(`${apiUrl}/schema/stacker.schema.json`);
+    expect(((await (await fetch(schemaLine![1]!)).json()) as { title: string }).title).toBe('stacker.yml');
     expect((await stacker(['config', 'validate'], { cwd: dir })).code).toBe(0);
     const unknown = await stacker(['init', '--app', 'no-such-app', '--force'], { cwd: dir });
     expect(unknown.code).toBe(2);
