@@ -1,17 +1,11 @@
 // Following a deployment's event log (GET /project/{id}/deployments/{deployment_id}/events): a cursor
 // that only moves forward, so a dropped connection resumes where it stopped without repeating a line.
+import type { EventView } from '../../functions/services/deployment-events.ts';
 import type { Api } from './api.ts';
 import { activity, CliError, EXIT, info, isTerminal, progressBar } from './output.ts';
 
-export interface DeploymentEvent {
-  seq: number;
-  at: string;
-  kind: string;
-  status: string | null;
-  progress: number | null;
-  message: string | null;
-  subject: string | null;
-}
+/** An event as the server answers it (the CLI only reads the type: nothing of the Worker runs here). */
+export type DeploymentEvent = EventView;
 
 interface EventsMeta {
   after: number;

@@ -6,6 +6,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { Command, CommanderError, Option } from 'commander';
 import { isMap, parseDocument, stringify } from 'yaml';
+import type { DeploymentView } from '../../functions/services/deployments.ts';
 import { Api, apiFor, apiUrlOf, type GlobalOptions } from './api.ts';
 import { completionScript } from './completion.ts';
 import { credentialsPath, removeCredentials } from './credentials.ts';
@@ -31,16 +32,7 @@ interface Project {
   name: string;
   updated_at: string;
 }
-interface Deployment {
-  id: number;
-  project_id: number;
-  deployment_hash: string;
-  status: string;
-  progress: number | null;
-  message: string | null;
-  created_at: string;
-  updated_at: string;
-}
+type Deployment = DeploymentView;
 interface CommandView {
   command_id: string;
   type: string;

@@ -65,19 +65,26 @@ export async function getServer(db: AnyDatabase, id: number, scope: Scope): Prom
   return toServerView(row);
 }
 
+/** The eight editable fields as columns; a field left out is cleared. */
+function columnsOf(input: ServerInput) {
+  return {
+    region: input.region ?? null,
+    zone: input.zone ?? null,
+    server: input.server ?? null,
+    os: input.os ?? null,
+    diskType: input.disk_type ?? null,
+    srvIp: input.srv_ip ?? null,
+    sshPort: input.ssh_port ?? null,
+    sshUser: input.ssh_user ?? null,
+  };
+}
+
 /** Replaces the eight editable fields (left out = cleared); owner and project stay. */
 export async function updateServer(db: AnyDatabase, id: number, scope: Scope, input: ServerInput): Promise<ServerView> {
   const [row] = await db
     .update(server)
     .set({
-      region: input.region ?? null,
-      zone: input.zone ?? null,
-      server: input.server ?? null,
-      os: input.os ?? null,
-      diskType: input.disk_type ?? null,
-      srvIp: input.srv_ip ?? null,
-      sshPort: input.ssh_port ?? null,
-      sshUser: input.ssh_user ?? null,
+      ...columnsOf(input),
       updatedAt: sql`now()`,
     })
     .where(and(eq(server.id, id), withinScope(server.userId, scope)))
@@ -118,14 +125,7 @@ export async function createServer(db: AnyDatabase, ownerId: string, projectId: 
       .values({
         userId: ownerId,
         projectId,
-        region: input.region ?? null,
-        zone: input.zone ?? null,
-        server: input.server ?? null,
-        os: input.os ?? null,
-        diskType: input.disk_type ?? null,
-        srvIp: input.srv_ip ?? null,
-        sshPort: input.ssh_port ?? null,
-        sshUser: input.ssh_user ?? null,
+        ...columnsOf(input),
       })
       .returning();
     return toServerView(row!);

@@ -9,32 +9,15 @@ import { agentConsoleUrl } from '../../functions/routes/dashboard/agent.tsx';
 import { sha256Hex } from '../../functions/services/crypto.ts';
 import { listCommands } from '../../functions/services/commands.ts';
 import { durableDoorbell } from '../../functions/services/doorbell.ts';
-import { createSession } from '../../functions/services/dashboard-sessions.ts';
 import { AgentSimulator } from '../helpers/agent-simulator.ts';
-import { BASE_URL } from '../helpers/api.ts';
 import { api, createAgent, createDeployment, uniqueId, type TestAgent } from '../helpers/auth.ts';
 import { withDatabase } from '../helpers/db.ts';
+import { page, postForm, signedIn } from '../helpers/dashboard.ts';
 
 const vaultStubUrl = inject('vaultStubUrl');
 
-async function signedIn(userId: string, role = 'group_user'): Promise<Record<string, string>> {
-  const token = await withDatabase((db) => createSession(db, { id: userId, role, email: `${userId}@example.com` }));
-  return { cookie: `stacker_session=${token}` };
-}
 
-function postForm(path: string, headers: Record<string, string>, form: Record<string, string>, origin = BASE_URL): Promise<Response> {
-  return api(path, {
-    method: 'POST',
-    headers: { ...headers, origin, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams(form).toString(),
-    redirect: 'manual',
-  });
-}
 
-async function page(path: string, headers: Record<string, string>): Promise<{ status: number; html: string }> {
-  const response = await api(path, { headers, redirect: 'manual' });
-  return { status: response.status, html: await response.text() };
-}
 
 /** The page a redirect leads to, with the one-time notice it set. */
 async function follow(response: Response, headers: Record<string, string>): Promise<{ location: string; html: string }> {

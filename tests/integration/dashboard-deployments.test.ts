@@ -12,6 +12,7 @@ import { api, apiWith, BASE_URL } from '../helpers/api.ts';
 import { bearerFor, jsonRequest, uniqueId } from '../helpers/auth.ts';
 import { withDatabase } from '../helpers/db.ts';
 import { createProjectFor, deliveriesOf, postProgress, type ProjectRef } from '../helpers/deploy.ts';
+import { expectFieldError, page } from '../helpers/dashboard.ts';
 
 type Headers = Record<string, string>;
 
@@ -30,22 +31,7 @@ function postForm(path: string, headers: Headers, form: Record<string, string>, 
   });
 }
 
-async function page(path: string, headers: Headers): Promise<{ status: number; html: string }> {
-  const response = await api(path, { headers, redirect: 'manual' });
-  return { status: response.status, html: await response.text() };
-}
 
-/** The field (input or select) is marked invalid and the message sits right after it, tied to it. */
-function expectFieldError(html: string, name: string, message: string) {
-  const id = `field-${name}`;
-  const control = new RegExp(`<(input|select) id="${id}"[^>]*>`).exec(html);
-  expect(control, `no control ${id}`).not.toBeNull();
-  expect(control![0]).toContain('aria-invalid="true"');
-  expect(control![0]).toContain(`aria-describedby="${id}-help"`);
-  const after = html.slice(control!.index);
-  const help = new RegExp(`^<${control![1]}[^>]*>(?:[\\s\\S]*?</select>)?<small id="${id}-help">([^<]*)</small>`).exec(after);
-  expect(help?.[1], `message of ${name}`).toBe(message);
-}
 
 const longSecret = (prefix: string) => `${prefix}${uniqueId('s')}${crypto.randomUUID().replace(/-/g, '')}`;
 

@@ -1,43 +1,15 @@
 // The dashboard's cloud keys and servers pages inside workerd: owners only, secrets only masked,
 // field errors next to their field, CSRF, and the rows really changed (read back through the pages).
 import { describe, expect, it } from 'vitest';
-import { createSession } from '../../functions/services/dashboard-sessions.ts';
 import { listServers } from '../../functions/services/servers.ts';
-import { BASE_URL } from '../helpers/api.ts';
 import { api, uniqueId } from '../helpers/auth.ts';
 import { withDatabase } from '../helpers/db.ts';
 import { createProjectFor } from '../helpers/deploy.ts';
+import { expectFieldError, page, postForm, signedIn } from '../helpers/dashboard.ts';
 
-async function signedIn(userId: string, role = 'group_user'): Promise<Record<string, string>> {
-  const token = await withDatabase((db) => createSession(db, { id: userId, role, email: `${userId}@example.com` }));
-  return { cookie: `stacker_session=${token}` };
-}
 
-function postForm(path: string, headers: Record<string, string>, form: Record<string, string>, origin = BASE_URL): Promise<Response> {
-  return api(path, {
-    method: 'POST',
-    headers: { ...headers, origin, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams(form).toString(),
-    redirect: 'manual',
-  });
-}
 
-async function page(path: string, headers: Record<string, string>): Promise<{ status: number; html: string }> {
-  const response = await api(path, { headers, redirect: 'manual' });
-  return { status: response.status, html: await response.text() };
-}
 
-/** The field (input or select) is marked invalid and the message sits right after it, tied to it. */
-function expectFieldError(html: string, name: string, message: string) {
-  const id = `field-${name}`;
-  const control = new RegExp(`<(input|select) id="${id}"[^>]*>`).exec(html);
-  expect(control, `no control ${id}`).not.toBeNull();
-  expect(control![0]).toContain('aria-invalid="true"');
-  expect(control![0]).toContain(`aria-describedby="${id}-help"`);
-  const after = html.slice(control!.index);
-  const help = new RegExp(`^<${control![1]}[^>]*>(?:[\\s\\S]*?</select>)?<small id="${id}-help">([^<]*)</small>`).exec(after);
-  expect(help?.[1]).toBe(message);
-}
 
 const keyIds = (html: string) => [...html.matchAll(/action="\/keys\/(\d+)\/delete"/g)].map((m) => Number(m[1]));
 const serverIds = (html: string) => [...new Set([...html.matchAll(/href="\/servers\/(\d+)"/g)].map((m) => Number(m[1])))];

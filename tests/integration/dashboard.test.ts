@@ -1,15 +1,10 @@
 // The dashboard's pages inside workerd: who sees what, sign-in refusals, CSRF.
 import { describe, expect, it } from 'vitest';
-import { createSession } from '../../functions/services/dashboard-sessions.ts';
 import { BASE_URL } from '../helpers/api.ts';
 import { api, apiWith, bearerFor, uniqueId } from '../helpers/auth.ts';
-import { withDatabase } from '../helpers/db.ts';
 import { createProjectFor } from '../helpers/deploy.ts';
+import { signedIn } from '../helpers/dashboard.ts';
 
-async function signedIn(userId: string, role = 'group_user'): Promise<Record<string, string>> {
-  const token = await withDatabase((db) => createSession(db, { id: userId, role, email: `${userId}@example.com` }));
-  return { cookie: `stacker_session=${token}` };
-}
 
 describe('dashboard pages', () => {
   it('the start page offers sign-in; the projects page sends a visitor without a session to sign in', async () => {
