@@ -339,6 +339,19 @@ describe('the dashboard deployment page', () => {
     ]);
   }, 20_000);
 
+  it('the long-poll fallback answers the events after the cursor as JSON, and holds until the next one', async () => {
+    const o = await owner('dpl');
+    const { id, url } = await deployFromPage(o);
+    await progress(id, 0, { status: 'in_progress', progress: 10, step: 'server', message: 'one' });
+    const ready = await api(`${url}/events?poll=1&after=0`, { headers: o.session });
+    expect(ready.status).toBe(200);
+    expect(((await ready.json()) as { list: Array<{ seq: number }> }).list.map((e) => e.seq)).toEqual([1, 2]);
+    // Nothing after 2 yet: held (longer than this test may take) until the next webhook.
+    const held = api(`${url}/events?poll=1&after=2`, { headers: o.session });
+    await progress(id, 1, { status: 'in_progress', progress: 50, step: 'docker', message: 'two' });
+    expect(((await (await held).json()) as { list: Array<{ seq: number; message: string }> }).list.map((e) => [e.seq, e.message])).toEqual([[3, 'two']]);
+  }, 15_000);
+
   it('cancel from the page cancels the deployment, tells the install service, and the page says so', async () => {
     const o = await owner('dpc');
     const { id, hash, url } = await deployFromPage(o);

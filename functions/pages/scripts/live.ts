@@ -4,22 +4,38 @@
 // event); htmx can refresh a fragment on it (hx-trigger="deployment-event from:body"). A reconnect
 // (dropped connection, sleeping laptop) resumes after the last event seen: EventSource sends it back
 // as Last-Event-ID, and an event at or before it is dropped, so nothing shows twice or goes missing.
+// Without EventSource, or when the stream keeps failing, it long-polls the same route (?poll).
 export const LIVE_JS = `
 (function () {
   var root = document.querySelector('[data-events-url]');
-  if (!root || !window.EventSource) return;
+  if (!root) return;
+  var url = root.getAttribute('data-events-url');
   var last = Number(root.getAttribute('data-after') || '0');
   var status = document.querySelector('[data-live-status]');
   var say = function (text) { if (status) status.textContent = text; };
-  var source = new EventSource(root.getAttribute('data-events-url') + '?after=' + last);
-  source.addEventListener('open', function () { say('Live'); });
-  source.addEventListener('error', function () { say(source.readyState === 2 ? 'Not following: reload the page' : 'Reconnecting…'); });
-  source.addEventListener('deployment', function (message) {
-    var event = JSON.parse(message.data);
+  var deliver = function (event) {
     if (event.seq <= last) return;
     last = event.seq;
     root.setAttribute('data-after', String(last));
     document.body.dispatchEvent(new CustomEvent('deployment-event', { detail: event }));
+  };
+  // The fallback: long-polls, one after another, from the last event seen.
+  var poll = function () {
+    say('Live (polling)');
+    fetch(url + '?poll=1&after=' + last, { credentials: 'same-origin', headers: { accept: 'application/json' } })
+      .then(function (response) { if (!response.ok) throw new Error(String(response.status)); return response.json(); })
+      .then(function (answer) { answer.list.forEach(deliver); poll(); })
+      .catch(function () { say('Reconnecting…'); setTimeout(poll, 3000); });
+  };
+  if (!window.EventSource) return poll();
+  var failures = 0;
+  var source = new EventSource(url + '?after=' + last);
+  source.addEventListener('open', function () { failures = 0; say('Live'); });
+  source.addEventListener('error', function () {
+    failures += 1;
+    // A stream that keeps failing (a proxy that buffers or cuts it) gives way to the long-poll.
+    if (source.readyState === 2 || failures >= 3) { source.close(); poll(); } else say('Reconnecting…');
   });
+  source.addEventListener('deployment', function (message) { deliver(JSON.parse(message.data)); });
 })();
 `;

@@ -1,6 +1,7 @@
 // The dashboard's live feed of a deployment's event log: Server-Sent Events from the cursor the page
 // was rendered with (or the Last-Event-ID a reconnecting browser sends), held on the deployment's
-// doorbell between events, so a waiting page costs no query. The script is pages/scripts/live.ts.
+// doorbell between events, so a waiting page costs no query; with ?poll, one long-poll answered as
+// JSON, for a browser whose stream keeps failing. The script is pages/scripts/live.ts.
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
@@ -24,9 +25,22 @@ export const liveEventPages = new Hono<AppEnv>().get(
     const deployment = await findDeployment(c.var.database.db, { id: idParam(c, 'deploymentId') }, scopeOf(user));
     if (deployment.projectId !== projectId) throw notFound('Deployment not found');
     let after = cursor.parse(c.req.header('last-event-id') ?? c.req.query('after') ?? 0);
+    const doorbell = durableDoorbell(c.env.DEPLOYMENT_DOORBELL);
+    if (c.req.query('poll') !== undefined) {
+      // The long-poll, for a browser whose stream cannot stay open: the next events as JSON, held
+      // up to MAX_EVENTS_WAIT_SECONDS on the doorbell when there are none yet.
+      const database = c.var.database;
+      const events = await waitForEvents({
+        doorbell,
+        deploymentHash: deployment.deploymentHash,
+        deadline: c.var.receivedAt + MAX_EVENTS_WAIT_SECONDS * 1000,
+        read: () => listEvents(database.db, deployment.id, after),
+        beforeWait: () => database.release(),
+      });
+      return c.json({ list: events.map(toEventView) }, 200, { 'Cache-Control': 'no-store' });
+    }
     // Outlives the handler: the stream's own connection, closed when it ends.
     const database = c.var.database.detached();
-    const doorbell = durableDoorbell(c.env.DEPLOYMENT_DOORBELL);
     return streamSSE(c, async (stream) => {
       const until = Date.now() + STREAM_SECONDS * 1000;
       try {
