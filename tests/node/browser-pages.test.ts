@@ -361,9 +361,22 @@ describe('the dashboard in a browser', () => {
     await page.goto(`${base}${projectPath}`);
     const statuses = await page.locator('#deploy-title ~ table .deploy-status').allTextContents();
     expect(statuses).toEqual(['cancelled', 'completed']);
+    expect(problems).toEqual([]);
+
+    // A network that will not keep the stream open (here: every stream request fails): the page
+    // falls back to the long-poll and still follows the deployment to its end, each line once.
+    await page.route(/\/events\?after=/, (route) => route.abort());
+    await page.getByRole('button', { name: 'Deploy this stack' }).click();
+    await page.getByRole('button', { name: 'Deploy', exact: true }).click();
+    await page.waitForURL(/\/deployments\/\d+$/);
+    await page.locator('[data-live-status]', { hasText: 'Live (polling)' }).waitFor();
+    await status.filter({ hasText: 'completed' }).waitFor({ timeout: 30_000 });
+    const polled = await logLines();
+    expectEachOnce(polled);
+    expect(polled.map((l) => l.message)).toEqual(final.map((l) => l.message));
+    await page.unroute(/\/events\?after=/);
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForURL(`${base}/`);
-    expect(problems).toEqual([]);
   }, 180_000);
 
   // The agent console of a deployment (functions/routes/dashboard/agent.tsx): the deployment is made
