@@ -141,3 +141,46 @@ export function ActionButton(props: { action: string; label: string; confirm?: s
     </form>
   );
 }
+
+export interface RowColumn<R> {
+  key: keyof R & string;
+  /** The repeated input's name; its errors are keyed `<field>.<row index>`. */
+  field: string;
+  label: string;
+  placeholder?: string;
+  /** A select instead of a text input. */
+  options?: Array<{ value: string; label: string }>;
+}
+
+/**
+ * Rows edited as repeated fields (one input per column and row), with one empty row to add one; a row
+ * left empty is dropped when read (FormFields.rows), which is how a row is removed.
+ */
+export function RowsTable<R extends Record<string, string>>(props: { caption: string; hint: string; rows: R[]; empty: R; columns: Array<RowColumn<R>>; errors?: FieldErrors }) {
+  const rows = [...props.rows, props.empty];
+  return (
+    <fieldset>
+      <legend>{props.caption}</legend>
+      <small>{props.hint}</small>
+      <table>
+        <thead>
+          <tr>
+            {props.columns.map((column) => (
+              <th scope="col">{column.label}</th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((row, index) => (
+            <tr>
+              {props.columns.map((column) => {
+                const common = { label: `${column.label}, row ${index + 1}`, hiddenLabel: true, name: column.field, errorKey: `${column.field}.${index}`, errors: props.errors };
+                return <td>{column.options ? <SelectField {...common} value={row[column.key]} options={column.options} /> : <Field {...common} value={row[column.key]} placeholder={column.placeholder} />}</td>;
+              })}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </fieldset>
+  );
+}

@@ -150,8 +150,8 @@ describe('the builder', () => {
     ]);
     expect(badPort.status).toBe(400);
     const html = await badPort.text();
-    expect(fieldMessage(html, 'port-1-host_port')).toBe('Port is not valid.');
-    expect(fieldMessage(html, 'port-0-host_port')).toBeUndefined();
+    expect(fieldMessage(html, 'port_host-1')).toBe('Port is not valid.');
+    expect(fieldMessage(html, 'port_host-0')).toBeUndefined();
     expect(html).toContain('value="99999"');
 
     const badName = await post(session, `/projects/${id}/apps/nginx`, [['name', 'ab'], ['code', 'bad code!'], ['image', 'nginx'], ['restart', 'always']]);

@@ -6,7 +6,7 @@ import type { CatalogApp } from '../../../db/schema.ts';
 import { requireSetting } from '../../config.ts';
 import type { AppEnv } from '../../env.ts';
 import { notFound } from '../../errors.ts';
-import { ActionButton, asFormFailure, Field, fieldId, FormMessage, type FieldErrors, type FormFailure } from '../../pages/forms.tsx';
+import { ActionButton, asFormFailure, Field, fieldId, FormMessage, RowsTable, type FieldErrors, type FormFailure } from '../../pages/forms.tsx';
 import type { AuthenticatedUser } from '../../principal.ts';
 import { disableApiClient, enableApiClient, listAllApiClients, type ApiClientDeps } from '../../services/api-clients.ts';
 import {
@@ -162,15 +162,6 @@ const valuesOf = (app: CatalogApp): CatalogFormValues => ({
   volumes: app.volumes.map((v) => ({ host_path: v.host_path ?? '', container_path: v.container_path })),
 });
 
-/** Rows of two repeated fields; a row left empty (as the extra one for adding) is no row. */
-function rowsOf<A extends string, B extends string>(form: FormFields, [a, fieldA]: [A, string], [b, fieldB]: [B, string]): Array<Record<A | B, string>> {
-  const first = form.all(fieldA);
-  const second = form.all(fieldB);
-  return Array.from({ length: Math.max(first.length, second.length) }, (_, i) => ({ [a]: first[i] ?? '', [b]: second[i] ?? '' }) as Record<A | B, string>).filter(
-    (row) => row[a] !== '' || row[b] !== '',
-  );
-}
-
 function readCatalogForm(form: FormFields): CatalogFormValues {
   return {
     code: form.one('code'),
@@ -179,70 +170,26 @@ function readCatalogForm(form: FormFields): CatalogFormValues {
     description: form.raw('description').trim(),
     image: form.one('image'),
     tag: form.one('tag'),
-    ports: rowsOf(form, ['host_port', 'port_host'], ['container_port', 'port_container']),
-    environment: rowsOf(form, ['key', 'env_key'], ['value', 'env_value']),
-    volumes: rowsOf(form, ['host_path', 'volume_host'], ['container_path', 'volume_container']),
+    ports: form.rows(ROW_FIELDS.ports),
+    environment: form.rows(ROW_FIELDS.environment),
+    volumes: form.rows(ROW_FIELDS.volumes),
   };
 }
 
-const ROW_FIELDS: Record<string, Record<string, string>> = {
+const ROW_FIELDS = {
   ports: { host_port: 'port_host', container_port: 'port_container' },
   environment: { key: 'env_key', value: 'env_value' },
   volumes: { host_path: 'volume_host', container_path: 'volume_container' },
-};
+} as const;
 
 /** The service's error path (`ports.0.container_port`) as the form's field key (`port_container.0`). */
 function catalogFieldOf(path: string): string | undefined {
   if (['code', 'name', 'category', 'description', 'image', 'tag'].includes(path)) return path;
   const [list, index, column] = path.split('.');
-  const field = list && column ? ROW_FIELDS[list]?.[column] : undefined;
+  const field = list && column ? (ROW_FIELDS as Record<string, Record<string, string>>)[list]?.[column] : undefined;
   return field && index !== undefined && /^\d+$/.test(index) ? `${field}.${index}` : undefined;
 }
 
-function RowsTable<R extends Record<string, string>>(props: {
-  caption: string;
-  hint: string;
-  rows: R[];
-  empty: R;
-  columns: Array<{ key: keyof R & string; field: string; label: string; placeholder?: string }>;
-  errors?: FieldErrors;
-}) {
-  const rows = [...props.rows, props.empty];
-  return (
-    <fieldset>
-      <legend>{props.caption}</legend>
-      <small>{props.hint}</small>
-      <table>
-        <thead>
-          <tr>
-            {props.columns.map((column) => (
-              <th scope="col">{column.label}</th>
-            ))}
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map((row, index) => (
-            <tr>
-              {props.columns.map((column) => (
-                <td>
-                  <Field
-                    label={`${column.label}, row ${index + 1}`}
-                    hiddenLabel
-                    name={column.field}
-                    errorKey={`${column.field}.${index}`}
-                    value={row[column.key]}
-                    placeholder={column.placeholder}
-                    errors={props.errors}
-                  />
-                </td>
-              ))}
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </fieldset>
-  );
-}
 
 function CatalogForm(props: { action: string; values: CatalogFormValues; failure?: FormFailure; submit: string }) {
   const { values } = props;

@@ -9,7 +9,7 @@ import type { AppEnv } from '../../env.ts';
 import { ApiError } from '../../errors.ts';
 import { projectDeps } from '../../context.ts';
 import { highlightYaml } from '../../pages/highlight-yaml.js';
-import { ActionButton, asFormFailure, Field, FormMessage, SelectField, type FieldErrors, type FormFailure } from '../../pages/forms.tsx';
+import { ActionButton, asFormFailure, Field, FormMessage, RowsTable, SelectField, type FieldErrors, type FormFailure } from '../../pages/forms.tsx';
 import type { AuthenticatedUser } from '../../principal.ts';
 import { catalogCodePattern, getCatalogApp, listCatalog } from '../../services/catalog.ts';
 import { formatEnvFile, parseEnvFile, type EnvEntry } from '../../services/env-file.ts';
@@ -278,18 +278,6 @@ function valuesOf(app: RawApp): AppFormValues {
   };
 }
 
-/** Rows of a table posted as repeated fields; a row left empty is dropped (that is how rows are removed). */
-function postedRows<K extends string>(fields: FormFields, names: Record<K, string>, keep: (row: Record<K, string>) => boolean): Array<Record<K, string>> {
-  const columns = Object.entries(names) as Array<[K, string]>;
-  const length = Math.max(...columns.map(([, name]) => fields.all(name).length));
-  const result: Array<Record<K, string>> = [];
-  for (let i = 0; i < length; i += 1) {
-    const row = Object.fromEntries(columns.map(([key, name]) => [key, fields.all(name)[i] ?? ''])) as Record<K, string>;
-    if (keep(row)) result.push(row);
-  }
-  return result;
-}
-
 function postedAppValues(fields: FormFields): AppFormValues {
   return {
     name: fields.one('name'),
@@ -298,9 +286,10 @@ function postedAppValues(fields: FormFields): AppFormValues {
     tag: fields.one('tag'),
     restart: fields.one('restart'),
     domain: fields.one('domain'),
-    ports: postedRows(fields, { host_port: 'port_host', container_port: 'port_container', protocol: 'port_protocol' }, (r) => r.host_port !== '' || r.container_port !== ''),
-    environment: postedRows(fields, { key: 'env_key', value: 'env_value' }, (r) => r.key !== '' || r.value !== ''),
-    volumes: postedRows(fields, { host_path: 'volume_host', container_path: 'volume_container' }, (r) => r.host_path !== '' || r.container_path !== ''),
+    // A port row holds its protocol's select even when left empty: empty means no port numbers.
+    ports: fields.rows({ host_port: 'port_host', container_port: 'port_container', protocol: 'port_protocol' }).filter((r) => r.host_port !== '' || r.container_port !== ''),
+    environment: fields.rows({ key: 'env_key', value: 'env_value' }),
+    volumes: fields.rows({ host_path: 'volume_host', container_path: 'volume_container' }),
     network: fields.all('network').filter(Boolean),
   };
 }
@@ -323,23 +312,18 @@ function appFieldOf(rest: string): string | undefined {
   if (rest in top) return top[rest];
   const row = /^(shared_ports|environment|volumes)\.(\d+)(?:\.(\w+))?$/.exec(rest);
   if (row) {
-    const table = { shared_ports: 'port', environment: 'env', volumes: 'volume' }[row[1] as 'shared_ports'];
+    const fields: Record<string, Record<string, string>> = {
+      shared_ports: { host_port: 'port_host', container_port: 'port_container', protocol: 'port_protocol' },
+      environment: { key: 'env_key', value: 'env_value' },
+      volumes: { host_path: 'volume_host', container_path: 'volume_container' },
+    };
     const column = row[3] ?? { shared_ports: 'container_port', environment: 'key', volumes: 'container_path' }[row[1] as 'shared_ports'];
-    return `${table}.${row[2]}.${column}`;
+    const field = fields[row[1]!]![column];
+    return field && `${field}.${row[2]}`;
   }
   if (/^network(\.\d+)?$/.test(rest)) return 'network';
   return undefined;
 }
-
-const RowHeader = (props: { columns: string[] }) => (
-  <thead>
-    <tr>
-      {props.columns.map((column) => (
-        <th scope="col">{column}</th>
-      ))}
-    </tr>
-  </thead>
-);
 
 async function appPage(c: PageContext, row: Project, form: RawForm, entry: StackApp, state: { values?: AppFormValues; failure?: FormFailure; envText?: string; envFailure?: FormFailure } = {}) {
   const values = state.values ?? valuesOf(entry.app);
@@ -379,57 +363,40 @@ async function appPage(c: PageContext, row: Project, form: RawForm, entry: Stack
             <SelectField label="Restart policy" name="restart" value={values.restart} errors={errors} options={RESTART_POLICIES.map((policy) => ({ value: policy, label: policy }))} />
             <Field label="Domain" name="domain" value={values.domain} errors={errors} placeholder="app.example.com" />
           </div>
-          <h2>Ports</h2>
-          <table>
-            <RowHeader columns={['Host port', 'Container port', 'Protocol']} />
-            <tbody>
-              {[...values.ports, { host_port: '', container_port: '', protocol: 'tcp' }].map((port, i) => (
-                <tr>
-                  <td>
-                    <Field label={`Host port ${i + 1}`} hiddenLabel name="port_host" errorKey={`port.${i}.host_port`} value={port.host_port} errors={errors} placeholder="not published" />
-                  </td>
-                  <td>
-                    <Field label={`Container port ${i + 1}`} hiddenLabel name="port_container" errorKey={`port.${i}.container_port`} value={port.container_port} errors={errors} />
-                  </td>
-                  <td>
-                    <SelectField label={`Protocol ${i + 1}`} hiddenLabel name="port_protocol" errorKey={`port.${i}.protocol`} value={port.protocol} errors={errors} options={[{ value: 'tcp', label: 'tcp' }, { value: 'udp', label: 'udp' }]} />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-          <h2>Environment</h2>
-          <table>
-            <RowHeader columns={['Variable', 'Value']} />
-            <tbody>
-              {[...values.environment, { key: '', value: '' }].map((variable, i) => (
-                <tr>
-                  <td>
-                    <Field label={`Variable ${i + 1} name`} hiddenLabel name="env_key" errorKey={`env.${i}.key`} value={variable.key} errors={errors} />
-                  </td>
-                  <td>
-                    <Field label={`Variable ${i + 1} value`} hiddenLabel name="env_value" errorKey={`env.${i}.value`} value={variable.value} errors={errors} />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-          <h2>Volumes</h2>
-          <table>
-            <RowHeader columns={['Host path or volume name', 'Container path']} />
-            <tbody>
-              {[...values.volumes, { host_path: '', container_path: '' }].map((volume, i) => (
-                <tr>
-                  <td>
-                    <Field label={`Volume ${i + 1} host path`} hiddenLabel name="volume_host" errorKey={`volume.${i}.host_path`} value={volume.host_path} errors={errors} placeholder="a named volume" />
-                  </td>
-                  <td>
-                    <Field label={`Volume ${i + 1} container path`} hiddenLabel name="volume_container" errorKey={`volume.${i}.container_path`} value={volume.container_path} errors={errors} />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <RowsTable
+            caption="Ports"
+            hint="An empty host port publishes none (reachable inside the stack only). Clear a row to remove it."
+            rows={values.ports}
+            empty={{ host_port: '', container_port: '', protocol: 'tcp' }}
+            columns={[
+              { key: 'host_port', field: 'port_host', label: 'Host port', placeholder: 'not published' },
+              { key: 'container_port', field: 'port_container', label: 'Container port' },
+              { key: 'protocol', field: 'port_protocol', label: 'Protocol', options: [{ value: 'tcp', label: 'tcp' }, { value: 'udp', label: 'udp' }] },
+            ]}
+            errors={errors}
+          />
+          <RowsTable
+            caption="Environment"
+            hint="Clear a row to remove it; the .env view below edits them all at once."
+            rows={values.environment}
+            empty={{ key: '', value: '' }}
+            columns={[
+              { key: 'key', field: 'env_key', label: 'Variable' },
+              { key: 'value', field: 'env_value', label: 'Value' },
+            ]}
+            errors={errors}
+          />
+          <RowsTable
+            caption="Volumes"
+            hint="An empty host path gives the app a named volume. Clear a row to remove it."
+            rows={values.volumes}
+            empty={{ host_path: '', container_path: '' }}
+            columns={[
+              { key: 'host_path', field: 'volume_host', label: 'Host path or volume name', placeholder: 'a named volume' },
+              { key: 'container_path', field: 'volume_container', label: 'Container path' },
+            ]}
+            errors={errors}
+          />
           <fieldset>
             <legend>Networks</legend>
             {networks.length === 0 && <p>No networks in this project yet; add one on the project page.</p>}
@@ -441,9 +408,6 @@ async function appPage(c: PageContext, row: Project, form: RawForm, entry: Stack
             ))}
             {errors.network && <small class="form-error">{errors.network}</small>}
           </fieldset>
-          <p>
-            <small>Leave a row empty to remove it; the empty last row adds one.</small>
-          </p>
           <button type="submit">Save app</button>
         </form>
         <details open={state.envFailure !== undefined}>

@@ -153,6 +153,16 @@ export class FormFields {
     return values.map((v) => (typeof v === 'string' ? v.trim() : ''));
   }
 
+  /** Rows of repeated fields (`{ host_port: 'port_host', ... }`), in order; a row left empty is no row. */
+  rows<K extends string>(columns: Record<K, string>): Array<Record<K, string>> {
+    const entries = Object.entries(columns) as Array<[K, string]>;
+    const values = entries.map(([, field]) => this.all(field));
+    const length = Math.max(0, ...values.map((column) => column.length));
+    return Array.from({ length }, (_, i) => Object.fromEntries(entries.map(([key], c) => [key, values[c]![i] ?? ''])) as Record<K, string>).filter((row) =>
+      Object.values<string>(row).some((value) => value !== ''),
+    );
+  }
+
   has(name: string): boolean {
     return this.body[name] !== undefined;
   }
