@@ -1,11 +1,16 @@
 // CPU per request, by process, on the real local service: what one request of each kind costs the
 // Worker (workerd), wrangler's dev proxy, the WebSocket proxy, PostgreSQL and the client. The load run
 // (bench/load) is bound by this sum on a 2-core machine; this is the figure to move when it falls short.
-//   node bench/request-cost.ts [--requests 2000] [--connections 20]
+//   node bench/request-cost.ts [--requests 2000] [--connections 20] [--baseline DIR]
 //   (or BENCH_REQUESTS, BENCH_CONNECTIONS)
+// --baseline DIR: first the same measurements with the service run from DIR (e.g. today's code,
+// `git archive HEAD functions db drizzle schema scripts wrangler.toml package.json tsconfig.json | tar -x -C DIR`),
+// then from a snapshot of this tree; both tables printed, side by side in one run.
 // Each kind: a warm-up of 100 requests, then --requests at --connections in flight, every answer a 200.
 // CPU is read from /proc for every process of the service and its private PostgreSQL (rate limits off,
-// so every request is served).
+// so every request is served). Postgres statements and transactions per request are counted on the
+// private server: pg_stat_statements (calls, the benchmark's own reads left out) and pg_stat_database
+// (xact_commit + xact_rollback of the service's database, less the benchmark's own reads).
 import autocannon from 'autocannon';
 import { parseArgs } from 'node:util';
 import { drizzle } from 'drizzle-orm/node-postgres';
@@ -19,19 +24,19 @@ import { cpuBetween, snapshot } from './load/processes.ts';
 import { machine, RATE_LIMITS_OFF, startService, type Service } from './lib/service.ts';
 
 function settings() {
-  const usage = 'usage: node bench/request-cost.ts [--requests n] [--connections n]';
+  const usage = 'usage: node bench/request-cost.ts [--requests n] [--connections n] [--baseline dir]';
   try {
-    const { values } = parseArgs({ options: { requests: { type: 'string' }, connections: { type: 'string' } } });
+    const { values } = parseArgs({ options: { requests: { type: 'string' }, connections: { type: 'string' }, baseline: { type: 'string' } } });
     const requests = Number(values.requests ?? process.env.BENCH_REQUESTS ?? 2000);
     const connections = Number(values.connections ?? process.env.BENCH_CONNECTIONS ?? 20);
-    if ([requests, connections].every((n) => Number.isInteger(n) && n > 0)) return { requests, connections };
+    if ([requests, connections].every((n) => Number.isInteger(n) && n > 0)) return { requests, connections, baseline: values.baseline };
     console.error(`${usage} (whole numbers above 0)`);
   } catch (error) {
     console.error(`${error instanceof Error ? error.message : String(error)}\n${usage}`);
   }
   process.exit(2);
 }
-const { requests, connections } = settings();
+const { requests, connections, baseline } = settings();
 const command = [
   ...['BENCH_REQUESTS', 'BENCH_CONNECTIONS'].flatMap((name) => (process.env[name] ? [`${name}=${process.env[name]}`] : [])),
   'node bench/request-cost.ts',
@@ -93,39 +98,74 @@ function load(baseUrl: string, kind: Kind, amount: number): Promise<autocannon.R
   });
 }
 
-async function main(): Promise<number> {
-  const machineLine = machine();
-  console.error(`[bench] request-cost: ${requests} requests per kind, ${connections} in flight`);
-  const service = await startService('bench_cost', RATE_LIMITS_OFF, { privatePostgres: { max_connections: connections * 4 + 50 } });
+/** Statements and transactions the server has run so far (the benchmark's own reads excluded by the caller). */
+async function counters(pool: pg.Pool): Promise<{ statements: number; transactions: number }> {
+  const { rows } = await pool.query<{ statements: string; transactions: string }>(`
+    select
+      (select coalesce(sum(calls), 0) from pg_stat_statements s join pg_database d on d.oid = s.dbid
+        where d.datname = current_database() and s.query not like '%pg_stat_%' and s.query not like '%pg_stat_statements%') as statements,
+      (select xact_commit + xact_rollback from pg_stat_database where datname = current_database()) as transactions`);
+  return { statements: Number(rows[0]!.statements), transactions: Number(rows[0]!.transactions) };
+}
+
+async function measure(label: string, codeFrom: string | undefined): Promise<{ rows: string[]; failed: boolean; postgres: string }> {
+  const service = await startService('bench_cost', RATE_LIMITS_OFF, {
+    privatePostgres: { max_connections: connections * 4 + 50, shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' },
+    ...(codeFrom ? { codeFrom } : { snapshot: true }),
+  });
   const rows: string[] = [];
   let failed = false;
+  const stats = new pg.Pool({ connectionString: service.databaseUrl, max: 1 });
   try {
+    await stats.query('create extension if not exists pg_stat_statements');
     for (const kind of await kinds(service)) {
       await load(service.baseUrl, kind, 100);
+      // Let the warm-up's waitUntil work and connection resets finish before counting.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
       const before = snapshot();
+      const pgBefore = await counters(stats);
       const started = performance.now();
       const result = await load(service.baseUrl, kind, requests);
       const seconds = (performance.now() - started) / 1000;
       const after = snapshot();
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const pgAfter = await counters(stats);
+      // Each counters() read is itself one transaction.
+      const statements = (pgAfter.statements - pgBefore.statements) / requests;
+      const transactions = (pgAfter.transactions - pgBefore.transactions - 1) / requests;
       const bad = result.non2xx + result.errors + result.timeouts;
       if (bad > 0) failed = true;
       const perRequest = cpuBetween(before, after, 1).map(([process, cpuSeconds]) => [process, (cpuSeconds * 1000) / requests] as const);
       const total = perRequest.reduce((sum, [, value]) => sum + value, 0);
+      const worker = perRequest.find(([process]) => process === 'workerd')?.[1] ?? 0;
       const parts = perRequest.map(([process, value]) => `${process} ${value.toFixed(1)}`).join('; ');
-      console.error(`[bench] ${kind.name}: ${(requests / seconds).toFixed(0)} req/s, ${total.toFixed(1)} CPU ms/request, ${bad} failed`);
-      rows.push(`| ${kind.name} | ${(requests / seconds).toFixed(0)} | ${result.latency.p50} | ${result.latency.p99} | ${bad} | ${total.toFixed(1)} | ${parts} |`);
+      console.error(`[bench] ${label}: ${kind.name}: ${(requests / seconds).toFixed(0)} req/s, ${total.toFixed(1)} CPU ms/request (Worker ${worker.toFixed(1)}), PG ${statements.toFixed(2)} statements / ${transactions.toFixed(2)} transactions per request, ${bad} failed`);
+      rows.push(`| ${kind.name} | ${(requests / seconds).toFixed(0)} | ${result.latency.p50} | ${result.latency.p99} | ${bad} | ${worker.toFixed(1)} | ${total.toFixed(1)} | ${statements.toFixed(2)} | ${transactions.toFixed(2)} | ${parts} |`);
     }
   } finally {
+    await stats.end();
     await service.stop();
   }
+  return { rows, failed, postgres: service.postgres };
+}
+
+async function main(): Promise<number> {
+  const machineLine = machine();
+  console.error(`[bench] request-cost: ${requests} requests per kind, ${connections} in flight`);
+  const runs: Array<{ label: string; codeFrom?: string }> = baseline ? [{ label: `baseline (${baseline})`, codeFrom: baseline }, { label: 'this tree' }] : [{ label: 'this tree' }];
+  const results = [];
+  for (const run of runs) results.push({ ...run, ...(await measure(run.label, run.codeFrom)) });
   console.log(`Machine: ${machineLine}`);
   console.log(`Command: ${command}`);
   console.log(`Date: ${new Date().toISOString()}`);
-  console.log(`${requests} requests per kind, ${connections} in flight; ${service.postgres}\n`);
-  console.log('| request | requests/s | p50 ms | p99 ms | failed | CPU ms/request (all processes) | CPU ms/request by process |');
-  console.log('|---|--:|--:|--:|--:|--:|---|');
-  for (const row of rows) console.log(row);
-  return failed ? 1 : 0;
+  console.log(`${requests} requests per kind, ${connections} in flight; ${results[0]!.postgres}`);
+  for (const result of results) {
+    console.log(`\n${result.label}:\n`);
+    console.log('| request | requests/s | p50 ms | p99 ms | failed | Worker (workerd) CPU ms/request | CPU ms/request (all processes) | PG statements/request | PG transactions/request | CPU ms/request by process |');
+    console.log('|---|--:|--:|--:|--:|--:|--:|--:|--:|---|');
+    for (const row of result.rows) console.log(row);
+  }
+  return results.some((result) => result.failed) ? 1 : 0;
 }
 
 main().then(

@@ -9,6 +9,7 @@ import { errorResponse, handleError, handleNotFound } from './errors.ts';
 import { log, setLogLevel } from './logger.ts';
 import { createRouter } from './router.ts';
 import { authenticate } from './middleware/authenticate.ts';
+import { useCredentialNamespace } from './services/agent-gate.ts';
 import { authorize } from './middleware/authorize.ts';
 import { knownRoutesOnly, type RouteSignature } from './middleware/known-route.ts';
 import { rateLimit } from './middleware/rate-limit.ts';
@@ -102,6 +103,7 @@ export function createApp() {
   );
   app.use(async (c, next) => {
     const config = c.var.config;
+    useCredentialNamespace(c.env.DEPLOYMENT_DOORBELL); // for rotations by code without the bindings
     const database = new RequestDatabase({
       get url() {
         return requireSetting(config, 'DATABASE_URL');

@@ -4,7 +4,7 @@ import { configFromBindings, requireSetting } from './config.ts';
 import type { Bindings } from './env.ts';
 import { describeError, log, setLogLevel } from './logger.ts';
 import { pruneAgentRequestIds } from './services/agent-signature.ts';
-import { expireCommandLeases } from './services/commands.ts';
+import { deploymentsWithStaleQueue, expireCommandLeases } from './services/commands.ts';
 import { expireOverdueDeployments } from './services/deployments.ts';
 import { durableDoorbell } from './services/doorbell.ts';
 import { publishDueJobs } from './services/outbox.ts';
@@ -35,6 +35,8 @@ export async function runScheduledJobs(env: Bindings): Promise<ScheduledReport> 
     report.requeued = leases.filter((lease) => lease.status === 'queued').length;
     report.expiredCommands = leases.length - report.requeued;
     const requeuedFor = new Set(leases.filter((lease) => lease.status === 'queued').map((lease) => lease.deploymentHash));
+    // A ring that was lost is rung again: waits skip claims until one comes (deployment-doorbell.ts).
+    for (const hash of await deploymentsWithStaleQueue(database.db)) requeuedFor.add(hash);
     await Promise.all([...requeuedFor].map((hash) => doorbell.ring(hash, 'commands')));
     await Promise.all([...new Set(leases.map((lease) => lease.deploymentHash))].map((hash) => doorbell.ring(hash, 'status')));
 

@@ -13,7 +13,17 @@ export type Principal =
   /** An HMAC API client, acting for the user who owns it. */
   | { kind: 'client'; subject: 'client'; clientId: number; userId: string }
   /** `lastHeartbeatAt` as read when authenticating, so a poll writes a heartbeat only when one is due. */
-  | { kind: 'agent'; subject: 'agent'; agentId: string; deploymentHash: string; lastHeartbeatAt: Date | null };
+  | {
+      kind: 'agent';
+      subject: 'agent';
+      agentId: string;
+      deploymentHash: string;
+      lastHeartbeatAt: Date | null;
+      /** Authenticated through the deployment's Durable Object (the wait route), which also keeps the heartbeat. */
+      gated?: boolean;
+      /** Gated and the heartbeat is due: the route writes it (agent-gate.ts writeGatedHeartbeat). */
+      heartbeat?: { tokenHash: string; epoch: number };
+    };
 
 export const ADMIN_ROLE = 'group_admin';
 

@@ -47,18 +47,23 @@ export interface ServiceOptions {
    */
   privatePostgres?: Record<string, string | number>;
   /**
-   * Run the service from a copy of its code taken now (functions, db, drizzle, scripts, wrangler.toml,
+   * Run the service from a copy of its code taken now (functions, db, drizzle, schema, scripts, wrangler.toml,
    * package.json, tsconfig.json; node_modules linked), not from the working tree: `wrangler dev`
    * rebuilds and restarts the Worker whenever a file under it changes, which drops every request
    * in flight, so a long benchmark in a tree that others are editing would measure their edits.
    */
   snapshot?: boolean;
+  /**
+   * Run the service from this directory's code instead (e.g. `git archive` of an earlier commit, for
+   * a before/after comparison in one run); node_modules is linked from this tree when it has none.
+   */
+  codeFrom?: string;
 }
 
 /** The copy of the service's code that `snapshot` runs from. */
 async function snapshotTree(name: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), `stacker-${name}-code-`));
-  for (const entry of ['functions', 'db', 'drizzle', 'scripts', 'wrangler.toml', 'package.json', 'tsconfig.json']) {
+  for (const entry of ['functions', 'db', 'drizzle', 'schema', 'scripts', 'wrangler.toml', 'package.json', 'tsconfig.json']) {
     await cp(join(projectRoot, entry), join(dir, entry), { recursive: true });
   }
   await symlink(join(projectRoot, 'node_modules'), join(dir, 'node_modules'), 'dir');
@@ -111,7 +116,10 @@ export async function startService(name = 'bench', extraEnv: Record<string, stri
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
 
     let root = projectRoot;
-    if (options.snapshot) {
+    if (options.codeFrom) {
+      root = options.codeFrom;
+      await symlink(join(projectRoot, 'node_modules'), join(root, 'node_modules'), 'dir').catch(() => undefined);
+    } else if (options.snapshot) {
       root = await snapshotTree(name);
       const copy = root;
       cleanups.push(() => rm(copy, { recursive: true, force: true }));

@@ -1,21 +1,59 @@
 import { DurableObject } from 'cloudflare:workers';
+import { constantTimeEqual } from '../services/crypto.ts';
+import { HEARTBEAT_FLUSH_MS, type CachedAgent, type GateAnswer, type GateRequest } from './agent-gate-types.ts';
 
 interface WaiterAttachment {
   /** When the waiting request arrived (ms): the newest request of a waiter wins. */
   arrival: number;
 }
 
+/** Replay protection keeps a signed wait's request id this long past max(arrival, X-Timestamp). */
+export const REQUEST_ID_KEEP_MS = 10 * 60_000;
+
 /**
  * One per deployment_hash: wakes whoever waits for news of that deployment (an agent waiting for a
  * command, a dashboard waiting for a status change). Postgres holds the facts; this object holds
- * only the waiting sockets, accepted with the hibernation API so that idle waiters cost nothing.
- * Losing it (eviction, deploy) loses nothing: waiters time out and read the database again.
+ * the waiting sockets, accepted with the hibernation API so that idle waiters cost nothing.
  *
  * A waiter that names itself (`waiter=<agent id>`) holds one wait at a time: a wait that arrived
  * later ends the earlier ones ("superseded"), and one that arrived earlier than a held wait is
  * refused with 409. An agent that lost its connection and polls again so never piles up waits.
+ *
+ * The agent's hot path (DESIGN "Agent long-poll"): in its SQLite storage, which outlives hibernation,
+ * the object also keeps
+ * - the agent's token hashes as Postgres last said (`agentGate` vouches for a matching token;
+ *   anything else is a miss and goes to Postgres). Every change made through the Worker (register,
+ *   rotation) calls `forgetAgents` before answering; the heartbeat flush re-reads the row at least
+ *   every HEARTBEAT_FLUSH_MS, which bounds a change made behind the Worker's back (SQL, the CLI);
+ * - the signed wait requests' ids (replay protection, REQUEST_ID_KEEP_MS);
+ * - a claim version: every 'commands' ring increments `version`; a claim that found nothing claimable
+ *   (nothing queued, nothing leased that may be offered again) sets `cleared` to the version read
+ *   before it. A wait claims from Postgres only while version > cleared. A fresh object (no storage)
+ *   starts with version 1, cleared 0: it does not know, so the first wait claims.
  */
 export class DeploymentDoorbell extends DurableObject {
+  private readonly sql: SqlStorage;
+  private version: number;
+  private cleared: number;
+  private epoch: number;
+  private prunedAt = 0;
+
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env as never);
+    this.sql = ctx.storage.sql;
+    this.sql.exec(`create table if not exists meta (key text primary key, value integer not null)`);
+    this.sql.exec(`create table if not exists agent (agent_id text primary key, entry text not null)`);
+    this.sql.exec(`create table if not exists request_id (agent_id text not null, request_id text not null, keep_until integer not null, primary key (agent_id, request_id))`);
+    const meta = new Map(this.sql.exec<{ key: string; value: number }>(`select key, value from meta`).toArray().map((row) => [row.key, row.value]));
+    this.version = meta.get('version') ?? 1;
+    this.cleared = meta.get('cleared') ?? 0;
+    this.epoch = meta.get('epoch') ?? 0;
+  }
+
+  private setMeta(key: 'version' | 'cleared' | 'epoch', value: number): void {
+    this.sql.exec(`insert into meta (key, value) values (?, ?) on conflict (key) do update set value = excluded.value`, key, value);
+  }
+
   override async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
     const topic = url.searchParams.get('topic') ?? '';
@@ -39,9 +77,12 @@ export class DeploymentDoorbell extends DurableObject {
       const { 0: client, 1: server } = new WebSocketPair();
       this.ctx.acceptWebSocket(server, tags);
       server.serializeAttachment({ arrival } satisfies WaiterAttachment);
-      return new Response(null, { status: 101, webSocket: client });
+      // Read after the socket is accepted: a ring from now on reaches it, one before is in `version`.
+      const headers = { 'x-claim-version': String(this.version), 'x-claim-cleared': String(this.cleared) };
+      return new Response(null, { status: 101, webSocket: client, headers });
     }
     if (url.pathname === '/ring' && request.method === 'POST') {
+      if (topic === 'commands') this.setMeta('version', ++this.version);
       let woken = 0;
       for (const socket of this.ctx.getWebSockets(topic)) {
         if (this.send(socket, 'ring')) woken++;
@@ -49,6 +90,86 @@ export class DeploymentDoorbell extends DurableObject {
       return Response.json({ woken });
     }
     return new Response('not found', { status: 404 });
+  }
+
+  /** The wait route's authentication: vouch for a token the cache knows, or say miss. */
+  agentGate(request: GateRequest): GateAnswer {
+    const now = Date.now();
+    const row = this.sql.exec<{ entry: string }>(`select entry from agent where agent_id = ?`, request.agentId).toArray()[0];
+    const cached = row ? (JSON.parse(row.entry) as CachedAgent) : undefined;
+    if (!cached || !this.vouches(cached, request.tokenHash, now)) return { kind: 'miss', epoch: this.epoch };
+    if (!this.remember(request, now)) return { kind: 'replay' };
+    return { kind: 'ok', heartbeatDue: now - cached.checkedAt >= HEARTBEAT_FLUSH_MS, epoch: this.epoch };
+  }
+
+  /**
+   * Stores what Postgres said about the agent (read after `epoch` was handed out; refused if a
+   * change came since) and records the request id. False: a replay.
+   */
+  agentPrime(entry: CachedAgent, epoch: number, request?: Pick<GateRequest, 'agentId' | 'requestId' | 'requestIdKeepUntil'>): { replay: boolean } {
+    if (request && !this.remember(request, Date.now())) return { replay: true };
+    if (epoch === this.epoch) {
+      this.sql.exec(`insert into agent (agent_id, entry) values (?, ?) on conflict (agent_id) do update set entry = excluded.entry`, entry.agentId, JSON.stringify(entry));
+    }
+    return { replay: false };
+  }
+
+  /** The agent's credentials changed (or it is gone): forget them, and refuse stores read before now. */
+  forgetAgents(): void {
+    this.setMeta('epoch', ++this.epoch);
+    this.sql.exec(`delete from agent`);
+  }
+
+  /** A claim that started at `version` found nothing claimable. */
+  claimedNothing(version: number): void {
+    if (version > this.cleared && version <= this.version) {
+      this.cleared = version;
+      this.setMeta('cleared', version);
+    }
+  }
+
+  /** For tests: what the object holds. */
+  inspect(): { version: number; cleared: number; epoch: number; agents: number; requestIds: number } {
+    const agents = this.sql.exec<{ n: number }>(`select count(*) as n from agent`).one().n;
+    const requestIds = this.sql.exec<{ n: number }>(`select count(*) as n from request_id`).one().n;
+    return { version: this.version, cleared: this.cleared, epoch: this.epoch, agents, requestIds };
+  }
+
+  /** For tests: how many signed waits' request ids starting with `prefix` the object remembers. */
+  countRequestIds(prefix: string): number {
+    return this.sql.exec<{ n: number }>(`select count(*) as n from request_id where substr(request_id, 1, ?) = ?`, prefix.length, prefix).one().n;
+  }
+
+  /** For tests: as if the object were new (its storage lost). */
+  reset(): void {
+    this.sql.exec(`delete from meta`);
+    this.sql.exec(`delete from agent`);
+    this.sql.exec(`delete from request_id`);
+    this.version = 1;
+    this.cleared = 0;
+    this.epoch = 0;
+  }
+
+  private vouches(cached: CachedAgent, tokenHash: string, now: number): boolean {
+    // Both compared, constant time, so timing does not say which one matched.
+    const current = constantTimeEqual(tokenHash, cached.tokenHash);
+    const previous =
+      cached.previousTokenHash !== null &&
+      cached.previousTokenExpiresAt !== null &&
+      cached.previousTokenExpiresAt > now &&
+      constantTimeEqual(tokenHash, cached.previousTokenHash);
+    return current || previous;
+  }
+
+  private remember(request: Pick<GateRequest, 'agentId' | 'requestId' | 'requestIdKeepUntil'>, now: number): boolean {
+    if (request.requestId === undefined) return true;
+    if (now - this.prunedAt > 60_000) {
+      this.sql.exec(`delete from request_id where keep_until < ?`, now);
+      this.prunedAt = now;
+    }
+    const keepUntil = Math.max(now, request.requestIdKeepUntil ?? now) + REQUEST_ID_KEEP_MS;
+    const cursor = this.sql.exec(`insert into request_id (agent_id, request_id, keep_until) values (?, ?, ?) on conflict do nothing`, request.agentId, request.requestId, keepUntil);
+    return cursor.rowsWritten > 0;
   }
 
   private arrivalOf(socket: WebSocket): number {

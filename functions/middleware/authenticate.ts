@@ -4,12 +4,14 @@
 import { eq } from 'drizzle-orm';
 import { createMiddleware } from 'hono/factory';
 import { z } from 'zod';
-import { agents, client } from '../../db/schema.ts';
+import { client } from '../../db/schema.ts';
 import { requireSetting } from '../config.ts';
 import type { AppEnv } from '../env.ts';
-import { unauthorized } from '../errors.ts';
+import { ApiError, unauthorized } from '../errors.ts';
+import type { GateAnswer } from '../durable/agent-gate-types.ts';
+import { cachedFrom, doorbellStub, heartbeatStale, readAgent, rowAccepts } from '../services/agent-gate.ts';
 import type { Principal } from '../principal.ts';
-import { verifySignedAgentRequest } from '../services/agent-signature.ts';
+import { checkAgentSignature, verifySignedAgentRequest } from '../services/agent-signature.ts';
 import { constantTimeEqual, decryptSecret, DecryptionError, hmacSha256Hex, sha256Hex } from '../services/crypto.ts';
 import { verifyBearer } from '../services/oauth.ts';
 
@@ -42,31 +44,18 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
 
 type Ctx = Parameters<Parameters<typeof createMiddleware<AppEnv>>[0]>[0];
 
+/** The wait route, whose authentication the deployment's Durable Object answers (functions/services/agent-gate.ts). */
+const waitPath = /^\/api\/v1\/agent\/commands\/wait\/([\w.-]{1,64})$/;
+
 async function authenticateAgent(c: Ctx, rawId: string, authorization: string | undefined): Promise<Principal> {
   const id = agentIdHeader.safeParse(rawId);
   if (!id.success) throw unauthorized('X-Agent-Id must be a UUID');
   const token = bearerToken(authorization, 'Authorization header required for agent');
-  const [agent] = await c.var.database.db
-    .select({
-      id: agents.id,
-      deploymentHash: agents.deploymentHash,
-      tokenHash: agents.tokenHash,
-      previousTokenHash: agents.previousTokenHash,
-      previousTokenExpiresAt: agents.previousTokenExpiresAt,
-      lastHeartbeat: agents.lastHeartbeat,
-    })
-    .from(agents)
-    .where(eq(agents.id, id.data))
-    .limit(1);
+  const waitHash = c.req.method === 'GET' ? waitPath.exec(c.req.path)?.[1] : undefined;
+  if (waitHash !== undefined && waitHash !== '.' && waitHash !== '..') return authenticateWaitingAgent(c, id.data, token, waitHash);
+  const agent = await readAgent(c.var.database.db, id.data);
   const presented = await sha256Hex(token);
-  // Compare even when the agent is unknown, so timing does not tell which agent ids exist.
-  const current = constantTimeEqual(presented, agent?.tokenHash ?? '0'.repeat(64));
-  const previous =
-    agent?.previousTokenHash != null &&
-    agent.previousTokenExpiresAt != null &&
-    agent.previousTokenExpiresAt.getTime() > Date.now() &&
-    constantTimeEqual(presented, agent.previousTokenHash);
-  if (!agent || !agent.tokenHash || !(current || previous)) throw unauthorized('Invalid agent credentials');
+  if (!agent || !rowAccepts(agent, presented)) throw unauthorized('Invalid agent credentials');
   // Signed requests (X-Timestamp, X-Request-Id, X-Agent-Signature over the raw body, keyed with the
   // presented token): checked whenever a signature is sent, and required with AGENT_REQUIRE_SIGNATURE=on.
   const signature = c.req.header('x-agent-signature');
@@ -81,6 +70,63 @@ async function authenticateAgent(c: Ctx, rawId: string, authorization: string | 
     });
   }
   return { kind: 'agent', subject: 'agent', agentId: agent.id, deploymentHash: agent.deploymentHash, lastHeartbeatAt: agent.lastHeartbeat };
+}
+
+/**
+ * The wait route's authentication: the deployment's object vouches for a token it saw Postgres
+ * accept, so an idle poll runs no query; on a miss Postgres decides and the object learns the answer.
+ * Signed waits' request ids are remembered in the object (same window as agent_request_id). The
+ * heartbeat is written when due (at most once per HEARTBEAT_FLUSH_MS), re-reading the credentials.
+ */
+async function authenticateWaitingAgent(c: Ctx, agentId: string, token: string, hash: string): Promise<Principal> {
+  const presented = await sha256Hex(token);
+  const signature = c.req.header('x-agent-signature');
+  let signatureError: unknown;
+  let signed: { requestId: string; requestIdKeepUntil: number } | undefined;
+  if (signature !== undefined || c.var.config.AGENT_REQUIRE_SIGNATURE === 'on') {
+    try {
+      signed = await checkAgentSignature({
+        token,
+        timestamp: c.req.header('x-timestamp'),
+        signature,
+        requestId: c.req.header('x-request-id'),
+        body: await c.req.arrayBuffer(),
+      });
+    } catch (error) {
+      signatureError = error; // thrown once the token is known good, as on the other routes
+    }
+  }
+  const stub = doorbellStub(c.env.DEPLOYMENT_DOORBELL, hash);
+  const request = { agentId, tokenHash: presented, ...signed };
+  let answer: GateAnswer | undefined;
+  try {
+    // A signature error means no id to remember: ask about the token alone.
+    answer = await stub.agentGate(signatureError ? { agentId, tokenHash: presented } : request);
+  } catch {
+    answer = undefined; // no object: Postgres alone, as before
+  }
+  if (answer?.kind === 'replay') throw new ApiError(409, 'Replayed request (X-Request-Id already used)');
+  if (answer?.kind === 'ok') {
+    if (signatureError) throw signatureError;
+    // The heartbeat, when due, is written by the route (a refused request changes no row), re-reading the credentials.
+    const heartbeat = answer.heartbeatDue ? { tokenHash: presented, epoch: answer.epoch } : undefined;
+    return { kind: 'agent', subject: 'agent', agentId, deploymentHash: hash, lastHeartbeatAt: null, gated: true, heartbeat };
+  }
+  // A miss: Postgres decides.
+  const db = c.var.database.db;
+  const agent = await readAgent(db, agentId);
+  if (!agent || !rowAccepts(agent, presented)) throw unauthorized('Invalid agent credentials');
+  if (signatureError) throw signatureError;
+  if (agent.deploymentHash !== hash || !answer) {
+    // Another deployment's wait (the route answers 403) or no object: the database remembers the id.
+    if (signed) await verifySignedAgentRequest(db, { agentId, token, timestamp: c.req.header('x-timestamp'), signature, requestId: c.req.header('x-request-id'), body: await c.req.arrayBuffer() });
+    return { kind: 'agent', subject: 'agent', agentId, deploymentHash: agent.deploymentHash, lastHeartbeatAt: agent.lastHeartbeat };
+  }
+  // Stored with the heartbeat Postgres has; when that is stale the route writes a new one (and stores again).
+  const primed = await stub.agentPrime(cachedFrom(agent, agent.lastHeartbeat?.getTime() ?? 0), answer.epoch, signed ? request : undefined);
+  if (primed.replay) throw new ApiError(409, 'Replayed request (X-Request-Id already used)');
+  const heartbeat = heartbeatStale(agent.lastHeartbeat) ? { tokenHash: presented, epoch: answer.epoch } : undefined;
+  return { kind: 'agent', subject: 'agent', agentId, deploymentHash: hash, lastHeartbeatAt: agent.lastHeartbeat, gated: true, heartbeat };
 }
 
 async function authenticateUser(c: Ctx, authorization: string): Promise<Principal> {

@@ -10,7 +10,8 @@ import { createRouter } from '../router.ts';
 import { authErrorResponses, errorResponses, ErrorBodySchema, jsonContent, replaceNul } from '../schemas.ts';
 import { agentOverview, MAX_WAIT_SECONDS, recordAppStatus, recordHeartbeat, registerAgent } from '../services/agents.ts';
 import { waitForCommand } from '../services/command-wait.ts';
-import { claimNextCommand, recordReport, toCommandView } from '../services/commands.ts';
+import { claimNextCommandWithState, recordReport, toCommandView } from '../services/commands.ts';
+import { agentCredentialsChanged, doorbellStub, writeGatedHeartbeat } from '../services/agent-gate.ts';
 import { durableDoorbell } from '../services/doorbell.ts';
 import { vaultFromConfig } from '../services/vault-kv.ts';
 import { CommandSchema } from './commands.ts';
@@ -142,6 +143,8 @@ export const agentRoutes = createRouter()
       { db: c.var.database.db, vault: vaultFromConfig(c.var.config) },
       { registration: c.req.valid('json'), scope, ipAddress: callerIp(c) },
     );
+    // The old token keeps its grace period in Postgres; the object forgets what it cached.
+    await agentCredentialsChanged(item.deployment_hash, c.env.DEPLOYMENT_DOORBELL);
     ringDoorbell(c, item.deployment_hash, 'status');
     return c.json({ message: item.reissued ? 'Agent token re-issued' : 'Agent registered', item, data: { item } }, 201);
   })
@@ -154,10 +157,22 @@ export const agentRoutes = createRouter()
     const requested = c.req.valid('query').timeout ?? MAX_WAIT_SECONDS;
     const timeoutSeconds = Math.min(MAX_WAIT_SECONDS, Math.max(1, requested));
     const database = c.var.database;
-    await recordHeartbeat(database.db, agent);
+    // A gated wait's heartbeat is kept by the deployment's object and written when due (authenticate).
+    if (!agent.gated) await recordHeartbeat(database.db, agent);
+    else if (agent.heartbeat) await writeGatedHeartbeat(database.db, c.env.DEPLOYMENT_DOORBELL, { ...agent, heartbeat: agent.heartbeat });
+    let pending = true;
     const outcome = await waitForCommand({
       // database.db, not a copy: after a release the next claim opens a new connection.
-      claim: () => claimNextCommand(database.db, agent.deploymentHash),
+      claim: async () => {
+        const claimed = await claimNextCommandWithState(database.db, agent.deploymentHash);
+        pending = claimed.pending;
+        return claimed.command;
+      },
+      // Skip the claim when no 'commands' ring came since a claim found nothing (no query when idle).
+      skipWhenCleared: agent.gated === true,
+      claimedNothing: (version) => {
+        if (!pending) c.executionCtx.waitUntil(doorbellStub(c.env.DEPLOYMENT_DOORBELL, agent.deploymentHash).claimedNothing(version).catch(() => undefined));
+      },
       doorbell: durableDoorbell(c.env.DEPLOYMENT_DOORBELL),
       deploymentHash: agent.deploymentHash,
       deadline: arrived + timeoutSeconds * 1000,

@@ -63,6 +63,25 @@ export interface SignedAgentRequest {
  * Throws 401 naming the check that failed, or 409 for a request id seen before.
  */
 export async function verifySignedAgentRequest(db: AnyDatabase, request: SignedAgentRequest): Promise<void> {
+  const { requestId, timestamp } = await checkAgentSignature(request);
+  const recorded = await db
+    .insert(agentRequestId)
+    // Kept from the later of arrival and X-Timestamp: a future-dated request stays fresh for up to
+    // SIGNATURE_MAX_SKEW_SECONDS past its timestamp, and its id must be remembered at least that long.
+    .values({ agentId: request.agentId, requestId, seenAt: sql`greatest(now(), to_timestamp(${timestamp}))` })
+    .onConflictDoNothing({ target: [agentRequestId.agentId, agentRequestId.requestId] })
+    .returning({ requestId: agentRequestId.requestId });
+  if (recorded.length === 0) throw new ApiError(409, 'Replayed request (X-Request-Id already used)');
+}
+
+/**
+ * The checks of a signed request that need no storage: timestamp, MAC, request id's form. Throws 401
+ * naming the check that failed. The caller remembers the id (agent_request_id, or for waits the
+ * deployment's Durable Object) for the same window: from max(arrival, X-Timestamp), REQUEST_ID_RETENTION_MINUTES.
+ */
+export async function checkAgentSignature(
+  request: Omit<SignedAgentRequest, 'agentId'>,
+): Promise<{ requestId: string; timestamp: number; requestIdKeepUntil: number }> {
   const nowSeconds = Math.floor((request.now ?? Date.now()) / 1000);
 
   if (request.timestamp === undefined) throw unauthorized('Signed agent request: X-Timestamp header is missing');
@@ -87,14 +106,7 @@ export async function verifySignedAgentRequest(db: AnyDatabase, request: SignedA
   if (!requestId.success) {
     throw unauthorized(`Signed agent request: X-Request-Id is invalid (1 to ${MAX_REQUEST_ID_LENGTH} visible ASCII characters)`);
   }
-  const recorded = await db
-    .insert(agentRequestId)
-    // Kept from the later of arrival and X-Timestamp: a future-dated request stays fresh for up to
-    // SIGNATURE_MAX_SKEW_SECONDS past its timestamp, and its id must be remembered at least that long.
-    .values({ agentId: request.agentId, requestId: requestId.data, seenAt: sql`greatest(now(), to_timestamp(${timestamp.data}))` })
-    .onConflictDoNothing({ target: [agentRequestId.agentId, agentRequestId.requestId] })
-    .returning({ requestId: agentRequestId.requestId });
-  if (recorded.length === 0) throw new ApiError(409, 'Replayed request (X-Request-Id already used)');
+  return { requestId: requestId.data, timestamp: timestamp.data, requestIdKeepUntil: timestamp.data * 1000 };
 }
 
 /** Forgets request ids older than the retention (the cron); a timestamp that old is refused anyway. */

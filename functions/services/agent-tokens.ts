@@ -8,6 +8,7 @@ import { agents } from '../../db/schema.ts';
 import { badRequest, notFound } from '../errors.ts';
 import { describeError, log } from '../logger.ts';
 import { AgentClient, rotateToken } from './agent-client.ts';
+import { agentCredentialsChanged } from './agent-gate.ts';
 import { randomToken, sha256Hex } from './crypto.ts';
 import type { AgentTokenVault } from './vault.ts';
 
@@ -116,6 +117,11 @@ export async function rotateAgentToken(
       }
       throw error;
     });
+
+  // Before answering: the deployment's object forgets the cached credentials (agent-gate.ts).
+  if (!(await agentCredentialsChanged(hash.data))) {
+    log('warn', 'agent token rotated; the wait cache was not told (the heartbeat flush re-reads it within a minute)', { deploymentHash: hash.data });
+  }
 
   let agentNotified = false;
   if (deps.agentBaseUrl) {

@@ -11,7 +11,7 @@ import { findDeployment } from './deployments.ts';
 import type { Scope } from './scope.ts';
 import { VaultUnavailableError, type AgentTokenVault } from './vault.ts';
 
-/** Heartbeats are written at most this often per agent, not on every poll. */
+/** Heartbeats are written at most this often per agent by reports, not on every call. */
 export const HEARTBEAT_EVERY_SECONDS = 30;
 /** The longest wait the agent is told to use; liveness allows two of them plus 20 s (Portainer's rule). */
 export const MAX_WAIT_SECONDS = 25;
@@ -191,7 +191,9 @@ export interface AgentOverview {
 }
 
 export function livenessOf(agent: Pick<Agent, 'lastHeartbeat'>, now = Date.now()): 'online' | 'offline' {
-  // Heartbeats are written at most every HEARTBEAT_EVERY_SECONDS, so allow for that too.
+  // Heartbeats are written at most every HEARTBEAT_EVERY_SECONDS, so allow for that too. Waits write
+  // theirs at most every HEARTBEAT_FLUSH_MS (60 s): an agent polling at least every MAX_WAIT_SECONDS
+  // has a heartbeat at most 60 + 25 s old, inside this limit (100 s).
   const limit = (OFFLINE_AFTER_SECONDS + HEARTBEAT_EVERY_SECONDS) * 1000;
   return agent.lastHeartbeat && now - agent.lastHeartbeat.getTime() <= limit ? 'online' : 'offline';
 }

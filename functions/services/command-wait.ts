@@ -19,6 +19,13 @@ export async function waitForCommand(options: {
   waiter?: Required<ListenOptions>;
   /** Called before each wait on the doorbell: lets go of the database connection. */
   beforeWait?: () => Promise<void>;
+  /**
+   * When true and the doorbell says nothing was rung since a claim found nothing claimable, the
+   * first claim is skipped (no query for an idle poll).
+   */
+  skipWhenCleared?: boolean;
+  /** Called after the first claim found nothing claimable, with the claim version read before it. */
+  claimedNothing?: (version: number) => void;
 }): Promise<WaitOutcome> {
   const deadline = options.deadline;
   const idle = { superseded: false };
@@ -32,7 +39,12 @@ export async function waitForCommand(options: {
     if (listener.superseded) return { superseded: true };
     // Listening before the first claim: a command queued before it is claimed now, one queued after
     // it rings the doorbell. One query for a poll that finds nothing.
-    let next = await options.claim();
+    const state = listener.claim;
+    let next: Command | undefined;
+    if (!(options.skipWhenCleared && state && !state.claimable)) {
+      next = await options.claim();
+      if (!next && state) options.claimedNothing?.(state.version);
+    }
     while (!next) {
       await options.beforeWait?.();
       const rung = await listener.rung;

@@ -162,6 +162,16 @@ export async function cancelCommand(db: AnyDatabase, deploymentHash: string, com
  * SKIP LOCKED, so two polls never take the same command.
  */
 export async function claimNextCommand(db: AnyDatabase, deploymentHash: string): Promise<Command | undefined> {
+  return (await claimNextCommandWithState(db, deploymentHash)).command;
+}
+
+/**
+ * claimNextCommand, and whether anything is left that a later claim could take (`pending`: a queued
+ * command, including one another claim holds locked, or a delivered one that may be offered again
+ * when its lease ends). When nothing is claimed and nothing is pending, the deployment's doorbell may
+ * skip claims until the next 'commands' ring.
+ */
+export async function claimNextCommandWithState(db: AnyDatabase, deploymentHash: string): Promise<{ command: Command | undefined; pending: boolean }> {
   // One statement: the claim and its event in the log, atomically; an idle poll (nothing to claim)
   // costs this statement alone. The row is read back only when a command was claimed.
   // Both drivers (Neon's and node-postgres) answer raw statements with `{ rows }`.
@@ -191,11 +201,17 @@ export async function claimNextCommand(db: AnyDatabase, deploymentHash: string):
       select counter.id, counter.event_seq, 'command', 'sent', claimed.command_id, claimed.type || ': taken by the agent (attempt ' || claimed.attempts || ')'
       from counter, claimed
     )
-    select id from claimed`)) as unknown as { rows: Array<{ id: string }> };
-  const id = claimed.rows[0]?.id;
-  if (id === undefined) return undefined;
+    select (select id from claimed) as id, exists (
+      -- The statement's snapshot: rows locked by another claim still read as queued here.
+      select 1 from ${commands}
+      where ${commands.deploymentHash} = ${deploymentHash}
+        and (${commands.status} = 'queued' or (${commands.status} = 'sent' and ${commands.attempts} < ${commands.maxAttempts}))
+    ) as pending`)) as unknown as { rows: Array<{ id: string | null; pending: boolean }> };
+  const id = claimed.rows[0]?.id ?? undefined;
+  const pending = claimed.rows[0]?.pending !== false;
+  if (id === undefined) return { command: undefined, pending };
   const [row] = await db.select().from(commands).where(eq(commands.id, id)).limit(1);
-  return row;
+  return { command: row, pending: true };
 }
 
 export interface AgentReport {
@@ -273,4 +289,19 @@ export async function expireCommandLeases(db: AnyDatabase): Promise<Array<{ depl
     }
     return rows.map(({ deploymentHash, status }) => ({ deploymentHash, status }));
   });
+}
+
+/**
+ * The cron's safety net for the doorbell's claim version: deployments with a command queued for a
+ * while. Their 'commands' ring may have been lost (the object unreachable when it was rung), and a
+ * wait skips claims until a ring; the cron rings them again, so a lost ring delays a command by at
+ * most about a minute, never forever.
+ */
+export async function deploymentsWithStaleQueue(db: AnyDatabase, olderThanSeconds = 30): Promise<string[]> {
+  const rows = await db
+    .selectDistinct({ deploymentHash: commands.deploymentHash })
+    .from(commands)
+    .where(and(eq(commands.status, 'queued'), lt(commands.updatedAt, sql`now() - make_interval(secs => ${olderThanSeconds})`)))
+    .limit(1000);
+  return rows.map((row) => row.deploymentHash);
 }

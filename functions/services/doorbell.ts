@@ -9,6 +9,12 @@ export interface Listener {
   /** True once a newer wait of the same waiter has ended this one. */
   readonly superseded: boolean;
   close(): void;
+  /**
+   * The deployment's claim version when the wait began ('commands' only; functions/durable/deployment-doorbell.ts):
+   * `claimable` false means no claim since the last ring found nothing, so the first claim can be skipped.
+   * Undefined when the doorbell could not say: claim.
+   */
+  readonly claim?: { version: number; claimable: boolean };
 }
 
 export interface ListenOptions {
@@ -59,6 +65,9 @@ export function durableDoorbell(namespace: DurableObjectNamespace): Doorbell {
         return timeoutOnly(timeoutMs, response.status === 409);
       }
       socket.accept();
+      const version = Number(response.headers.get('x-claim-version'));
+      const cleared = Number(response.headers.get('x-claim-cleared'));
+      const claim = response.headers.has('x-claim-version') && Number.isSafeInteger(version) && Number.isSafeInteger(cleared) ? { version, claimable: version > cleared } : undefined;
       let timer: ReturnType<typeof setTimeout> | undefined;
       let superseded = false;
       const rung = new Promise<boolean>((resolve) => {
@@ -72,6 +81,7 @@ export function durableDoorbell(namespace: DurableObjectNamespace): Doorbell {
       });
       return {
         rung,
+        claim,
         get superseded() {
           return superseded;
         },

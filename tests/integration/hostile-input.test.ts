@@ -44,6 +44,7 @@ async function expectRefused(plan: Plan): Promise<void> {
 
 describe('hostile input to every operation of /openapi.json', () => {
   let requests: HostileRequests;
+  let agentDeployment: string;
   let before: Record<string, string>;
   /** Correctly signed agent requests that reached authentication: each records its X-Request-Id. */
   let signedAgentRequests = 0;
@@ -51,7 +52,9 @@ describe('hostile input to every operation of /openapi.json', () => {
   const sent = new Map<string, Map<Category, number>>();
 
   beforeAll(async () => {
-    requests = new HostileRequests(document, await seedThroughApi());
+    const seeded = await seedThroughApi();
+    agentDeployment = seeded.agent.deploymentHash;
+    requests = new HostileRequests(document, seeded);
     before = await fingerprintTables();
   }, 60_000);
 
@@ -117,6 +120,6 @@ describe('hostile input to every operation of /openapi.json', () => {
     expect(changed.map((table) => `${table}: ${before[table]} -> ${after[table]}`)).toEqual([]);
     // The one table allowed to grow did so by exactly the correctly signed agent requests the suite sent.
     expect(signedAgentRequests).toBeGreaterThan(0);
-    expect(await recordedSignedRequestIds()).toBe(signedAgentRequests);
+    expect(await recordedSignedRequestIds(agentDeployment)).toBe(signedAgentRequests);
   });
 });

@@ -6,6 +6,7 @@ import { inject } from 'vitest';
 import { RequestDatabase, type Database } from '../../../db/client.ts';
 import { apiWith, jsonRequest } from '../api.ts';
 import { bearerFor } from '../auth.ts';
+import { doorbellStub } from '../../../functions/services/agent-gate.ts';
 import { deployBodies, projectForms } from '../fixtures.ts';
 
 export const isolated = () => ({ DATABASE_URL: inject('isolatedDatabaseUrl') });
@@ -129,9 +130,15 @@ export async function fingerprintTables(): Promise<Record<string, string>> {
 }
 
 /** How many X-Request-Ids of correctly signed hostile requests were recorded. */
-export async function recordedSignedRequestIds(): Promise<number> {
-  return withIsolatedDatabase(async (db) => {
+/**
+ * The hostile suite's signed request ids remembered: in agent_request_id, and for the wait route in
+ * the deployment's Durable Object (which keeps them there, so an idle poll runs no query).
+ */
+export async function recordedSignedRequestIds(deploymentHash?: string): Promise<number> {
+  const inDatabase = await withIsolatedDatabase(async (db) => {
     const result = await db.execute<{ count: number }>(sql`select count(*)::int as count from agent_request_id where request_id like 'hostile-signed-%'`);
     return result.rows[0]!.count;
   });
+  const inObject = deploymentHash === undefined ? 0 : await doorbellStub(env.DEPLOYMENT_DOORBELL, deploymentHash).countRequestIds('hostile-signed-');
+  return inDatabase + inObject;
 }

@@ -1,0 +1,123 @@
+// The wait route's authentication without Postgres (DESIGN "Agent long-poll", issue 16): the
+// deployment's Durable Object vouches for a token it has seen Postgres accept, remembers signed
+// requests' ids, and says when the heartbeat is due. Postgres is read on a miss (unknown agent,
+// another token, a change since) and written once per HEARTBEAT_FLUSH_MS per agent, in a statement
+// that re-reads the credentials too. A token the cache does not vouch for is always checked in Postgres.
+import { eq, sql } from 'drizzle-orm';
+import type { AnyDatabase } from '../../db/client.ts';
+import { agents } from '../../db/schema.ts';
+import { HEARTBEAT_FLUSH_MS, type CachedAgent } from '../durable/agent-gate-types.ts';
+import type { DeploymentDoorbell } from '../durable/deployment-doorbell.ts';
+import { unauthorized } from '../errors.ts';
+import { constantTimeEqual } from './crypto.ts';
+
+export type DoorbellNamespace = DurableObjectNamespace;
+
+export function doorbellStub(namespace: DoorbellNamespace, deploymentHash: string): DurableObjectStub<DeploymentDoorbell> {
+  const typed = namespace as unknown as DurableObjectNamespace<DeploymentDoorbell>;
+  return typed.get(typed.idFromName(deploymentHash));
+}
+
+interface AgentRow {
+  id: string;
+  deploymentHash: string;
+  tokenHash: string | null;
+  previousTokenHash: string | null;
+  previousTokenExpiresAt: Date | null;
+  lastHeartbeat: Date | null;
+}
+
+/** Whether the presented hash is the row's token, or its previous one within the grace period. */
+export function rowAccepts(row: AgentRow | undefined, presented: string, now = Date.now()): boolean {
+  // Compared even when the agent is unknown, so timing does not tell which agent ids exist.
+  const current = constantTimeEqual(presented, row?.tokenHash ?? '0'.repeat(64));
+  const previous =
+    row?.previousTokenHash != null &&
+    row.previousTokenExpiresAt != null &&
+    row.previousTokenExpiresAt.getTime() > now &&
+    constantTimeEqual(presented, row.previousTokenHash);
+  return !!row && !!row.tokenHash && (current || previous);
+}
+
+export function cachedFrom(row: AgentRow, checkedAt: number): CachedAgent {
+  return {
+    agentId: row.id,
+    tokenHash: row.tokenHash!,
+    previousTokenHash: row.previousTokenHash,
+    previousTokenExpiresAt: row.previousTokenExpiresAt?.getTime() ?? null,
+    checkedAt,
+  };
+}
+
+const agentColumns = {
+  id: agents.id,
+  deploymentHash: agents.deploymentHash,
+  tokenHash: agents.tokenHash,
+  previousTokenHash: agents.previousTokenHash,
+  previousTokenExpiresAt: agents.previousTokenExpiresAt,
+  lastHeartbeat: agents.lastHeartbeat,
+};
+
+export async function readAgent(db: AnyDatabase, agentId: string): Promise<AgentRow | undefined> {
+  const [row] = await db.select(agentColumns).from(agents).where(eq(agents.id, agentId)).limit(1);
+  return row;
+}
+
+/** The batched heartbeat: one statement that marks the agent online and reads its credentials back. */
+export async function flushHeartbeat(db: AnyDatabase, agentId: string): Promise<AgentRow | undefined> {
+  const [row] = await db
+    .update(agents)
+    .set({ lastHeartbeat: sql`now()`, status: 'online', updatedAt: sql`now()` })
+    .where(eq(agents.id, agentId))
+    .returning(agentColumns);
+  return row;
+}
+
+/** Whether a heartbeat read from Postgres is old enough that this poll should write a new one. */
+export function heartbeatStale(lastHeartbeat: Date | null, now = Date.now()): boolean {
+  return !lastHeartbeat || now - lastHeartbeat.getTime() >= HEARTBEAT_FLUSH_MS;
+}
+
+// Changes to agent credentials made by code that does not hold the request's bindings (the
+// dashboard's and the CLI's calls of rotateAgentToken) reach the Durable Object through this: the
+// Worker sets it on every request; outside the Worker (the CLI) it is unset and the heartbeat flush
+// bounds the staleness instead.
+let credentialNamespace: DoorbellNamespace | undefined;
+
+export function useCredentialNamespace(namespace: DoorbellNamespace | undefined): void {
+  if (namespace) credentialNamespace = namespace;
+}
+
+/**
+ * Tells the deployment's object to forget its agent's cached credentials; awaited before the change
+ * is answered, so the old token is refused from then on (as Postgres says). Throws nothing: a failure
+ * is logged by the caller and bounded by the heartbeat flush.
+ */
+export async function agentCredentialsChanged(deploymentHash: string, namespace = credentialNamespace): Promise<boolean> {
+  if (!namespace) return false;
+  try {
+    await doorbellStub(namespace, deploymentHash).forgetAgents();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A gated wait's heartbeat, when due: one statement writes it and reads the credentials back; a token
+ * they no longer accept is refused (and the object forgets the agent), otherwise the object stores
+ * them as of now. Throws the 401 for a refused token.
+ */
+export async function writeGatedHeartbeat(
+  db: AnyDatabase,
+  namespace: DoorbellNamespace,
+  agent: { agentId: string; deploymentHash: string; heartbeat: { tokenHash: string; epoch: number } },
+): Promise<void> {
+  const stub = doorbellStub(namespace, agent.deploymentHash);
+  const row = await flushHeartbeat(db, agent.agentId);
+  if (!row || row.deploymentHash !== agent.deploymentHash || !rowAccepts(row, agent.heartbeat.tokenHash)) {
+    await stub.forgetAgents().catch(() => undefined);
+    throw unauthorized('Invalid agent credentials');
+  }
+  await stub.agentPrime(cachedFrom(row, Date.now()), agent.heartbeat.epoch).catch(() => undefined);
+}

@@ -1,0 +1,248 @@
+// The wait route's hot path (issue 16): the deployment's Durable Object authenticates an idle poll and
+// says "nothing claimable" without Postgres; nothing may be lost, doubled, or delivered late because of it.
+import { env } from 'cloudflare:test';
+import { sql } from 'drizzle-orm';
+import { describe, expect, it } from 'vitest';
+import { HEARTBEAT_FLUSH_MS } from '../../functions/durable/agent-gate-types.ts';
+import type { DeploymentDoorbell } from '../../functions/durable/deployment-doorbell.ts';
+import { sha256Hex } from '../../functions/services/crypto.ts';
+import { doorbellStub, useCredentialNamespace } from '../../functions/services/agent-gate.ts';
+import { rotateAgentToken } from '../../functions/services/agent-tokens.ts';
+import { runScheduledJobs } from '../../functions/cron.ts';
+import type { AgentTokenVault } from '../../functions/services/vault.ts';
+import { AgentSimulator } from '../helpers/agent-simulator.ts';
+import { agentHeaders, apiWith, bearerFor, createAgent, jsonRequest, type TestAgent } from '../helpers/auth.ts';
+import { withDatabase } from '../helpers/db.ts';
+
+const DATABASE_DOWN = { DATABASE_URL: 'postgres://postgres@127.0.0.1:9/nowhere' };
+const stub = (hash: string): DurableObjectStub<DeploymentDoorbell> => doorbellStub(env.DEPLOYMENT_DOORBELL, hash);
+const memoryVault: AgentTokenVault = { store: async () => undefined, read: async () => undefined, remove: async () => undefined };
+
+type WaitBody = { message: string; item: { command_id: string; attempts: number } | null };
+
+/** A wait through the app (waitUntil work finished before it returns), optionally with settings changed. */
+async function wait(agent: { agentId: string; token: string; deploymentHash: string }, overrides: Record<string, unknown> = {}, timeout = 1) {
+  const started = Date.now();
+  const response = await apiWith(overrides, `/api/v1/agent/commands/wait/${agent.deploymentHash}?timeout=${timeout}`, { headers: agentHeaders(agent) });
+  return { status: response.status, body: (await response.json()) as WaitBody, ms: Date.now() - started };
+}
+
+async function createCommand(agent: TestAgent, body: Record<string, unknown> = {}): Promise<string> {
+  const response = await apiWith(
+    {},
+    '/api/v1/commands',
+    jsonRequest('POST', { deployment_hash: agent.deploymentHash, command_type: 'health', parameters: { app_code: 'web' }, ...body }, bearerFor('group_user', agent.ownerId)),
+  );
+  expect(response.status).toBe(201);
+  return ((await response.json()) as { item: { command_id: string } }).item.command_id;
+}
+
+/** A command written straight into Postgres: no ring reaches the doorbell. */
+async function insertSilently(agent: TestAgent, age = '0 seconds'): Promise<string> {
+  const commandId = `cmd_${crypto.randomUUID()}`;
+  await withDatabase((db) =>
+    db.execute(sql`insert into commands (command_id, deployment_hash, type, created_by, status, created_at, updated_at)
+      values (${commandId}, ${agent.deploymentHash}, 'health', 'test', 'queued', now() - ${age}::interval, now() - ${age}::interval)`),
+  );
+  return commandId;
+}
+
+/** Two idle polls: the first loads the cache, writes the heartbeat and finds nothing claimable. */
+async function warm(agent: TestAgent): Promise<void> {
+  expect((await wait(agent)).status).toBe(200);
+  expect(await stub(agent.deploymentHash).inspect()).toMatchObject({ agents: 1 });
+  const state = await stub(agent.deploymentHash).inspect();
+  expect(state.cleared).toBe(state.version);
+}
+
+describe('an idle poll runs no query', () => {
+  it('once the object knows the agent, the wait answers "No command available" with Postgres unreachable', async () => {
+    const agent = await createAgent();
+    // Cold, the database is needed (and its absence is the usual 503).
+    expect((await wait(agent, DATABASE_DOWN)).status).toBe(503);
+    await warm(agent);
+    for (let i = 0; i < 3; i++) {
+      const idle = await wait(agent, DATABASE_DOWN);
+      expect(idle.status).toBe(200);
+      expect(idle.body).toMatchObject({ message: 'No command available', item: null });
+      expect(idle.ms).toBeLessThan(2_500); // the 1 s wait, not a connection timeout
+    }
+    // A wrong token is never vouched for by the cache: it goes to Postgres (here: unreachable, 503).
+    expect((await wait({ ...agent, token: 'x'.repeat(64) }, DATABASE_DOWN)).status).toBe(503);
+    expect((await wait({ ...agent, token: 'x'.repeat(64) })).status).toBe(401);
+  });
+
+  it('a new command is claimed from Postgres (the ring marks the deployment claimable)', async () => {
+    const agent = await createAgent();
+    await warm(agent);
+    const commandId = await createCommand(agent);
+    expect((await wait(agent, DATABASE_DOWN)).status).toBe(503); // it tried to claim
+    expect((await wait(agent)).body.item?.command_id).toBe(commandId);
+  });
+
+  it('signed waits: a replayed request id is refused by the object, without Postgres', async () => {
+    const agent = await createAgent();
+    const sim = new AgentSimulator(agent);
+    expect((await sim.wait(1)).status).toBe(200);
+    const headers = await sim.headers('');
+    const url = `/api/v1/agent/commands/wait/${agent.deploymentHash}?timeout=1`;
+    expect((await apiWith(DATABASE_DOWN, url, { headers })).status).toBe(200);
+    const replayed = await apiWith(DATABASE_DOWN, url, { headers });
+    expect(replayed.status).toBe(409);
+    expect(((await replayed.json()) as { message: string }).message).toMatch(/Replayed/);
+  });
+});
+
+describe('tokens stop working when the rules say, never later', () => {
+  it('rotation: the old token keeps its grace on the wait route, the new one works at once; with no grace the old one is refused at once', async () => {
+    const agent = await createAgent();
+    await warm(agent);
+    useCredentialNamespace(env.DEPLOYMENT_DOORBELL);
+    const graced = await withDatabase((db) => rotateAgentToken({ db, vault: memoryVault }, agent.deploymentHash));
+    const renewed = { ...agent, token: graced.agent_token };
+    expect((await wait(renewed)).status).toBe(200);
+    expect((await wait(agent)).status).toBe(200); // within its grace period
+
+    const revoking = await withDatabase((db) => rotateAgentToken({ db, vault: memoryVault }, agent.deploymentHash, undefined, 0));
+    const latest = { ...agent, token: revoking.agent_token };
+    expect((await wait(agent)).status).toBe(401);
+    expect((await wait(renewed)).status).toBe(401); // its grace was 0
+    expect((await wait(latest)).status).toBe(200);
+    expect((await wait(latest, DATABASE_DOWN)).status).toBe(200); // and cached again
+    expect((await wait(renewed, DATABASE_DOWN)).status).toBe(503); // never vouched for by the cache
+  });
+
+  it('re-registration by the owner: the old token keeps only its grace, the new one works at once', async () => {
+    const agent = await createAgent();
+    await warm(agent);
+    const reissued = await apiWith(
+      {},
+      '/api/v1/agent/register',
+      jsonRequest('POST', { deployment_hash: agent.deploymentHash, capabilities: ['docker'], agent_version: '0.2.1' }, bearerFor('group_user', agent.ownerId)),
+    );
+    expect(reissued.status).toBe(201);
+    const token = ((await reissued.json()) as { item: { agent_token: string } }).item.agent_token;
+    expect((await stub(agent.deploymentHash).inspect()).agents).toBe(0); // forgotten before the answer
+    expect((await wait({ ...agent, token })).status).toBe(200);
+    expect((await wait(agent)).status).toBe(200);
+    expect((await wait(agent, DATABASE_DOWN)).status).toBe(200); // vouched for by the cache
+  });
+
+  it('a change behind the Worker’s back (SQL, the CLI) is seen by the heartbeat flush, at most HEARTBEAT_FLUSH_MS later', async () => {
+    const agent = await createAgent();
+    const object = stub(agent.deploymentHash);
+    await warm(agent);
+    const newToken = `rotated-${crypto.randomUUID()}`;
+    const newHash = await sha256Hex(newToken);
+    await withDatabase((db) =>
+      db.execute(sql`update agents set previous_token_hash = token_hash, previous_token_expires_at = now() - interval '1 second', token_hash = ${newHash} where id = ${agent.agentId}`),
+    );
+    // Within the bound the object still vouches for the old token (documented) ...
+    expect((await wait(agent)).status).toBe(200);
+    // ... and once its entry is HEARTBEAT_FLUSH_MS old (as if a minute had passed), the flush re-reads the row.
+    const gate = await object.agentGate({ agentId: agent.agentId, tokenHash: await sha256Hex(agent.token) });
+    expect(gate.kind).toBe('ok');
+    const epoch = gate.kind === 'ok' ? gate.epoch : -1;
+    await object.agentPrime(
+      { agentId: agent.agentId, tokenHash: await sha256Hex(agent.token), previousTokenHash: null, previousTokenExpiresAt: null, checkedAt: Date.now() - HEARTBEAT_FLUSH_MS },
+      epoch,
+    );
+    expect((await wait(agent)).status).toBe(401);
+    expect((await wait(agent)).status).toBe(401);
+    expect((await wait({ ...agent, token: newToken })).status).toBe(200);
+  });
+
+  it('an agent whose row is gone is refused once the object forgets it', async () => {
+    const agent = await createAgent();
+    await warm(agent);
+    await withDatabase((db) => db.execute(sql`delete from agents where id = ${agent.agentId}`));
+    await stub(agent.deploymentHash).forgetAgents();
+    expect((await wait(agent)).status).toBe(401);
+  });
+
+  it('a cache entry stored from a read older than a change is refused (epoch)', async () => {
+    const agent = await createAgent();
+    const object = stub(agent.deploymentHash);
+    const miss = await object.agentGate({ agentId: agent.agentId, tokenHash: '0'.repeat(64) });
+    expect(miss.kind).toBe('miss');
+    const epoch = miss.kind === 'miss' ? miss.epoch : -1;
+    await object.forgetAgents(); // a rotation between the poll's read and its store
+    await object.agentPrime({ agentId: agent.agentId, tokenHash: '0'.repeat(64), previousTokenHash: null, previousTokenExpiresAt: null, checkedAt: Date.now() }, epoch);
+    expect((await object.agentGate({ agentId: agent.agentId, tokenHash: '0'.repeat(64) })).kind).toBe('miss');
+  });
+});
+
+describe('nothing lost, nothing doubled', () => {
+  it('a command created while the object restarts (its storage lost, the ring missed) is delivered', async () => {
+    const agent = await createAgent();
+    await warm(agent);
+    const commandId = await insertSilently(agent);
+    await stub(agent.deploymentHash).reset(); // a new object: it does not know, so it claims
+    expect((await wait(agent)).body.item?.command_id).toBe(commandId);
+  });
+
+  it('a ring that never arrived: the cron rings deployments with a command queued for a while', async () => {
+    const agent = await createAgent();
+    await warm(agent);
+    const commandId = await insertSilently(agent, '1 minute');
+    expect((await wait(agent)).body.item).toBeNull(); // the object was not told
+    await runScheduledJobs(env as never);
+    expect((await wait(agent)).body.item?.command_id).toBe(commandId);
+  });
+
+  it('a lease that ends with no report is offered again (while a command is out, every wait claims)', async () => {
+    const agent = await createAgent();
+    await warm(agent);
+    const commandId = await createCommand(agent, { timeout_seconds: 1 });
+    expect((await wait(agent)).body.item).toMatchObject({ command_id: commandId, attempts: 1 });
+    expect((await wait(agent)).body.item).toBeNull(); // still leased
+    await withDatabase((db) => db.execute(sql`update commands set lease_expires_at = now() - interval '1 second' where command_id = ${commandId}`));
+    expect((await wait(agent)).body.item).toMatchObject({ command_id: commandId, attempts: 2 });
+  });
+
+  it('a cancelled command is never delivered, also when the object still says claimable', async () => {
+    const agent = await createAgent();
+    await warm(agent);
+    const commandId = await createCommand(agent);
+    const cancelled = await apiWith({}, `/api/v1/commands/${agent.deploymentHash}/${commandId}/cancel`, { method: 'POST', headers: bearerFor('group_user', agent.ownerId) });
+    expect(cancelled.status).toBe(200);
+    expect((await wait(agent)).body.item).toBeNull();
+    expect((await wait(agent)).body.item).toBeNull();
+    const [row] = (await withDatabase(async (db) => (await db.execute(sql`select status, attempts from commands where command_id = ${commandId}`)).rows)) as Array<{ status: string; attempts: number }>;
+    expect(row).toEqual({ status: 'cancelled', attempts: 0 });
+  });
+
+  it('two waits of the same agent at once never get the same command; a claim racing a ring is not lost', async () => {
+    const agent = await createAgent();
+    await warm(agent);
+    const first = wait(agent, {}, 5);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const second = wait(agent, {}, 5);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const commandIds = [await createCommand(agent), await createCommand(agent)];
+    const answers = await Promise.all([first, second]);
+    const got = answers.flatMap((answer) => (answer.body.item ? [answer.body.item.command_id] : []));
+    expect(new Set(got).size).toBe(got.length);
+    expect(answers.map((answer) => answer.status).sort()).toEqual([200, 409]); // the newer wait ends the older
+    // Whatever the waits did not take is taken by the next ones, each once.
+    for (let i = 0; i < 3 && got.length < 2; i++) {
+      const next = (await wait(agent)).body.item;
+      if (next) got.push(next.command_id);
+    }
+    expect(got.sort()).toEqual([...commandIds].sort());
+    const rows = (await withDatabase(async (db) => (await db.execute(sql`select attempts from commands where deployment_hash = ${agent.deploymentHash}`)).rows)) as Array<{ attempts: number }>;
+    expect(rows.map((row) => row.attempts)).toEqual([1, 1]);
+  });
+
+  it('claimedNothing with a version older than a ring keeps the deployment claimable', async () => {
+    const agent = await createAgent();
+    const object = stub(agent.deploymentHash);
+    await object.reset();
+    const before = (await object.inspect()).version;
+    await apiWith({}, '/api/v1/commands', jsonRequest('POST', { deployment_hash: agent.deploymentHash, command_type: 'health', parameters: { app_code: 'web' } }, bearerFor('group_user', agent.ownerId)));
+    await object.claimedNothing(before); // a claim that began before the ring found nothing
+    const state = await object.inspect();
+    expect(state.version).toBeGreaterThan(before);
+    expect(state.cleared).toBeLessThan(state.version);
+  });
+});
