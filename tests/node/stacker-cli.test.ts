@@ -147,6 +147,11 @@ describe('stacker: the binary', () => {
     const completion = await stacker(['completion', 'bash']);
     expect(completion.stdout).toContain('complete -o default -F _stacker_complete stacker');
     expect(completion.stdout).toContain('"agent") candidates="health status apps history logs restart exec');
+    const zsh = await stacker(['completion', 'zsh']);
+    expect(zsh, zsh.stderr).toMatchObject({ code: 0 });
+    expect(zsh.stdout).toMatch(/^#compdef stacker/);
+    expect(zsh.stdout).toContain('deploy');
+    expect((await stacker(['completion', 'fish'])).code).toBe(2);
   }, 30_000);
 });
 
@@ -321,6 +326,20 @@ describe('stacker: push, deploy, follow', () => {
     expect(deploy.stdout).toMatch(/^#\d+ progress failed\s+50% Installing Docker failed/m);
     expect(deploy.stderr.trim()).toMatch(/^stacker: deployment \d+ ended failed: Installing Docker failed \(local stand-in: the server type is "local-fail"\)$/);
     expect((await stacker(['deployments', '--json'])).stdout).toContain('"status": "failed"');
+  }, 30_000);
+
+  it('cancel stops the running deployment; servers lists the project\'s server', async () => {
+    const started = await stacker(['deploy', '--cloud', 'htz', '--json']);
+    expect(started, started.stderr).toMatchObject({ code: 0 });
+    const deploymentId = (JSON.parse(started.stdout) as { deployment_id: number }).deployment_id;
+    const cancel = await stacker(['cancel', '--deployment', String(deploymentId)]);
+    expect(cancel, cancel.stderr).toMatchObject({ code: 0 });
+    expect(cancel.stdout.trim()).toBe(`Deployment ${deploymentId}: cancelled`);
+    const again = await stacker(['cancel', '--deployment', String(deploymentId)]);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toMatch(/already ended \(cancelled\)/);
+    const servers = JSON.parse((await stacker(['servers', '--json'])).stdout) as Array<{ project_id: number }>;
+    expect(servers.map((server) => server.project_id)).toContain(projectId);
   }, 30_000);
 
   it('a dropped connection while following resumes after the last event: no line repeated, none lost', async () => {
