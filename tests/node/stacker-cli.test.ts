@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { playBrowserAtDevProvider, signInAtDevProvider } from '../../scripts/dev-openid-provider.ts';
 import { readLocalRun } from '../../scripts/local-run.ts';
-import { createScratchDatabase, startLocalService, type RunningStart } from './helpers.ts';
+import { startLocalService, type RunningStart } from './helpers.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const bin = join(root, 'cli', 'stacker', 'bin.js');
@@ -20,7 +20,6 @@ const dataDir = join(scratch, 'data');
 const xdg = join(scratch, 'config');
 const project = join(scratch, 'shop');
 let service: RunningStart;
-let database: { url: string; drop: () => Promise<void> } | undefined;
 let apiUrl = '';
 let issuer = '';
 const children: ChildProcess[] = [];
@@ -28,11 +27,8 @@ const servers: Server[] = [];
 
 beforeAll(async () => {
   mkdirSync(project, { recursive: true });
-  // A scratch database on the test PostgreSQL rather than the embedded PGlite: PGlite serves every
-  // connection from one session, and an agent's long-polls next to the CLI's requests there end in
-  // "Connection terminated unexpectedly" (a limit of the embedded database, not of the CLI).
-  database = await createScratchDatabase('stacker_cli');
-  service = await startLocalService(dataDir, { DATABASE_URL: database.url });
+  // `npm start` as a user runs it: on the embedded database.
+  service = await startLocalService(dataDir);
   apiUrl = `http://127.0.0.1:${service.port}`;
   issuer = readLocalRun(dataDir)!.services.OAUTH_ISSUER!;
 }, 60_000);
@@ -42,7 +38,6 @@ afterAll(async () => {
   for (const server of servers) server.closeAllConnections();
   if (process.env.STACKER_CLI_DEBUG) writeFileSync(process.env.STACKER_CLI_DEBUG, service?.output() ?? '');
   await service?.stop();
-  await database?.drop();
   rmSync(scratch, { recursive: true, force: true });
 });
 
