@@ -12,7 +12,7 @@ import type { GateAnswer } from '../durable/agent-gate-types.ts';
 import { cachedFrom, doorbellStub, heartbeatStale, readAgent, rowAccepts } from '../services/agent-gate.ts';
 import type { Principal } from '../principal.ts';
 import { checkAgentSignature, verifySignedAgentRequest } from '../services/agent-signature.ts';
-import { constantTimeEqual, decryptSecret, DecryptionError, hmacSha256Hex, sha256Hex } from '../services/crypto.ts';
+import { constantTimeEqual, decryptSecret, DecryptionError, hmacKey, hmacSha256HexWithKey, sha256Hex } from '../services/crypto.ts';
 import { verifyBearer } from '../services/oauth.ts';
 
 const agentIdHeader = z.uuid();
@@ -157,16 +157,37 @@ async function authenticateClient(c: Ctx, rawId: string, rawHash: string | undef
   if (!row) throw unauthorized('Invalid API client credentials');
   if (row.secret === null) throw unauthorized('API client is disabled');
 
-  const key = requireSetting(c.var.config, 'SECURITY_KEY');
+  const signingKey = await clientSigningKey(requireSetting(c.var.config, 'SECURITY_KEY'), row.secret);
+  const body = await c.req.arrayBuffer();
+  const expected = await hmacSha256HexWithKey(signingKey, body);
+  if (!constantTimeEqual(expected, hash.data.toLowerCase())) throw unauthorized('Invalid API client credentials');
+  return { kind: 'client', subject: 'client', clientId: row.id, userId: row.userId };
+}
+
+/** Signing keys remembered per isolate before the oldest are dropped. */
+const MAX_CLIENT_KEYS = 1_000;
+const clientKeysBySecurityKey = new WeakMap<Uint8Array, Map<string, CryptoKey>>();
+
+/**
+ * The HMAC key of a client's stored secret: decrypted with SECURITY_KEY and imported once, then
+ * remembered by the stored ciphertext itself (not the client id). A renewed secret is a new
+ * ciphertext (fresh nonce), so it misses at once; a disabled client (secret null) is refused by the
+ * caller before this, from the row every request still reads. An undecryptable secret is not remembered.
+ */
+async function clientSigningKey(securityKey: Uint8Array, stored: string): Promise<CryptoKey> {
+  let keys = clientKeysBySecurityKey.get(securityKey);
+  if (!keys) clientKeysBySecurityKey.set(securityKey, (keys = new Map()));
+  const known = keys.get(stored);
+  if (known) return known;
   let secret: string;
   try {
-    secret = await decryptSecret(key, row.secret);
+    secret = await decryptSecret(securityKey, stored);
   } catch (error) {
     if (error instanceof DecryptionError) throw unauthorized('Invalid API client credentials');
     throw error;
   }
-  const body = await c.req.arrayBuffer();
-  const expected = await hmacSha256Hex(secret, body);
-  if (!constantTimeEqual(expected, hash.data.toLowerCase())) throw unauthorized('Invalid API client credentials');
-  return { kind: 'client', subject: 'client', clientId: row.id, userId: row.userId };
+  const key = await hmacKey(secret);
+  if (keys.size >= MAX_CLIENT_KEYS) keys.delete(keys.keys().next().value!);
+  keys.set(stored, key);
+  return key;
 }

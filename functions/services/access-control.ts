@@ -59,6 +59,28 @@ export async function decide(enforcer: Enforcer, subject: string, path: string, 
   return allowed ? { allowed, matchedRule: explanation } : { allowed };
 }
 
+/** Decisions remembered per enforcer (so for the rules' life, RULES_TTL_MS) before the oldest are dropped. */
+export const MAX_REMEMBERED_DECISIONS = 10_000;
+const decisionsByEnforcer = new WeakMap<Enforcer, Map<string, AccessDecision>>();
+
+/**
+ * decide, remembered per enforcer and (subject, path, method): the enforcer is plain data, so the
+ * same question gets the same answer until the rules are read again (a new enforcer, a new memory).
+ * Casbin's enforceEx costs ~0.5 ms of CPU per call (89 rules, keyMatch2 over each); a remembered
+ * answer costs a Map lookup. Bounded: past MAX_REMEMBERED_DECISIONS the oldest entry goes.
+ */
+export async function decideCached(enforcer: Enforcer, subject: string, path: string, method: string): Promise<AccessDecision> {
+  let decisions = decisionsByEnforcer.get(enforcer);
+  if (!decisions) decisionsByEnforcer.set(enforcer, (decisions = new Map()));
+  const key = `${subject}\u0000${method}\u0000${path}`;
+  const known = decisions.get(key);
+  if (known) return known;
+  const decision = await decide(enforcer, subject, path, method);
+  if (decisions.size >= MAX_REMEMBERED_DECISIONS) decisions.delete(decisions.keys().next().value!);
+  decisions.set(key, decision);
+  return decision;
+}
+
 // Per isolate: the enforcer is plain data (the model and the rules), refreshed after RULES_TTL_MS.
 let cached: { enforcer: Enforcer; loadedAt: number } | undefined;
 let loading: Promise<Enforcer> | undefined;

@@ -25,7 +25,15 @@ export async function sha256Hex(value: string | Uint8Array): Promise<string> {
 }
 
 export async function hmacSha256Hex(secret: string, message: Uint8Array | ArrayBuffer): Promise<string> {
-  const key = await crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  return hmacSha256HexWithKey(await hmacKey(secret), message);
+}
+
+/** An HMAC-SHA256 signing key (not extractable) for hmacSha256HexWithKey. */
+export function hmacKey(secret: string): Promise<CryptoKey> {
+  return crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+}
+
+export async function hmacSha256HexWithKey(key: CryptoKey, message: Uint8Array | ArrayBuffer): Promise<string> {
   return toHex(await crypto.subtle.sign('HMAC', key, message));
 }
 

@@ -92,6 +92,20 @@ describe('PUT /client/{id} and enable/disable (owner)', () => {
     expect(await signedProbe({ id: own.id, secret: renewed.secret! })).toBe(200);
   });
 
+  it('a signing key the Worker remembers (the stored ciphertext) stops at once on renewal and on disable', async () => {
+    const own = await createApiClientFor();
+    const headers = bearerFor('group_user', own.userId);
+    expect(await signedProbe(own)).toBe(200);
+    expect(await signedProbe(own)).toBe(200); // the second from the remembered key
+    const renewed = await item(await api(`/client/${own.id}`, { method: 'PUT', headers }));
+    expect(await signedProbe(own)).toBe(401);
+    const current = { id: own.id, secret: renewed.secret! };
+    expect(await signedProbe(current)).toBe(200);
+    expect(await signedProbe(current)).toBe(200);
+    expect((await api(`/client/${own.id}/disable`, { method: 'PUT', headers })).status).toBe(200);
+    expect(await signedProbe(current)).toBe(401);
+  });
+
   it('another user cannot see or touch the client: 404, and nothing changes', async () => {
     const own = await createApiClientFor();
     const stranger = bearerFor('group_user', uniqueId('stranger'));
