@@ -66,7 +66,8 @@ const RAISED = 'STACKER_BENCH_NOFILE_RAISED';
 
 /**
  * A benchmark that holds thousands of sockets needs more open files than the usual soft limit (1024):
- * when the limit is below `needed`, runs this same script again under `ulimit -n <hard limit>` and
+ * when the limit is below `needed`, runs this same script again under `ulimit -n <hard limit>` (the
+ * hard limit first raised to `needed` where that is allowed, e.g. as root) and
  * resolves with its exit code; otherwise (or in that child) resolves undefined and the caller goes on.
  */
 export async function runWithOpenFiles(needed: number): Promise<number | undefined> {
@@ -74,7 +75,18 @@ export async function runWithOpenFiles(needed: number): Promise<number | undefin
   const script = process.argv[1]!;
   const child = spawn(
     '/bin/sh',
-    ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', process.execPath, ...process.execArgv, script, ...process.argv.slice(2)],
+    // As root (CAP_SYS_RESOURCE) the hard limit is raised to `needed` first when it is lower (up to
+    // fs.nr_open); otherwise the soft limit goes up to the hard limit, and that is what the run gets.
+    [
+      '-c',
+      'h="$(ulimit -Hn)"; if [ "$h" != unlimited ] && [ "$h" -lt "$1" ]; then ulimit -Hn "$1" 2>/dev/null; fi; ' +
+        'ulimit -n "$(ulimit -Hn)" 2>/dev/null; shift; exec "$0" "$@"',
+      process.execPath,
+      String(needed),
+      ...process.execArgv,
+      script,
+      ...process.argv.slice(2),
+    ],
     { stdio: 'inherit', env: { ...process.env, [RAISED]: '1' } },
   );
   // Ctrl-C reaches the child too (same process group); a SIGTERM sent to this process only is passed on.
