@@ -19,7 +19,8 @@ import {
   updateCatalogApp,
   type CatalogEntryInput,
 } from '../../services/catalog.ts';
-import { listAllProjects, type ProjectView } from '../../services/projects.ts';
+import { listAllProjects } from '../../services/projects.ts';
+import { appCount } from './projects.tsx';
 import { adminPage, FormFields, idParam, redirectWithNotice, renderPage, type PageContext } from './shared.tsx';
 
 const LIST_LIMIT = 500;
@@ -81,12 +82,6 @@ function overviewPage(c: PageContext) {
 }
 
 // ---- projects -----------------------------------------------------------------------------------
-
-/** Apps in the stored (normalised) project, whatever shape an old row has. */
-const appCount = (p: ProjectView) => {
-  const custom = (p.metadata as { custom?: Record<string, unknown> }).custom ?? {};
-  return ['web', 'service', 'feature'].reduce((sum, list) => sum + (Array.isArray(custom[list]) ? (custom[list] as unknown[]).length : 0), 0);
-};
 
 async function allProjectsPage(c: PageContext) {
   const search = searchQuery.parse(c.req.query()).q;

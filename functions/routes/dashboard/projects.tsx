@@ -14,8 +14,9 @@ const projectSearch = z.object({ q: z.string().trim().max(100).catch('').default
 /** The project form of a new, empty stack: what the API would take for it. */
 export const emptyProjectForm = (name: string) => ({ custom: { custom_stack_code: name, web: [], service: [], feature: [], networks: [] } });
 
-const appCount = (p: ProjectView) => {
-  const custom = (p.request_json as { custom?: Record<string, unknown> }).custom ?? {};
+/** Apps in the stored (normalised) project, whatever shape an old row has. */
+export const appCount = (p: ProjectView) => {
+  const custom = (p.metadata as { custom?: Record<string, unknown> }).custom ?? {};
   return ['web', 'service', 'feature'].reduce((sum, list) => sum + (Array.isArray(custom[list]) ? (custom[list] as unknown[]).length : 0), 0);
 };
 
