@@ -84,3 +84,16 @@ export function Layout(props: { title: string; user?: AuthenticatedUser; notice?
     </html>
   );
 }
+
+/** Where a page sits: links up to it, the page itself last (Pico's breadcrumb nav). */
+export function Breadcrumbs(props: { trail: Array<{ label: string; href?: string }> }) {
+  return (
+    <nav aria-label="breadcrumb">
+      <ul>
+        {props.trail.map((step) => (
+          <li>{step.href ? <a href={step.href}>{step.label}</a> : step.label}</li>
+        ))}
+      </ul>
+    </nav>
+  );
+}

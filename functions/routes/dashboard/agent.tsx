@@ -13,7 +13,7 @@ import type { AppEnv } from '../../env.ts';
 import { ApiError, notFound } from '../../errors.ts';
 import { log } from '../../logger.ts';
 import { ActionButton, fieldId, FormMessage, SelectField, type FormFailure } from '../../pages/forms.tsx';
-import { ASSETS } from '../../pages/layout.tsx';
+import { ASSETS, Breadcrumbs } from '../../pages/layout.tsx';
 import { AGENT_CSS } from '../../pages/scripts/agent.ts';
 import type { AuthenticatedUser } from '../../principal.ts';
 import { DEFAULT_GRACE_MINUTES, rotateAgentToken } from '../../services/agent-tokens.ts';
@@ -483,20 +483,14 @@ async function consolePage(c: PageContext, user: AuthenticatedUser, form?: { val
     status: form ? 400 : 200,
     body: (
       <>
-        <nav aria-label="Breadcrumb">
-          <ul>
-            <li>
-              <a href="/projects">Projects</a>
-            </li>
-            <li>
-              <a href={`/projects/${projectId}`}>{project.name}</a>
-            </li>
-            <li>
-              <a href={`/projects/${projectId}/deployments/${deployment.id}`}>{`Deployment ${deployment.id}`}</a>
-            </li>
-            <li>Agent</li>
-          </ul>
-        </nav>
+        <Breadcrumbs
+          trail={[
+            { label: 'Projects', href: '/projects' },
+            { label: project.name, href: `/projects/${projectId}` },
+            { label: `Deployment ${deployment.id}`, href: `/projects/${projectId}/deployments/${deployment.id}` },
+            { label: 'Agent' },
+          ]}
+        />
         <hgroup>
           <h1>Agent console</h1>
           <p>

@@ -9,6 +9,7 @@ import type { AppEnv } from '../../env.ts';
 import { ApiError } from '../../errors.ts';
 import { projectDeps } from '../../context.ts';
 import { highlightYaml } from '../../pages/highlight-yaml.js';
+import { Breadcrumbs } from '../../pages/layout.tsx';
 import { ActionButton, asFormFailure, Field, FormMessage, RowsTable, SelectField, type FieldErrors, type FormFailure } from '../../pages/forms.tsx';
 import type { AuthenticatedUser } from '../../principal.ts';
 import { catalogCodePattern, getCatalogApp, listCatalog } from '../../services/catalog.ts';
@@ -120,14 +121,7 @@ async function builderPage(c: PageContext, user: AuthenticatedUser, row: Project
     status: state.status ?? 200,
     body: (
       <>
-        <nav aria-label="breadcrumb">
-          <ul>
-            <li>
-              <a href="/projects">Projects</a>
-            </li>
-            <li>{name}</li>
-          </ul>
-        </nav>
+        <Breadcrumbs trail={[{ label: 'Projects', href: '/projects' }, { label: name }]} />
         <h1>{name}</h1>
         <FormMessage failure={state.failure} />
         <section aria-labelledby="apps-title">
@@ -337,17 +331,7 @@ async function appPage(c: PageContext, row: Project, form: RawForm, entry: Stack
     status,
     body: (
       <>
-        <nav aria-label="breadcrumb">
-          <ul>
-            <li>
-              <a href="/projects">Projects</a>
-            </li>
-            <li>
-              <a href={projectUrl(row.id)}>{projectName}</a>
-            </li>
-            <li>{str(entry.app.name)}</li>
-          </ul>
-        </nav>
+        <Breadcrumbs trail={[{ label: 'Projects', href: '/projects' }, { label: projectName, href: projectUrl(row.id) }, { label: str(entry.app.name) }]} />
         <h1>{str(entry.app.name)}</h1>
         <form method="post" action={action}>
           <FormMessage failure={state.failure} />

@@ -11,7 +11,7 @@ import { requireSetting } from '../../config.ts';
 import type { AppEnv } from '../../env.ts';
 import { ApiError, notFound } from '../../errors.ts';
 import { ActionButton, asFormFailure, Field, FormMessage, SelectField, type FieldErrors, type FormFailure } from '../../pages/forms.tsx';
-import { ASSETS } from '../../pages/layout.tsx';
+import { ASSETS, Breadcrumbs } from '../../pages/layout.tsx';
 import { DEPLOYMENT_CSS } from '../../pages/scripts/deployment.ts';
 import type { AuthenticatedUser } from '../../principal.ts';
 import { listClouds, type CloudView } from '../../services/clouds.ts';
@@ -173,17 +173,7 @@ async function deployFormPage(c: PageContext, user: AuthenticatedUser, row: Proj
     status: form ? 400 : 200,
     body: (
       <>
-        <nav aria-label="breadcrumb">
-          <ul>
-            <li>
-              <a href="/projects">Projects</a>
-            </li>
-            <li>
-              <a href={projectUrl(row.id)}>{row.name}</a>
-            </li>
-            <li>Deploy</li>
-          </ul>
-        </nav>
+        <Breadcrumbs trail={[{ label: 'Projects', href: '/projects' }, { label: row.name, href: projectUrl(row.id) }, { label: 'Deploy' }]} />
         <h1>{`Deploy ${row.name}`}</h1>
         {keys.length === 0 ? (
           <article>
@@ -360,17 +350,7 @@ async function deploymentPage(c: PageContext, user: AuthenticatedUser) {
     body: (
       <>
         <style>{raw(DEPLOYMENT_CSS)}</style>
-        <nav aria-label="breadcrumb">
-          <ul>
-            <li>
-              <a href="/projects">Projects</a>
-            </li>
-            <li>
-              <a href={projectUrl(row.id)}>{row.name}</a>
-            </li>
-            <li>{`Deployment ${deployment.id}`}</li>
-          </ul>
-        </nav>
+        <Breadcrumbs trail={[{ label: 'Projects', href: '/projects' }, { label: row.name, href: projectUrl(row.id) }, { label: `Deployment ${deployment.id}` }]} />
         <div class="deployment-head">
           <h1>{`Deployment ${deployment.id}`}</h1>
           <div data-events-url={`${url}/events`} data-after={String(lastSeq)}>

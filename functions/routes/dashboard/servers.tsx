@@ -9,6 +9,7 @@ import { listProjects, type ProjectView } from '../../services/projects.ts';
 import { createServer, deleteServer, getServer, listServers, updateServer, type ServerView } from '../../services/servers.ts';
 import { ServerForm } from '../server.ts';
 import { FormFields, idParam, redirectWithNotice, renderPage, scopeOf, userPage, type PageContext } from './shared.tsx';
+import { Breadcrumbs } from '../../pages/layout.tsx';
 
 const TEXT_FIELDS = ['server', 'region', 'zone', 'os', 'disk_type', 'srv_ip', 'ssh_user'] as const;
 const SERVER_FIELDS = [...TEXT_FIELDS, 'ssh_port'] as const;
@@ -171,14 +172,7 @@ async function editPage(c: PageContext, user: AuthenticatedUser, form?: { values
     status: form ? 400 : 200,
     body: (
       <>
-        <nav aria-label="Breadcrumb">
-          <ul>
-            <li>
-              <a href="/servers">Servers</a>
-            </li>
-            <li>{title}</li>
-          </ul>
-        </nav>
+        <Breadcrumbs trail={[{ label: 'Servers', href: '/servers' }, { label: title }]} />
         <h1>{title}</h1>
         <p>
           Project: <a href={`/projects/${found.project_id}`}>{projectName(projects, found.project_id)}</a>
