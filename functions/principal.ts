@@ -21,8 +21,11 @@ export type Principal =
       lastHeartbeatAt: Date | null;
       /** Authenticated through the deployment's Durable Object (the wait route), which also keeps the heartbeat. */
       gated?: boolean;
-      /** Gated and the heartbeat is due: the route writes it (agent-gate.ts writeGatedHeartbeat). */
-      heartbeat?: { tokenHash: string; epoch: number };
+      /**
+       * Gated and the heartbeat is due: the route writes it (agent-gate.ts writeGatedHeartbeat),
+       * before answering unless the credentials were read from Postgres within HEARTBEAT_FLUSH_MS.
+       */
+      heartbeat?: { tokenHash: string; epoch: number; credentialsFresh: boolean };
     };
 
 export const ADMIN_ROLE = 'group_admin';

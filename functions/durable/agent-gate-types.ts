@@ -12,8 +12,13 @@ export interface CachedAgent {
   previousTokenHash: string | null;
   /** ms since the epoch, or null. */
   previousTokenExpiresAt: number | null;
-  /** When the row was last read or written (the heartbeat flush re-reads it); ms since the epoch. */
+  /** When the credentials were last read from Postgres (the heartbeat flush re-reads them); ms since the epoch. */
   checkedAt: number;
+  /**
+   * When the agent's heartbeat last reached Postgres (ms; 0: never). Absent in entries stored before
+   * it existed: then checkedAt, which was both.
+   */
+  heartbeatAt?: number;
 }
 
 export interface GateRequest {
@@ -27,8 +32,12 @@ export interface GateRequest {
 }
 
 export type GateAnswer =
-  /** The cache vouches for the token. `heartbeatDue`: flush (and re-read the row) now. */
-  | { kind: 'ok'; heartbeatDue: boolean; epoch: number }
+  /**
+   * The cache vouches for the token. `heartbeatDue`: write the heartbeat (which re-reads the row).
+   * `credentialsFresh`: the row was read less than HEARTBEAT_FLUSH_MS ago, so the answer need not
+   * wait for that write.
+   */
+  | { kind: 'ok'; heartbeatDue: boolean; credentialsFresh: boolean; epoch: number }
   /** The cache cannot vouch (unknown agent, other token, expired entry): ask Postgres, then `agentPrime`. */
   | { kind: 'miss'; epoch: number }
   | { kind: 'replay' };

@@ -99,7 +99,13 @@ export class DeploymentDoorbell extends DurableObject {
     const cached = row ? (JSON.parse(row.entry) as CachedAgent) : undefined;
     if (!cached || !this.vouches(cached, request.tokenHash, now)) return { kind: 'miss', epoch: this.epoch };
     if (!this.remember(request, now)) return { kind: 'replay' };
-    return { kind: 'ok', heartbeatDue: now - cached.checkedAt >= HEARTBEAT_FLUSH_MS, epoch: this.epoch };
+    const heartbeatAt = cached.heartbeatAt ?? cached.checkedAt;
+    return {
+      kind: 'ok',
+      heartbeatDue: now - heartbeatAt >= HEARTBEAT_FLUSH_MS,
+      credentialsFresh: now - cached.checkedAt < HEARTBEAT_FLUSH_MS,
+      epoch: this.epoch,
+    };
   }
 
   /**
@@ -118,6 +124,17 @@ export class DeploymentDoorbell extends DurableObject {
   forgetAgents(): void {
     this.setMeta('epoch', ++this.epoch);
     this.sql.exec(`delete from agent`);
+  }
+
+  /**
+   * The Worker has just changed the agent's credentials in Postgres (registration, rotation) and
+   * says what they are now: forget what was cached, refuse stores read before now, and keep this
+   * entry, so the agent's next poll is a hit. Answers the claim version, for `claimedNothing`.
+   */
+  agentCredentialsSet(entry: CachedAgent): { version: number } {
+    this.forgetAgents();
+    this.sql.exec(`insert into agent (agent_id, entry) values (?, ?)`, entry.agentId, JSON.stringify(entry));
+    return { version: this.version };
   }
 
   /** A claim that started at `version` found nothing claimable. */

@@ -109,7 +109,7 @@ async function authenticateWaitingAgent(c: Ctx, agentId: string, token: string, 
   if (answer?.kind === 'ok') {
     if (signatureError) throw signatureError;
     // The heartbeat, when due, is written by the route (a refused request changes no row), re-reading the credentials.
-    const heartbeat = answer.heartbeatDue ? { tokenHash: presented, epoch: answer.epoch } : undefined;
+    const heartbeat = answer.heartbeatDue || !answer.credentialsFresh ? { tokenHash: presented, epoch: answer.epoch, credentialsFresh: answer.credentialsFresh } : undefined;
     return { kind: 'agent', subject: 'agent', agentId, deploymentHash: hash, lastHeartbeatAt: null, gated: true, heartbeat };
   }
   // A miss: Postgres decides.
@@ -123,9 +123,9 @@ async function authenticateWaitingAgent(c: Ctx, agentId: string, token: string, 
     return { kind: 'agent', subject: 'agent', agentId, deploymentHash: agent.deploymentHash, lastHeartbeatAt: agent.lastHeartbeat };
   }
   // Stored with the heartbeat Postgres has; when that is stale the route writes a new one (and stores again).
-  const primed = await stub.agentPrime(cachedFrom(agent, agent.lastHeartbeat?.getTime() ?? 0), answer.epoch, signed ? request : undefined);
+  const primed = await stub.agentPrime(cachedFrom(agent), answer.epoch, signed ? request : undefined);
   if (primed.replay) throw new ApiError(409, 'Replayed request (X-Request-Id already used)');
-  const heartbeat = heartbeatStale(agent.lastHeartbeat) ? { tokenHash: presented, epoch: answer.epoch } : undefined;
+  const heartbeat = heartbeatStale(agent.lastHeartbeat) ? { tokenHash: presented, epoch: answer.epoch, credentialsFresh: true } : undefined;
   return { kind: 'agent', subject: 'agent', agentId, deploymentHash: hash, lastHeartbeatAt: agent.lastHeartbeat, gated: true, heartbeat };
 }
 

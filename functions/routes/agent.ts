@@ -11,7 +11,8 @@ import { authErrorResponses, errorResponses, ErrorBodySchema, jsonContent, repla
 import { agentOverview, MAX_WAIT_SECONDS, recordAppStatus, recordHeartbeat, registerAgent } from '../services/agents.ts';
 import { waitForCommand } from '../services/command-wait.ts';
 import { claimNextCommandWithState, recordReport, toCommandView } from '../services/commands.ts';
-import { agentCredentialsChanged, doorbellStub, writeGatedHeartbeat } from '../services/agent-gate.ts';
+import { agentCredentialsChanged, doorbellStub, primeClaimState, writeGatedHeartbeat, writeHeartbeatBeside } from '../services/agent-gate.ts';
+import { sha256Hex } from '../services/crypto.ts';
 import { durableDoorbell } from '../services/doorbell.ts';
 import { vaultFromConfig } from '../services/vault-kv.ts';
 import { CommandSchema } from './commands.ts';
@@ -143,8 +144,10 @@ export const agentRoutes = createRouter()
       { db: c.var.database.db, vault: vaultFromConfig(c.var.config) },
       { registration: c.req.valid('json'), scope, ipAddress: callerIp(c) },
     );
-    // The old token keeps its grace period in Postgres; the object forgets what it cached.
-    await agentCredentialsChanged(item.deployment_hash, c.env.DEPLOYMENT_DOORBELL);
+    // The old token keeps its grace period in Postgres; the object keeps the new one, and learns
+    // whether anything is claimable, so the agent's first poll needs no query.
+    const told = await agentCredentialsChanged(item.deployment_hash, c.env.DEPLOYMENT_DOORBELL, { agentId: item.agent_id, tokenHash: await sha256Hex(item.agent_token) });
+    if (told?.version !== undefined) await primeClaimState(c.var.database.db, c.env.DEPLOYMENT_DOORBELL, item.deployment_hash, told.version).catch(() => undefined);
     ringDoorbell(c, item.deployment_hash, 'status');
     return c.json({ message: item.reissued ? 'Agent token re-issued' : 'Agent registered', item, data: { item } }, 201);
   })
@@ -157,8 +160,10 @@ export const agentRoutes = createRouter()
     const requested = c.req.valid('query').timeout ?? MAX_WAIT_SECONDS;
     const timeoutSeconds = Math.min(MAX_WAIT_SECONDS, Math.max(1, requested));
     const database = c.var.database;
-    // A gated wait's heartbeat is kept by the deployment's object and written when due (authenticate).
+    // A gated wait's heartbeat is kept by the deployment's object and written when due (authenticate):
+    // beside the wait when the credentials are fresh, before it otherwise (the write re-reads them).
     if (!agent.gated) await recordHeartbeat(database.db, agent);
+    else if (agent.heartbeat?.credentialsFresh) c.executionCtx.waitUntil(writeHeartbeatBeside(database, c.env.DEPLOYMENT_DOORBELL, { ...agent, heartbeat: agent.heartbeat }));
     else if (agent.heartbeat) await writeGatedHeartbeat(database.db, c.env.DEPLOYMENT_DOORBELL, { ...agent, heartbeat: agent.heartbeat });
     let pending = true;
     const outcome = await waitForCommand({

@@ -4,11 +4,13 @@
 // another token, a change since) and written once per HEARTBEAT_FLUSH_MS per agent, in a statement
 // that re-reads the credentials too. A token the cache does not vouch for is always checked in Postgres.
 import { eq, sql } from 'drizzle-orm';
-import type { AnyDatabase } from '../../db/client.ts';
+import type { AnyDatabase, RequestDatabase } from '../../db/client.ts';
 import { agents } from '../../db/schema.ts';
 import { HEARTBEAT_FLUSH_MS, type CachedAgent } from '../durable/agent-gate-types.ts';
 import type { DeploymentDoorbell } from '../durable/deployment-doorbell.ts';
-import { unauthorized } from '../errors.ts';
+import { ApiError, unauthorized } from '../errors.ts';
+import { describeError, log } from '../logger.ts';
+import { hasPendingCommands } from './commands.ts';
 import { constantTimeEqual } from './crypto.ts';
 
 export type DoorbellNamespace = DurableObjectNamespace;
@@ -39,13 +41,15 @@ export function rowAccepts(row: AgentRow | undefined, presented: string, now = D
   return !!row && !!row.tokenHash && (current || previous);
 }
 
-export function cachedFrom(row: AgentRow, checkedAt: number): CachedAgent {
+/** The object's entry for a row just read: credentials checked now, the heartbeat as Postgres has it. */
+export function cachedFrom(row: AgentRow, now = Date.now()): CachedAgent {
   return {
     agentId: row.id,
     tokenHash: row.tokenHash!,
     previousTokenHash: row.previousTokenHash,
     previousTokenExpiresAt: row.previousTokenExpiresAt?.getTime() ?? null,
-    checkedAt,
+    checkedAt: now,
+    heartbeatAt: row.lastHeartbeat?.getTime() ?? 0,
   };
 }
 
@@ -88,19 +92,48 @@ export function useCredentialNamespace(namespace: DoorbellNamespace | undefined)
   if (namespace) credentialNamespace = namespace;
 }
 
+/** The agent's credentials just committed by registration or rotation: its new token only. */
+export interface IssuedToken {
+  agentId: string;
+  tokenHash: string;
+}
+
 /**
- * Tells the deployment's object to forget its agent's cached credentials; awaited before the change
- * is answered, so the old token is refused from then on (as Postgres says). Throws nothing: a failure
- * is logged by the caller and bounded by the heartbeat flush.
+ * Tells the deployment's object that its agent's credentials changed; awaited before the change is
+ * answered, so the old token is refused from then on (as Postgres says). With `issued` the object
+ * keeps the new token (so the agent's next poll needs no query); a previous token in its grace period
+ * is not cached and goes to Postgres once. Answers the object's claim version, or undefined when the
+ * object could not be told. Throws nothing: a failure is logged by the caller and bounded by the
+ * heartbeat flush.
  */
-export async function agentCredentialsChanged(deploymentHash: string, namespace = credentialNamespace): Promise<boolean> {
-  if (!namespace) return false;
+export async function agentCredentialsChanged(
+  deploymentHash: string,
+  namespace = credentialNamespace,
+  issued?: IssuedToken,
+): Promise<{ version?: number } | undefined> {
+  if (!namespace) return undefined;
   try {
-    await doorbellStub(namespace, deploymentHash).forgetAgents();
-    return true;
+    const stub = doorbellStub(namespace, deploymentHash);
+    if (!issued) {
+      await stub.forgetAgents();
+      return {};
+    }
+    // Never heartbeated: the first poll writes one (without making the agent wait for it).
+    const entry: CachedAgent = { ...issued, previousTokenHash: null, previousTokenExpiresAt: null, checkedAt: Date.now(), heartbeatAt: 0 };
+    return await stub.agentCredentialsSet(entry);
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+/**
+ * After a registration: tells the object whether anything is claimable for the deployment (read
+ * after its claim version), so the agent's first poll skips the claim too when nothing is. A ring
+ * since `version` keeps the deployment claimable.
+ */
+export async function primeClaimState(db: AnyDatabase, namespace: DoorbellNamespace, deploymentHash: string, version: number): Promise<void> {
+  if (await hasPendingCommands(db, deploymentHash)) return;
+  await doorbellStub(namespace, deploymentHash).claimedNothing(version);
 }
 
 /**
@@ -119,5 +152,25 @@ export async function writeGatedHeartbeat(
     await stub.forgetAgents().catch(() => undefined);
     throw unauthorized('Invalid agent credentials');
   }
-  await stub.agentPrime(cachedFrom(row, Date.now()), agent.heartbeat.epoch).catch(() => undefined);
+  await stub.agentPrime(cachedFrom(row), agent.heartbeat.epoch).catch(() => undefined);
+}
+
+/**
+ * The heartbeat of a wait whose credentials are fresh, written beside the wait (waitUntil) on a
+ * connection of its own: the agent is not kept waiting for it. A failure is logged; the next poll
+ * tries again, and once the credentials are a minute old the write comes before the answer again.
+ */
+export async function writeHeartbeatBeside(
+  database: RequestDatabase,
+  namespace: DoorbellNamespace,
+  agent: { agentId: string; deploymentHash: string; heartbeat: { tokenHash: string; epoch: number } },
+): Promise<void> {
+  const own = database.detached();
+  try {
+    await writeGatedHeartbeat(own.db, namespace, agent);
+  } catch (error) {
+    if (!(error instanceof ApiError)) log('warn', 'agent heartbeat not written; the next poll tries again', { deploymentHash: agent.deploymentHash, ...describeError(error) });
+  } finally {
+    await own.close();
+  }
 }

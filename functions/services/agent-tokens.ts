@@ -118,8 +118,8 @@ export async function rotateAgentToken(
       throw error;
     });
 
-  // Before answering: the deployment's object forgets the cached credentials (agent-gate.ts).
-  if (!(await agentCredentialsChanged(hash.data))) {
+  // Before answering: the deployment's object keeps the new token only (agent-gate.ts).
+  if (!(await agentCredentialsChanged(hash.data, undefined, { agentId: rotated.agentId, tokenHash }))) {
     log('warn', 'agent token rotated; the wait cache was not told (the heartbeat flush re-reads it within a minute)', { deploymentHash: hash.data });
   }
 

@@ -171,6 +171,18 @@ export async function claimNextCommand(db: AnyDatabase, deploymentHash: string):
  * when its lease ends). When nothing is claimed and nothing is pending, the deployment's doorbell may
  * skip claims until the next 'commands' ring.
  */
+/** A command of the deployment that a claim may take now or later: queued, or leased and not out of attempts. */
+function pendingFor(deploymentHash: string) {
+  return sql`${commands.deploymentHash} = ${deploymentHash}
+    and (${commands.status} = 'queued' or (${commands.status} = 'sent' and ${commands.attempts} < ${commands.maxAttempts}))`;
+}
+
+/** Whether a claim could ever find something for the deployment (as `pending` in claimNextCommandWithState). */
+export async function hasPendingCommands(db: AnyDatabase, deploymentHash: string): Promise<boolean> {
+  const [row] = await db.select({ id: commands.id }).from(commands).where(pendingFor(deploymentHash)).limit(1);
+  return row !== undefined;
+}
+
 export async function claimNextCommandWithState(db: AnyDatabase, deploymentHash: string): Promise<{ command: Command | undefined; pending: boolean }> {
   // One statement: the claim and its event in the log, atomically; an idle poll (nothing to claim)
   // costs this statement alone. The row is read back only when a command was claimed.
@@ -203,9 +215,7 @@ export async function claimNextCommandWithState(db: AnyDatabase, deploymentHash:
     )
     select (select id from claimed) as id, exists (
       -- The statement's snapshot: rows locked by another claim still read as queued here.
-      select 1 from ${commands}
-      where ${commands.deploymentHash} = ${deploymentHash}
-        and (${commands.status} = 'queued' or (${commands.status} = 'sent' and ${commands.attempts} < ${commands.maxAttempts}))
+      select 1 from ${commands} where ${pendingFor(deploymentHash)}
     ) as pending`)) as unknown as { rows: Array<{ id: string | null; pending: boolean }> };
   const id = claimed.rows[0]?.id ?? undefined;
   const pending = claimed.rows[0]?.pending !== false;

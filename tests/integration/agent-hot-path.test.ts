@@ -11,7 +11,7 @@ import { rotateAgentToken } from '../../functions/services/agent-tokens.ts';
 import { runScheduledJobs } from '../../functions/cron.ts';
 import type { AgentTokenVault } from '../../functions/services/vault.ts';
 import { AgentSimulator } from '../helpers/agent-simulator.ts';
-import { agentHeaders, apiWith, bearerFor, createAgent, jsonRequest, type TestAgent } from '../helpers/auth.ts';
+import { agentHeaders, apiWith, bearerFor, createAgent, createDeployment, jsonRequest, type TestAgent, type TestDeployment } from '../helpers/auth.ts';
 import { withDatabase } from '../helpers/db.ts';
 
 const DATABASE_DOWN = { DATABASE_URL: 'postgres://postgres@127.0.0.1:9/nowhere' };
@@ -100,6 +100,52 @@ describe('an idle poll runs no query', () => {
   });
 });
 
+/** An agent registered through the API, as the real agent does on its first start (anonymous). */
+async function registerThroughApi(deployment: TestDeployment): Promise<TestAgent> {
+  const response = await apiWith({}, '/api/v1/agent/register', jsonRequest('POST', { deployment_hash: deployment.deploymentHash, capabilities: ['docker'], agent_version: '0.2.1' }));
+  expect(response.status).toBe(201);
+  const { item } = (await response.json()) as { item: { agent_id: string; agent_token: string } };
+  return { ...deployment, agentId: item.agent_id, token: item.agent_token };
+}
+
+const heartbeatOf = (agentId: string) =>
+  withDatabase(async (db) => (await db.execute<{ last_heartbeat: string | null; status: string }>(sql`select last_heartbeat, status from agents where id = ${agentId}`)).rows[0]!);
+
+describe('a registered agent’s first poll', () => {
+  it('runs no query: registration told the object the token and that nothing is claimable', async () => {
+    const agent = await registerThroughApi(await createDeployment());
+    expect(await stub(agent.deploymentHash).inspect()).toMatchObject({ agents: 1, cleared: 1, version: 1 });
+    const first = await wait(agent, DATABASE_DOWN);
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ message: 'No command available', item: null });
+    expect(first.ms).toBeLessThan(2_500);
+    // Its heartbeat could not be written (the database was down): the next poll writes it.
+    expect((await heartbeatOf(agent.agentId)).last_heartbeat).toBeNull();
+    expect((await wait(agent)).status).toBe(200);
+    expect(await heartbeatOf(agent.agentId)).toMatchObject({ status: 'online', last_heartbeat: expect.any(String) });
+  });
+
+  it('writes the agent’s first heartbeat, beside the wait', async () => {
+    const agent = await registerThroughApi(await createDeployment());
+    expect((await wait(agent)).status).toBe(200);
+    expect(await heartbeatOf(agent.agentId)).toMatchObject({ status: 'online', last_heartbeat: expect.any(String) });
+  });
+
+  it('claims a command queued before the agent registered', async () => {
+    const deployment = await createDeployment();
+    const commandId = await insertSilently({ ...deployment, agentId: '', token: '' });
+    const agent = await registerThroughApi(deployment);
+    expect((await stub(agent.deploymentHash).inspect()).cleared).toBe(0);
+    expect((await wait(agent)).body.item?.command_id).toBe(commandId);
+  });
+
+  it('a wrong token for a registered agent still goes to Postgres', async () => {
+    const agent = await registerThroughApi(await createDeployment());
+    expect((await wait({ ...agent, token: 'x'.repeat(64) }, DATABASE_DOWN)).status).toBe(503);
+    expect((await wait({ ...agent, token: 'x'.repeat(64) })).status).toBe(401);
+  });
+});
+
 describe('tokens stop working when the rules say, never later', () => {
   it('rotation: the old token keeps its grace on the wait route, the new one works at once; with no grace the old one is refused at once', async () => {
     const agent = await createAgent();
@@ -129,9 +175,11 @@ describe('tokens stop working when the rules say, never later', () => {
     );
     expect(reissued.status).toBe(201);
     const token = ((await reissued.json()) as { item: { agent_token: string } }).item.agent_token;
-    expect((await stub(agent.deploymentHash).inspect()).agents).toBe(0); // forgotten before the answer
+    // Before the answer the object forgot the old token and keeps the new one.
+    expect((await wait(agent, DATABASE_DOWN)).status).toBe(503); // the old token: Postgres decides
+    expect((await wait({ ...agent, token }, DATABASE_DOWN)).status).toBe(200);
     expect((await wait({ ...agent, token })).status).toBe(200);
-    expect((await wait(agent)).status).toBe(200);
+    expect((await wait(agent)).status).toBe(200); // within its grace, as Postgres says
     expect((await wait(agent, DATABASE_DOWN)).status).toBe(200); // vouched for by the cache
   });
 
