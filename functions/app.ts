@@ -72,7 +72,7 @@ export function createApp() {
     await next();
     // One line per request: no query string, no headers, no body (they may carry credentials).
     const route = matchedRoutes(c).findLast((r) => r.method !== 'ALL')?.path;
-    log('info', 'request', {
+    log(c.var.routineRequest && c.res.status === 200 ? 'debug' : 'info', 'request', {
       requestId: c.var.requestId,
       method: c.req.method,
       route: route ?? null,

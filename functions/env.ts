@@ -17,6 +17,11 @@ export interface Variables {
   config: Config;
   database: RequestDatabase;
   principal: Principal;
+  /**
+   * Set by a route whose answer is routine and frequent (an agent's idle poll): the request line is
+   * logged at debug, not info, so an idle fleet does not fill the logs (one line per agent every 25 s).
+   */
+  routineRequest?: boolean;
 }
 
 export interface AppEnv {

@@ -37,6 +37,8 @@ export class DeploymentDoorbell extends DurableObject {
   private cleared: number;
   private epoch: number;
   private prunedAt = 0;
+  /** The `agent` table's entries read or written by this instance; every write goes through storeAgent. */
+  private readonly agents = new Map<string, CachedAgent>();
 
   constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env as never);
@@ -95,8 +97,7 @@ export class DeploymentDoorbell extends DurableObject {
   /** The wait route's authentication: vouch for a token the cache knows, or say miss. */
   agentGate(request: GateRequest): GateAnswer {
     const now = Date.now();
-    const row = this.sql.exec<{ entry: string }>(`select entry from agent where agent_id = ?`, request.agentId).toArray()[0];
-    const cached = row ? (JSON.parse(row.entry) as CachedAgent) : undefined;
+    const cached = this.agentEntry(request.agentId);
     if (!cached || !this.vouches(cached, request.tokenHash, now)) return { kind: 'miss', epoch: this.epoch };
     if (!this.remember(request, now)) return { kind: 'replay' };
     const heartbeatAt = cached.heartbeatAt ?? cached.checkedAt;
@@ -114,9 +115,7 @@ export class DeploymentDoorbell extends DurableObject {
    */
   agentPrime(entry: CachedAgent, epoch: number, request?: Pick<GateRequest, 'agentId' | 'requestId' | 'requestIdKeepUntil'>): { replay: boolean } {
     if (request && !this.remember(request, Date.now())) return { replay: true };
-    if (epoch === this.epoch) {
-      this.sql.exec(`insert into agent (agent_id, entry) values (?, ?) on conflict (agent_id) do update set entry = excluded.entry`, entry.agentId, JSON.stringify(entry));
-    }
+    if (epoch === this.epoch) this.storeAgent(entry);
     return { replay: false };
   }
 
@@ -124,6 +123,7 @@ export class DeploymentDoorbell extends DurableObject {
   forgetAgents(): void {
     this.setMeta('epoch', ++this.epoch);
     this.sql.exec(`delete from agent`);
+    this.agents.clear();
   }
 
   /**
@@ -133,7 +133,7 @@ export class DeploymentDoorbell extends DurableObject {
    */
   agentCredentialsSet(entry: CachedAgent): { version: number } {
     this.forgetAgents();
-    this.sql.exec(`insert into agent (agent_id, entry) values (?, ?)`, entry.agentId, JSON.stringify(entry));
+    this.storeAgent(entry);
     return { version: this.version };
   }
 
@@ -162,9 +162,26 @@ export class DeploymentDoorbell extends DurableObject {
     this.sql.exec(`delete from meta`);
     this.sql.exec(`delete from agent`);
     this.sql.exec(`delete from request_id`);
+    this.agents.clear();
     this.version = 1;
     this.cleared = 0;
     this.epoch = 0;
+  }
+
+  /** The agent's entry: from memory, or from storage once per instance (after a restart or hibernation). */
+  private agentEntry(agentId: string): CachedAgent | undefined {
+    const known = this.agents.get(agentId);
+    if (known) return known;
+    const row = this.sql.exec<{ entry: string }>(`select entry from agent where agent_id = ?`, agentId).toArray()[0];
+    if (!row) return undefined;
+    const entry = JSON.parse(row.entry) as CachedAgent;
+    this.agents.set(agentId, entry);
+    return entry;
+  }
+
+  private storeAgent(entry: CachedAgent): void {
+    this.sql.exec(`insert into agent (agent_id, entry) values (?, ?) on conflict (agent_id) do update set entry = excluded.entry`, entry.agentId, JSON.stringify(entry));
+    this.agents.set(entry.agentId, entry);
   }
 
   private vouches(cached: CachedAgent, tokenHash: string, now: number): boolean {

@@ -1,10 +1,8 @@
 // Authentication, tried in order: agent (X-Agent-Id + bearer), OAuth bearer, HMAC client
 // (stacker-id + stacker-hash), anonymous. A recognised but bad credential is a 401; there is no
 // falling through to the next method, and never a made-up user.
-import { eq } from 'drizzle-orm';
 import { createMiddleware } from 'hono/factory';
 import { z } from 'zod';
-import { client } from '../../db/schema.ts';
 import { requireSetting } from '../config.ts';
 import type { AppEnv } from '../env.ts';
 import { ApiError, unauthorized } from '../errors.ts';
@@ -14,6 +12,7 @@ import type { Principal } from '../principal.ts';
 import { checkAgentSignature, verifySignedAgentRequest } from '../services/agent-signature.ts';
 import { constantTimeEqual, decryptSecret, DecryptionError, hmacKey, hmacSha256HexWithKey, sha256Hex } from '../services/crypto.ts';
 import { verifyBearer } from '../services/oauth.ts';
+import { clientCredentials } from '../services/api-clients.ts';
 
 const agentIdHeader = z.uuid();
 const bearerHeader = /^Bearer ([\x21-\x7e]+)$/;
@@ -149,11 +148,8 @@ async function authenticateClient(c: Ctx, rawId: string, rawHash: string | undef
   const hash = clientHashHeader.safeParse(rawHash);
   if (!hash.success) throw unauthorized('stacker-hash must be a hex HMAC-SHA256 (64 characters)');
 
-  const [row] = await c.var.database.db
-    .select({ id: client.id, userId: client.userId, secret: client.secret })
-    .from(client)
-    .where(eq(client.id, id.data))
-    .limit(1);
+  // The row as this isolate read it at most CLIENT_ROW_TTL_MS ago (services/api-clients.ts).
+  const row = await clientCredentials(c.var.database.db, id.data);
   if (!row) throw unauthorized('Invalid API client credentials');
   if (row.secret === null) throw unauthorized('API client is disabled');
 
@@ -172,7 +168,7 @@ const clientKeysBySecurityKey = new WeakMap<Uint8Array, Map<string, CryptoKey>>(
  * The HMAC key of a client's stored secret: decrypted with SECURITY_KEY and imported once, then
  * remembered by the stored ciphertext itself (not the client id). A renewed secret is a new
  * ciphertext (fresh nonce), so it misses at once; a disabled client (secret null) is refused by the
- * caller before this, from the row every request still reads. An undecryptable secret is not remembered.
+ * caller before this, from the row (at most CLIENT_ROW_TTL_MS old). An undecryptable secret is not remembered.
  */
 async function clientSigningKey(securityKey: Uint8Array, stored: string): Promise<CryptoKey> {
   let keys = clientKeysBySecurityKey.get(securityKey);

@@ -6,7 +6,7 @@ import { cachedEnforcer, decideCached } from '../services/access-control.ts';
 /** Casbin on (subject, path, method), its answers remembered for the rules' life; anonymous callers who are refused are told to authenticate. */
 export const authorize = createMiddleware<AppEnv>(async (c, next) => {
   const principal = c.var.principal;
-  const enforcer = await cachedEnforcer(c.var.database.db);
+  const enforcer = await cachedEnforcer(() => c.var.database.db);
   const decision = await decideCached(enforcer, principal.subject, c.req.path, c.req.method);
   if (!decision.allowed) {
     if (principal.kind === 'anonymous') throw unauthorized('Authentication required');

@@ -187,7 +187,10 @@ export const agentRoutes = createRouter()
     // A 409, not an empty 200: the real agent backs off 5 s on an error, so two pollers of one agent
     // (a misconfiguration) cannot keep ending each other's waits in a tight loop.
     if (outcome.superseded) throw conflict('Superseded: a newer wait for this agent is open');
-    if (!outcome.command) return c.json({ message: 'No command available', item: null, meta: { next_poll_secs: 0 } }, 200);
+    if (!outcome.command) {
+      c.set('routineRequest', true);
+      return c.json({ message: 'No command available', item: null, meta: { next_poll_secs: 0 } }, 200);
+    }
     ringDoorbell(c, agent.deploymentHash, 'status'); // the claim's event
     return c.json({ message: 'Command available', item: toCommandView(outcome.command), meta: { next_poll_secs: 0 } }, 200);
   })

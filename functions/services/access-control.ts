@@ -85,8 +85,13 @@ export async function decideCached(enforcer: Enforcer, subject: string, path: st
 let cached: { enforcer: Enforcer; loadedAt: number } | undefined;
 let loading: Promise<Enforcer> | undefined;
 
-export async function cachedEnforcer(db: AnyDatabase, now = Date.now()): Promise<Enforcer> {
+/**
+ * `database` may be a function: it is called only when the rules must be read, so a request answered
+ * from the cached rules opens no database handle.
+ */
+export async function cachedEnforcer(database: AnyDatabase | (() => AnyDatabase), now = Date.now()): Promise<Enforcer> {
   if (cached && now - cached.loadedAt < RULES_TTL_MS) return cached.enforcer;
+  const db = typeof database === 'function' ? database() : database;
   const refresh = (loading ??= loadRules(db)
     .then(buildEnforcer)
     .then((enforcer) => {

@@ -100,6 +100,38 @@ async function findInScope(deps: ApiClientDeps, id: number, scope: Scope): Promi
   return row;
 }
 
+/** What authentication needs of a client: whose it is and its sealed secret (null: disabled). */
+export interface ClientCredentials {
+  id: number;
+  userId: string;
+  secret: string | null;
+}
+
+/**
+ * How long an isolate answers HMAC requests from a client's row before reading it again. A renewal or
+ * disable made through this isolate takes effect at once (it forgets the row); one made in another
+ * isolate, or behind the Worker's back (SQL, the console), within this bound.
+ */
+export const CLIENT_ROW_TTL_MS = 5_000;
+const MAX_REMEMBERED_CLIENTS = 1_000;
+const rememberedClients = new Map<number, { row: ClientCredentials; readAt: number }>();
+
+/** The client's credentials, from this isolate's memory while younger than CLIENT_ROW_TTL_MS. Unknown ids are never remembered. */
+export async function clientCredentials(db: AnyDatabase, id: number, now = Date.now()): Promise<ClientCredentials | undefined> {
+  const remembered = rememberedClients.get(id);
+  if (remembered && now - remembered.readAt < CLIENT_ROW_TTL_MS) return remembered.row;
+  const [row] = await db.select({ id: client.id, userId: client.userId, secret: client.secret }).from(client).where(eq(client.id, id)).limit(1);
+  rememberedClients.delete(id);
+  if (!row) return undefined;
+  if (rememberedClients.size >= MAX_REMEMBERED_CLIENTS) rememberedClients.delete(rememberedClients.keys().next().value!);
+  rememberedClients.set(id, { row, readAt: now });
+  return row;
+}
+
+function forgetClientCredentials(id: number): void {
+  rememberedClients.delete(id);
+}
+
 async function storeNewSecret(deps: ApiClientDeps, id: number, whenEnabled: boolean): Promise<ApiClientWithSecret> {
   const secret = randomToken(48);
   const sealed = await encryptSecret(deps.securityKey, secret);
@@ -108,6 +140,7 @@ async function storeNewSecret(deps: ApiClientDeps, id: number, whenEnabled: bool
     .set({ secret: sealed, updatedAt: sql`now()` })
     .where(and(eq(client.id, id), whenEnabled ? sql`${client.secret} is not null` : sql`${client.secret} is null`))
     .returning();
+  forgetClientCredentials(id);
   if (!row) throw conflict(whenEnabled ? 'API client is not active' : 'API client is already active');
   return { ...toView(row), secret };
 }
@@ -133,5 +166,6 @@ export async function disableApiClient(deps: ApiClientDeps, id: number, scope: S
     .set({ secret: null, updatedAt: sql`now()` })
     .where(eq(client.id, id))
     .returning();
+  forgetClientCredentials(id);
   return toView(updated!);
 }

@@ -1,6 +1,9 @@
+import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import { CLIENT_ROW_TTL_MS, clientCredentials } from '../../functions/services/api-clients.ts';
 import { apiWith } from '../helpers/api.ts';
 import { api, bearerFor, createApiClientFor, hmacHeaders, uniqueId } from '../helpers/auth.ts';
+import { withDatabase } from '../helpers/db.ts';
 
 interface ClientItem {
   id: number;
@@ -104,6 +107,18 @@ describe('PUT /client/{id} and enable/disable (owner)', () => {
     expect(await signedProbe(current)).toBe(200);
     expect((await api(`/client/${own.id}/disable`, { method: 'PUT', headers })).status).toBe(200);
     expect(await signedProbe(current)).toBe(401);
+  });
+
+  it('a disable behind the Worker’s back (SQL) is seen once the remembered row is CLIENT_ROW_TTL_MS old, not later', async () => {
+    const own = await createApiClientFor();
+    expect(await signedProbe(own)).toBe(200);
+    await withDatabase((db) => db.execute(sql`update client set secret = null where id = ${own.id}`));
+    expect(await signedProbe(own)).toBe(200); // within the documented bound
+    // As if CLIENT_ROW_TTL_MS had passed: the row is read again ...
+    const reread = await withDatabase((db) => clientCredentials(db, own.id, Date.now() + CLIENT_ROW_TTL_MS));
+    expect(reread).toMatchObject({ id: own.id, secret: null });
+    // ... and from then on the client is refused.
+    expect(await signedProbe(own)).toBe(401);
   });
 
   it('another user cannot see or touch the client: 404, and nothing changes', async () => {

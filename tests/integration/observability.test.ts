@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { apiWith } from '../helpers/api.ts';
-import { api, bearerFor, createAgent, uniqueId } from '../helpers/auth.ts';
+import { agentHeaders, api, bearerFor, createAgent, jsonRequest, uniqueId } from '../helpers/auth.ts';
 import { withDatabase } from '../helpers/db.ts';
 
 afterEach(() => vi.restoreAllMocks());
@@ -20,6 +20,23 @@ describe('request logs', () => {
     expect(typeof entries[0]!.durationMs).toBe('number');
     expect(lines.join('\n')).not.toContain('shh');
     expect(lines.join('\n')).not.toContain(token);
+  });
+
+  it('an agent’s idle poll logs its request line at debug; a wait that delivers a command at info', async () => {
+    const agent = await createAgent();
+    const lines: string[] = [];
+    vi.spyOn(console, 'log').mockImplementation((line: unknown) => void lines.push(String(line)));
+    const wait = (level: string, id: string) =>
+      apiWith({ LOG_LEVEL: level }, `/api/v1/agent/commands/wait/${agent.deploymentHash}?timeout=1`, { headers: { ...agentHeaders(agent), 'x-request-id': id } });
+    const requestLines = () => lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((entry) => entry.msg === 'request');
+    expect((await wait('info', 'idle-info')).status).toBe(200);
+    expect(requestLines().filter((entry) => entry.requestId === 'idle-info')).toEqual([]);
+    expect((await wait('debug', 'idle-debug')).status).toBe(200);
+    expect(requestLines().filter((entry) => entry.requestId === 'idle-debug')).toMatchObject([{ level: 'debug', status: 200 }]);
+    const created = await apiWith({}, '/api/v1/commands', jsonRequest('POST', { deployment_hash: agent.deploymentHash, command_type: 'health', parameters: { app_code: 'web' } }, bearerFor('group_user', agent.ownerId)));
+    expect(created.status).toBe(201);
+    expect((await wait('info', 'delivers')).status).toBe(200);
+    expect(requestLines().filter((entry) => entry.requestId === 'delivers')).toMatchObject([{ level: 'info', status: 200, subject: 'agent' }]);
   });
 
   it('LOG_LEVEL=warn keeps request lines out', async () => {
