@@ -2,8 +2,16 @@
 // answering to the agent holding that command, and how many waiting agents one local Worker holds.
 //   node bench/agent.ts [--agents 1,100,1000] [--capacity 2000,3000] [--commands 50] [--interval 200]
 //                       [--settle 2] [--ready 1000] [--ramp 0] [--search on|off] [--postgres private|shared]
+//                       [--host wrangler|miniflare] [--register off|on]
 //   (or BENCH_AGENTS, BENCH_CAPACITY, BENCH_COMMANDS, BENCH_INTERVAL, BENCH_SETTLE, BENCH_READY,
-//    BENCH_RAMP, BENCH_SEARCH, BENCH_POSTGRES)
+//    BENCH_RAMP, BENCH_SEARCH, BENCH_POSTGRES, BENCH_HOST, BENCH_REGISTER)
+// --host: what serves the Worker (bench/lib/service.ts): wrangler dev (the default, as `npm start`), or
+// Miniflare alone (one workerd, without the proxy workerd wrangler puts in front, which runs out of
+// open files at a few thousand held agents here).
+// --register on: the agents' rows are not inserted; before the level's polls start, each agent registers
+// through the API (anonymous POST /api/v1/agent/register, 32 at a time, not timed), as the real agent
+// does on its first start, so its first poll finds the object primed. All register from 127.0.0.1, so
+// the anonymous per-address rate limit is off for the run.
 //
 // For each N of --agents: N agents (one deployment each, one owner; rows inserted directly) poll
 // GET /api/v1/agent/commands/wait/{hash}?timeout=25 as the real agent does (its headers, a client
@@ -29,7 +37,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { ms, openFilesLimit, percentile, runWithOpenFiles, shellQuote, sleep, timedRequest } from './lib/measure.ts';
-import { machine, startService, type Service } from './lib/service.ts';
+import { describeHost, machine, startService, type Service, type WorkerHost } from './lib/service.ts';
 
 const POLL_TIMEOUT_SECONDS = 25;
 /** The real agent's HTTP client timeout is the poll timeout + 5 s; after an error it sleeps 5 s (agent-protocol §2.3). */
@@ -40,10 +48,10 @@ const OWNER_HEADERS = { authorization: `Bearer user-group_user-${OWNER}`, 'conte
 
 function settings() {
   const usage =
-    'usage: node bench/agent.ts [--agents 1,100,1000] [--capacity 2000,3000] [--commands n] [--interval ms] [--settle s] [--ready ms] [--ramp polls/s] [--search on|off] [--postgres private|shared]';
+    'usage: node bench/agent.ts [--agents 1,100,1000] [--capacity 2000,3000] [--commands n] [--interval ms] [--settle s] [--ready ms] [--ramp polls/s] [--search on|off] [--postgres private|shared] [--host wrangler|miniflare] [--register off|on]';
   const list = (value: string) => (value.trim() === '' ? [] : value.split(',').map((part) => Number(part.trim())));
   try {
-    const names = ['agents', 'capacity', 'commands', 'interval', 'settle', 'ready', 'ramp', 'search', 'postgres'] as const;
+    const names = ['agents', 'capacity', 'commands', 'interval', 'settle', 'ready', 'ramp', 'search', 'postgres', 'host', 'register'] as const;
     const { values } = parseArgs({ options: Object.fromEntries(names.map((name) => [name, { type: 'string' }])) as Record<(typeof names)[number], { type: 'string' }> });
     const value = (name: (typeof names)[number], fallback: string) => (values[name] as string | undefined) ?? process.env[`BENCH_${name.toUpperCase()}`] ?? fallback;
     const result = {
@@ -56,6 +64,8 @@ function settings() {
       ramp: Number(value('ramp', '0')),
       search: value('search', 'on'),
       postgres: value('postgres', 'private'),
+      host: value('host', 'wrangler') as WorkerHost,
+      register: value('register', 'off'),
     };
     const positive = (n: number) => Number.isInteger(n) && n > 0;
     if (
@@ -63,11 +73,13 @@ function settings() {
       [...result.levels, ...result.capacity, result.commands, result.interval].every(positive) &&
       [result.settle, result.ready, result.ramp].every((n) => Number.isInteger(n) && n >= 0) &&
       ['on', 'off'].includes(result.search) &&
-      ['private', 'shared'].includes(result.postgres)
+      ['private', 'shared'].includes(result.postgres) &&
+      ['wrangler', 'miniflare'].includes(result.host) &&
+      ['on', 'off'].includes(result.register)
     ) {
       return result;
     }
-    console.error(`${usage}\n(whole numbers; lists comma-separated; --agents not empty)`);
+    console.error(`${usage}\n(whole numbers; lists comma-separated; --agents not empty; --host wrangler or miniflare; --register on or off)`);
   } catch (error) {
     console.error(`${error instanceof Error ? error.message : String(error)}\n${usage}`);
   }
@@ -75,7 +87,7 @@ function settings() {
 }
 const options = settings();
 const command = [
-  ...['AGENTS', 'CAPACITY', 'COMMANDS', 'INTERVAL', 'SETTLE', 'READY', 'RAMP', 'SEARCH', 'POSTGRES'].flatMap((name) =>
+  ...['AGENTS', 'CAPACITY', 'COMMANDS', 'INTERVAL', 'SETTLE', 'READY', 'RAMP', 'SEARCH', 'POSTGRES', 'HOST', 'REGISTER'].flatMap((name) =>
     process.env[`BENCH_${name}`] ? [`BENCH_${name}=${shellQuote(process.env[`BENCH_${name}`]!)}`] : [],
   ),
   'node bench/agent.ts',
@@ -93,8 +105,11 @@ interface BenchAgent {
   busy: boolean;
 }
 
-/** N agents, each with its own deployment, all in one project of OWNER: inserted in bulk, as registration leaves them. */
-async function createAgents(pool: pg.Pool, level: number, count: number): Promise<BenchAgent[]> {
+/**
+ * N agents, each with its own deployment, all in one project of OWNER: inserted in bulk, as registration
+ * leaves them, or (--register on) registered through the API.
+ */
+async function createAgents(service: Service, pool: pg.Pool, level: number, count: number): Promise<BenchAgent[]> {
   const tokens = Array.from({ length: count }, () => randomBytes(36).toString('base64url'));
   const hashes = Array.from({ length: count }, (_, i) => `deployment_bench${level}_${i}_${randomBytes(6).toString('hex')}`);
   const tokenHashes = tokens.map((token) => createHash('sha256').update(token).digest('hex'));
@@ -110,6 +125,10 @@ async function createAgents(pool: pg.Pool, level: number, count: number): Promis
        select $1, '{}', 'pending', hash, $2 from unnest($3::text[]) as hash`,
       [project.rows[0]!.id, OWNER, hashes],
     );
+    if (options.register === 'on') {
+      await client.query('commit');
+      return await registerAll(service, hashes);
+    }
     const inserted = await client.query<{ id: string; deployment_hash: string }>(
       `insert into agents (deployment_hash, token_hash, version)
        select hash, token_hash, '0.2.1' from unnest($1::text[], $2::text[]) as t(hash, token_hash)
@@ -125,6 +144,35 @@ async function createAgents(pool: pg.Pool, level: number, count: number): Promis
   } finally {
     client.release();
   }
+}
+
+/** Each deployment's agent registers as the real agent does on its first start (agent-protocol.md §2.1), 32 at a time. */
+async function registerAll(service: Service, hashes: string[]): Promise<BenchAgent[]> {
+  const registrationAgent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+  const agents: BenchAgent[] = [];
+  let next = 0;
+  async function worker(): Promise<void> {
+    while (next < hashes.length) {
+      const index = next++;
+      const hash = hashes[index]!;
+      const body = JSON.stringify({ deployment_hash: hash, capabilities: ['docker', 'compose', 'logs'], agent_version: '0.2.1', system_info: { bench: true } });
+      const response = await timedRequest(registrationAgent, `${service.baseUrl}/api/v1/agent/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+        timeoutMs: 60_000,
+      });
+      if (response.status !== 201) throw new Error(`registering the agent of ${hash} answered ${response.status}: ${response.body.slice(0, 200)}`);
+      const { item } = JSON.parse(response.body) as { item: { agent_id: string; agent_token: string } };
+      agents[index] = { index, id: item.agent_id, token: item.agent_token, hash, pollSince: undefined, busy: false };
+    }
+  }
+  try {
+    await Promise.all(Array.from({ length: 32 }, () => worker()));
+  } finally {
+    registrationAgent.destroy();
+  }
+  return agents;
 }
 
 /** The headers the real agent sends (tests/helpers/agent-simulator.ts): the signature of an empty body. */
@@ -188,7 +236,7 @@ interface Sent {
 }
 
 async function runLevel(service: Service, pool: pg.Pool, level: number, count: number, probe: boolean): Promise<LevelResult> {
-  const agents = await createAgents(pool, level, count);
+  const agents = await createAgents(service, pool, level, count);
   const commandCount = probe ? 0 : count <= 100 ? Math.max(count, options.commands) : options.commands;
   const startMode = options.ramp > 0 ? `${options.ramp} per second` : 'at once';
   console.error(`[bench] ${count} agents${probe ? ' (probe)' : ''}: created; starting ${count} polls ${startMode}`);
@@ -454,11 +502,11 @@ async function main(): Promise<number> {
 
   const machineLine = machine();
   const noFile = openFilesLimit();
-  console.error(`[bench] agent: levels ${options.levels.join(', ')}; capacity ${options.capacity.join(', ') || 'none'}; open files limit ${noFile}`);
+  console.error(`[bench] agent: levels ${options.levels.join(', ')}; capacity ${options.capacity.join(', ') || 'none'}; open files limit ${noFile}; Worker host: ${describeHost(options.host)}`);
   const service = await startService(
     'bench_agent',
-    {},
-    { snapshot: true, ...(options.postgres === 'private' ? { privatePostgres: { max_connections: largest + 200 } } : {}) },
+    options.register === 'on' ? { RATE_LIMIT_ANONYMOUS_PER_MINUTE: '0' } : {},
+    { snapshot: true, host: options.host, ...(options.postgres === 'private' ? { privatePostgres: { max_connections: largest + 200 } } : {}) },
   );
   const pool = new pg.Pool({ connectionString: service.databaseUrl, max: 2 });
   const results: LevelResult[] = [];
@@ -508,7 +556,7 @@ async function main(): Promise<number> {
       `"waiting" = every first poll reached its heartbeat update, then a fixed ${options.settle} s settle; ` +
       `a command every ${options.interval} ms (POST /api/v1/commands) for an agent whose poll had been open >= ${options.ready} ms; ` +
       `latency = the wait's answer arrived - the POST's answer arrived. "Held" = all N open at once and no poll failed during the level. ` +
-      `Database: ${service.postgres}. Open files limit: ${noFile}\n`,
+      `Database: ${service.postgres}. Worker host: ${describeHost(service.host)}. Open files limit: ${noFile}\n`,
   );
   console.log(
     '| agents | all held at once | s until all waiting | delivered | duplicates | p50 ms | p99 ms | max ms | p50 / p99 ms from POST sent | POST p50 ms | peak PG connections | polls | poll non-200 | poll errors | POST failures |',

@@ -4,6 +4,8 @@
 //   an install service, and a development OpenID provider (scripts/dev-openid-provider.ts). Then:
 //   migrations, the WebSocket proxy the Neon driver needs, `wrangler dev` on PORT, and the Worker's
 //   cron every minute (wrangler dev does not run crons by itself).
+//   STACKER_WORKER_HOST=miniflare serves the Worker with Miniflare (scripts/serve-miniflare.ts: one
+//   workerd, no wrangler proxy in front) instead of `wrangler dev`; see the comment where it starts.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -114,37 +116,59 @@ async function main() {
   writeFileSync(envFile, toDotenv(settings), { mode: 0o600 });
   chmodSync(envFile, 0o600);
 
-  say(`starting the Worker (wrangler dev) on port ${port} ...`);
-  wrangler = spawn(
-    'wrangler',
-    [
-      'dev',
-      '--ip', '127.0.0.1',
-      '--port', String(port),
-      '--env-file', envFile,
-      '--persist-to', join(dataDir, 'wrangler'),
-      '--show-interactive-dev-session=false',
-      '--log-level', 'warn',
-      '--test-scheduled',
-    ],
-    {
-      stdio: ['ignore', 'inherit', 'inherit'],
-      detached: true,
-      env: {
-        // wrangler's local trace store: every request's trace streamed into a Durable Object on disk
-        // inside the Worker's own workerd. Off unless asked for: it costs CPU and memory per request,
-        // and under load it stalled the Worker for ~20 s (BENCHMARKS.md, "Load and soak").
-        X_LOCAL_OBSERVABILITY: 'false',
-        ...process.env,
-        // No outbound calls to Cloudflare from a local run (the machine may have no internet).
-        CLOUDFLARE_CF_FETCH_ENABLED: 'false',
-        WRANGLER_SEND_METRICS: 'false',
-      },
-    },
-  );
+  // STACKER_WORKER_HOST=miniflare: the Worker in one workerd through Miniflare
+  // (scripts/serve-miniflare.ts) instead of `wrangler dev`, whose "ProxyWorker" (a second workerd in
+  // front of the Worker) keeps ~6 descriptors per held long poll and runs out of open files at a few
+  // thousand agents where the hard limit cannot be raised (BENCHMARKS.md, "Capacity after the
+  // Postgres-free idle poll"). Production has no such proxy; unset, `wrangler dev` as always.
+  const host = process.env.STACKER_WORKER_HOST === 'miniflare' ? 'miniflare' : 'wrangler';
+  if (process.env.STACKER_WORKER_HOST && process.env.STACKER_WORKER_HOST !== host) {
+    throw new Error(`STACKER_WORKER_HOST=${process.env.STACKER_WORKER_HOST}: expected "wrangler" or "miniflare"`);
+  }
+  const hostEnv = {
+    // wrangler's local trace store: every request's trace streamed into a Durable Object on disk
+    // inside the Worker's own workerd. Off unless asked for: it costs CPU and memory per request,
+    // and under load it stalled the Worker for ~20 s (BENCHMARKS.md, "Load and soak").
+    X_LOCAL_OBSERVABILITY: 'false',
+    ...process.env,
+    // No outbound calls to Cloudflare from a local run (the machine may have no internet).
+    CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+    WRANGLER_SEND_METRICS: 'false',
+  };
+  if (host === 'miniflare') {
+    say(`starting the Worker (Miniflare, no wrangler proxy) on port ${port} ...`);
+    wrangler = spawn(
+      process.execPath,
+      [
+        join(import.meta.dirname, 'serve-miniflare.ts'),
+        '--ip', '127.0.0.1',
+        '--port', String(port),
+        '--env-file', envFile,
+        '--persist-to', join(dataDir, 'wrangler'),
+        '--outdir', join(dataDir, 'miniflare-bundle'),
+      ],
+      { stdio: ['ignore', 'inherit', 'inherit'], detached: true, env: hostEnv },
+    );
+  } else {
+    say(`starting the Worker (wrangler dev) on port ${port} ...`);
+    wrangler = spawn(
+      'wrangler',
+      [
+        'dev',
+        '--ip', '127.0.0.1',
+        '--port', String(port),
+        '--env-file', envFile,
+        '--persist-to', join(dataDir, 'wrangler'),
+        '--show-interactive-dev-session=false',
+        '--log-level', 'warn',
+        '--test-scheduled',
+      ],
+      { stdio: ['ignore', 'inherit', 'inherit'], detached: true, env: hostEnv },
+    );
+  }
   wrangler.on('exit', (code) => {
     if (!stopping) {
-      say(`wrangler exited (${code ?? 'signal'}); stopping`);
+      say(`${host === 'miniflare' ? 'the Miniflare server' : 'wrangler'} exited (${code ?? 'signal'}); stopping`);
       void shutdown(code ?? 1);
     }
   });
@@ -152,13 +176,14 @@ async function main() {
   await waitForHealth(port);
   const removeRunFile = writeLocalRun(dataDir, { url: workerUrl, services: announced });
   cleanups.push(async () => removeRunFile());
-  runCronEveryMinute(workerUrl);
+  // wrangler dev --test-scheduled answers /__scheduled; Miniflare (unsafeTriggerHandlers), /cdn-cgi/local/scheduled.
+  runCronEveryMinute(workerUrl, host === 'miniflare' ? '/cdn-cgi/local/scheduled' : '/__scheduled');
   say(`listening on http://127.0.0.1:${port} (health: /health_check, API document: /openapi.json). Ctrl-C stops.`);
 }
 
-function runCronEveryMinute(workerUrl: string) {
+function runCronEveryMinute(workerUrl: string, path: string) {
   const timer = setInterval(() => {
-    fetch(`${workerUrl}/__scheduled?cron=${encodeURIComponent('* * * * *')}`)
+    fetch(`${workerUrl}${path}?cron=${encodeURIComponent('* * * * *')}`)
       .then((response) => response.body?.cancel())
       .catch(() => undefined);
   }, 60_000);

@@ -1,6 +1,7 @@
 // The real local service for a benchmark: a scratch database on the PostgreSQL at DATABASE_URL (or a
 // private PostgreSQL server), the OAuth stub, and `node scripts/start.ts` (migrations, WebSocket
-// proxy, wrangler dev) on a free port, from the working tree (or a snapshot of it).
+// proxy, wrangler dev, or Miniflare with `host: 'miniflare'`) on a free port, from the working tree
+// (or a snapshot of it).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -36,11 +37,27 @@ export interface Service {
   oauth: OAuthStub;
   /** The PostgreSQL server the service runs on: which one, its version and max_connections. */
   postgres: string;
+  /** What serves the Worker (ServiceOptions.host). */
+  host: WorkerHost;
   /** Stops the service, the stub, and drops the database. Safe to call twice. */
   stop(): Promise<void>;
 }
 
+/** What serves the Worker: `wrangler dev` (npm start's default) or Miniflare alone (scripts/serve-miniflare.ts). */
+export type WorkerHost = 'wrangler' | 'miniflare';
+
+/** One line for a report: which host served the Worker. */
+export function describeHost(host: WorkerHost): string {
+  return host === 'miniflare' ? 'Miniflare (one workerd, no wrangler proxy)' : "wrangler dev (the Worker's workerd behind wrangler's proxy workerd)";
+}
+
 export interface ServiceOptions {
+  /**
+   * What serves the Worker (STACKER_WORKER_HOST for start.ts): 'wrangler' (the default, as `npm start`)
+   * or 'miniflare', one workerd without wrangler's proxy in front, which keeps ~6 descriptors per held
+   * long poll and so caps a capacity run where the open-files hard limit cannot be raised.
+   */
+  host?: WorkerHost;
   /**
    * Run on a private PostgreSQL server (bench/lib/postgres.ts) with these settings instead of the
    * one at DATABASE_URL: e.g. { max_connections: 4000 } for a benchmark that holds many requests.
@@ -125,6 +142,7 @@ export async function startService(name = 'bench', extraEnv: Record<string, stri
       cleanups.push(() => rm(copy, { recursive: true, force: true }));
     }
 
+    const host = options.host ?? 'wrangler';
     const securityKey = new Uint8Array(randomBytes(32));
     const port = await freePort();
     const bin = join(projectRoot, 'node_modules', '.bin');
@@ -148,13 +166,14 @@ export async function startService(name = 'bench', extraEnv: Record<string, stri
           OAUTH_AUDIENCE,
           SECURITY_KEY: Buffer.from(securityKey).toString('base64'),
           STACKER_DATA_DIR: dataDir,
+          STACKER_WORKER_HOST: host,
           ...extraEnv,
         },
       },
     );
     cleanups.push(() => stopProcessGroup(child));
     const baseUrl = await waitForListening(child);
-    return { baseUrl, databaseUrl: database.url, securityKey, oauth, postgres, stop };
+    return { baseUrl, databaseUrl: database.url, securityKey, oauth, postgres, host, stop };
   } catch (error) {
     await stop();
     throw error;

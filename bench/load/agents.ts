@@ -48,7 +48,7 @@ export interface AgentLedger {
  * `count` agents, agent i owned by users[i % users.length]: per user one project holding its agents'
  * deployments (status completed: the agent runs on a deployed server), rows as registration leaves them.
  */
-export async function seedAgents(pool: pg.Pool, count: number, users: string[]): Promise<LoadAgent[]> {
+export async function seedAgents(pool: pg.Pool, count: number, users: string[], options: { register?: boolean } = {}): Promise<LoadAgent[]> {
   const agents: LoadAgent[] = Array.from({ length: count }, (_, index) => ({
     index,
     id: '',
@@ -73,6 +73,12 @@ export async function seedAgents(pool: pg.Pool, count: number, users: string[]):
         [project.rows[0]!.id, owner, mine.map((agent) => agent.hash)],
       );
     }
+    if (options.register) {
+      // The agents register through the API when they start (registerThroughApi), as the real agent does.
+      await client.query('commit');
+      for (const agent of agents) agent.token = '';
+      return agents;
+    }
     const inserted = await client.query<{ id: string; deployment_hash: string }>(
       `insert into agents (deployment_hash, token_hash, version)
        select hash, token_hash, '0.2.1' from unnest($1::text[], $2::text[]) as t(hash, token_hash)
@@ -89,6 +95,36 @@ export async function seedAgents(pool: pg.Pool, count: number, users: string[]):
   } finally {
     client.release();
   }
+}
+
+/**
+ * Registers the agent as the real agent does on its first start (anonymous
+ * `POST /api/v1/agent/register`, agent-protocol.md §2.1), retrying every 5 s until it gets a token.
+ */
+export async function registerThroughApi(baseUrl: string, agent: LoadAgent, recorder?: Recorder, http?: import('node:http').Agent, stopping: () => boolean = () => false): Promise<boolean> {
+  const body = JSON.stringify({ deployment_hash: agent.hash, capabilities: ['docker', 'compose', 'logs'], agent_version: '0.2.1', system_info: { bench: true } });
+  while (!stopping()) {
+    const init = { method: 'POST', headers: { 'content-type': 'application/json' }, body, timeoutMs: 30_000 };
+    let status = 0;
+    let text = '';
+    if (recorder && http) {
+      const answer = await send(recorder, http, 'POST /api/v1/agent/register', `${baseUrl}/api/v1/agent/register`, init);
+      status = answer?.status ?? 0;
+      text = answer?.body ?? '';
+    } else {
+      const answer = await fetch(`${baseUrl}/api/v1/agent/register`, { method: 'POST', headers: init.headers, body }).catch(() => undefined);
+      status = answer?.status ?? 0;
+      text = (await answer?.text()) ?? '';
+    }
+    if (status === 201) {
+      const { item } = JSON.parse(text) as { item: { agent_id: string; agent_token: string } };
+      agent.id = item.agent_id;
+      agent.token = item.agent_token;
+      return true;
+    }
+    await sleep(POLLING_BACKOFF_MS);
+  }
+  return false;
 }
 
 /** The headers the real agent sends with every request: the signature is over the exact body. */
@@ -141,6 +177,7 @@ export class AgentFleet {
 
   async #run(agent: LoadAgent, delayMs: number): Promise<void> {
     await sleep(delayMs);
+    if (!agent.token && !(await registerThroughApi(this.baseUrl, agent, this.recorder, this.#http, () => this.#stopping))) return;
     const url = `${this.baseUrl}/api/v1/agent/commands/wait/${agent.hash}?timeout=${POLLING_TIMEOUT_SECONDS}`;
     while (!this.#stopping) {
       agent.polling = true;

@@ -32,6 +32,17 @@ function processTable(): Map<number, ProcessInfo> {
 }
 
 /** What a process is, for the report: by its command line, since Node's threads are all called MainThread. */
+function parentCommand(pid: number): string {
+  try {
+    // /proc/<pid>/stat: "pid (name) state ppid ..."; the name may hold spaces, so read after its ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const ppid = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1];
+    return readFileSync(`/proc/${ppid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  } catch {
+    return '';
+  }
+}
+
 function kindOf(pid: number, name: string): string {
   let command = '';
   try {
@@ -40,7 +51,10 @@ function kindOf(pid: number, name: string): string {
     // gone
   }
   // wrangler dev runs two: the Worker (with an inspector) and its own proxy in front of it, on PORT.
-  if (name === 'workerd' || command.includes('/workerd ')) return command.includes('--inspector-addr') ? 'workerd' : "workerd (wrangler's proxy)";
+  // Under scripts/serve-miniflare.ts the one workerd is the Worker's.
+  if (name === 'workerd' || command.includes('/workerd ')) {
+    return command.includes('--inspector-addr') || parentCommand(pid).includes('serve-miniflare.ts') ? 'workerd' : "workerd (wrangler's proxy)";
+  }
   if (name.startsWith('postgres') || command.includes('postgres -D') || name === 'runuser') return 'postgres';
   if (command.includes('scripts/start.ts')) return 'start.ts + WebSocket proxy';
   if (command.includes('wrangler')) return 'wrangler';

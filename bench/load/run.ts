@@ -1,7 +1,8 @@
 // Load and soak (issue 7, point 5): the real local service under a steady mixed load for minutes.
 //   node bench/load/run.ts [--agents 1000] [--duration 300] [--ramp 20] [--command-rate 2]
 //                          [--command-timeout 60] [--project-rate 0.2] [--users 20] [--drain 120]
-//                          [--step 2000] [--fail-every 10] [--postgres private|shared]
+//                          [--step 2000] [--fail-every 10] [--postgres private|shared] [--host wrangler|miniflare]
+//                          [--register off|on]
 //   (or BENCH_AGENTS, BENCH_DURATION, ...; npm run bench:load -- <options>. Not part of `npm run bench`,
 //   which runs bench/*.ts only.)
 //
@@ -18,6 +19,12 @@
 //    custom-stack-payload.json, then POST /project/{id}/deploy), each by the next user in turn.
 // 4. Drain: no new work; up to --drain seconds for every command to be delivered and reported and every
 //    deployment to end; then the agents stop polling and their open polls end.
+// --host: what serves the Worker (bench/lib/service.ts): wrangler dev (the default, as `npm start`), or
+// Miniflare alone (one workerd, without the proxy workerd wrangler puts in front, which runs out of
+// open files at a few thousand held agents here).
+// --register on: the agents' rows are not seeded; each agent registers through the API when it starts
+// (anonymous POST /api/v1/agent/register, as the real agent does), so its first poll finds the object
+// primed. All register from 127.0.0.1, so the anonymous per-address rate limit is turned off for the run.
 // Targets (exit 1 when one is missed): no 5xx, no request left without an answer, no command lost
 // (created, and by the end not delivered, or its result not stored) or delivered twice or to another agent, every
 // deployment in a terminal status (read back through GET /project/deploy/status).
@@ -30,7 +37,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { startDockerHubStub } from '../../tests/stubs/dockerhub.ts';
 import { ms, openFilesLimit, percentile, runWithOpenFiles, shellQuote, sleep } from '../lib/measure.ts';
-import { machine, projectRoot, startService } from '../lib/service.ts';
+import { describeHost, machine, projectRoot, startService, type WorkerHost } from '../lib/service.ts';
 import { AgentFleet, POLLING_TIMEOUT_SECONDS, seedAgents, type LoadAgent } from './agents.ts';
 import { startInstallService } from './install-service.ts';
 import { cpuBetween, machineCpu, mib, serviceRss, snapshot, type Snapshot } from './processes.ts';
@@ -44,12 +51,12 @@ const PROGRESS_EVERY_MS = 10_000;
 const CRON_EVERY_MS = 60_000;
 const LOOP_RESOLUTION_MS = 20;
 
-const OPTION_NAMES = ['agents', 'duration', 'ramp', 'command-rate', 'command-timeout', 'project-rate', 'users', 'drain', 'step', 'fail-every', 'postgres'] as const;
+const OPTION_NAMES = ['agents', 'duration', 'ramp', 'command-rate', 'command-timeout', 'project-rate', 'users', 'drain', 'step', 'fail-every', 'postgres', 'host', 'register'] as const;
 type OptionName = (typeof OPTION_NAMES)[number];
 
 function settings() {
   const usage =
-    'usage: node bench/load/run.ts [--agents 1000] [--duration 300] [--ramp 20] [--command-rate 2] [--command-timeout 60] [--project-rate 0.2] [--users 20] [--drain 120] [--step 2000] [--fail-every 10] [--postgres private|shared]';
+    'usage: node bench/load/run.ts [--agents 1000] [--duration 300] [--ramp 20] [--command-rate 2] [--command-timeout 60] [--project-rate 0.2] [--users 20] [--drain 120] [--step 2000] [--fail-every 10] [--postgres private|shared] [--host wrangler|miniflare] [--register off|on]';
   try {
     const { values } = parseArgs({ options: Object.fromEntries(OPTION_NAMES.map((name) => [name, { type: 'string' }])) as Record<OptionName, { type: 'string' }> });
     const value = (name: OptionName, fallback: string) =>
@@ -66,6 +73,8 @@ function settings() {
       step: Number(value('step', '2000')),
       failEvery: Number(value('fail-every', '10')),
       postgres: value('postgres', 'private'),
+      host: value('host', 'wrangler') as WorkerHost,
+      register: value('register', 'off'),
     };
     const whole = (n: number, min: number) => Number.isInteger(n) && n >= min;
     const rate = (n: number) => Number.isFinite(n) && n >= 0 && n <= 1000;
@@ -81,11 +90,13 @@ function settings() {
       rate(result.projectRate) &&
       Number.isFinite(result.ramp) &&
       result.ramp > 0 &&
-      ['private', 'shared'].includes(result.postgres)
+      ['private', 'shared'].includes(result.postgres) &&
+      ['wrangler', 'miniflare'].includes(result.host) &&
+      ['on', 'off'].includes(result.register)
     ) {
       return result;
     }
-    console.error(`${usage}\n(agents, duration, users, command-timeout: whole numbers above 0; drain, step, fail-every: whole numbers; rates 0 to 1000 a second; ramp above 0 agents a second)`);
+    console.error(`${usage}\n(agents, duration, users, command-timeout: whole numbers above 0; drain, step, fail-every: whole numbers; rates 0 to 1000 a second; ramp above 0 agents a second; host wrangler or miniflare; register on or off)`);
   } catch (error) {
     console.error(`${error instanceof Error ? error.message : String(error)}\n${usage}`);
   }
@@ -140,7 +151,7 @@ async function main(): Promise<number> {
     console.error(`[load] warning: ${perUserPerMinute.toFixed(0)} requests a minute per user is close to the default limit (${USER_LIMIT_PER_MINUTE}); add --users`);
   }
 
-  console.error(`[load] ${options.agents} agents, ${options.users} users; starting the service ...`);
+  console.error(`[load] ${options.agents} agents, ${options.users} users; starting the service (${describeHost(options.host)}) ...`);
   const service = await startService(
     'bench_load',
     {
@@ -151,8 +162,9 @@ async function main(): Promise<number> {
       QSTASH_TOKEN: '',
       DOCKERHUB_URL: dockerHub.url,
       DOCKERHUB_CHECK: 'on',
+      ...(options.register === 'on' ? { RATE_LIMIT_ANONYMOUS_PER_MINUTE: '0' } : {}),
     },
-    { snapshot: true, ...(options.postgres === 'private' ? { privatePostgres: { max_connections: options.agents + 200 } } : {}) },
+    { snapshot: true, host: options.host, ...(options.postgres === 'private' ? { privatePostgres: { max_connections: options.agents + 200 } } : {}) },
   );
   const pool = new pg.Pool({ connectionString: service.databaseUrl, max: 2 });
   const userHttp = new http.Agent({ keepAlive: true, maxSockets: 64 });
@@ -187,7 +199,7 @@ async function main(): Promise<number> {
   let cronTimer: NodeJS.Timeout | undefined;
 
   try {
-    agents = await seedAgents(pool, options.agents, users);
+    agents = await seedAgents(pool, options.agents, users, { register: options.register === 'on' });
     atStart = snapshot();
     machineAtStart = machineCpu();
     loadAtStart = loadavg()[0]!;
@@ -429,7 +441,7 @@ function report(run: {
       `client timeout ${POLLING_TIMEOUT_SECONDS + 5} s, report, app status), started ${options.ramp} a second; then for ${options.duration} s ` +
       `${options.commandRate} commands/s (POST /api/v1/commands, random agent, timeout_seconds ${options.commandTimeout}) and ${options.projectRate} projects/s (POST /project, then ` +
       `POST /project/{id}/deploy; the install-service stand-in reports 3 progress steps ${options.step} ms apart, then completed, or failed for every ` +
-      `${options.failEvery || 'no'}th); drain up to ${options.drain} s. Database: ${run.postgres}. Open files limit: ${openFilesLimit()}\n`,
+      `${options.failEvery || 'no'}th); drain up to ${options.drain} s. Database: ${run.postgres}. Worker host: ${describeHost(options.host)}. Agents ${options.register === 'on' ? 'registered through the API as they started' : 'seeded as registration leaves them'}. Open files limit: ${openFilesLimit()}\n`,
   );
   console.log(
     `Requests: ${recorder.total} in ${run.totalSeconds.toFixed(0)} s (${(recorder.total / run.totalSeconds).toFixed(1)}/s over the whole run; ` +

@@ -24,16 +24,21 @@ function tourBlock(): string {
   return section[1]!;
 }
 
-/** The console as a person runs it: no DATABASE_URL, the data folder of npm start. */
+/**
+ * The console as a person runs it: no DATABASE_URL, the data folder of npm start. Each run opens the
+ * embedded database (WASM PostgreSQL) cold: ~3 s alone, several times that beside the suite's other
+ * files on a 2-core machine; a run that hangs is stopped and reported with what it printed.
+ */
 async function consoleCommand(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const env: NodeJS.ProcessEnv = { ...process.env, STACKER_DATA_DIR: dataDir };
   delete env.DATABASE_URL;
   try {
-    const { stdout, stderr } = await run(process.execPath, ['cli/console.ts', ...args], { cwd: root, env });
+    const { stdout, stderr } = await run(process.execPath, ['cli/console.ts', ...args], { cwd: root, env, timeout: 60_000 });
     return { code: 0, stdout, stderr };
   } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+    const failed = error as { code: number | null; signal?: string; stdout: string; stderr: string };
+    const stderr = failed.signal ? `${failed.stderr}\n(console ${args.join(' ')} did not finish in 60 s: stopped with ${failed.signal})` : failed.stderr;
+    return { code: failed.code ?? -1, stdout: failed.stdout, stderr };
   }
 }
 
@@ -82,7 +87,7 @@ describe('the README tour and the console on the embedded database', () => {
     const rotated = await consoleCommand('agent', 'rotate-token', '--deployment-hash', deploymentHash);
     expect(rotated, rotated.stderr).toMatchObject({ code: 0 });
     expect(rotated.stdout).toContain(`Rotated agent token for deployment_hash ${deploymentHash} (stored in Vault)`);
-  }, 60_000);
+  }, 200_000);
 
   it('a second npm start on the same data folder refuses, naming the one that holds it', async () => {
     const second = await startLocalService(dataDir).then(
@@ -106,7 +111,7 @@ describe('the README tour and the console on the embedded database', () => {
     expect(rotated, rotated.stderr).toMatchObject({ code: 0 });
     const token = /New agent token \(shown once, keep it safe\): (\S+)/.exec(rotated.stdout)?.[1];
     expect(readFileSync(join(dataDir, 'vault.json'), 'utf8')).toContain(token!);
-  }, 60_000);
+  }, 200_000);
 });
 
 describe('the console and a data folder another process is opening', () => {
