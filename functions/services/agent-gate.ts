@@ -3,7 +3,7 @@
 // requests' ids, and says when the heartbeat is due. Postgres is read on a miss (unknown agent,
 // another token, a change since) and written once per HEARTBEAT_FLUSH_MS per agent, in a statement
 // that re-reads the credentials too. A token the cache does not vouch for is always checked in Postgres.
-import { eq, sql } from 'drizzle-orm';
+import { eq, inArray, sql } from 'drizzle-orm';
 import type { AnyDatabase, RequestDatabase } from '../../db/client.ts';
 import { agents } from '../../db/schema.ts';
 import { HEARTBEAT_FLUSH_MS, type CachedAgent } from '../durable/agent-gate-types.ts';
@@ -155,22 +155,85 @@ export async function writeGatedHeartbeat(
   await stub.agentPrime(cachedFrom(row), agent.heartbeat.epoch).catch(() => undefined);
 }
 
+// Heartbeats written beside waits are gathered per isolate: a burst of first polls (a fleet
+// starting, an object restarting) would otherwise open a Postgres connection per agent at once, and
+// past a few hundred those connections time out. At most HEARTBEAT_WRITERS requests write at a
+// time, each taking up to HEARTBEAT_BATCH agents per statement until the queue is empty.
+export const HEARTBEAT_WRITERS = 4;
+export const HEARTBEAT_BATCH = 200;
+
+interface QueuedHeartbeat {
+  agentId: string;
+  written: (row: AgentRow | undefined) => void;
+  failed: (error: unknown) => void;
+}
+const heartbeatQueue: QueuedHeartbeat[] = [];
+let heartbeatWriters = 0;
+
+/** Marks the agents online in one statement and reads their credentials back. */
+async function flushHeartbeats(db: AnyDatabase, agentIds: string[]): Promise<AgentRow[]> {
+  return await db
+    .update(agents)
+    .set({ lastHeartbeat: sql`now()`, status: 'online', updatedAt: sql`now()` })
+    .where(inArray(agents.id, agentIds))
+    .returning(agentColumns);
+}
+
 /**
- * The heartbeat of a wait whose credentials are fresh, written beside the wait (waitUntil) on a
- * connection of its own: the agent is not kept waiting for it. A failure is logged; the next poll
- * tries again, and once the credentials are a minute old the write comes before the answer again.
+ * Writes queued heartbeats on a connection of this request's own, until the queue is empty. The
+ * count of writers goes down in the same turn as the queue is seen empty, so an entry queued after
+ * that starts a writer of its own and is never left behind.
+ */
+async function writeQueuedHeartbeats(database: RequestDatabase): Promise<void> {
+  const own = database.detached();
+  try {
+    for (;;) {
+      const batch = heartbeatQueue.splice(0, HEARTBEAT_BATCH);
+      if (batch.length === 0) {
+        heartbeatWriters--;
+        return;
+      }
+      try {
+        const rows = new Map((await flushHeartbeats(own.db, batch.map((entry) => entry.agentId))).map((row) => [row.id, row]));
+        for (const entry of batch) entry.written(rows.get(entry.agentId));
+      } catch (error) {
+        for (const entry of batch) entry.failed(error);
+      }
+    }
+  } finally {
+    await own.close();
+  }
+}
+
+/**
+ * The heartbeat of a wait whose credentials are fresh, written beside the wait (waitUntil), in a
+ * batch with the other agents' heartbeats queued in this isolate: the agent is not kept waiting for
+ * it. A failure is logged; the next poll tries again, and once the credentials are a minute old the
+ * write comes before the answer again.
  */
 export async function writeHeartbeatBeside(
   database: RequestDatabase,
   namespace: DoorbellNamespace,
   agent: { agentId: string; deploymentHash: string; heartbeat: { tokenHash: string; epoch: number } },
 ): Promise<void> {
-  const own = database.detached();
+  const written = new Promise<AgentRow | undefined>((resolve, reject) => heartbeatQueue.push({ agentId: agent.agentId, written: resolve, failed: reject }));
+  // A writer started here runs in this request's context, so this request waits for it to finish.
+  let writer: Promise<void> | undefined;
+  if (heartbeatWriters < HEARTBEAT_WRITERS) {
+    heartbeatWriters++;
+    writer = writeQueuedHeartbeats(database);
+  }
   try {
-    await writeGatedHeartbeat(own.db, namespace, agent);
+    const row = await written;
+    const stub = doorbellStub(namespace, agent.deploymentHash);
+    if (!row || row.deploymentHash !== agent.deploymentHash || !rowAccepts(row, agent.heartbeat.tokenHash)) {
+      await stub.forgetAgents().catch(() => undefined);
+      return;
+    }
+    await stub.agentPrime(cachedFrom(row), agent.heartbeat.epoch).catch(() => undefined);
   } catch (error) {
-    if (!(error instanceof ApiError)) log('warn', 'agent heartbeat not written; the next poll tries again', { deploymentHash: agent.deploymentHash, ...describeError(error) });
+    log('warn', 'agent heartbeat not written; the next poll tries again', { deploymentHash: agent.deploymentHash, ...describeError(error) });
   } finally {
-    await own.close();
+    await writer?.catch(() => undefined);
   }
 }

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { HEARTBEAT_FLUSH_MS } from '../../functions/durable/agent-gate-types.ts';
 import type { DeploymentDoorbell } from '../../functions/durable/deployment-doorbell.ts';
 import { sha256Hex } from '../../functions/services/crypto.ts';
-import { doorbellStub, useCredentialNamespace } from '../../functions/services/agent-gate.ts';
+import { doorbellStub, HEARTBEAT_WRITERS, useCredentialNamespace } from '../../functions/services/agent-gate.ts';
 import { rotateAgentToken } from '../../functions/services/agent-tokens.ts';
 import { runScheduledJobs } from '../../functions/cron.ts';
 import type { AgentTokenVault } from '../../functions/services/vault.ts';
@@ -129,6 +129,15 @@ describe('a registered agent’s first poll', () => {
     const agent = await registerThroughApi(await createDeployment());
     expect((await wait(agent)).status).toBe(200);
     expect(await heartbeatOf(agent.agentId)).toMatchObject({ status: 'online', last_heartbeat: expect.any(String) });
+  });
+
+  it('first polls of many agents at once: every heartbeat is written (in shared batches), none left queued', async () => {
+    const fleet = [];
+    for (let i = 0; i < 3 * HEARTBEAT_WRITERS; i++) fleet.push(await registerThroughApi(await createDeployment()));
+    const answers = await Promise.all(fleet.map((agent) => wait(agent)));
+    expect(answers.map((answer) => answer.status)).toEqual(fleet.map(() => 200));
+    const written = await Promise.all(fleet.map((agent) => heartbeatOf(agent.agentId)));
+    expect(written.filter((row) => row?.status === 'online' && row.last_heartbeat)).toHaveLength(fleet.length);
   });
 
   it('claims a command queued before the agent registered', async () => {
