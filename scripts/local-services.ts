@@ -81,6 +81,26 @@ export async function startLocalVault(options: { dataDir: string; token: string 
   const secrets: Record<string, { data: Record<string, unknown>; version: number; created: string }> = existsSync(file)
     ? (JSON.parse(readFileSync(file, 'utf8')) as never)
     : {};
+  // Group commit: the changes of one turn of the event loop are written in one go, and each is
+  // answered only once it is on disk. Writing the whole file for each change took this process (which
+  // also runs the database's WebSocket proxy) to a standstill at a few thousand agents registering.
+  let unsaved: Array<(saved: boolean) => void> = [];
+  const persistThen = (answer: (saved: boolean) => void) => {
+    unsaved.push(answer);
+    if (unsaved.length > 1) return;
+    setImmediate(() => {
+      const waiting = unsaved;
+      unsaved = [];
+      let saved = true;
+      try {
+        writeJsonAtomically(file, secrets);
+      } catch {
+        saved = false;
+      }
+      for (const each of waiting) each(saved);
+    });
+  };
+  const unsavedAnswer = (res: Parameters<typeof json>[0]) => json(res, 500, { errors: [`could not write ${file}`] });
   return serve((req, res, body) => {
     const pathname = new URL(req.url ?? '/', 'http://vault').pathname;
     if (!pathname.startsWith('/v1/')) return json(res, 404, { errors: [] });
@@ -96,8 +116,9 @@ export async function startLocalVault(options: { dataDir: string; token: string 
       if (typeof data !== 'object' || data === null || Array.isArray(data)) return json(res, 400, { errors: ['no data provided'] });
       const entry = { data: data as Record<string, unknown>, version: (secrets[path]?.version ?? 0) + 1, created: new Date().toISOString() };
       secrets[path] = entry;
-      writeJsonAtomically(file, secrets);
-      return json(res, 200, { data: { created_time: entry.created, deletion_time: '', destroyed: false, version: entry.version } });
+      return persistThen((saved) =>
+        saved ? json(res, 200, { data: { created_time: entry.created, deletion_time: '', destroyed: false, version: entry.version } }) : unsavedAnswer(res),
+      );
     }
     if (req.method === 'GET') {
       const entry = secrets[path];
@@ -107,9 +128,7 @@ export async function startLocalVault(options: { dataDir: string; token: string 
     }
     if (req.method === 'DELETE') {
       delete secrets[path];
-      writeJsonAtomically(file, secrets);
-      res.writeHead(204, { connection: 'close' }).end();
-      return;
+      return persistThen((saved) => (saved ? res.writeHead(204, { connection: 'close' }).end() : unsavedAnswer(res)));
     }
     return json(res, 405, { errors: ['unsupported operation'] });
   });

@@ -91,6 +91,9 @@ let loading: Promise<Enforcer> | undefined;
  */
 export async function cachedEnforcer(database: AnyDatabase | (() => AnyDatabase), now = Date.now()): Promise<Enforcer> {
   if (cached && now - cached.loadedAt < RULES_TTL_MS) return cached.enforcer;
+  // One request reads the rules again; meanwhile the others go on with the last rules read rather
+  // than all waiting on that read (up to the driver's 10 s connect when the database is slow).
+  if (cached && loading) return cached.enforcer;
   const db = typeof database === 'function' ? database() : database;
   const refresh = (loading ??= loadRules(db)
     .then(buildEnforcer)

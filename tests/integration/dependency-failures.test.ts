@@ -271,6 +271,26 @@ describe('the database down', () => {
     }
   });
 
+  it('while one request reads expired rules again, the others go on with the last rules read, opening no database', async () => {
+    await warmRules();
+    const expired = Date.now() + RULES_TTL_MS + 1_000;
+    const warm = await withDatabase((db) => cachedEnforcer(db));
+    const down = new RequestDatabase({ url: DATABASE_DOWN.DATABASE_URL, wsProxy: env.DATABASE_WS_PROXY as string });
+    try {
+      const reading = cachedEnforcer(down.db, expired);
+      const opened: string[] = [];
+      const meanwhile = await cachedEnforcer(() => {
+        opened.push('database');
+        throw new Error('a second reader opened the database');
+      }, expired);
+      expect(meanwhile).toBe(warm);
+      expect(opened).toEqual([]);
+      expect(await reading).toBe(warm); // the read failed: the last rules stay
+    } finally {
+      await down.close();
+    }
+  });
+
   it('recovers: the same requests against the database again answer without a 503 or a 500, cached rules or not', async () => {
     const wrong: string[] = [];
     for (const served of servedOperations()) {

@@ -1,6 +1,6 @@
 // npm start's stand-ins: they check what the real services check, and do what the tour relies on.
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,30 @@ describe('the Vault stand-in', () => {
     const read = await fetch(`${again.url}/v1/agent/h1/token`, { headers: { 'x-vault-token': 'hvs.right' } });
     expect(((await read.json()) as { data: { data: unknown } }).data.data).toEqual({ token: 't-1' });
     await again.close();
+  });
+});
+
+describe('the Vault stand-in under many writes at once', () => {
+  it('answers each write once it is on disk: every one of 200 concurrent writes and deletes is there after a restart', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'stacker-vault-burst-'));
+    try {
+      const vault = await startLocalVault({ dataDir: folder, token: 'hvs.right' });
+      const headers = { 'x-vault-token': 'hvs.right', 'content-type': 'application/json' };
+      const writes = Array.from({ length: 200 }, (_, i) =>
+        fetch(`${vault.url}/v1/agent/h${i}/token`, { method: 'POST', headers, body: JSON.stringify({ data: { token: `t-${i}` } }) }).then((answer) => answer.status),
+      );
+      expect(await Promise.all(writes)).toEqual(writes.map(() => 200));
+      const deletes = Array.from({ length: 50 }, (_, i) => fetch(`${vault.url}/v1/agent/h${i}/token`, { method: 'DELETE', headers }).then((answer) => answer.status));
+      expect(await Promise.all(deletes)).toEqual(deletes.map(() => 204));
+      // Read straight from the file, as a restarted stand-in would: what was answered is on disk.
+      const saved = JSON.parse(readFileSync(join(folder, 'vault.json'), 'utf8')) as Record<string, { data: { token: string } }>;
+      await vault.close();
+      expect(Object.keys(saved)).toHaveLength(150);
+      expect(saved['agent/h199/token']?.data).toEqual({ token: 't-199' });
+      expect(saved['agent/h0/token']).toBeUndefined();
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 });
 
