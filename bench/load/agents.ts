@@ -101,23 +101,13 @@ export async function seedAgents(pool: pg.Pool, count: number, users: string[], 
  * Registers the agent as the real agent does on its first start (anonymous
  * `POST /api/v1/agent/register`, agent-protocol.md §2.1), retrying every 5 s until it gets a token.
  */
-export async function registerThroughApi(baseUrl: string, agent: LoadAgent, recorder?: Recorder, http?: import('node:http').Agent, stopping: () => boolean = () => false): Promise<boolean> {
+export async function registerThroughApi(baseUrl: string, agent: LoadAgent, recorder: Recorder, http: import('node:http').Agent, stopping: () => boolean): Promise<boolean> {
   const body = JSON.stringify({ deployment_hash: agent.hash, capabilities: ['docker', 'compose', 'logs'], agent_version: '0.2.1', system_info: { bench: true } });
   while (!stopping()) {
     const init = { method: 'POST', headers: { 'content-type': 'application/json' }, body, timeoutMs: 30_000 };
-    let status = 0;
-    let text = '';
-    if (recorder && http) {
-      const answer = await send(recorder, http, 'POST /api/v1/agent/register', `${baseUrl}/api/v1/agent/register`, init);
-      status = answer?.status ?? 0;
-      text = answer?.body ?? '';
-    } else {
-      const answer = await fetch(`${baseUrl}/api/v1/agent/register`, { method: 'POST', headers: init.headers, body }).catch(() => undefined);
-      status = answer?.status ?? 0;
-      text = (await answer?.text()) ?? '';
-    }
-    if (status === 201) {
-      const { item } = JSON.parse(text) as { item: { agent_id: string; agent_token: string } };
+    const answer = await send(recorder, http, 'POST /api/v1/agent/register', `${baseUrl}/api/v1/agent/register`, init);
+    if (answer?.status === 201) {
+      const { item } = JSON.parse(answer.body) as { item: { agent_id: string; agent_token: string } };
       agent.id = item.agent_id;
       agent.token = item.agent_token;
       return true;
