@@ -8,7 +8,7 @@ import type { AnyDatabase, RequestDatabase } from '../../db/client.ts';
 import { agents } from '../../db/schema.ts';
 import { HEARTBEAT_FLUSH_MS, type CachedAgent } from '../durable/agent-gate-types.ts';
 import type { DeploymentDoorbell } from '../durable/deployment-doorbell.ts';
-import { ApiError, unauthorized } from '../errors.ts';
+import { unauthorized } from '../errors.ts';
 import { describeError, log } from '../logger.ts';
 import { hasPendingCommands } from './commands.ts';
 import { constantTimeEqual } from './crypto.ts';
@@ -67,14 +67,13 @@ export async function readAgent(db: AnyDatabase, agentId: string): Promise<Agent
   return row;
 }
 
-/** The batched heartbeat: one statement that marks the agent online and reads its credentials back. */
-export async function flushHeartbeat(db: AnyDatabase, agentId: string): Promise<AgentRow | undefined> {
-  const [row] = await db
+/** The batched heartbeat: one statement that marks the agents online and reads their credentials back. */
+async function flushHeartbeats(db: AnyDatabase, agentIds: string[]): Promise<AgentRow[]> {
+  return await db
     .update(agents)
     .set({ lastHeartbeat: sql`now()`, status: 'online', updatedAt: sql`now()` })
-    .where(eq(agents.id, agentId))
+    .where(inArray(agents.id, agentIds))
     .returning(agentColumns);
-  return row;
 }
 
 /** Whether a heartbeat read from Postgres is old enough that this poll should write a new one. */
@@ -146,13 +145,26 @@ export async function writeGatedHeartbeat(
   namespace: DoorbellNamespace,
   agent: { agentId: string; deploymentHash: string; heartbeat: { tokenHash: string; epoch: number } },
 ): Promise<void> {
+  const [row] = await flushHeartbeats(db, [agent.agentId]);
+  if (!(await storeHeartbeatRow(namespace, agent, row))) throw unauthorized('Invalid agent credentials');
+}
+
+/**
+ * What a heartbeat write read back goes to the object: the credentials as of now when they still
+ * accept the agent's token, else the object forgets the agent. Says whether they accept it.
+ */
+async function storeHeartbeatRow(
+  namespace: DoorbellNamespace,
+  agent: { deploymentHash: string; heartbeat: { tokenHash: string; epoch: number } },
+  row: AgentRow | undefined,
+): Promise<boolean> {
   const stub = doorbellStub(namespace, agent.deploymentHash);
-  const row = await flushHeartbeat(db, agent.agentId);
   if (!row || row.deploymentHash !== agent.deploymentHash || !rowAccepts(row, agent.heartbeat.tokenHash)) {
     await stub.forgetAgents().catch(() => undefined);
-    throw unauthorized('Invalid agent credentials');
+    return false;
   }
   await stub.agentPrime(cachedFrom(row), agent.heartbeat.epoch).catch(() => undefined);
+  return true;
 }
 
 // Heartbeats written beside waits are gathered per isolate: a burst of first polls (a fleet
@@ -169,15 +181,6 @@ interface QueuedHeartbeat {
 }
 const heartbeatQueue: QueuedHeartbeat[] = [];
 let heartbeatWriters = 0;
-
-/** Marks the agents online in one statement and reads their credentials back. */
-async function flushHeartbeats(db: AnyDatabase, agentIds: string[]): Promise<AgentRow[]> {
-  return await db
-    .update(agents)
-    .set({ lastHeartbeat: sql`now()`, status: 'online', updatedAt: sql`now()` })
-    .where(inArray(agents.id, agentIds))
-    .returning(agentColumns);
-}
 
 /**
  * Writes queued heartbeats on a connection of this request's own, until the queue is empty. The
@@ -224,13 +227,7 @@ export async function writeHeartbeatBeside(
     writer = writeQueuedHeartbeats(database);
   }
   try {
-    const row = await written;
-    const stub = doorbellStub(namespace, agent.deploymentHash);
-    if (!row || row.deploymentHash !== agent.deploymentHash || !rowAccepts(row, agent.heartbeat.tokenHash)) {
-      await stub.forgetAgents().catch(() => undefined);
-      return;
-    }
-    await stub.agentPrime(cachedFrom(row), agent.heartbeat.epoch).catch(() => undefined);
+    await storeHeartbeatRow(namespace, agent, await written);
   } catch (error) {
     log('warn', 'agent heartbeat not written; the next poll tries again', { deploymentHash: agent.deploymentHash, ...describeError(error) });
   } finally {
