@@ -80,7 +80,9 @@ async function agentRow(agentId: string) {
   });
 }
 
-describe('npm run console -- agent rotate-token', () => {
+// Each step starts the console as a new Node process; beside the suite's other files on a 2-core
+// machine one step has taken 9 s, close to the default 20 s.
+describe('npm run console -- agent rotate-token', { timeout: 60_000 }, () => {
   it('generates a token, prints it once, stores it in Vault under both keys and keeps the old one for 10 minutes', async () => {
     const agent = await seedAgent();
     const { stdout } = await console_(['agent', 'rotate-token', '--deployment-hash', agent.hash]);
