@@ -1,3 +1,5 @@
+import type { HeartbeatClaim } from './durable/agent-gate-types.ts';
+
 /** Who is calling. `subject` is what casbin sees. */
 export interface AuthenticatedUser {
   id: string;
@@ -25,7 +27,9 @@ export type Principal =
        * Gated and the heartbeat is due: the route writes it (agent-gate.ts writeGatedHeartbeat),
        * before answering unless the credentials were read from Postgres within HEARTBEAT_FLUSH_MS.
        */
-      heartbeat?: { tokenHash: string; epoch: number; credentialsFresh: boolean };
+      heartbeat?: { tokenHash: string; epoch: number; credentialsFresh: boolean; claim?: HeartbeatClaim };
+      /** A signed wait: when the agent sent it, by its X-Timestamp (ms, whole seconds; the signature checked). */
+      sentAt?: number;
     };
 
 export const ADMIN_ROLE = 'group_admin';

@@ -31,13 +31,29 @@ export interface GateRequest {
   requestIdKeepUntil?: number;
 }
 
+/** The credentials of an entry: what a heartbeat's read-back is compared with. */
+export type CachedCredentials = Pick<CachedAgent, 'tokenHash' | 'previousTokenHash' | 'previousTokenExpiresAt'>;
+
+/**
+ * Handed out with a heartbeat that is due: the object has already marked the heartbeat written and
+ * the credentials checked as of `markedAt`, so the request that writes it need not call the object
+ * again unless the row read back differs from `credentials` (then agentPrime) or the write fails
+ * (then heartbeatNotWritten puts back `heartbeatAt` and `checkedAt`).
+ */
+export interface HeartbeatClaim {
+  markedAt: number;
+  heartbeatAt: number;
+  checkedAt: number;
+  credentials: CachedCredentials;
+}
+
 export type GateAnswer =
   /**
    * The cache vouches for the token. `heartbeatDue`: write the heartbeat (which re-reads the row).
    * `credentialsFresh`: the row was read less than HEARTBEAT_FLUSH_MS ago, so the answer need not
-   * wait for that write.
+   * wait for that write. `claim`: present when either says a write is needed.
    */
-  | { kind: 'ok'; heartbeatDue: boolean; credentialsFresh: boolean; epoch: number }
+  | { kind: 'ok'; heartbeatDue: boolean; credentialsFresh: boolean; epoch: number; claim?: HeartbeatClaim }
   /** The cache cannot vouch (unknown agent, other token, expired entry): ask Postgres, then `agentPrime`. */
   | { kind: 'miss'; epoch: number }
   | { kind: 'replay' };

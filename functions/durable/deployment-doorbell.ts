@@ -1,6 +1,6 @@
 import { DurableObject } from 'cloudflare:workers';
 import { constantTimeEqual } from '../services/crypto.ts';
-import { HEARTBEAT_FLUSH_MS, type CachedAgent, type GateAnswer, type GateRequest } from './agent-gate-types.ts';
+import { HEARTBEAT_FLUSH_MS, type CachedAgent, type GateAnswer, type GateRequest, type HeartbeatClaim } from './agent-gate-types.ts';
 
 interface WaiterAttachment {
   /** When the waiting request arrived (ms): the newest request of a waiter wins. */
@@ -18,6 +18,9 @@ export const REQUEST_ID_KEEP_MS = 10 * 60_000;
  * A waiter that names itself (`waiter=<agent id>`) holds one wait at a time: a wait that arrived
  * later ends the earlier ones ("superseded"), and one that arrived earlier than a held wait is
  * refused with 409. An agent that lost its connection and polls again so never piles up waits.
+ * The wait route's wait also carries the agent's token (`x-gate-*` headers): the object opens it only
+ * for a token it vouches for (`agentGate`), and otherwise answers the gate's refusal (200, JSON) with
+ * nothing opened and no wait ended, so an agent's first call to its object is also its authentication.
  *
  * The agent's hot path (DESIGN "Agent long-poll"): in its SQLite storage, which outlives hibernation,
  * the object also keeps
@@ -66,11 +69,20 @@ export class DeploymentDoorbell extends DurableObject {
       const tags = [topic];
       const waiter = url.searchParams.get('waiter');
       const arrival = Number(url.searchParams.get('arrival') ?? Date.now());
+      const headers: Record<string, string> = {};
       if (waiter !== null) {
         if (!/^[\w-]{1,64}$/.test(waiter) || !Number.isFinite(arrival)) return new Response('bad waiter', { status: 400 });
+        const tokenHash = request.headers.get('x-gate-token-hash');
+        if (tokenHash !== null) {
+          const requestId = request.headers.get('x-gate-request-id') ?? undefined;
+          const keepUntil = Number(request.headers.get('x-gate-request-keep-until') ?? Number.NaN);
+          const answer = this.agentGate({ agentId: waiter, tokenHash, requestId, requestIdKeepUntil: Number.isFinite(keepUntil) ? keepUntil : undefined });
+          if (answer.kind !== 'ok') return Response.json(answer);
+          headers['x-gate-answer'] = JSON.stringify(answer);
+        }
         const tag = `waiter:${waiter}`;
         const held = this.ctx.getWebSockets(tag);
-        if (held.some((socket) => this.arrivalOf(socket) > arrival)) return new Response('superseded', { status: 409 });
+        if (held.some((socket) => this.arrivalOf(socket) > arrival)) return new Response('superseded', { status: 409, headers });
         for (const socket of held) {
           if (this.arrivalOf(socket) < arrival) this.send(socket, 'superseded');
         }
@@ -80,7 +92,8 @@ export class DeploymentDoorbell extends DurableObject {
       this.ctx.acceptWebSocket(server, tags);
       server.serializeAttachment({ arrival } satisfies WaiterAttachment);
       // Read after the socket is accepted: a ring from now on reaches it, one before is in `version`.
-      const headers = { 'x-claim-version': String(this.version), 'x-claim-cleared': String(this.cleared) };
+      headers['x-claim-version'] = String(this.version);
+      headers['x-claim-cleared'] = String(this.cleared);
       return new Response(null, { status: 101, webSocket: client, headers });
     }
     if (url.pathname === '/ring' && request.method === 'POST') {
@@ -94,19 +107,30 @@ export class DeploymentDoorbell extends DurableObject {
     return new Response('not found', { status: 404 });
   }
 
-  /** The wait route's authentication: vouch for a token the cache knows, or say miss. */
+  /**
+   * The wait route's authentication: vouch for a token the cache knows, or say miss. When the
+   * heartbeat is due or the credentials are old, the write (which re-reads them) is handed to this
+   * request: the entry is marked as of now, so the agent's next polls do not write too (HeartbeatClaim).
+   */
   agentGate(request: GateRequest): GateAnswer {
     const now = Date.now();
     const cached = this.agentEntry(request.agentId);
     if (!cached || !this.vouches(cached, request.tokenHash, now)) return { kind: 'miss', epoch: this.epoch };
     if (!this.remember(request, now)) return { kind: 'replay' };
     const heartbeatAt = cached.heartbeatAt ?? cached.checkedAt;
-    return {
-      kind: 'ok',
-      heartbeatDue: now - heartbeatAt >= HEARTBEAT_FLUSH_MS,
-      credentialsFresh: now - cached.checkedAt < HEARTBEAT_FLUSH_MS,
-      epoch: this.epoch,
-    };
+    const heartbeatDue = now - heartbeatAt >= HEARTBEAT_FLUSH_MS;
+    const credentialsFresh = now - cached.checkedAt < HEARTBEAT_FLUSH_MS;
+    if (!heartbeatDue && credentialsFresh) return { kind: 'ok', heartbeatDue, credentialsFresh, epoch: this.epoch };
+    const { tokenHash, previousTokenHash, previousTokenExpiresAt } = cached;
+    const claim: HeartbeatClaim = { markedAt: now, heartbeatAt, checkedAt: cached.checkedAt, credentials: { tokenHash, previousTokenHash, previousTokenExpiresAt } };
+    this.storeAgent({ ...cached, heartbeatAt: now, checkedAt: now });
+    return { kind: 'ok', heartbeatDue, credentialsFresh, epoch: this.epoch, claim };
+  }
+
+  /** The heartbeat handed out with `claim` was not written: the agent's next poll writes it. */
+  heartbeatNotWritten(agentId: string, claim: Pick<HeartbeatClaim, 'markedAt' | 'heartbeatAt' | 'checkedAt'>): void {
+    const cached = this.agentEntry(agentId);
+    if (cached?.heartbeatAt === claim.markedAt) this.storeAgent({ ...cached, heartbeatAt: claim.heartbeatAt, checkedAt: claim.checkedAt });
   }
 
   /**

@@ -11,6 +11,7 @@ import { cachedFrom, doorbellStub, heartbeatStale, readAgent, rowAccepts } from 
 import type { Principal } from '../principal.ts';
 import { checkAgentSignature, verifySignedAgentRequest } from '../services/agent-signature.ts';
 import { constantTimeEqual, decryptSecret, DecryptionError, hmacKey, hmacSha256HexWithKey, sha256Hex } from '../services/crypto.ts';
+import { openAgentWait } from '../services/doorbell.ts';
 import { verifyBearer } from '../services/oauth.ts';
 import { clientCredentials } from '../services/api-clients.ts';
 
@@ -38,7 +39,11 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   else principal = { kind: 'anonymous', subject: 'anonym' };
 
   c.set('principal', principal);
-  await next();
+  try {
+    await next();
+  } finally {
+    c.var.agentWait?.discard();
+  }
 });
 
 type Ctx = Parameters<Parameters<typeof createMiddleware<AppEnv>>[0]>[0];
@@ -81,7 +86,7 @@ async function authenticateWaitingAgent(c: Ctx, agentId: string, token: string, 
   const presented = await sha256Hex(token);
   const signature = c.req.header('x-agent-signature');
   let signatureError: unknown;
-  let signed: { requestId: string; requestIdKeepUntil: number } | undefined;
+  let signed: { requestId: string; requestIdKeepUntil: number; timestamp: number } | undefined;
   if (signature !== undefined || c.var.config.AGENT_REQUIRE_SIGNATURE === 'on') {
     try {
       signed = await checkAgentSignature({
@@ -96,11 +101,19 @@ async function authenticateWaitingAgent(c: Ctx, agentId: string, token: string, 
     }
   }
   const stub = doorbellStub(c.env.DEPLOYMENT_DOORBELL, hash);
-  const request = { agentId, tokenHash: presented, ...signed };
+  const request = { agentId, tokenHash: presented, requestId: signed?.requestId, requestIdKeepUntil: signed?.requestIdKeepUntil };
+  const sentAt = signed ? signed.timestamp * 1000 : undefined;
   let answer: GateAnswer | undefined;
   try {
-    // A signature error means no id to remember: ask about the token alone.
-    answer = await stub.agentGate(signatureError ? { agentId, tokenHash: presented } : request);
+    if (signatureError) {
+      // No id to remember and no wait to open: ask about the token alone (the 401 or 400 follows).
+      answer = await stub.agentGate({ agentId, tokenHash: presented });
+    } else {
+      // The token check and the wait's first listen in one call; a wait is opened only for a vouched token.
+      const opening = await openAgentWait(c.env.DEPLOYMENT_DOORBELL, hash, request, c.var.receivedAt);
+      answer = opening.answer;
+      if (opening.start) c.set('agentWait', opening);
+    }
   } catch {
     answer = undefined; // no object: Postgres alone, as before
   }
@@ -108,8 +121,8 @@ async function authenticateWaitingAgent(c: Ctx, agentId: string, token: string, 
   if (answer?.kind === 'ok') {
     if (signatureError) throw signatureError;
     // The heartbeat, when due, is written by the route (a refused request changes no row), re-reading the credentials.
-    const heartbeat = answer.heartbeatDue || !answer.credentialsFresh ? { tokenHash: presented, epoch: answer.epoch, credentialsFresh: answer.credentialsFresh } : undefined;
-    return { kind: 'agent', subject: 'agent', agentId, deploymentHash: hash, lastHeartbeatAt: null, gated: true, heartbeat };
+    const heartbeat = answer.heartbeatDue || !answer.credentialsFresh ? { tokenHash: presented, epoch: answer.epoch, credentialsFresh: answer.credentialsFresh, claim: answer.claim } : undefined;
+    return { kind: 'agent', subject: 'agent', agentId, deploymentHash: hash, lastHeartbeatAt: null, gated: true, heartbeat, sentAt };
   }
   // A miss: Postgres decides.
   const db = c.var.database.db;
@@ -125,7 +138,7 @@ async function authenticateWaitingAgent(c: Ctx, agentId: string, token: string, 
   const primed = await stub.agentPrime(cachedFrom(agent), answer.epoch, signed ? request : undefined);
   if (primed.replay) throw new ApiError(409, 'Replayed request (X-Request-Id already used)');
   const heartbeat = heartbeatStale(agent.lastHeartbeat) ? { tokenHash: presented, epoch: answer.epoch, credentialsFresh: true } : undefined;
-  return { kind: 'agent', subject: 'agent', agentId, deploymentHash: hash, lastHeartbeatAt: agent.lastHeartbeat, gated: true, heartbeat };
+  return { kind: 'agent', subject: 'agent', agentId, deploymentHash: hash, lastHeartbeatAt: agent.lastHeartbeat, gated: true, heartbeat, sentAt };
 }
 
 async function authenticateUser(c: Ctx, authorization: string): Promise<Principal> {

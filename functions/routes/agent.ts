@@ -8,7 +8,7 @@ import { conflict, forbidden, notFound } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import { createRouter } from '../router.ts';
 import { authErrorResponses, errorResponses, ErrorBodySchema, jsonContent, replaceNul } from '../schemas.ts';
-import { agentOverview, MAX_WAIT_SECONDS, recordAppStatus, recordHeartbeat, registerAgent } from '../services/agents.ts';
+import { agentOverview, MAX_WAIT_SECONDS, recordAppStatus, recordHeartbeat, registerAgent, waitStart } from '../services/agents.ts';
 import { waitForCommand } from '../services/command-wait.ts';
 import { claimNextCommandWithState, recordReport, toCommandView } from '../services/commands.ts';
 import { agentCredentialsChanged, doorbellStub, primeClaimState, writeGatedHeartbeat, writeHeartbeatBeside } from '../services/agent-gate.ts';
@@ -59,7 +59,9 @@ const waitQuery = z.object({
     .regex(/^\d{1,6}$/, 'must be a number of seconds')
     .transform(Number)
     .optional()
-    .openapi({ description: `Seconds to hold the request (clamped to 1..${MAX_WAIT_SECONDS}; default ${MAX_WAIT_SECONDS})` }),
+    .openapi({
+      description: `Seconds to hold the request (clamped to 1..${MAX_WAIT_SECONDS}; default ${MAX_WAIT_SECONDS}), counted from its arrival, or for a signed request that queued on the way from up to 10 s earlier, as its X-Timestamp says`,
+    }),
   priority: z.string().max(16).optional(),
   interval: z.string().max(16).optional(),
 });
@@ -152,7 +154,8 @@ export const agentRoutes = createRouter()
     return c.json({ message: item.reissued ? 'Agent token re-issued' : 'Agent registered', item, data: { item } }, 201);
   })
   .openapi(wait, async (c) => {
-    // Counted from the request's arrival, not from here: authentication may have queued for a connection.
+    // Counted from the request's arrival (or, signed, from when it was sent: waitStart), not from here:
+    // authentication may have queued for a connection.
     const arrived = c.var.receivedAt;
     const agent = agentOf(c);
     const { deployment_hash } = c.req.valid('param');
@@ -180,9 +183,10 @@ export const agentRoutes = createRouter()
       },
       doorbell: durableDoorbell(c.env.DEPLOYMENT_DOORBELL),
       deploymentHash: agent.deploymentHash,
-      deadline: arrived + timeoutSeconds * 1000,
+      deadline: waitStart(arrived, agent.sentAt) + timeoutSeconds * 1000,
       waiter: { waiter: agent.agentId, arrival: arrived },
       beforeWait: () => database.release(),
+      opened: c.var.agentWait?.start,
     });
     // A 409, not an empty 200: the real agent backs off 5 s on an error, so two pollers of one agent
     // (a misconfiguration) cannot keep ending each other's waits in a tight loop.

@@ -6,7 +6,7 @@
 import { eq, inArray, sql } from 'drizzle-orm';
 import type { AnyDatabase, RequestDatabase } from '../../db/client.ts';
 import { agents } from '../../db/schema.ts';
-import { HEARTBEAT_FLUSH_MS, type CachedAgent } from '../durable/agent-gate-types.ts';
+import { HEARTBEAT_FLUSH_MS, type CachedAgent, type CachedCredentials, type HeartbeatClaim } from '../durable/agent-gate-types.ts';
 import type { DeploymentDoorbell } from '../durable/deployment-doorbell.ts';
 import { unauthorized } from '../errors.ts';
 import { describeError, log } from '../logger.ts';
@@ -135,27 +135,46 @@ export async function primeClaimState(db: AnyDatabase, namespace: DoorbellNamesp
   await doorbellStub(namespace, deploymentHash).claimedNothing(version);
 }
 
+/** A gated wait's heartbeat: what the object said of it (the token presented, its epoch, the claim it handed out). */
+export interface GatedHeartbeat {
+  tokenHash: string;
+  epoch: number;
+  claim?: HeartbeatClaim;
+}
+
 /**
  * A gated wait's heartbeat, when due: one statement writes it and reads the credentials back; a token
- * they no longer accept is refused (and the object forgets the agent), otherwise the object stores
- * them as of now. Throws the 401 for a refused token.
+ * they no longer accept is refused (and the object forgets the agent), otherwise the object has them
+ * as of now. Throws the 401 for a refused token, and the database's error (the object told).
  */
 export async function writeGatedHeartbeat(
   db: AnyDatabase,
   namespace: DoorbellNamespace,
-  agent: { agentId: string; deploymentHash: string; heartbeat: { tokenHash: string; epoch: number } },
+  agent: { agentId: string; deploymentHash: string; heartbeat: GatedHeartbeat },
 ): Promise<void> {
-  const [row] = await flushHeartbeats(db, [agent.agentId]);
+  let row: AgentRow | undefined;
+  try {
+    [row] = await flushHeartbeats(db, [agent.agentId]);
+  } catch (error) {
+    await heartbeatNotWritten(namespace, agent);
+    throw error;
+  }
   if (!(await storeHeartbeatRow(namespace, agent, row))) throw unauthorized('Invalid agent credentials');
+}
+
+function sameCredentials(row: CachedAgent, cached: CachedCredentials): boolean {
+  return row.tokenHash === cached.tokenHash && row.previousTokenHash === cached.previousTokenHash && row.previousTokenExpiresAt === cached.previousTokenExpiresAt;
 }
 
 /**
  * What a heartbeat write read back goes to the object: the credentials as of now when they still
- * accept the agent's token, else the object forgets the agent. Says whether they accept it.
+ * accept the agent's token, else the object forgets the agent. When the object handed out a claim for
+ * this heartbeat and the credentials are those it vouched with, it already has them as of now: no
+ * call. Says whether they accept the token.
  */
 async function storeHeartbeatRow(
   namespace: DoorbellNamespace,
-  agent: { deploymentHash: string; heartbeat: { tokenHash: string; epoch: number } },
+  agent: { deploymentHash: string; heartbeat: GatedHeartbeat },
   row: AgentRow | undefined,
 ): Promise<boolean> {
   const stub = doorbellStub(namespace, agent.deploymentHash);
@@ -163,8 +182,20 @@ async function storeHeartbeatRow(
     await stub.forgetAgents().catch(() => undefined);
     return false;
   }
-  await stub.agentPrime(cachedFrom(row), agent.heartbeat.epoch).catch(() => undefined);
+  const entry = cachedFrom(row);
+  if (agent.heartbeat.claim && sameCredentials(entry, agent.heartbeat.claim.credentials)) return true;
+  await stub.agentPrime(entry, agent.heartbeat.epoch).catch(() => undefined);
   return true;
+}
+
+/** The write of a claimed heartbeat failed: the object puts the entry back, so the next poll writes it. */
+async function heartbeatNotWritten(namespace: DoorbellNamespace, agent: { agentId: string; deploymentHash: string; heartbeat: GatedHeartbeat }): Promise<void> {
+  const claim = agent.heartbeat.claim;
+  if (!claim) return;
+  const { markedAt, heartbeatAt, checkedAt } = claim;
+  await doorbellStub(namespace, agent.deploymentHash)
+    .heartbeatNotWritten(agent.agentId, { markedAt, heartbeatAt, checkedAt })
+    .catch(() => undefined);
 }
 
 // Heartbeats written beside waits are gathered per isolate: a burst of first polls (a fleet
@@ -217,7 +248,7 @@ async function writeQueuedHeartbeats(database: RequestDatabase): Promise<void> {
 export async function writeHeartbeatBeside(
   database: RequestDatabase,
   namespace: DoorbellNamespace,
-  agent: { agentId: string; deploymentHash: string; heartbeat: { tokenHash: string; epoch: number } },
+  agent: { agentId: string; deploymentHash: string; heartbeat: GatedHeartbeat },
 ): Promise<void> {
   const written = new Promise<AgentRow | undefined>((resolve, reject) => heartbeatQueue.push({ agentId: agent.agentId, written: resolve, failed: reject }));
   // A writer started here runs in this request's context, so this request waits for it to finish.
@@ -227,7 +258,14 @@ export async function writeHeartbeatBeside(
     writer = writeQueuedHeartbeats(database);
   }
   try {
-    await storeHeartbeatRow(namespace, agent, await written);
+    let row: AgentRow | undefined;
+    try {
+      row = await written;
+    } catch (error) {
+      await heartbeatNotWritten(namespace, agent);
+      throw error;
+    }
+    await storeHeartbeatRow(namespace, agent, row);
   } catch (error) {
     log('warn', 'agent heartbeat not written; the next poll tries again', { deploymentHash: agent.deploymentHash, ...describeError(error) });
   } finally {

@@ -15,6 +15,23 @@ import { VaultUnavailableError, type AgentTokenVault } from './vault.ts';
 export const HEARTBEAT_EVERY_SECONDS = 30;
 /** The longest wait the agent is told to use; liveness allows two of them plus 20 s (Portainer's rule). */
 export const MAX_WAIT_SECONDS = 25;
+
+/** How much earlier than its arrival a signed wait may be counted from (waitStart). */
+export const QUEUED_CREDIT_MAX_MS = 10_000;
+
+/**
+ * When a wait's timeout starts: its arrival at the Worker, or, for a signed wait whose X-Timestamp
+ * says it was sent more than a second (the timestamp's resolution) before that, as much earlier as it
+ * queued, by at most QUEUED_CREDIT_MAX_MS. The agent's client gives up `timeout + 5 s` after sending,
+ * so a poll that queued behind a burst of others (a fleet starting) is still answered in time instead
+ * of failing and coming back after a back-off. Only ever shortens a wait (answering early is safe); an
+ * agent whose clock runs behind gets shorter waits, by at most the same bound.
+ */
+export function waitStart(arrival: number, sentAt: number | undefined): number {
+  if (sentAt === undefined) return arrival;
+  const queued = arrival - sentAt - 1000;
+  return arrival - Math.min(QUEUED_CREDIT_MAX_MS, Math.max(0, queued));
+}
 export const OFFLINE_AFTER_SECONDS = 2 * MAX_WAIT_SECONDS + 20;
 export const ROTATION_GRACE_MINUTES = 10;
 

@@ -1,5 +1,5 @@
 import type { Command } from '../../db/schema.ts';
-import type { Doorbell, ListenOptions } from './doorbell.ts';
+import type { Doorbell, Listener, ListenOptions } from './doorbell.ts';
 
 export type WaitOutcome = { command: Command; superseded?: undefined } | { command?: undefined; superseded: boolean };
 
@@ -26,6 +26,8 @@ export async function waitForCommand(options: {
   skipWhenCleared?: boolean;
   /** Called after the first claim found nothing claimable, with the claim version read before it. */
   claimedNothing?: (version: number) => void;
+  /** The first listen, already opened (by authentication, AgentWaitOpening): started instead of a new one. */
+  opened?: (timeoutMs: number) => Listener;
 }): Promise<WaitOutcome> {
   const deadline = options.deadline;
   const idle = { superseded: false };
@@ -34,7 +36,7 @@ export async function waitForCommand(options: {
     return found ? { command: found } : idle;
   }
   const listen = (timeoutMs: number) => options.doorbell.listen(options.deploymentHash, 'commands', timeoutMs, options.waiter);
-  let listener = await listen(deadline - Date.now());
+  let listener = options.opened ? options.opened(deadline - Date.now()) : await listen(deadline - Date.now());
   try {
     if (listener.superseded) return { superseded: true };
     // Listening before the first claim: a command queued before it is claimed now, one queued after

@@ -1,4 +1,5 @@
 // The Worker side of the per-deployment doorbell (functions/durable/deployment-doorbell.ts).
+import type { GateAnswer, GateRequest } from '../durable/agent-gate-types.ts';
 
 /** 'status': news of the deployment (a status change or any new event); 'commands': work for its agent. */
 export type DoorbellTopic = 'status' | 'commands';
@@ -34,10 +35,108 @@ export interface Doorbell {
   listen(deploymentHash: string, topic: DoorbellTopic, timeoutMs: number, options?: ListenOptions): Promise<Listener>;
 }
 
+/**
+ * The wait route's first listen, opened together with the agent's authentication: one call to the
+ * deployment's object checks the token and, when it vouches for it, opens the wait.
+ */
+export interface AgentWaitOpening {
+  answer: GateAnswer;
+  /** With an 'ok' answer: the open wait; its timeout starts now. At most once. */
+  start?: (timeoutMs: number) => Listener;
+  /** Closes the wait unless it was started (then its listener's close does). */
+  discard(): void;
+}
+
 function timeoutOnly(timeoutMs: number, superseded = false): Listener {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const rung = superseded ? Promise.resolve(false) : new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
   return { rung, superseded, close: () => clearTimeout(timer) };
+}
+
+/** Listens on an accepted socket from now on (a ring before `start` is kept); the timeout starts with `start`. */
+function listenOn(socket: WebSocket, claim: Listener['claim']): { start: (timeoutMs: number) => Listener; close: () => void } {
+  let superseded = false;
+  let outcome: boolean | undefined;
+  let settle: ((rung: boolean) => void) | undefined;
+  const finish = (rung: boolean) => {
+    if (outcome !== undefined) return;
+    outcome = rung;
+    settle?.(rung);
+  };
+  socket.addEventListener('message', (event) => {
+    if (event.data === 'superseded') superseded = true;
+    finish(!superseded);
+  });
+  socket.addEventListener('close', () => finish(false));
+  socket.addEventListener('error', () => finish(false));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const close = () => {
+    clearTimeout(timer);
+    try {
+      socket.close(1000, 'done');
+    } catch {
+      // already closed
+    }
+  };
+  const start = (timeoutMs: number): Listener => {
+    const rung =
+      outcome !== undefined
+        ? Promise.resolve(outcome)
+        : new Promise<boolean>((resolve) => {
+            settle = resolve;
+            timer = setTimeout(() => finish(false), timeoutMs);
+          });
+    return {
+      rung,
+      claim,
+      get superseded() {
+        return superseded;
+      },
+      close,
+    };
+  };
+  return { start, close };
+}
+
+/** The claim version the object sent with an accepted wait ('commands'). */
+function claimState(response: Response): Listener['claim'] {
+  const version = Number(response.headers.get('x-claim-version'));
+  const cleared = Number(response.headers.get('x-claim-cleared'));
+  return response.headers.has('x-claim-version') && Number.isSafeInteger(version) && Number.isSafeInteger(cleared) ? { version, claimable: version > cleared } : undefined;
+}
+
+/**
+ * Opens the agent's wait on its deployment's object with the token check folded in (AgentWaitOpening).
+ * Throws when the object cannot be reached or answers something else; the caller then asks Postgres.
+ */
+export async function openAgentWait(namespace: DurableObjectNamespace, deploymentHash: string, gate: GateRequest, arrival: number): Promise<AgentWaitOpening> {
+  const query = new URLSearchParams({ topic: 'commands', waiter: gate.agentId, arrival: String(arrival) });
+  const headers: Record<string, string> = { upgrade: 'websocket', 'x-gate-token-hash': gate.tokenHash };
+  if (gate.requestId !== undefined) headers['x-gate-request-id'] = gate.requestId;
+  if (gate.requestIdKeepUntil !== undefined) headers['x-gate-request-keep-until'] = String(gate.requestIdKeepUntil);
+  const response = await namespace.get(namespace.idFromName(deploymentHash)).fetch(`https://doorbell/wait?${query}`, { headers });
+  const socket = response.webSocket;
+  const opened = response.headers.get('x-gate-answer');
+  if (socket && opened) {
+    socket.accept();
+    const listening = listenOn(socket, claimState(response));
+    let started = false;
+    return {
+      answer: JSON.parse(opened) as GateAnswer,
+      start: (timeoutMs) => {
+        started = true;
+        return listening.start(timeoutMs);
+      },
+      discard: () => {
+        if (!started) listening.close();
+      },
+    };
+  }
+  // 409 with an answer: vouched for, but a newer wait of this agent is already held.
+  if (response.status === 409 && opened) return { answer: JSON.parse(opened) as GateAnswer, start: (timeoutMs) => timeoutOnly(timeoutMs, true), discard: () => undefined };
+  if (response.status === 200 && !socket) return { answer: (await response.json()) as GateAnswer, discard: () => undefined };
+  await response.body?.cancel();
+  throw new Error(`the deployment's object answered the wait with ${response.status}`);
 }
 
 export function durableDoorbell(namespace: DurableObjectNamespace): Doorbell {
@@ -65,35 +164,7 @@ export function durableDoorbell(namespace: DurableObjectNamespace): Doorbell {
         return timeoutOnly(timeoutMs, response.status === 409);
       }
       socket.accept();
-      const version = Number(response.headers.get('x-claim-version'));
-      const cleared = Number(response.headers.get('x-claim-cleared'));
-      const claim = response.headers.has('x-claim-version') && Number.isSafeInteger(version) && Number.isSafeInteger(cleared) ? { version, claimable: version > cleared } : undefined;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      let superseded = false;
-      const rung = new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(false), timeoutMs);
-        socket.addEventListener('message', (event) => {
-          if (event.data === 'superseded') superseded = true;
-          resolve(!superseded);
-        });
-        socket.addEventListener('close', () => resolve(false));
-        socket.addEventListener('error', () => resolve(false));
-      });
-      return {
-        rung,
-        claim,
-        get superseded() {
-          return superseded;
-        },
-        close() {
-          clearTimeout(timer);
-          try {
-            socket.close(1000, 'done');
-          } catch {
-            // already closed
-          }
-        },
-      };
+      return listenOn(socket, claimState(response)).start(timeoutMs);
     },
   };
 }

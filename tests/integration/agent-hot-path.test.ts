@@ -100,6 +100,39 @@ describe('an idle poll runs no query', () => {
   });
 });
 
+describe('a signed wait that queued on its way is counted from when it was sent', () => {
+  const signedWait = async (sim: AgentSimulator, timeout: number, sentSecondsAgo: number) => {
+    const headers = { ...(await sim.headers('')), 'x-timestamp': String(Math.floor(Date.now() / 1000) - sentSecondsAgo) };
+    const started = Date.now();
+    const response = await apiWith({}, `/api/v1/agent/commands/wait/${sim.deploymentHash}?timeout=${timeout}`, { headers });
+    await response.arrayBuffer();
+    return { status: response.status, ms: Date.now() - started };
+  };
+
+  it('sent 5 s before it arrived: a 7 s wait answers within 3 s (before the agent’s client gives up)', async () => {
+    const sim = new AgentSimulator(await registerThroughApi(await createDeployment()));
+    const answer = await signedWait(sim, 7, 5);
+    expect(answer.status).toBe(200);
+    expect(answer.ms).toBeGreaterThanOrEqual(1_500);
+    expect(answer.ms).toBeLessThan(3_500);
+  });
+
+  it('sent just now: the whole timeout (the timestamp’s whole seconds never shorten it)', async () => {
+    const sim = new AgentSimulator(await registerThroughApi(await createDeployment()));
+    const answer = await signedWait(sim, 2, 0);
+    expect(answer.status).toBe(200);
+    expect(answer.ms).toBeGreaterThanOrEqual(1_900);
+  });
+
+  it('a timestamp a minute old (a clock behind, or a long queue) takes at most 10 s off the wait', async () => {
+    const sim = new AgentSimulator(await registerThroughApi(await createDeployment()));
+    const answer = await signedWait(sim, 12, 60);
+    expect(answer.status).toBe(200);
+    expect(answer.ms).toBeGreaterThanOrEqual(1_900);
+    expect(answer.ms).toBeLessThan(4_500);
+  });
+});
+
 /** An agent registered through the API, as the real agent does on its first start (anonymous). */
 async function registerThroughApi(deployment: TestDeployment): Promise<TestAgent> {
   const response = await apiWith({}, '/api/v1/agent/register', jsonRequest('POST', { deployment_hash: deployment.deploymentHash, capabilities: ['docker'], agent_version: '0.2.1' }));
@@ -146,6 +179,19 @@ describe('a registered agent’s first poll', () => {
     const agent = await registerThroughApi(deployment);
     expect((await stub(agent.deploymentHash).inspect()).cleared).toBe(0);
     expect((await wait(agent)).body.item?.command_id).toBe(commandId);
+  });
+
+  it('a heartbeat whose read-back differs from what the object vouched with is stored in the object', async () => {
+    const agent = await registerThroughApi(await createDeployment());
+    // Behind the Worker's back: a previous token in its grace period, which the object has not seen.
+    const previous = `previous-${crypto.randomUUID()}`;
+    const previousHash = await sha256Hex(previous);
+    await withDatabase((db) =>
+      db.execute(sql`update agents set previous_token_hash = ${previousHash}, previous_token_expires_at = now() + interval '1 hour' where id = ${agent.agentId}`),
+    );
+    expect((await wait({ ...agent, token: previous }, DATABASE_DOWN)).status).toBe(503); // not cached: Postgres decides
+    expect((await wait(agent)).status).toBe(200); // the first heartbeat reads the row back
+    expect((await wait({ ...agent, token: previous }, DATABASE_DOWN)).status).toBe(200); // now vouched for by the object
   });
 
   it('a wrong token for a registered agent still goes to Postgres', async () => {
@@ -214,6 +260,19 @@ describe('tokens stop working when the rules say, never later', () => {
     expect((await wait(agent)).status).toBe(401);
     expect((await wait(agent)).status).toBe(401);
     expect((await wait({ ...agent, token: newToken })).status).toBe(200);
+  });
+
+  it('a wait with a token the object does not vouch for opens nothing: the agent’s own wait goes on', async () => {
+    const agent = await registerThroughApi(await createDeployment());
+    expect((await wait(agent)).status).toBe(200);
+    const held = wait(agent, {}, 5);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await wait({ ...agent, token: 'x'.repeat(64) })).status).toBe(401);
+    const commandId = await createCommand(agent);
+    const answer = await held;
+    expect(answer.status).toBe(200);
+    expect(answer.body.item?.command_id).toBe(commandId);
+    expect(answer.ms).toBeLessThan(4_500); // woken by the ring, not ended by the refused wait's timeout
   });
 
   it('an agent whose row is gone is refused once the object forgets it', async () => {
