@@ -38,6 +38,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { ms, openFilesLimit, percentile, runWithOpenFiles, shellQuote, sleep, timedRequest } from './lib/measure.ts';
 import { describeHost, machine, startService, type Service, type WorkerHost } from './lib/service.ts';
+import { registerEach } from './load/agents.ts';
 
 const POLL_TIMEOUT_SECONDS = 25;
 /** The real agent's HTTP client timeout is the poll timeout + 5 s; after an error it sleeps 5 s (agent-protocol §2.3). */
@@ -148,31 +149,8 @@ async function createAgents(service: Service, pool: pg.Pool, level: number, coun
 
 /** Each deployment's agent registers as the real agent does on its first start (agent-protocol.md §2.1), 32 at a time. */
 async function registerAll(service: Service, hashes: string[]): Promise<BenchAgent[]> {
-  const registrationAgent = new http.Agent({ keepAlive: true, maxSockets: 32 });
-  const agents: BenchAgent[] = [];
-  let next = 0;
-  async function worker(): Promise<void> {
-    while (next < hashes.length) {
-      const index = next++;
-      const hash = hashes[index]!;
-      const body = JSON.stringify({ deployment_hash: hash, capabilities: ['docker', 'compose', 'logs'], agent_version: '0.2.1', system_info: { bench: true } });
-      const response = await timedRequest(registrationAgent, `${service.baseUrl}/api/v1/agent/register`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body,
-        timeoutMs: 60_000,
-      });
-      if (response.status !== 201) throw new Error(`registering the agent of ${hash} answered ${response.status}: ${response.body.slice(0, 200)}`);
-      const { item } = JSON.parse(response.body) as { item: { agent_id: string; agent_token: string } };
-      agents[index] = { index, id: item.agent_id, token: item.agent_token, hash, pollSince: undefined, busy: false };
-    }
-  }
-  try {
-    await Promise.all(Array.from({ length: 32 }, () => worker()));
-  } finally {
-    registrationAgent.destroy();
-  }
-  return agents;
+  const registered = await registerEach(service.baseUrl, hashes, 32);
+  return registered.map((agent, index) => ({ index, id: agent.agentId, token: agent.token, hash: agent.hash, pollSince: undefined, busy: false }));
 }
 
 /** The headers the real agent sends (tests/helpers/agent-simulator.ts): the signature of an empty body. */

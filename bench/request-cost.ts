@@ -1,8 +1,9 @@
 // CPU per request, by process, on the real local service: what one request of each kind costs the
 // Worker (workerd), wrangler's dev proxy, the WebSocket proxy, PostgreSQL and the client. The load run
 // (bench/load) is bound by this sum on a 2-core machine; this is the figure to move when it falls short.
-//   node bench/request-cost.ts [--requests 2000] [--connections 20] [--baseline DIR]
+//   node bench/request-cost.ts [--requests 2000] [--connections 20] [--baseline DIR] [--only TEXT]
 //   (or BENCH_REQUESTS, BENCH_CONNECTIONS)
+// --only TEXT: only the kinds whose name contains TEXT (e.g. --only 'first poll').
 // --baseline DIR: first the same measurements with the service run from DIR (e.g. today's code,
 // `git archive HEAD functions db drizzle schema scripts wrangler.toml package.json tsconfig.json | tar -x -C DIR`),
 // then from a snapshot of this tree; both tables printed, side by side in one run.
@@ -19,36 +20,51 @@ import type { AnyDatabase } from '../db/client.ts';
 import * as schema from '../db/schema.ts';
 import { createApiClient } from '../functions/services/api-clients.ts';
 import { hmacSha256Hex } from '../functions/services/crypto.ts';
-import { seedAgents } from './load/agents.ts';
+import { registerEach, seedAgents } from './load/agents.ts';
 import { cpuBetween, snapshot } from './load/processes.ts';
 import { machine, RATE_LIMITS_OFF, startService, type Service } from './lib/service.ts';
 
 function settings() {
-  const usage = 'usage: node bench/request-cost.ts [--requests n] [--connections n] [--baseline dir]';
+  const usage = 'usage: node bench/request-cost.ts [--requests n] [--connections n] [--baseline dir] [--only text]';
   try {
-    const { values } = parseArgs({ options: { requests: { type: 'string' }, connections: { type: 'string' }, baseline: { type: 'string' } } });
+    const { values } = parseArgs({ options: { requests: { type: 'string' }, connections: { type: 'string' }, baseline: { type: 'string' }, only: { type: 'string' } } });
     const requests = Number(values.requests ?? process.env.BENCH_REQUESTS ?? 2000);
     const connections = Number(values.connections ?? process.env.BENCH_CONNECTIONS ?? 20);
-    if ([requests, connections].every((n) => Number.isInteger(n) && n > 0)) return { requests, connections, baseline: values.baseline };
+    if ([requests, connections].every((n) => Number.isInteger(n) && n > 0)) return { requests, connections, baseline: values.baseline, only: values.only ?? '' };
     console.error(`${usage} (whole numbers above 0)`);
   } catch (error) {
     console.error(`${error instanceof Error ? error.message : String(error)}\n${usage}`);
   }
   process.exit(2);
 }
-const { requests, connections, baseline } = settings();
+const { requests, connections, baseline, only } = settings();
 const command = [
   ...['BENCH_REQUESTS', 'BENCH_CONNECTIONS'].flatMap((name) => (process.env[name] ? [`${name}=${process.env[name]}`] : [])),
   'node bench/request-cost.ts',
   ...process.argv.slice(2),
 ].join(' ');
 
-interface Kind {
-  name: string;
+interface Request {
   path: string;
   headers: Record<string, string>;
-  /** Other headers per connection (each of --connections agents waits on its own deployment). */
-  perConnection?: Array<{ path: string; headers: Record<string, string> }>;
+}
+
+interface Kind extends Request {
+  name: string;
+  /**
+   * The requests of one connection, cycled through (each of --connections agents waits on its own
+   * deployment); `run` 0 is the warm-up, 1 the measured run.
+   */
+  perConnection?: (connection: number, run: number) => Request[];
+}
+
+const WARM_UP = 100;
+
+/** Agents of new deployments, each registered through the API (anonymous POST /api/v1/agent/register), 8 at a time. */
+async function registeredAgents(service: Service, pool: pg.Pool, count: number): Promise<Array<{ deploymentHash: string; headers: Record<string, string> }>> {
+  const seeded = await seedAgents(pool, count, ['bench-cost'], { register: true });
+  const registered = await registerEach(service.baseUrl, seeded.map((agent) => agent.hash), 8);
+  return registered.map((agent) => ({ deploymentHash: agent.hash, headers: { 'x-agent-id': agent.agentId, authorization: `Bearer ${agent.token}` } }));
 }
 
 async function kinds(service: Service): Promise<Kind[]> {
@@ -63,7 +79,7 @@ async function kinds(service: Service): Promise<Kind[]> {
     }));
     const agentHeaders = agents[0]!.headers;
     const waitPath = (hash: string) => `/api/v1/agent/commands/wait/${hash}?timeout=1`;
-    return [
+    const all: Kind[] = [
       { name: 'GET /health_check (anonymous)', path: '/health_check', headers: {} },
       { name: 'GET /whoami (user, cached introspection)', path: '/whoami', headers: { authorization: 'Bearer user-group_user-benchcost' } },
       {
@@ -77,19 +93,39 @@ async function kinds(service: Service): Promise<Kind[]> {
         name: 'GET /api/v1/agent/commands/wait (agent, idle, 1 s)',
         path: waitPath(agents[0]!.deploymentHash),
         headers: agentHeaders,
-        perConnection: agents.map((agent) => ({ path: waitPath(agent.deploymentHash), headers: agent.headers })),
+        perConnection: (connection) => [{ path: waitPath(agents[connection % agents.length]!.deploymentHash), headers: agents[connection % agents.length]!.headers }],
+      },
+      // Each request the first poll of an agent that has just registered (the object primed by the
+      // registration; the heartbeat due, written beside the wait): what a fleet starting costs.
+      {
+        name: 'GET /api/v1/agent/commands/wait (agent, first poll after registration, 1 s)',
+        path: '',
+        headers: {},
       },
     ];
+    const chosen = all.filter((kind) => kind.name.includes(only));
+    const firstPoll = chosen.find((kind) => kind.name.includes('first poll'));
+    if (firstPoll) {
+      // More than each connection's share, so that no connection polls with an agent twice.
+      const share = (amount: number) => Math.ceil(amount / connections) + 2;
+      const fresh = await registeredAgents(service, pool, (share(WARM_UP) + share(requests)) * connections);
+      const warmUp = fresh.splice(0, share(WARM_UP) * connections);
+      const pick = (from: typeof fresh, connection: number, count: number) =>
+        from.slice(connection * count, (connection + 1) * count).map((agent) => ({ path: waitPath(agent.deploymentHash), headers: agent.headers }));
+      Object.assign(firstPoll, { path: waitPath(warmUp[0]!.deploymentHash), headers: warmUp[0]!.headers });
+      firstPoll.perConnection = (connection, run) => (run === 0 ? pick(warmUp, connection, share(WARM_UP)) : pick(fresh, connection, share(requests)));
+    }
+    return chosen;
   } finally {
     await pool.end();
   }
 }
 
-function load(baseUrl: string, kind: Kind, amount: number): Promise<autocannon.Result> {
+function load(baseUrl: string, kind: Kind, amount: number, run: number): Promise<autocannon.Result> {
   let next = 0;
   const setupClient = (client: autocannon.Client) => {
-    const own = kind.perConnection?.[next++ % kind.perConnection.length];
-    if (own) client.setRequests([{ method: 'GET', path: own.path, headers: own.headers }]);
+    const own = kind.perConnection?.(next++, run);
+    if (own) client.setRequests(own.map((request) => ({ method: 'GET', path: request.path, headers: request.headers })));
   };
   return new Promise((resolve, reject) => {
     autocannon({ url: `${baseUrl}${kind.path}`, headers: kind.headers, connections, amount, timeout: 30, setupClient }, (error, result) =>
@@ -98,14 +134,27 @@ function load(baseUrl: string, kind: Kind, amount: number): Promise<autocannon.R
   });
 }
 
-/** Statements and transactions the server has run so far (the benchmark's own reads excluded by the caller). */
-async function counters(pool: pg.Pool): Promise<{ statements: number; transactions: number }> {
-  const { rows } = await pool.query<{ statements: string; transactions: string }>(`
-    select
-      (select coalesce(sum(calls), 0) from pg_stat_statements s join pg_database d on d.oid = s.dbid
-        where d.datname = current_database() and s.query not like '%pg_stat_%' and s.query not like '%pg_stat_statements%') as statements,
-      (select xact_commit + xact_rollback from pg_stat_database where datname = current_database()) as transactions`);
-  return { statements: Number(rows[0]!.statements), transactions: Number(rows[0]!.transactions) };
+/** Statements (in all and by text) and transactions the server has run so far (the benchmark's own reads excluded by the caller). */
+async function counters(pool: pg.Pool): Promise<{ statements: number; transactions: number; byQuery: Map<string, number> }> {
+  const { rows } = await pool.query<{ query: string; calls: string }>(`
+    select s.query, sum(s.calls) as calls from pg_stat_statements s join pg_database d on d.oid = s.dbid
+      where d.datname = current_database() and s.query not like '%pg_stat_%' group by s.query`);
+  const byQuery = new Map(rows.map((row) => [row.query, Number(row.calls)]));
+  const { rows: database } = await pool.query<{ transactions: string }>(
+    `select xact_commit + xact_rollback as transactions from pg_stat_database where datname = current_database()`,
+  );
+  return { statements: [...byQuery.values()].reduce((sum, calls) => sum + calls, 0), transactions: Number(database[0]!.transactions), byQuery };
+}
+
+/** The statements run most often between two counters() reads, per request. */
+function topStatements(before: Map<string, number>, after: Map<string, number>, requests: number): string {
+  return [...after]
+    .map(([query, calls]) => [query, calls - (before.get(query) ?? 0)] as const)
+    .filter(([, calls]) => calls > 0)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 5)
+    .map(([query, calls]) => `    ${(calls / requests).toFixed(2)} × ${query.replace(/\s+/g, ' ').slice(0, 140)}`)
+    .join('\n');
 }
 
 async function measure(label: string, codeFrom: string | undefined): Promise<{ rows: string[]; failed: boolean; postgres: string }> {
@@ -119,20 +168,20 @@ async function measure(label: string, codeFrom: string | undefined): Promise<{ r
   try {
     await stats.query('create extension if not exists pg_stat_statements');
     for (const kind of await kinds(service)) {
-      await load(service.baseUrl, kind, 100);
+      await load(service.baseUrl, kind, WARM_UP, 0);
       // Let the warm-up's waitUntil work and connection resets finish before counting.
       await new Promise((resolve) => setTimeout(resolve, 1_500));
       const before = snapshot();
       const pgBefore = await counters(stats);
       const started = performance.now();
-      const result = await load(service.baseUrl, kind, requests);
+      const result = await load(service.baseUrl, kind, requests, 1);
       const seconds = (performance.now() - started) / 1000;
       const after = snapshot();
       await new Promise((resolve) => setTimeout(resolve, 1_500));
       const pgAfter = await counters(stats);
-      // Each counters() read is itself one transaction.
       const statements = (pgAfter.statements - pgBefore.statements) / requests;
-      const transactions = (pgAfter.transactions - pgBefore.transactions - 1) / requests;
+      // The first counters() read is itself two transactions.
+      const transactions = (pgAfter.transactions - pgBefore.transactions - 2) / requests;
       const bad = result.non2xx + result.errors + result.timeouts;
       if (bad > 0) failed = true;
       const perRequest = cpuBetween(before, after, 1).map(([process, cpuSeconds]) => [process, (cpuSeconds * 1000) / requests] as const);
@@ -140,6 +189,7 @@ async function measure(label: string, codeFrom: string | undefined): Promise<{ r
       const worker = perRequest.find(([process]) => process === 'workerd')?.[1] ?? 0;
       const parts = perRequest.map(([process, value]) => `${process} ${value.toFixed(1)}`).join('; ');
       console.error(`[bench] ${label}: ${kind.name}: ${(requests / seconds).toFixed(0)} req/s, ${total.toFixed(1)} CPU ms/request (Worker ${worker.toFixed(1)}), PG ${statements.toFixed(2)} statements / ${transactions.toFixed(2)} transactions per request, ${bad} failed`);
+      console.error(topStatements(pgBefore.byQuery, pgAfter.byQuery, requests));
       rows.push(`| ${kind.name} | ${(requests / seconds).toFixed(0)} | ${result.latency.p50} | ${result.latency.p99} | ${bad} | ${worker.toFixed(1)} | ${total.toFixed(1)} | ${statements.toFixed(2)} | ${transactions.toFixed(2)} | ${parts} |`);
     }
   } finally {

@@ -16,7 +16,8 @@
 // storage goes where `wrangler dev --persist-to` puts it (<persist-to>/v3). Scheduled handlers: GET
 // /cdn-cgi/local/scheduled?cron=... (Miniflare's trigger; `wrangler dev --test-scheduled` has /__scheduled).
 // Logs as `wrangler dev --log-level warn`: the Worker's console.warn/error and uncaught errors only.
-// SIGTERM/SIGINT stop workerd (Miniflare's dispose) and exit.
+// SIGTERM/SIGINT stop workerd (Miniflare's dispose) and exit. STACKER_INSPECTOR_PORT=N opens workerd's
+// inspector (Chrome DevTools protocol) on that port, for CPU profiles.
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -144,6 +145,8 @@ export async function serveWithMiniflare(options: {
     enableDevRegistry: false,
     telemetry: { enabled: false },
     resourcePersistencePath: join(resolve(options.persistTo), 'v3'),
+    // For CPU profiles (bench/profile-first-poll.ts): the Worker's isolate on the DevTools protocol.
+    ...(process.env.STACKER_INSPECTOR_PORT ? { inspectorPort: Number(process.env.STACKER_INSPECTOR_PORT) } : {}),
     resourceTmpPath: join(outdir, '..', 'miniflare-tmp'),
     workers: [worker],
   };

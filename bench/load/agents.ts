@@ -7,7 +7,7 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type pg from 'pg';
-import { sleep } from '../lib/measure.ts';
+import { sleep, timedRequest } from '../lib/measure.ts';
 import { send, type Recorder } from './recorder.ts';
 
 export const POLLING_TIMEOUT_SECONDS = 30;
@@ -97,12 +97,44 @@ export async function seedAgents(pool: pg.Pool, count: number, users: string[], 
   }
 }
 
+/** What the real agent sends to register (anonymous POST /api/v1/agent/register, agent-protocol.md §2.1). */
+export function registrationBody(deploymentHash: string): string {
+  return JSON.stringify({ deployment_hash: deploymentHash, capabilities: ['docker', 'compose', 'logs'], agent_version: '0.2.1', system_info: { bench: true } });
+}
+
+/**
+ * Registers an agent for each deployment through the API, `concurrency` at a time (the benchmarks'
+ * set-up, not timed); any answer but 201 throws. The results are in the order of `hashes`.
+ */
+export async function registerEach(baseUrl: string, hashes: string[], concurrency: number): Promise<Array<{ hash: string; agentId: string; token: string }>> {
+  const registration = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const registered: Array<{ hash: string; agentId: string; token: string }> = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < hashes.length) {
+      const index = next++;
+      const hash = hashes[index]!;
+      const init = { method: 'POST', headers: { 'content-type': 'application/json' }, body: registrationBody(hash), timeoutMs: 60_000 };
+      const response = await timedRequest(registration, `${baseUrl}/api/v1/agent/register`, init);
+      if (response.status !== 201) throw new Error(`registering the agent of ${hash} answered ${response.status}: ${response.body.slice(0, 200)}`);
+      const { item } = JSON.parse(response.body) as { item: { agent_id: string; agent_token: string } };
+      registered[index] = { hash, agentId: item.agent_id, token: item.agent_token };
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: concurrency }, worker));
+  } finally {
+    registration.destroy();
+  }
+  return registered;
+}
+
 /**
  * Registers the agent as the real agent does on its first start (anonymous
  * `POST /api/v1/agent/register`, agent-protocol.md §2.1), retrying every 5 s until it gets a token.
  */
 export async function registerThroughApi(baseUrl: string, agent: LoadAgent, recorder: Recorder, http: import('node:http').Agent, stopping: () => boolean): Promise<boolean> {
-  const body = JSON.stringify({ deployment_hash: agent.hash, capabilities: ['docker', 'compose', 'logs'], agent_version: '0.2.1', system_info: { bench: true } });
+  const body = registrationBody(agent.hash);
   while (!stopping()) {
     const init = { method: 'POST', headers: { 'content-type': 'application/json' }, body, timeoutMs: 30_000 };
     const answer = await send(recorder, http, 'POST /api/v1/agent/register', `${baseUrl}/api/v1/agent/register`, init);
