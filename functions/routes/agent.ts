@@ -8,7 +8,7 @@ import { conflict, forbidden, notFound } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import { createRouter } from '../router.ts';
 import { authErrorResponses, errorResponses, ErrorBodySchema, jsonContent, replaceNul } from '../schemas.ts';
-import { agentOverview, MAX_WAIT_SECONDS, recordAppStatus, recordHeartbeat, registerAgent, waitStart } from '../services/agents.ts';
+import { agentOverview, MAX_WAIT_SECONDS, recordAppStatus, recordHeartbeat, registerAgent, waitDeadline } from '../services/agents.ts';
 import { waitForCommand } from '../services/command-wait.ts';
 import { claimNextCommandWithState, recordReport, toCommandView } from '../services/commands.ts';
 import { agentCredentialsChanged, doorbellStub, primeClaimState, writeGatedHeartbeat, writeHeartbeatBeside } from '../services/agent-gate.ts';
@@ -60,7 +60,7 @@ const waitQuery = z.object({
     .transform(Number)
     .optional()
     .openapi({
-      description: `Seconds to hold the request (clamped to 1..${MAX_WAIT_SECONDS}; default ${MAX_WAIT_SECONDS}), counted from its arrival, or for a signed request that queued on the way from up to 10 s earlier, as its X-Timestamp says`,
+      description: `Seconds to hold the request (clamped to 1..${MAX_WAIT_SECONDS}; default ${MAX_WAIT_SECONDS}), counted from its arrival, or for a signed request that queued on the way from up to 10 s earlier, as its X-Timestamp says; a wait of 10 s or more ends up to 20% earlier, at random, so that agents started together do not poll in step`,
     }),
   priority: z.string().max(16).optional(),
   interval: z.string().max(16).optional(),
@@ -154,7 +154,7 @@ export const agentRoutes = createRouter()
     return c.json({ message: item.reissued ? 'Agent token re-issued' : 'Agent registered', item, data: { item } }, 201);
   })
   .openapi(wait, async (c) => {
-    // Counted from the request's arrival (or, signed, from when it was sent: waitStart), not from here:
+    // Counted from the request's arrival (or, signed, from when it was sent: waitDeadline), not from here:
     // authentication may have queued for a connection.
     const arrived = c.var.receivedAt;
     const agent = agentOf(c);
@@ -183,7 +183,7 @@ export const agentRoutes = createRouter()
       },
       doorbell: durableDoorbell(c.env.DEPLOYMENT_DOORBELL),
       deploymentHash: agent.deploymentHash,
-      deadline: waitStart(arrived, agent.sentAt) + timeoutSeconds * 1000,
+      deadline: waitDeadline(arrived, agent.sentAt, timeoutSeconds),
       waiter: { waiter: agent.agentId, arrival: arrived },
       beforeWait: () => database.release(),
       opened: c.var.agentWait?.start,

@@ -16,21 +16,30 @@ export const HEARTBEAT_EVERY_SECONDS = 30;
 /** The longest wait the agent is told to use; liveness allows two of them plus 20 s (Portainer's rule). */
 export const MAX_WAIT_SECONDS = 25;
 
-/** How much earlier than its arrival a signed wait may be counted from (waitStart). */
+/** How much earlier than its arrival a signed wait may be counted from (waitDeadline). */
 export const QUEUED_CREDIT_MAX_MS = 10_000;
+/** Waits of at least this many seconds end up to WAIT_SPREAD earlier, at random (waitDeadline). */
+export const SPREAD_FROM_SECONDS = 10;
+export const WAIT_SPREAD = 0.2;
 
 /**
- * When a wait's timeout starts: its arrival at the Worker, or, for a signed wait whose X-Timestamp
- * says it was sent more than a second (the timestamp's resolution) before that, as much earlier as it
- * queued, by at most QUEUED_CREDIT_MAX_MS. The agent's client gives up `timeout + 5 s` after sending,
- * so a poll that queued behind a burst of others (a fleet starting) is still answered in time instead
- * of failing and coming back after a back-off. Only ever shortens a wait (answering early is safe); an
- * agent whose clock runs behind gets shorter waits, by at most the same bound.
+ * When an agent's wait ends: `timeout` after it started, where
+ * - it starts at its arrival at the Worker, or, for a signed wait whose X-Timestamp says it was sent
+ *   more than a second (the timestamp's resolution) before that, as much earlier as it queued, by at
+ *   most QUEUED_CREDIT_MAX_MS. The agent's client gives up `timeout + 5 s` after sending, so a poll
+ *   that queued behind a burst of others (a fleet starting) is still answered in time instead of
+ *   failing and coming back after a back-off. An agent whose clock runs behind gets shorter waits,
+ *   by at most the same bound;
+ * - a wait of SPREAD_FROM_SECONDS or more ends up to WAIT_SPREAD of it earlier, at random, so that a
+ *   fleet that started together (a region's servers rebooting) does not poll in step for ever, every
+ *   agent at the same second.
+ * Both only ever shorten a wait: answering early is always safe (the agent polls again at once).
  */
-export function waitStart(arrival: number, sentAt: number | undefined): number {
-  if (sentAt === undefined) return arrival;
-  const queued = arrival - sentAt - 1000;
-  return arrival - Math.min(QUEUED_CREDIT_MAX_MS, Math.max(0, queued));
+export function waitDeadline(arrival: number, sentAt: number | undefined, timeoutSeconds: number, random: () => number = Math.random): number {
+  const queued = sentAt === undefined ? 0 : arrival - sentAt - 1000;
+  const start = arrival - Math.min(QUEUED_CREDIT_MAX_MS, Math.max(0, queued));
+  const spread = timeoutSeconds >= SPREAD_FROM_SECONDS ? WAIT_SPREAD * random() : 0;
+  return start + Math.round(timeoutSeconds * 1000 * (1 - spread));
 }
 export const OFFLINE_AFTER_SECONDS = 2 * MAX_WAIT_SECONDS + 20;
 export const ROTATION_GRACE_MINUTES = 10;

@@ -126,10 +126,11 @@ describe('a signed wait that queued on its way is counted from when it was sent'
 
   it('a timestamp a minute old (a clock behind, or a long queue) takes at most 10 s off the wait', async () => {
     const sim = new AgentSimulator(await registerThroughApi(await createDeployment()));
-    const answer = await signedWait(sim, 12, 60);
+    // 15 s less 10 s, less up to 20% of 15 s (the spread of long waits): 2 to 5 s.
+    const answer = await signedWait(sim, 15, 60);
     expect(answer.status).toBe(200);
     expect(answer.ms).toBeGreaterThanOrEqual(1_900);
-    expect(answer.ms).toBeLessThan(4_500);
+    expect(answer.ms).toBeLessThan(5_500);
   });
 });
 
