@@ -9,6 +9,7 @@
 import { Receiver } from '@upstash/qstash';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -75,30 +76,45 @@ function writeJsonAtomically(path: string, value: unknown): void {
   renameSync(temporary, path);
 }
 
+/** The same without blocking the event loop; `value` is read before this returns its promise. */
+async function writeJsonAtomicallyInBackground(path: string, value: unknown): Promise<void> {
+  const temporary = `${path}.${process.pid}.tmp`;
+  const text = JSON.stringify(value, null, 2);
+  await writeFile(temporary, text, { mode: 0o600 });
+  await rename(temporary, path);
+}
+
 /** Vault's KV HTTP API (write, read, delete under /v1/), X-Vault-Token checked, kept in vault.json. */
 export async function startLocalVault(options: { dataDir: string; token: string }): Promise<LocalService> {
   const file = join(options.dataDir, 'vault.json');
   const secrets: Record<string, { data: Record<string, unknown>; version: number; created: string }> = existsSync(file)
     ? (JSON.parse(readFileSync(file, 'utf8')) as never)
     : {};
-  // Group commit: the changes of one turn of the event loop are written in one go, and each is
-  // answered only once it is on disk. Writing the whole file for each change took this process (which
-  // also runs the database's WebSocket proxy) to a standstill at a few thousand agents registering.
+  // Group commit: the changes made while one write is on its way to disk are written together next,
+  // and each is answered only once it is on disk. Writing the whole file for each change took this
+  // process (which also runs the database's WebSocket proxy) to a standstill at a few thousand agents
+  // registering; so did writing it synchronously, as ext4 flushes a file renamed over another and the
+  // event loop (the proxy's too) waited for the disk while PostgreSQL kept it busy.
   let unsaved: Array<(saved: boolean) => void> = [];
-  const persistThen = (answer: (saved: boolean) => void) => {
-    unsaved.push(answer);
-    if (unsaved.length > 1) return;
-    setImmediate(() => {
+  let writing = false;
+  const writeUnsaved = async () => {
+    writing = true;
+    while (unsaved.length > 0) {
       const waiting = unsaved;
       unsaved = [];
       let saved = true;
       try {
-        writeJsonAtomically(file, secrets);
+        await writeJsonAtomicallyInBackground(file, secrets); // reads `secrets` now: every change in `waiting`
       } catch {
         saved = false;
       }
       for (const each of waiting) each(saved);
-    });
+    }
+    writing = false;
+  };
+  const persistThen = (answer: (saved: boolean) => void) => {
+    unsaved.push(answer);
+    if (!writing) void writeUnsaved();
   };
   const unsavedAnswer = (res: Parameters<typeof json>[0]) => json(res, 500, { errors: [`could not write ${file}`] });
   return serve((req, res, body) => {
