@@ -1,7 +1,7 @@
 // Where the Worker's CPU goes when a fleet's first polls arrive at once: a CPU profile of the Worker's
 // isolate (Durable Objects included: under Miniflare they run in the same isolate) while N agents,
 // each just registered through the API, send their first wait at the same moment.
-//   node bench/profile-first-poll.ts [--agents 300] [--timeout 2] [--out /tmp/first-poll.cpuprofile] [--profile on|off]
+//   node bench/profile-first-poll.ts [--agents 300] [--timeout 2] [--out $TMPDIR/first-poll.cpuprofile] [--profile on|off]
 //   [--code-from DIR] [--pause 0]
 // (--pause S: seconds between the registrations and the first polls, e.g. long enough for idle objects
 // to be evicted, as after a fleet's registrations spread over a minute.)
@@ -13,13 +13,15 @@
 // for the first polls and then for a second round of polls by the same agents (idle polls).
 import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { registerEach, seedAgents } from './load/agents.ts';
 import { cpuBetween, snapshot } from './load/processes.ts';
 import { machine, RATE_LIMITS_OFF, startService } from './lib/service.ts';
 
-const { values } = parseArgs({ options: { agents: { type: 'string', default: '300' }, timeout: { type: 'string', default: '2' }, out: { type: 'string', default: '/tmp/first-poll.cpuprofile' }, profile: { type: 'string', default: 'on' }, 'code-from': { type: 'string' }, pause: { type: 'string', default: '0' } } });
+const { values } = parseArgs({ options: { agents: { type: 'string', default: '300' }, timeout: { type: 'string', default: '2' }, out: { type: 'string', default: join(tmpdir(), 'first-poll.cpuprofile') }, profile: { type: 'string', default: 'on' }, 'code-from': { type: 'string' }, pause: { type: 'string', default: '0' } } });
 const profiling = values.profile !== 'off';
 const agentCount = Number(values.agents);
 const timeoutSeconds = Number(values.timeout);
