@@ -21,6 +21,8 @@ export const REQUEST_ID_KEEP_MS = 10 * 60_000;
  * The wait route's wait also carries the agent's token (`x-gate-*` headers): the object opens it only
  * for a token it vouches for (`agentGate`), and otherwise answers the gate's refusal (200, JSON) with
  * nothing opened and no wait ended, so an agent's first call to its object is also its authentication.
+ * A vouched wait that the route then refuses (rate limit, a bad query) is closed again, having ended
+ * the agent's older wait as any newer wait of that agent would.
  *
  * The agent's hot path (DESIGN "Agent long-poll"): in its SQLite storage, which outlives hibernation,
  * the object also keeps
