@@ -22,6 +22,16 @@ interface ErrorBody {
   errors?: Array<{ path: string; message: string }>;
 }
 
+/** Runs `use` with a request database whose server is not there, closed afterwards. */
+async function withDatabaseDown<T>(use: (db: RequestDatabase['db']) => Promise<T>): Promise<T> {
+  const down = new RequestDatabase({ url: DATABASE_DOWN.DATABASE_URL, wsProxy: env.DATABASE_WS_PROXY as string });
+  try {
+    return await use(down.db);
+  } finally {
+    await down.close();
+  }
+}
+
 /** Loads the casbin rules into this isolate's cache from the real database (a warm isolate). */
 async function warmRules(): Promise<void> {
   invalidateRules();
@@ -252,32 +262,21 @@ describe('the database down', () => {
     await warmRules();
     const expired = Date.now() + RULES_TTL_MS + 1_000;
     const warm = await withDatabase((db) => cachedEnforcer(db));
-    const down = new RequestDatabase({ url: DATABASE_DOWN.DATABASE_URL, wsProxy: env.DATABASE_WS_PROXY as string });
-    try {
-      expect(await cachedEnforcer(down.db, expired)).toBe(warm);
-    } finally {
-      await down.close();
-    }
+    expect(await withDatabaseDown((down) => cachedEnforcer(down, expired))).toBe(warm);
     const fresh = await withDatabase((db) => cachedEnforcer(db, expired));
     expect(fresh).not.toBe(warm);
     // and with nothing cached there is nothing to fall back on: the database's own error
     invalidateRules();
-    const cold = new RequestDatabase({ url: DATABASE_DOWN.DATABASE_URL, wsProxy: env.DATABASE_WS_PROXY as string });
-    try {
-      const failure = await cachedEnforcer(cold.db).catch((error: unknown) => error);
-      expect(isDatabaseUnavailable(failure)).toBe(true);
-    } finally {
-      await cold.close();
-    }
+    const failure = await withDatabaseDown((cold) => cachedEnforcer(cold)).catch((error: unknown) => error);
+    expect(isDatabaseUnavailable(failure)).toBe(true);
   });
 
   it('while one request reads expired rules again, the others go on with the last rules read, opening no database', async () => {
     await warmRules();
     const expired = Date.now() + RULES_TTL_MS + 1_000;
     const warm = await withDatabase((db) => cachedEnforcer(db));
-    const down = new RequestDatabase({ url: DATABASE_DOWN.DATABASE_URL, wsProxy: env.DATABASE_WS_PROXY as string });
-    try {
-      const reading = cachedEnforcer(down.db, expired);
+    await withDatabaseDown(async (down) => {
+      const reading = cachedEnforcer(down, expired);
       const opened: string[] = [];
       const meanwhile = await cachedEnforcer(() => {
         opened.push('database');
@@ -286,9 +285,7 @@ describe('the database down', () => {
       expect(meanwhile).toBe(warm);
       expect(opened).toEqual([]);
       expect(await reading).toBe(warm); // the read failed: the last rules stay
-    } finally {
-      await down.close();
-    }
+    });
   });
 
   it('recovers: the same requests against the database again answer without a 503 or a 500, cached rules or not', async () => {
