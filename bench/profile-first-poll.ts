@@ -12,13 +12,13 @@
 // sent to their last answer. Printed: the functions with the most self time, and each process's CPU,
 // for the first polls and then for a second round of polls by the same agents (idle polls).
 import { writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { registerEach, seedAgents } from './load/agents.ts';
 import { cpuBetween, snapshot } from './load/processes.ts';
+import { freePort } from '../tests/node/helpers.ts';
 import { machine, RATE_LIMITS_OFF, startService } from './lib/service.ts';
 
 const { values } = parseArgs({ options: { agents: { type: 'string', default: '300' }, timeout: { type: 'string', default: '2' }, out: { type: 'string', default: join(tmpdir(), 'first-poll.cpuprofile') }, profile: { type: 'string', default: 'on' }, 'code-from': { type: 'string' }, pause: { type: 'string', default: '0' } } });
@@ -28,17 +28,6 @@ const timeoutSeconds = Number(values.timeout);
 if (!Number.isInteger(agentCount) || agentCount < 1 || !Number.isInteger(timeoutSeconds) || timeoutSeconds < 1) {
   console.error('usage: node bench/profile-first-poll.ts [--agents n] [--timeout s] [--out file]');
   process.exit(2);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 interface ProfileNode {

@@ -135,6 +135,10 @@ export async function openAgentWait(namespace: DurableObjectNamespace, deploymen
   // 409 with an answer: vouched for, but a newer wait of this agent is already held.
   if (response.status === 409 && opened) return { answer: JSON.parse(opened) as GateAnswer, start: (timeoutMs) => timeoutOnly(timeoutMs, true), discard: () => undefined };
   if (response.status === 200 && !socket) return { answer: (await response.json()) as GateAnswer, discard: () => undefined };
+  if (socket) {
+    socket.accept();
+    socket.close(1011, 'unexpected answer');
+  }
   await response.body?.cancel();
   throw new Error(`the deployment's object answered the wait with ${response.status}`);
 }
