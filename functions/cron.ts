@@ -1,7 +1,7 @@
 // The cron trigger (wrangler.toml [triggers]): the jobs that make sure nothing is lost or stuck.
 import { RequestDatabase } from '../db/client.ts';
 import { configFromBindings, requireSetting } from './config.ts';
-import type { Bindings } from './env.ts';
+import type { Bindings } from './http/env.ts';
 import { describeError, log, setLogLevel } from './logger.ts';
 import { pruneAgentRequestIds } from './services/agent-signature.ts';
 import { deploymentsWithStaleQueue, expireCommandLeases } from './services/commands.ts';

@@ -1,6 +1,6 @@
 import { createApp } from './app.ts';
 import { runScheduledJobs } from './cron.ts';
-import type { Bindings } from './env.ts';
+import type { Bindings } from './http/env.ts';
 
 export { DeploymentDoorbell } from './durable/deployment-doorbell.ts';
 export { RateLimiter } from './durable/rate-limiter.ts';

@@ -4,7 +4,7 @@
 import { createMiddleware } from 'hono/factory';
 import { z } from 'zod';
 import { requireSetting } from '../config.ts';
-import type { AppEnv } from '../env.ts';
+import type { AppEnv } from '../http/env.ts';
 import { ApiError, unauthorized } from '../errors.ts';
 import type { GateAnswer } from '../durable/agent-gate-types.ts';
 import { cachedFrom, doorbellStub, heartbeatStale, readAgent, rowAccepts } from '../services/agent-gate.ts';

@@ -1,5 +1,5 @@
 import { createMiddleware } from 'hono/factory';
-import type { AppEnv } from '../env.ts';
+import type { AppEnv } from '../http/env.ts';
 import { forbidden, unauthorized } from '../errors.ts';
 import { cachedEnforcer, decideCached } from '../services/access-control.ts';
 

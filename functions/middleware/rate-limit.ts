@@ -2,8 +2,8 @@
 // anonymous callers. A refused request is a 429 with Retry-After; limits come from configuration.
 import { createMiddleware } from 'hono/factory';
 import type { Config } from '../config.ts';
-import { callerIp } from '../context.ts';
-import type { AppEnv } from '../env.ts';
+import { callerIp } from '../http/caller.ts';
+import type { AppEnv } from '../http/env.ts';
 import { ApiError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import { durableRateLimits, type RateLimits } from '../services/rate-limit.ts';

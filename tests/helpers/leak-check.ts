@@ -49,7 +49,7 @@ export interface Exemption {
   parse?: (text: string) => unknown;
 }
 
-/** The dashboard's one-time page (functions/routes/dashboard/clients.tsx): the secret in its own element. */
+/** The dashboard's one-time page (functions/dashboard/api-clients.tsx): the secret in its own element. */
 const NEW_CLIENT_SECRET = /<code id="new-client-secret"[^>]*>([A-Za-z0-9_-]+)<\/code>/;
 const dashboardSecret = (text: string) => NEW_CLIENT_SECRET.exec(text)?.[1];
 
@@ -70,19 +70,19 @@ export const AGENT_TOKEN_CANDIDATES = /(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{32,256}(?
 const item = (body: unknown) => (body as { item?: Record<string, unknown> } | null)?.item;
 
 export const EXEMPTIONS: readonly Exemption[] = [
-  // functions/routes/client.ts: creation, renewal and re-enabling answer with the new secret.
+  // functions/api/clients.ts: creation, renewal and re-enabling answer with the new secret.
   { method: 'POST', path: /^\/client$/, kind: CLIENT_SECRET, handedOver: (body) => [item(body)?.secret] },
   { method: 'PUT', path: /^\/(admin\/)?client\/\d+(\/enable)?$/, kind: CLIENT_SECRET, handedOver: (body) => [item(body)?.secret] },
-  // functions/routes/dashboard/clients.tsx: the pages that create, renew or re-enable a client show its new secret once.
+  // functions/dashboard/api-clients.tsx: the pages that create, renew or re-enable a client show its new secret once.
   { method: 'POST', path: /^\/clients(\/\d+\/(renew|enable))?$/, kind: CLIENT_SECRET, parse: dashboardSecret, handedOver: (secret) => [secret] },
-  // functions/routes/agent.ts: registration answers with the token in item and again in data.item.
+  // functions/api/agents.ts: registration answers with the token in item and again in data.item.
   {
     method: 'POST',
     path: /^\/api\/v1\/agent\/register$/,
     kind: AGENT_TOKEN,
     handedOver: (body) => [item(body)?.agent_token, item((body as { data?: unknown } | null)?.data)?.agent_token],
   },
-  // functions/routes/agent-admin.ts: rotation answers with the new token.
+  // functions/api/agents-admin.ts: rotation answers with the new token.
   { method: 'POST', path: /^\/admin\/agent\/[^/]+\/rotate-token$/, kind: AGENT_TOKEN, handedOver: (body) => [item(body)?.agent_token] },
 ];
 

@@ -4,7 +4,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../functions/app.ts';
-import { createRouter } from '../../functions/router.ts';
+import { createRouter } from '../../functions/http/router.ts';
 import { apiOf } from '../helpers/api.ts';
 import { agentHeaders, bearerFor, createAgent, createApiClientFor, hmacHeaders, uniqueId, type TestAgent, type TestClient } from '../helpers/auth.ts';
 

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { RequestDatabase } from '../../db/client.ts';
 import { apiOf, apiWith } from '../helpers/api.ts';
 import { configFromBindings } from '../../functions/config.ts';
-import type { AppEnv } from '../../functions/env.ts';
+import type { AppEnv } from '../../functions/http/env.ts';
 import { handleError } from '../../functions/errors.ts';
 import { authenticate } from '../../functions/middleware/authenticate.ts';
 import { pruneAgentRequestIds } from '../../functions/services/agent-signature.ts';

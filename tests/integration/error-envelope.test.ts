@@ -2,7 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { sql } from 'drizzle-orm';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApp, MAX_BODY_BYTES } from '../../functions/app.ts';
-import { createRouter } from '../../functions/router.ts';
+import { createRouter } from '../../functions/http/router.ts';
 import { api, apiOf } from '../helpers/api.ts';
 import { withDatabase } from '../helpers/db.ts';
 

@@ -379,7 +379,7 @@ describe('the dashboard in a browser', () => {
     await page.waitForURL(`${base}/`);
   }, 180_000);
 
-  // The agent console of a deployment (functions/routes/dashboard/agent.tsx): the deployment is made
+  // The agent console of a deployment (functions/dashboard/agent-console.tsx): the deployment is made
   // through the API for the signed-in user (a token from the development provider), its agent is a
   // Node stand-in that registers and long-polls as the real one does (tests/helpers/node-agent.ts);
   // the person opens the console, sees the agent, sends a command and watches its result arrive.

@@ -5,8 +5,8 @@ import addFormats from 'ajv-formats';
 import { fullFormats } from 'ajv-formats/dist/formats';
 import { describe, expect, it } from 'vitest';
 import { createApp, openApiInfo } from '../../functions/app.ts';
-import { dashboardRoutes } from '../../functions/routes/dashboard/index.tsx';
-import { docsRoutes } from '../../functions/routes/docs.ts';
+import { dashboardRoutes } from '../../functions/dashboard/index.tsx';
+import { docsRoutes } from '../../functions/api/docs.ts';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };

@@ -8,7 +8,7 @@ import { signLikeQStash } from '../../../functions/services/queue.ts';
 import { MAX_BODY_BYTES } from '../../../functions/app.ts';
 import { apiWith, BASE_URL } from '../api.ts';
 import { bearerFor, signJwt } from '../auth.ts';
-import { isDashboardPath } from '../../../functions/routes/dashboard/index.tsx';
+import { isDashboardPath } from '../../../functions/dashboard/index.tsx';
 import { brokenBodies, exampleOf, wrongContentTypes, type Hints } from './bodies.ts';
 import { encodeJson, type OpenApiDocument, type Operation, type Parameter, type Schema, type Value } from './schema.ts';
 import { isolated, type Seeded } from './seed.ts';

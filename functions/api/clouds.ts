@@ -1,0 +1,83 @@
+// Cloud provider credentials of the caller: /cloud and /cloud/{id}.
+import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { requireSetting } from '../config.ts';
+import { callerOwnerId, callerScope, currentUser } from '../http/caller.ts';
+import type { AppEnv } from '../http/env.ts';
+import { createRouter } from '../http/router.ts';
+import { authErrorResponses, errorResponses, idParam, jsonContent, userSecurity } from '../http/openapi.ts';
+import { createCloud, deleteCloud, getCloud, listClouds, updateCloud, type CloudDeps } from '../services/clouds.ts';
+
+const secretField = z.string().max(4096, 'must be at most 4096 characters').nullish();
+
+export const CloudForm = z
+  .object({
+    // Without NUL: PostgreSQL refuses it in text, which was a 500 (the dashboard's cloud key form too).
+    provider: z
+      .string()
+      .trim()
+      .min(2, 'must be 2 to 50 characters')
+      .max(50, 'must be 2 to 50 characters')
+      .refine((value) => !value.includes('\u0000'), 'must not contain NUL characters'),
+    cloud_token: secretField,
+    cloud_key: secretField,
+    cloud_secret: secretField,
+    save_token: z.boolean().nullish(),
+  })
+  .openapi('CloudForm', { description: 'Other keys (user_id, project_id) are ignored: the owner is the caller.' });
+
+const Cloud = z
+  .object({
+    id: z.number().int(),
+    user_id: z.string(),
+    provider: z.string(),
+    cloud_token: z.string().nullable().openapi({ description: 'Masked, e.g. "hcl_****"' }),
+    cloud_key: z.string().nullable(),
+    cloud_secret: z.string().nullable(),
+    save_token: z.boolean(),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .openapi('Cloud');
+
+const item = z.object({ message: z.string(), item: Cloud });
+const params = z.object({ id: idParam });
+const body = { required: true, content: { 'application/json': { schema: CloudForm } } } as const;
+const responses = { ...authErrorResponses, ...errorResponses };
+
+function deps(c: Context<AppEnv>): CloudDeps {
+  return { db: c.var.database.db, securityKey: requireSetting(c.var.config, 'SECURITY_KEY') };
+}
+
+const list = createRoute({
+  method: 'get', path: '/cloud', tags: ['clouds'], summary: 'The caller’s clouds (credentials masked)', security: userSecurity,
+  responses: { 200: jsonContent(z.object({ message: z.string(), list: z.array(Cloud) }), 'Clouds'), ...responses },
+});
+const create = createRoute({
+  method: 'post', path: '/cloud', tags: ['clouds'], summary: 'Save cloud credentials (encrypted at rest)', security: userSecurity,
+  request: { body }, responses: { 201: jsonContent(item, 'Saved'), ...responses },
+});
+const get = createRoute({
+  method: 'get', path: '/cloud/{id}', tags: ['clouds'], summary: 'One of the caller’s clouds (credentials masked)', security: userSecurity,
+  request: { params }, responses: { 200: jsonContent(item, 'The cloud'), ...responses },
+});
+const update = createRoute({
+  method: 'put', path: '/cloud/{id}', tags: ['clouds'], summary: 'Replace a cloud’s provider and credentials', security: userSecurity,
+  request: { params, body }, responses: { 200: jsonContent(item, 'Updated'), ...responses },
+});
+const remove = createRoute({
+  method: 'delete', path: '/cloud/{id}', tags: ['clouds'], summary: 'Delete a cloud', security: userSecurity,
+  request: { params }, responses: { 200: jsonContent(z.object({ message: z.string() }), 'Deleted'), ...responses },
+});
+
+export const cloudRoutes = createRouter()
+  .openapi(list, async (c) => c.json({ message: 'OK', list: await listClouds(deps(c), callerOwnerId(c)) }, 200))
+  .openapi(create, async (c) => c.json({ message: 'Created', item: await createCloud(deps(c), currentUser(c).id, c.req.valid('json')) }, 201))
+  .openapi(get, async (c) => c.json({ message: 'OK', item: await getCloud(deps(c), c.req.valid('param').id, callerScope(c)) }, 200))
+  .openapi(update, async (c) =>
+    c.json({ message: 'Updated', item: await updateCloud(deps(c), c.req.valid('param').id, callerScope(c), c.req.valid('json')) }, 200),
+  )
+  .openapi(remove, async (c) => {
+    await deleteCloud(deps(c), c.req.valid('param').id, callerScope(c));
+    return c.json({ message: 'Deleted' }, 200);
+  });

@@ -1,0 +1,121 @@
+// Commands for a deployment's agent, for its owner (and admins; read and create for the owner's API clients).
+import { createRoute, z } from '@hono/zod-openapi';
+import { callerOwnerId, callerScope, ringDoorbell } from '../http/caller.ts';
+import { badRequest } from '../errors.ts';
+import { createRouter } from '../http/router.ts';
+import { authErrorResponses, containsNul, errorResponses, ErrorBodySchema, idempotencyKeyHeader, jsonContent, userSecurity } from '../http/openapi.ts';
+import { checkCommandParameters } from '../services/command-types.ts';
+import { cancelCommand, createCommand, getCommand, listCommands, PRIORITIES, toCommandView } from '../services/commands.ts';
+
+export const CommandSchema = z
+  .object({
+    id: z.string(),
+    command_id: z.string(),
+    deployment_hash: z.string(),
+    type: z.string(),
+    status: z.string().openapi({ description: 'queued, sent, executing, completed, failed, cancelled, expired' }),
+    priority: z.string(),
+    parameters: z.record(z.string(), z.unknown()),
+    result: z.unknown(),
+    error: z.unknown(),
+    created_by: z.string(),
+    created_at: z.string(),
+    updated_at: z.string(),
+    timeout_seconds: z.number().int(),
+    metadata: z.record(z.string(), z.unknown()).nullable(),
+    attempts: z.number().int(),
+    sent_at: z.string().nullable(),
+    completed_at: z.string().nullable(),
+    lease_expires_at: z.string().nullable(),
+  })
+  .openapi('Command');
+
+const hash = z.string().min(1).max(64).regex(/^[\w.-]+$/, 'must be a deployment hash');
+const commandId = z.string().min(1).max(64).regex(/^[\w.-]+$/, 'must be a command id');
+
+const NewCommandBody = z
+  .object({
+    deployment_hash: hash,
+    command_type: z.string().trim().min(1).max(100).regex(/^[A-Za-z0-9_.:-]+$/, 'must be a command name'),
+    priority: z
+      .string()
+      .transform((value) => value.toLowerCase())
+      .pipe(z.enum(PRIORITIES, { message: `must be one of ${PRIORITIES.join(', ')}` }))
+      .default('normal'),
+    parameters: z
+      .record(z.string(), z.unknown())
+      .nullish()
+      .transform((value) => value ?? {})
+      .refine((value) => !containsNul(value), 'must not contain NUL characters'),
+    timeout_seconds: z.number().int().min(1, 'must be 1 to 86400').max(86_400, 'must be 1 to 86400').default(300),
+    metadata: z
+      .record(z.string(), z.unknown())
+      .nullish()
+      .refine((value) => !containsNul(value), 'must not contain NUL characters'),
+  })
+  .openapi('NewCommand');
+
+const idempotencyHeader = idempotencyKeyHeader('The same key again answers the command it created');
+
+const item = z.object({ message: z.string(), item: CommandSchema });
+const responses = { ...authErrorResponses, ...errorResponses };
+
+const create = createRoute({
+  method: 'post', path: '/api/v1/commands', tags: ['commands'], security: userSecurity,
+  summary: 'Queue a command for a deployment’s agent',
+  request: { headers: idempotencyHeader, body: { required: true, content: { 'application/json': { schema: NewCommandBody } } } },
+  responses: { 201: jsonContent(item, 'Queued'), 200: jsonContent(item, 'Already created with this Idempotency-Key'), ...responses },
+});
+const list = createRoute({
+  method: 'get', path: '/api/v1/commands/{deployment_hash}', tags: ['commands'], security: userSecurity,
+  summary: 'The commands of a deployment, newest first',
+  request: { params: z.object({ deployment_hash: hash }) },
+  responses: { 200: jsonContent(z.object({ message: z.string(), list: z.array(CommandSchema) }), 'Commands'), ...responses },
+});
+const get = createRoute({
+  method: 'get', path: '/api/v1/commands/{deployment_hash}/{command_id}', tags: ['commands'], security: userSecurity,
+  summary: 'One command',
+  request: { params: z.object({ deployment_hash: hash, command_id: commandId }) },
+  responses: { 200: jsonContent(item, 'The command'), ...responses },
+});
+const cancel = createRoute({
+  method: 'post', path: '/api/v1/commands/{deployment_hash}/{command_id}/cancel', tags: ['commands'], security: userSecurity,
+  summary: 'Cancel a queued or delivered command',
+  request: { params: z.object({ deployment_hash: hash, command_id: commandId }) },
+  responses: { 200: jsonContent(item, 'Cancelled'), 409: jsonContent(ErrorBodySchema, 'The command has already ended'), ...responses },
+});
+
+export const commandRoutes = createRouter()
+  .openapi(create, async (c) => {
+    const input = c.req.valid('json');
+    const issues = checkCommandParameters(input.command_type, input.parameters);
+    if (issues.length) {
+      const errors = issues.map((issue) => ({ path: ['body', 'parameters', ...issue.path.map(String)].join('.'), message: issue.message }));
+      throw badRequest(`Invalid parameters for ${input.command_type}: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, errors);
+    }
+    const { command, created } = await createCommand(c.var.database.db, {
+      deploymentHash: input.deployment_hash,
+      scope: callerScope(c),
+      createdBy: callerOwnerId(c),
+      input,
+      idempotencyKey: c.req.valid('header')['idempotency-key'],
+    });
+    if (created) ringDoorbell(c, command.deploymentHash, 'commands', 'status');
+    return created
+      ? c.json({ message: 'Command created successfully', item: toCommandView(command) }, 201)
+      : c.json({ message: 'Command already created with this Idempotency-Key', item: toCommandView(command) }, 200);
+  })
+  .openapi(list, async (c) => {
+    const rows = await listCommands(c.var.database.db, c.req.valid('param').deployment_hash, callerScope(c));
+    return c.json({ message: 'Commands fetched successfully', list: rows.map(toCommandView) }, 200);
+  })
+  .openapi(get, async (c) => {
+    const { deployment_hash, command_id } = c.req.valid('param');
+    return c.json({ message: 'Command fetched successfully', item: toCommandView(await getCommand(c.var.database.db, deployment_hash, command_id, callerScope(c))) }, 200);
+  })
+  .openapi(cancel, async (c) => {
+    const { deployment_hash, command_id } = c.req.valid('param');
+    const row = await cancelCommand(c.var.database.db, deployment_hash, command_id, callerScope(c));
+    ringDoorbell(c, deployment_hash, 'status');
+    return c.json({ message: 'Command cancelled successfully', item: toCommandView(row) }, 200);
+  });

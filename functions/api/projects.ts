@@ -1,0 +1,115 @@
+// Projects: /project (the owner, and read-only for the owner's API clients) and /admin/project (admins).
+import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { callerOwnerId, callerScope, currentUser, projectDeps } from '../http/caller.ts';
+import type { AppEnv } from '../http/env.ts';
+import { createRouter } from '../http/router.ts';
+import { authErrorResponses, errorResponses, ErrorBodySchema, idempotencyKeyHeader, idParam, jsonContent, userSecurity } from '../http/openapi.ts';
+import type { DockerHubDeps } from '../services/dockerhub.ts';
+import { projectFormSchema } from '../services/project-form.ts';
+import {
+  createProject,
+  deleteProject,
+  listProjects,
+  projectCompose,
+  toProjectView,
+  findProject,
+  updateProject,
+  type ProjectDeps,
+} from '../services/projects.ts';
+
+const Project = z
+  .object({
+    id: z.number().int(),
+    stack_id: z.string(),
+    user_id: z.string(),
+    name: z.string(),
+    metadata: z.record(z.string(), z.unknown()).openapi({ description: 'The normalised form (credentials removed)' }),
+    request_json: z.record(z.string(), z.unknown()).openapi({ description: 'The body as sent (credentials removed)' }),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .openapi('Project');
+
+const item = z.object({ message: z.string(), item: Project });
+const list = z.object({ message: z.string(), list: z.array(Project) });
+const compose = z.object({ message: z.string(), id: z.number().int(), item: z.string().openapi({ description: 'docker-compose YAML' }) });
+const params = z.object({ id: idParam });
+const body = { required: true, content: { 'application/json': { schema: projectFormSchema } } } as const;
+const responses = { ...authErrorResponses, ...errorResponses };
+const imageResponses = {
+  ...responses,
+  503: jsonContent(ErrorBodySchema, 'Docker Hub (or another dependency) is unavailable'),
+};
+
+const deps = projectDeps;
+
+const tags = ['projects'];
+const listRoute = createRoute({
+  method: 'get', path: '/project', tags, summary: 'The caller’s projects', security: userSecurity,
+  responses: { 200: jsonContent(list, 'Projects'), ...responses },
+});
+const createRouteDef = createRoute({
+  method: 'post', path: '/project', tags, security: userSecurity,
+  summary: 'Create a project from the project form (images are checked on Docker Hub)',
+  request: { headers: idempotencyKeyHeader('The same key again (e.g. a retry after a lost answer) answers the project it created, 200, instead of creating another'), body },
+  responses: { 201: jsonContent(item, 'Created'), 200: jsonContent(item, 'Already created with this Idempotency-Key'), ...imageResponses },
+});
+const getRoute = createRoute({
+  method: 'get', path: '/project/{id}', tags, summary: 'One of the caller’s projects', security: userSecurity,
+  request: { params }, responses: { 200: jsonContent(item, 'The project'), ...responses },
+});
+const updateRouteDef = createRoute({
+  method: 'put', path: '/project/{id}', tags, security: userSecurity,
+  summary: 'Replace a project’s form (images are checked on Docker Hub; Docker Hub passwords left out are kept)',
+  request: { params, body }, responses: { 200: jsonContent(item, 'Updated'), ...imageResponses },
+});
+const deleteRouteDef = createRoute({
+  method: 'delete', path: '/project/{id}', tags, security: userSecurity,
+  summary: 'Delete a project with its deployments and servers',
+  request: { params }, responses: { 200: jsonContent(z.object({ message: z.string() }), 'Deleted'), ...responses },
+});
+const composeRoute = createRoute({
+  method: 'get', path: '/project/{id}/compose', tags, summary: 'The docker-compose of one of the caller’s projects', security: userSecurity,
+  request: { params }, responses: { 200: jsonContent(compose, 'The compose YAML in item'), ...responses },
+});
+const adminListRoute = createRoute({
+  method: 'get', path: '/admin/project/user/{user_id}', tags, summary: 'Admin: the projects of a user', security: userSecurity,
+  request: { params: z.object({ user_id: z.string().min(1).max(50).regex(/^[\w.@-]+$/, 'must be a user id') }) },
+  responses: { 200: jsonContent(list, 'Projects'), ...responses },
+});
+const adminComposeRoute = createRoute({
+  method: 'get', path: '/admin/project/{id}/compose', tags, summary: 'Admin: the docker-compose of any project', security: userSecurity,
+  request: { params }, responses: { 200: jsonContent(compose, 'The compose YAML in item'), ...responses },
+});
+
+export const projectRoutes = createRouter()
+  .openapi(listRoute, async (c) => c.json({ message: 'OK', list: await listProjects(c.var.database.db, callerOwnerId(c)) }, 200))
+  .openapi(createRouteDef, async (c) => {
+    const form = c.req.valid('json');
+    const idempotencyKey = c.req.valid('header')['idempotency-key'];
+    const { project, created } = await createProject(deps(c), currentUser(c).id, form, await c.req.json(), idempotencyKey);
+    if (!created) return c.json({ message: 'Project already created with this Idempotency-Key', item: project }, 200);
+    return c.json({ message: 'Created', item: project }, 201);
+  })
+  .openapi(getRoute, async (c) =>
+    c.json({ message: 'OK', item: toProjectView(await findProject(c.var.database.db, c.req.valid('param').id, callerScope(c))) }, 200),
+  )
+  .openapi(updateRouteDef, async (c) => {
+    const form = c.req.valid('json');
+    const updated = await updateProject(deps(c), c.req.valid('param').id, callerScope(c), form, await c.req.json());
+    return c.json({ message: 'Updated', item: updated }, 200);
+  })
+  .openapi(deleteRouteDef, async (c) => {
+    await deleteProject(c.var.database.db, c.req.valid('param').id, callerScope(c));
+    return c.json({ message: 'Deleted' }, 200);
+  })
+  .openapi(composeRoute, async (c) => {
+    const { projectId, yaml } = await projectCompose(c.var.database.db, c.req.valid('param').id, callerScope(c));
+    return c.json({ message: 'OK', id: projectId, item: yaml }, 200);
+  })
+  .openapi(adminListRoute, async (c) => c.json({ message: 'OK', list: await listProjects(c.var.database.db, c.req.valid('param').user_id) }, 200))
+  .openapi(adminComposeRoute, async (c) => {
+    const { projectId, yaml } = await projectCompose(c.var.database.db, c.req.valid('param').id, { admin: true });
+    return c.json({ message: 'OK', id: projectId, item: yaml }, 200);
+  });

@@ -1,0 +1,328 @@
+// Ratings: /rating (anyone reads, users write their own) and /admin/rating (admins: all, incl. hidden).
+import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { currentUser } from '../http/caller.ts';
+import type { AppEnv } from '../http/env.ts';
+import { createRouter } from '../http/router.ts';
+import { authErrorResponses, errorResponses, ErrorBodySchema, idParam, jsonContent, MessageSchema, userSecurity } from '../http/openapi.ts';
+import {
+  createRating,
+  deleteAnyRating,
+  getRating,
+  hideOwnRating,
+  listRatings,
+  MAX_COMMENT_LENGTH,
+  MAX_RATE,
+  MAX_USER_ID_LENGTH,
+  MIN_RATE,
+  parseRatingCategory,
+  RATING_CATEGORIES,
+  toAdminView,
+  toPublicView,
+  toUserView,
+  updateAnyRating,
+  updateOwnRating,
+  type RatingDeps,
+} from '../services/ratings.ts';
+
+const MAX_INT = 2_147_483_647;
+const DEFAULT_LIMIT = 100;
+const MAX_LIMIT = 1000;
+
+// ---- shapes -------------------------------------------------------------------------------------
+
+/** Accepted in any letter case (`Application`, `application`, `deploymentspeed`…); answered as listed. */
+export const RatingCategorySchema = z
+  .preprocess((value) => (typeof value === 'string' ? (parseRatingCategory(value) ?? value) : value), z.enum(RATING_CATEGORIES))
+  .openapi('RatingCategory', {
+    type: 'string',
+    enum: [...RATING_CATEGORIES],
+    description: 'What is rated. Accepted in any letter case on input; answered with the name as listed.',
+    example: 'DeploymentSpeed',
+  });
+
+const codePoints = (value: string) => [...value].length;
+
+const Comment = z
+  .string()
+  .refine((value) => !value.includes('\u0000'), 'must not contain NUL characters')
+  .refine((value) => codePoints(value) <= MAX_COMMENT_LENGTH, `must be at most ${MAX_COMMENT_LENGTH} characters`)
+  .openapi({ maxLength: MAX_COMMENT_LENGTH, example: 'Deployed in two minutes.' });
+
+const Rate = z
+  .number()
+  .int('must be an integer')
+  .min(MIN_RATE, `must be at least ${MIN_RATE}`)
+  .max(MAX_RATE, `must be at most ${MAX_RATE}`)
+  .openapi({ example: 8 });
+
+const ObjId = z
+  .number()
+  .int('must be an integer')
+  .min(1, 'must be a positive integer')
+  .max(MAX_INT, 'is out of range')
+  .openapi({ description: 'The id of the rated product', example: 1 });
+
+const Timestamp = z.string().openapi({ format: 'date-time', example: '2026-01-02T03:04:05.678Z' });
+
+const ratingFields = {
+  id: z.number().int(),
+  user_id: z.string(),
+  obj_id: z.number().int(),
+  category: z.enum(RATING_CATEGORIES).openapi({ description: 'One of the RatingCategory names' }),
+  comment: z.string().nullable(),
+  rate: z.number().int().nullable(),
+};
+
+const PublicRating = z.object(ratingFields).openapi('Rating', { description: 'A rating as anyone sees it' });
+const RatingDetails = z
+  .object({ ...ratingFields, created_at: Timestamp, updated_at: Timestamp })
+  .openapi('RatingDetails', { description: 'A rating as signed-in users see it' });
+const AdminRating = z
+  .object({ ...ratingFields, hidden: z.boolean(), created_at: Timestamp, updated_at: Timestamp })
+  .openapi('AdminRating', { description: 'A rating as admins see it' });
+
+export const NewRating = z
+  .object({
+    obj_id: ObjId,
+    category: RatingCategorySchema,
+    comment: Comment.nullable().optional(),
+    rate: Rate,
+  })
+  .openapi('NewRating');
+
+const atLeastOne = (keys: string[]) => (value: Record<string, unknown>) => keys.some((key) => value[key] !== undefined);
+
+export const RatingUpdate = z
+  .object({
+    comment: Comment.nullable().optional().openapi({ description: 'Absent keeps the comment; null clears it' }),
+    rate: Rate.optional(),
+  })
+  .refine(atLeastOne(['comment', 'rate']), 'must set at least one of comment, rate')
+  .openapi('RatingUpdate');
+
+const AdminRatingUpdate = z
+  .object({
+    comment: Comment.nullable().optional().openapi({ description: 'Absent keeps the comment; null clears it' }),
+    rate: Rate.optional(),
+    hidden: z.boolean().optional().openapi({ description: 'true hides the rating from everyone but admins; false shows it again' }),
+  })
+  .refine(atLeastOne(['comment', 'rate', 'hidden']), 'must set at least one of comment, rate, hidden')
+  .openapi('AdminRatingUpdate');
+
+const queryInt = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,10}$/, 'must be a non-negative integer')
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const RatingQuery = z.object({
+  obj_id: queryInt(1, MAX_INT).optional().openapi({ type: 'integer', description: 'Only ratings of this product' }),
+  category: RatingCategorySchema.optional(),
+  user_id: z.string().min(1).max(MAX_USER_ID_LENGTH).optional().openapi({ description: 'Only ratings by this user' }),
+  limit: queryInt(1, MAX_LIMIT)
+    .optional()
+    .openapi({ type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT, description: 'Page size' }),
+  offset: queryInt(0, MAX_INT).optional().openapi({ type: 'integer', minimum: 0, default: 0, description: 'Ratings to skip' }),
+});
+
+const params = z.object({ id: idParam });
+
+const itemEnvelope = <T extends z.ZodType>(item: T) => z.object({ message: z.string(), item });
+const listEnvelope = <T extends z.ZodType>(item: T) => z.object({ message: z.string(), list: z.array(item) });
+const jsonBody = <T extends z.ZodType>(schema: T) => ({ required: true, content: { 'application/json': { schema } } });
+
+// ---- routes -------------------------------------------------------------------------------------
+
+const tags = ['ratings'];
+/** Anyone: no credentials, or a user's bearer (which adds the timestamps). */
+const anyoneSecurity: Array<Record<string, string[]>> = [{}, { bearer: [] }];
+
+const list = createRoute({
+  method: 'get',
+  path: '/rating',
+  tags,
+  summary: 'Visible ratings, newest first (signed-in users also get timestamps)',
+  security: anyoneSecurity,
+  request: { query: RatingQuery },
+  responses: {
+    200: jsonContent(listEnvelope(z.union([RatingDetails, PublicRating])), 'Visible ratings'),
+    ...errorResponses,
+  },
+});
+
+const get = createRoute({
+  method: 'get',
+  path: '/rating/{id}',
+  tags,
+  summary: 'One visible rating (signed-in users also get timestamps)',
+  security: anyoneSecurity,
+  request: { params },
+  responses: {
+    200: jsonContent(itemEnvelope(z.union([RatingDetails, PublicRating])), 'The rating'),
+    404: jsonContent(ErrorBodySchema, 'No such visible rating'),
+    ...errorResponses,
+  },
+});
+
+const create = createRoute({
+  method: 'post',
+  path: '/rating',
+  tags,
+  summary: 'Rate a product in a category (once per product and category)',
+  security: userSecurity,
+  request: { body: jsonBody(NewRating) },
+  responses: {
+    201: jsonContent(itemEnvelope(RatingDetails), 'Created'),
+    409: jsonContent(ErrorBodySchema, 'The caller has a visible rating of this product in this category already'),
+    ...authErrorResponses,
+    ...errorResponses,
+  },
+});
+
+const update = createRoute({
+  method: 'put',
+  path: '/rating/{id}',
+  tags,
+  summary: 'Change an own visible rating',
+  security: userSecurity,
+  request: { params, body: jsonBody(RatingUpdate) },
+  responses: {
+    200: jsonContent(itemEnvelope(RatingDetails), 'Updated'),
+    ...authErrorResponses,
+    ...errorResponses,
+  },
+});
+
+const remove = createRoute({
+  method: 'delete',
+  path: '/rating/{id}',
+  tags,
+  summary: 'Delete (hide) an own visible rating; admins still see it',
+  security: userSecurity,
+  request: { params },
+  responses: {
+    200: jsonContent(MessageSchema, 'Deleted'),
+    ...authErrorResponses,
+    ...errorResponses,
+  },
+});
+
+const adminList = createRoute({
+  method: 'get',
+  path: '/admin/rating',
+  tags,
+  summary: 'Admin: all ratings including hidden ones, newest first',
+  security: userSecurity,
+  request: { query: RatingQuery },
+  responses: {
+    200: jsonContent(listEnvelope(AdminRating), 'Ratings'),
+    ...authErrorResponses,
+    ...errorResponses,
+  },
+});
+
+const adminGet = createRoute({
+  method: 'get',
+  path: '/admin/rating/{id}',
+  tags,
+  summary: 'Admin: any rating, hidden or not',
+  security: userSecurity,
+  request: { params },
+  responses: {
+    200: jsonContent(itemEnvelope(AdminRating), 'The rating'),
+    ...authErrorResponses,
+    ...errorResponses,
+  },
+});
+
+const adminUpdate = createRoute({
+  method: 'put',
+  path: '/admin/rating/{id}',
+  tags,
+  summary: 'Admin: change, hide or un-hide any rating',
+  security: userSecurity,
+  request: { params, body: jsonBody(AdminRatingUpdate) },
+  responses: {
+    200: jsonContent(itemEnvelope(AdminRating), 'Updated'),
+    409: jsonContent(ErrorBodySchema, 'Un-hiding would give the author two visible ratings of one product and category'),
+    ...authErrorResponses,
+    ...errorResponses,
+  },
+});
+
+const adminRemove = createRoute({
+  method: 'delete',
+  path: '/admin/rating/{id}',
+  tags,
+  summary: 'Admin: delete any rating for good',
+  security: userSecurity,
+  request: { params },
+  responses: {
+    200: jsonContent(MessageSchema, 'Deleted'),
+    ...authErrorResponses,
+    ...errorResponses,
+  },
+});
+
+// ---- handlers -----------------------------------------------------------------------------------
+
+const deps = (c: Context<AppEnv>): RatingDeps => ({ db: c.var.database.db });
+
+/** Signed-in users get the timestamps; anyone else (anonymous, API clients, agents) the public view. */
+const viewFor = (c: Context<AppEnv>) => (c.var.principal.kind === 'user' ? toUserView : toPublicView);
+
+function filterFrom(query: z.infer<typeof RatingQuery>) {
+  return {
+    objId: query.obj_id,
+    category: query.category,
+    userId: query.user_id,
+    limit: query.limit ?? DEFAULT_LIMIT,
+    offset: query.offset ?? 0,
+  };
+}
+
+export const ratingRoutes = createRouter()
+  .openapi(list, async (c) => {
+    const rows = await listRatings(deps(c), filterFrom(c.req.valid('query')), { includeHidden: false });
+    return c.json({ message: 'OK', list: rows.map(viewFor(c)) }, 200);
+  })
+  .openapi(get, async (c) => {
+    const row = await getRating(deps(c), c.req.valid('param').id, { includeHidden: false });
+    return c.json({ message: 'OK', item: viewFor(c)(row) }, 200);
+  })
+  .openapi(create, async (c) => {
+    const body = c.req.valid('json');
+    const row = await createRating(deps(c), currentUser(c).id, {
+      objId: body.obj_id,
+      category: body.category,
+      comment: body.comment,
+      rate: body.rate,
+    });
+    return c.json({ message: 'Created', item: toUserView(row) }, 201);
+  })
+  .openapi(update, async (c) => {
+    const row = await updateOwnRating(deps(c), currentUser(c).id, c.req.valid('param').id, c.req.valid('json'));
+    return c.json({ message: 'Updated', item: toUserView(row) }, 200);
+  })
+  .openapi(remove, async (c) => {
+    await hideOwnRating(deps(c), currentUser(c).id, c.req.valid('param').id);
+    return c.json({ message: 'Deleted' }, 200);
+  })
+  .openapi(adminList, async (c) => {
+    const rows = await listRatings(deps(c), filterFrom(c.req.valid('query')), { includeHidden: true });
+    return c.json({ message: 'OK', list: rows.map(toAdminView) }, 200);
+  })
+  .openapi(adminGet, async (c) => {
+    const row = await getRating(deps(c), c.req.valid('param').id, { includeHidden: true });
+    return c.json({ message: 'OK', item: toAdminView(row) }, 200);
+  })
+  .openapi(adminUpdate, async (c) => {
+    const row = await updateAnyRating(deps(c), c.req.valid('param').id, c.req.valid('json'));
+    return c.json({ message: 'Updated', item: toAdminView(row) }, 200);
+  })
+  .openapi(adminRemove, async (c) => {
+    await deleteAnyRating(deps(c), c.req.valid('param').id);
+    return c.json({ message: 'Deleted' }, 200);
+  });

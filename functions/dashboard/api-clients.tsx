@@ -1,0 +1,190 @@
+// API clients: the user's HMAC clients listed (never a secret), created, disabled, enabled and renewed.
+// A secret is shown once, on the page that answers the POST which made it (create, renew, enable: the
+// API gives a new secret on each), and nowhere else.
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { requireSetting } from '../config.ts';
+import type { AppEnv } from '../http/env.ts';
+import { ApiError, badRequest } from '../errors.ts';
+import { ActionButton, asFormFailure, FormMessage, type FormFailure } from './components/forms.tsx';
+import type { AuthenticatedUser } from '../principal.ts';
+import {
+  createApiClient,
+  disableApiClient,
+  enableApiClient,
+  listApiClients,
+  renewApiClientSecret,
+  type ApiClientDeps,
+  type ApiClientWithSecret,
+} from '../services/api-clients.ts';
+import type { Scope } from '../services/scope.ts';
+import { FormFields, idParam, redirectWithNotice, renderPage, userPage, type PageContext } from './components/page.tsx';
+
+/** As functions/routes/client.ts builds them. */
+function apiClientDeps(c: PageContext): ApiClientDeps {
+  const config = c.var.config;
+  return { db: c.var.database.db, securityKey: requireSetting(config, 'SECURITY_KEY'), maxClientsPerUser: config.MAX_CLIENTS_NUMBER };
+}
+
+/** The user's own clients, as the API's /client/{id} routes reach them (admins too: any client is /admin's). */
+const ownScope = (user: AuthenticatedUser): Scope => ({ ownerId: user.id });
+
+/**
+ * The create form carries a key of its own, made when the page was drawn: the same form sent twice
+ * (a double click, a reload) creates one client, and the second answer does not show its secret again.
+ */
+const createForm = z.object({ request_key: z.uuid().optional() });
+const IDEMPOTENCY_PREFIX = 'dashboard:';
+
+const shortDate = (iso: string) => iso.slice(0, 16).replace('T', ' ');
+
+async function clientsPage(c: PageContext, user: AuthenticatedUser, failure?: { status: number; failure: FormFailure }) {
+  const clients = await listApiClients(c.var.database.db, user.id);
+  const limit = c.var.config.MAX_CLIENTS_NUMBER;
+  return renderPage(c, {
+    title: 'API clients',
+    status: failure?.status ?? 200,
+    body: (
+      <>
+        <h1>API clients</h1>
+        <p>
+          An API client lets a program call Stacker for you: it sends its id in the <code>stacker-id</code> header and, in <code>stacker-hash</code>, the
+          hex HMAC-SHA256 of the request body keyed with its secret. {`You may have ${limit} client${limit === 1 ? '' : 's'}.`}
+        </p>
+        <article>
+          <h2>New API client</h2>
+          <form method="post" action="/clients">
+            <FormMessage failure={failure?.failure} />
+            <input type="hidden" name="request_key" value={crypto.randomUUID()} />
+            <p>Its secret is shown once, on the next page.</p>
+            <button type="submit">Create API client</button>
+          </form>
+        </article>
+        {clients.length === 0 ? (
+          <p>No API clients yet.</p>
+        ) : (
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Client id</th>
+                <th scope="col">Status</th>
+                <th scope="col">Created</th>
+                <th scope="col">Changed</th>
+                <th scope="col">Actions</th>
+              </tr>
+            </thead>
+            <tbody>
+              {clients.map((client) => (
+                <tr id={`client-${client.id}`}>
+                  <td>{client.id}</td>
+                  <td>{client.enabled ? 'Enabled' : 'Disabled'}</td>
+                  <td>{shortDate(client.created_at)}</td>
+                  <td>{shortDate(client.updated_at)}</td>
+                  <td>
+                    {client.enabled ? (
+                      <>
+                        <ActionButton
+                          action={`/clients/${client.id}/renew`}
+                          label="Renew secret"
+                          outline
+                          confirm={`Give API client ${client.id} a new secret? Its current secret stops working at once.`}
+                        />
+                        <ActionButton
+                          action={`/clients/${client.id}/disable`}
+                          label="Disable"
+                          variant="secondary"
+                          outline
+                          confirm={`Disable API client ${client.id}? Its secret stops working at once; enabling it again gives a new one.`}
+                        />
+                      </>
+                    ) : (
+                      <ActionButton action={`/clients/${client.id}/enable`} label="Enable with a new secret" outline />
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </>
+    ),
+  });
+}
+
+/** The one page that shows a secret: the answer to the POST that made it. */
+function secretPage(c: PageContext, client: ApiClientWithSecret, heading: string) {
+  return renderPage(c, {
+    title: heading,
+    body: (
+      <article aria-labelledby="secret-heading">
+        <h1 id="secret-heading">{heading}</h1>
+        <p role="alert">
+          <strong>Copy the secret now: you will not see it again.</strong> Stacker shows it on this page only; if you lose it, renew the secret.
+        </p>
+        <p>
+          Client id: <code id="new-client-id">{client.id}</code>{' '}
+          <button type="button" class="secondary outline" data-copy="new-client-id">
+            Copy id
+          </button>
+        </p>
+        <p>Secret:</p>
+        <p>
+          <code id="new-client-secret" class="secret">{client.secret}</code>
+        </p>
+        <p>
+          <button type="button" data-copy="new-client-secret">
+            Copy
+          </button>
+        </p>
+        <p>
+          <a href="/clients">Back to API clients</a>
+        </p>
+      </article>
+    ),
+  });
+}
+
+export const apiClientPages = new Hono<AppEnv>()
+  .get('/clients', userPage((c, user) => clientsPage(c, user)))
+  .post(
+    '/clients',
+    userPage(async (c, user) => {
+      const form = createForm.safeParse({ request_key: (await FormFields.of(c)).one('request_key') || undefined });
+      if (!form.success) throw badRequest('This form is out of date: open API clients again and create the client from there.');
+      const key = form.data.request_key === undefined ? undefined : `${IDEMPOTENCY_PREFIX}${form.data.request_key}`;
+      try {
+        const { client, created } = await createApiClient(apiClientDeps(c), user.id, key);
+        if (!created) {
+          // Its secret was on the page that answered the first submission, not on this one.
+          return redirectWithNotice(c, '/clients', `This form was already sent: it created API client ${client.id}. If you did not copy its secret, renew it.`);
+        }
+        return secretPage(c, client, `API client ${client.id} created`);
+      } catch (error) {
+        const failure = asFormFailure(error);
+        if (!failure) throw error;
+        return clientsPage(c, user, { status: error instanceof ApiError ? error.status : 400, failure });
+      }
+    }),
+  )
+  .post(
+    '/clients/:id/renew',
+    userPage(async (c, user) => {
+      const client = await renewApiClientSecret(apiClientDeps(c), idParam(c), ownScope(user));
+      return secretPage(c, client, `New secret for API client ${client.id}`);
+    }),
+  )
+  .post(
+    '/clients/:id/enable',
+    userPage(async (c, user) => {
+      // Disabling dropped the old secret: enabling gives a new one, shown here once, as the API answers it.
+      const client = await enableApiClient(apiClientDeps(c), idParam(c), ownScope(user));
+      return secretPage(c, client, `API client ${client.id} enabled with a new secret`);
+    }),
+  )
+  .post(
+    '/clients/:id/disable',
+    userPage(async (c, user) => {
+      const client = await disableApiClient(apiClientDeps(c), idParam(c), ownScope(user));
+      return redirectWithNotice(c, '/clients', `API client ${client.id} disabled: its secret no longer works.`);
+    }),
+  );
