@@ -1,7 +1,8 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from './env.ts';
-import { badRequest, validationFailure } from '../errors.ts';
+import { badRequest } from '../errors.ts';
+import { validationFailure } from './error-handler.ts';
 
 /**
  * A body the route declares required but the request left out (no bytes, and no Content-Type or an

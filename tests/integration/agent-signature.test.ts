@@ -8,7 +8,7 @@ import { RequestDatabase } from '../../db/client.ts';
 import { apiOf, apiWith } from '../helpers/api.ts';
 import { configFromBindings } from '../../functions/config.ts';
 import type { AppEnv } from '../../functions/http/env.ts';
-import { handleError } from '../../functions/errors.ts';
+import { handleError } from '../../functions/http/error-handler.ts';
 import { authenticate } from '../../functions/middleware/authenticate.ts';
 import { pruneAgentRequestIds } from '../../functions/services/agent-signature.ts';
 import { sha256Hex } from '../../functions/services/crypto.ts';
