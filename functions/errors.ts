@@ -12,8 +12,11 @@ export interface ErrorBody {
   request_id?: string;
 }
 
-/** The error statuses the API documents (README) except 500, which is a bug and never raised on purpose. */
-export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 503;
+/** An error's HTTP status: the 4xx and 5xx codes (as Hono's ClientErrorStatusCode and ServerErrorStatusCode list them). */
+export type ErrorStatus =
+  | 400 | 401 | 402 | 403 | 404 | 405 | 406 | 407 | 408 | 409 | 410 | 411 | 412 | 413 | 414 | 415 | 416 | 417 | 418
+  | 421 | 422 | 423 | 424 | 425 | 426 | 428 | 429 | 431 | 451
+  | 500 | 501 | 502 | 503 | 504 | 505 | 506 | 507 | 508 | 510 | 511;
 
 /** An error a service raises on purpose; its status and message reach the caller as they are. */
 export class ApiError extends Error {
