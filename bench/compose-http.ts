@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { normaliseProjectForm, projectFormSchema } from '../functions/services/project-form.ts';
+import { projectFormSchema } from '../functions/services/inputs/projects.ts';
+import { normaliseProjectForm } from '../functions/services/project-form.ts';
 import { machine, projectRoot, RATE_LIMITS_OFF, startService } from './lib/service.ts';
 
 const { values } = parseArgs({

@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildCompose } from '../functions/services/compose.ts';
-import { normaliseProjectForm, projectFormSchema } from '../functions/services/project-form.ts';
+import { projectFormSchema } from '../functions/services/inputs/projects.ts';
+import { normaliseProjectForm } from '../functions/services/project-form.ts';
 
 const WARM_UP_MS = 1_000;
 const MEASURE_MS = 5_000;

@@ -7,24 +7,23 @@ import type { AppEnv } from '../http/env.ts';
 import { conflict, forbidden, notFound } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import { createRouter } from '../http/router.ts';
-import { authErrorResponses, errorResponses, ErrorBodySchema, jsonContent, replaceNul } from '../http/openapi.ts';
+import { authErrorResponses, errorResponses, ErrorBodySchema, jsonContent } from '../http/openapi.ts';
 import { agentOverview, MAX_WAIT_SECONDS, recordAppStatus, recordHeartbeat, registerAgent, waitDeadline } from '../services/agents.ts';
 import { waitForCommand } from '../services/command-wait.ts';
 import { claimNextCommandWithState, recordReport, toCommandView } from '../services/commands.ts';
 import { agentCredentialsChanged, doorbellStub, primeClaimState, writeGatedHeartbeat, writeHeartbeatBeside } from '../services/agent-gate.ts';
 import { sha256Hex } from '../services/crypto.ts';
 import { durableDoorbell } from '../services/doorbell.ts';
+import { deploymentHashParam } from '../services/inputs/commands.ts';
+import { replaceNul } from '../services/inputs/text.ts';
 import { vaultFromConfig } from '../services/vault-kv.ts';
-import { CommandSchema } from './commands.ts';
-
-/** The caller's address as Cloudflare reports it; anything else is not stored. */
+import { CommandSchema } from './responses.ts';
 
 const agentSecurity = [{ agentId: [], bearer: [] }];
-const hashParam = z.string().min(1).max(64).regex(/^[\w.-]+$/, 'must be a deployment hash');
 
 const Registration = z
   .object({
-    deployment_hash: hashParam,
+    deployment_hash: deploymentHashParam,
     capabilities: z.array(z.string().min(1).max(64)).max(64),
     system_info: z.unknown().optional().openapi({ description: 'Any JSON about the server' }),
     agent_version: z.string().min(1).max(50),
@@ -69,7 +68,7 @@ const waitQuery = z.object({
 const wait = createRoute({
   method: 'get', path: '/api/v1/agent/commands/wait/{deployment_hash}', tags: ['agent'], security: agentSecurity,
   summary: 'Long-poll for the next command (claimed under a lease)',
-  request: { params: z.object({ deployment_hash: hashParam }), query: waitQuery },
+  request: { params: z.object({ deployment_hash: deploymentHashParam }), query: waitQuery },
   responses: {
     200: jsonContent(z.object({ message: z.string(), item: CommandSchema.nullable(), meta: z.object({ next_poll_secs: z.number() }) }), 'A command, or item null'),
     409: jsonContent(ErrorBodySchema, 'A newer wait of the same agent ended this one'),
@@ -81,7 +80,7 @@ const wait = createRoute({
 const Report = z
   .object({
     command_id: z.string().min(1).max(64),
-    deployment_hash: hashParam,
+    deployment_hash: deploymentHashParam,
     status: z.string().min(1).max(32).openapi({ description: 'success or completed → completed; failed → failed' }),
     result: z.unknown().optional(),
     error: z.unknown().optional(),
@@ -108,7 +107,7 @@ const report = createRoute({
 
 const AppStatus = z
   .object({
-    deployment_hash: hashParam,
+    deployment_hash: deploymentHashParam,
     app_code: z.string().min(1).max(100),
     status: z.string().min(1).max(32),
     logs: z.array(z.unknown()).max(1000).default([]),
@@ -127,7 +126,7 @@ const appsStatus = createRoute({
 const overview = createRoute({
   method: 'get', path: '/api/v1/deployments/{deployment_hash}/agent', tags: ['agent'], security: [{ bearer: [] }],
   summary: 'The agent of a deployment: liveness computed from its last poll, and its apps’ last status',
-  request: { params: z.object({ deployment_hash: hashParam }) },
+  request: { params: z.object({ deployment_hash: deploymentHashParam }) },
   responses: { 200: jsonContent(z.object({ message: z.string(), item: z.record(z.string(), z.unknown()) }), 'The agent'), ...authErrorResponses, ...errorResponses },
 });
 

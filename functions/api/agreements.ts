@@ -17,6 +17,7 @@ import {
   updateAgreement,
   type AgreementDeps,
 } from '../services/agreements.ts';
+import { noNul } from '../services/inputs/text.ts';
 
 // ---- shapes -------------------------------------------------------------------------------------
 
@@ -24,10 +25,7 @@ const codePoints = (value: string) => [...value].length;
 
 /** Non-blank text of at most `max` characters (Unicode code points, as JSON Schema counts them). */
 const boundedText = (max: number) =>
-  z
-    .string()
-    .refine((value) => value.trim().length > 0, 'must not be empty')
-    .refine((value) => !value.includes('\u0000'), 'must not contain NUL characters')
+  noNul(z.string().refine((value) => value.trim().length > 0, 'must not be empty'))
     .refine((value) => codePoints(value) <= max, `must be at most ${max} characters`)
     .openapi({ minLength: 1, maxLength: max });
 

@@ -7,24 +7,7 @@ import type { AppEnv } from '../http/env.ts';
 import { createRouter } from '../http/router.ts';
 import { authErrorResponses, errorResponses, idParam, jsonContent, userSecurity } from '../http/openapi.ts';
 import { createCloud, deleteCloud, getCloud, listClouds, updateCloud, type CloudDeps } from '../services/clouds.ts';
-
-const secretField = z.string().max(4096, 'must be at most 4096 characters').nullish();
-
-export const CloudForm = z
-  .object({
-    // Without NUL: PostgreSQL refuses it in text, which was a 500 (the dashboard's cloud key form too).
-    provider: z
-      .string()
-      .trim()
-      .min(2, 'must be 2 to 50 characters')
-      .max(50, 'must be 2 to 50 characters')
-      .refine((value) => !value.includes('\u0000'), 'must not contain NUL characters'),
-    cloud_token: secretField,
-    cloud_key: secretField,
-    cloud_secret: secretField,
-    save_token: z.boolean().nullish(),
-  })
-  .openapi('CloudForm', { description: 'Other keys (user_id, project_id) are ignored: the owner is the caller.' });
+import { CloudForm } from '../services/inputs/clouds.ts';
 
 const Cloud = z
   .object({

@@ -3,57 +3,11 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { callerOwnerId, callerScope, ringDoorbell } from '../http/caller.ts';
 import { badRequest } from '../errors.ts';
 import { createRouter } from '../http/router.ts';
-import { authErrorResponses, containsNul, errorResponses, ErrorBodySchema, idempotencyKeyHeader, jsonContent, userSecurity } from '../http/openapi.ts';
+import { authErrorResponses, errorResponses, ErrorBodySchema, idempotencyKeyHeader, jsonContent, userSecurity } from '../http/openapi.ts';
 import { checkCommandParameters } from '../services/command-types.ts';
-import { cancelCommand, createCommand, getCommand, listCommands, PRIORITIES, toCommandView } from '../services/commands.ts';
-
-export const CommandSchema = z
-  .object({
-    id: z.string(),
-    command_id: z.string(),
-    deployment_hash: z.string(),
-    type: z.string(),
-    status: z.string().openapi({ description: 'queued, sent, executing, completed, failed, cancelled, expired' }),
-    priority: z.string(),
-    parameters: z.record(z.string(), z.unknown()),
-    result: z.unknown(),
-    error: z.unknown(),
-    created_by: z.string(),
-    created_at: z.string(),
-    updated_at: z.string(),
-    timeout_seconds: z.number().int(),
-    metadata: z.record(z.string(), z.unknown()).nullable(),
-    attempts: z.number().int(),
-    sent_at: z.string().nullable(),
-    completed_at: z.string().nullable(),
-    lease_expires_at: z.string().nullable(),
-  })
-  .openapi('Command');
-
-const hash = z.string().min(1).max(64).regex(/^[\w.-]+$/, 'must be a deployment hash');
-const commandId = z.string().min(1).max(64).regex(/^[\w.-]+$/, 'must be a command id');
-
-const NewCommandBody = z
-  .object({
-    deployment_hash: hash,
-    command_type: z.string().trim().min(1).max(100).regex(/^[A-Za-z0-9_.:-]+$/, 'must be a command name'),
-    priority: z
-      .string()
-      .transform((value) => value.toLowerCase())
-      .pipe(z.enum(PRIORITIES, { message: `must be one of ${PRIORITIES.join(', ')}` }))
-      .default('normal'),
-    parameters: z
-      .record(z.string(), z.unknown())
-      .nullish()
-      .transform((value) => value ?? {})
-      .refine((value) => !containsNul(value), 'must not contain NUL characters'),
-    timeout_seconds: z.number().int().min(1, 'must be 1 to 86400').max(86_400, 'must be 1 to 86400').default(300),
-    metadata: z
-      .record(z.string(), z.unknown())
-      .nullish()
-      .refine((value) => !containsNul(value), 'must not contain NUL characters'),
-  })
-  .openapi('NewCommand');
+import { cancelCommand, createCommand, getCommand, listCommands, toCommandView } from '../services/commands.ts';
+import { commandIdParam, deploymentHashParam, NewCommandBody } from '../services/inputs/commands.ts';
+import { CommandSchema } from './responses.ts';
 
 const idempotencyHeader = idempotencyKeyHeader('The same key again answers the command it created');
 
@@ -69,19 +23,19 @@ const create = createRoute({
 const list = createRoute({
   method: 'get', path: '/api/v1/commands/{deployment_hash}', tags: ['commands'], security: userSecurity,
   summary: 'The commands of a deployment, newest first',
-  request: { params: z.object({ deployment_hash: hash }) },
+  request: { params: z.object({ deployment_hash: deploymentHashParam }) },
   responses: { 200: jsonContent(z.object({ message: z.string(), list: z.array(CommandSchema) }), 'Commands'), ...responses },
 });
 const get = createRoute({
   method: 'get', path: '/api/v1/commands/{deployment_hash}/{command_id}', tags: ['commands'], security: userSecurity,
   summary: 'One command',
-  request: { params: z.object({ deployment_hash: hash, command_id: commandId }) },
+  request: { params: z.object({ deployment_hash: deploymentHashParam, command_id: commandIdParam }) },
   responses: { 200: jsonContent(item, 'The command'), ...responses },
 });
 const cancel = createRoute({
   method: 'post', path: '/api/v1/commands/{deployment_hash}/{command_id}/cancel', tags: ['commands'], security: userSecurity,
   summary: 'Cancel a queued or delivered command',
-  request: { params: z.object({ deployment_hash: hash, command_id: commandId }) },
+  request: { params: z.object({ deployment_hash: deploymentHashParam, command_id: commandIdParam }) },
   responses: { 200: jsonContent(item, 'Cancelled'), 409: jsonContent(ErrorBodySchema, 'The command has already ended'), ...responses },
 });
 

@@ -20,29 +20,10 @@ import {
 } from '../services/deployments.ts';
 import { EVENT_KINDS, listEvents, MAX_EVENTS_PAGE, MAX_EVENTS_WAIT_SECONDS, toEventView, waitForEvents } from '../services/deployment-events.ts';
 import { durableDoorbell } from '../services/doorbell.ts';
+import { DeployForm, SavedCloudDeployForm, type SavedCloudDeployInput } from '../services/inputs/deployments.ts';
 import { publishOutboxEntry, type OutboxDeps } from '../services/outbox.ts';
 import { publisherFromConfig } from '../services/queue.ts';
 import { waitForChange } from '../services/status-wait.ts';
-import { CloudForm } from './clouds.ts';
-import { ServerForm } from './servers.ts';
-
-const StackForm = z
-  .object({
-    stack_code: z.string().min(2, 'must be 2 to 255 characters').max(255, 'must be 2 to 255 characters').nullish(),
-    vars: z.array(z.record(z.string(), z.unknown())).max(500).nullish(),
-    integrated_features: z.array(z.unknown()).max(500).nullish(),
-    extended_features: z.array(z.unknown()).max(500).nullish(),
-    subscriptions: z.array(z.string().max(255)).max(500).nullish(),
-    form_app: z.array(z.string().max(255)).max(500).nullish(),
-  })
-  .openapi('DeployStack');
-
-const DeployForm = z
-  .object({ stack: StackForm, server: ServerForm, cloud: CloudForm })
-  .openapi('DeployForm', { description: 'Other keys (project, commonDomain, servers_count, ...) are ignored' });
-export const SavedCloudDeployForm = z
-  .object({ stack: StackForm, server: ServerForm, cloud: CloudForm.optional() })
-  .openapi('SavedCloudDeployForm', { description: 'As DeployForm; the credentials come from the saved cloud' });
 
 const Deployment = z
   .object({
@@ -128,7 +109,7 @@ const deployWithCloud = createRoute({
  * Starts (or finds, by Idempotency-Key) a deployment for the signed-in caller and publishes its job
  * after the answer: both deploy routes, and the dashboard's deploy form.
  */
-export async function startAndPublish(c: Context<AppEnv>, projectId: number, input: z.output<typeof SavedCloudDeployForm>, idempotencyKey: string | undefined, savedCloudId?: number): Promise<StartedDeployment> {
+export async function startAndPublish(c: Context<AppEnv>, projectId: number, input: SavedCloudDeployInput, idempotencyKey: string | undefined, savedCloudId?: number): Promise<StartedDeployment> {
   const user = currentUser(c);
   outboxDeps(c); // delivery settings missing: 503 before anything is written
   const started = await startDeployment(deployDeps(c), { projectId, scope: callerScope(c), user: { id: user.id, email: user.email }, input, savedCloudId, idempotencyKey });
@@ -145,7 +126,7 @@ export async function cancelAndPublish(c: Context<AppEnv>, projectId: number, de
 }
 
 /** Both deploy routes: start (or find, by Idempotency-Key) the deployment, publish its job after answering. */
-async function startAndAnswer(c: Context<AppEnv>, projectId: number, input: z.output<typeof SavedCloudDeployForm>, idempotencyKey: string | undefined, savedCloudId?: number) {
+async function startAndAnswer(c: Context<AppEnv>, projectId: number, input: SavedCloudDeployInput, idempotencyKey: string | undefined, savedCloudId?: number) {
   const started = await startAndPublish(c, projectId, input, idempotencyKey, savedCloudId);
   const item = { deployment_id: started.deploymentId, deployment_hash: started.deploymentHash, status: started.status };
   if (started.outboxId === undefined) return c.json({ message: 'Deployment already started with this Idempotency-Key', id: started.projectId, item }, 200);

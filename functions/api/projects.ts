@@ -6,7 +6,7 @@ import type { AppEnv } from '../http/env.ts';
 import { createRouter } from '../http/router.ts';
 import { authErrorResponses, errorResponses, ErrorBodySchema, idempotencyKeyHeader, idParam, jsonContent, userSecurity } from '../http/openapi.ts';
 import type { DockerHubDeps } from '../services/dockerhub.ts';
-import { projectFormSchema } from '../services/project-form.ts';
+import { projectFormSchema } from '../services/inputs/projects.ts';
 import {
   createProject,
   deleteProject,

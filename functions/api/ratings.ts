@@ -11,11 +11,7 @@ import {
   getRating,
   hideOwnRating,
   listRatings,
-  MAX_COMMENT_LENGTH,
-  MAX_RATE,
   MAX_USER_ID_LENGTH,
-  MIN_RATE,
-  parseRatingCategory,
   RATING_CATEGORIES,
   toAdminView,
   toPublicView,
@@ -24,44 +20,13 @@ import {
   updateOwnRating,
   type RatingDeps,
 } from '../services/ratings.ts';
+import { AdminRatingUpdate, NewRating, RatingCategorySchema, RatingUpdate } from '../services/inputs/ratings.ts';
 
 const MAX_INT = 2_147_483_647;
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
 
 // ---- shapes -------------------------------------------------------------------------------------
-
-/** Accepted in any letter case (`Application`, `application`, `deploymentspeed`…); answered as listed. */
-export const RatingCategorySchema = z
-  .preprocess((value) => (typeof value === 'string' ? (parseRatingCategory(value) ?? value) : value), z.enum(RATING_CATEGORIES))
-  .openapi('RatingCategory', {
-    type: 'string',
-    enum: [...RATING_CATEGORIES],
-    description: 'What is rated. Accepted in any letter case on input; answered with the name as listed.',
-    example: 'DeploymentSpeed',
-  });
-
-const codePoints = (value: string) => [...value].length;
-
-const Comment = z
-  .string()
-  .refine((value) => !value.includes('\u0000'), 'must not contain NUL characters')
-  .refine((value) => codePoints(value) <= MAX_COMMENT_LENGTH, `must be at most ${MAX_COMMENT_LENGTH} characters`)
-  .openapi({ maxLength: MAX_COMMENT_LENGTH, example: 'Deployed in two minutes.' });
-
-const Rate = z
-  .number()
-  .int('must be an integer')
-  .min(MIN_RATE, `must be at least ${MIN_RATE}`)
-  .max(MAX_RATE, `must be at most ${MAX_RATE}`)
-  .openapi({ example: 8 });
-
-const ObjId = z
-  .number()
-  .int('must be an integer')
-  .min(1, 'must be a positive integer')
-  .max(MAX_INT, 'is out of range')
-  .openapi({ description: 'The id of the rated product', example: 1 });
 
 const Timestamp = z.string().openapi({ format: 'date-time', example: '2026-01-02T03:04:05.678Z' });
 
@@ -81,34 +46,6 @@ const RatingDetails = z
 const AdminRating = z
   .object({ ...ratingFields, hidden: z.boolean(), created_at: Timestamp, updated_at: Timestamp })
   .openapi('AdminRating', { description: 'A rating as admins see it' });
-
-export const NewRating = z
-  .object({
-    obj_id: ObjId,
-    category: RatingCategorySchema,
-    comment: Comment.nullable().optional(),
-    rate: Rate,
-  })
-  .openapi('NewRating');
-
-const atLeastOne = (keys: string[]) => (value: Record<string, unknown>) => keys.some((key) => value[key] !== undefined);
-
-export const RatingUpdate = z
-  .object({
-    comment: Comment.nullable().optional().openapi({ description: 'Absent keeps the comment; null clears it' }),
-    rate: Rate.optional(),
-  })
-  .refine(atLeastOne(['comment', 'rate']), 'must set at least one of comment, rate')
-  .openapi('RatingUpdate');
-
-const AdminRatingUpdate = z
-  .object({
-    comment: Comment.nullable().optional().openapi({ description: 'Absent keeps the comment; null clears it' }),
-    rate: Rate.optional(),
-    hidden: z.boolean().optional().openapi({ description: 'true hides the rating from everyone but admins; false shows it again' }),
-  })
-  .refine(atLeastOne(['comment', 'rate', 'hidden']), 'must set at least one of comment, rate, hidden')
-  .openapi('AdminRatingUpdate');
 
 const queryInt = (min: number, max: number) =>
   z

@@ -4,7 +4,7 @@
 // their own (GET .../agent/panel, GET .../agent/commands) that htmx fetches again on each
 // `deployment-event` the live feed (live.tsx, pages/scripts/live.ts) dispatches, so the page follows
 // the agent without a reload; pages/scripts/agent.ts ticks the "seen N s ago".
-// Commands are checked exactly as POST /api/v1/commands checks them (routes/commands.ts).
+// Commands are checked exactly as POST /api/v1/commands checks them (services/inputs/commands.ts).
 import { Hono, type Handler } from 'hono';
 import { raw } from 'hono/html';
 import { z } from 'zod';
@@ -61,7 +61,7 @@ const TYPE_OPTIONS = [
   { value: OTHER_TYPE, label: 'Another type…' },
 ];
 
-/** As routes/commands.ts takes command_type. */
+/** As services/inputs/commands.ts takes command_type. */
 const commandType = z
   .string()
   .trim()

@@ -14,7 +14,7 @@ import { ActionButton, asFormFailure, Field, FormMessage, RowsTable, SelectField
 import type { AuthenticatedUser } from '../principal.ts';
 import { catalogCodePattern, getCatalogApp, listCatalog } from '../services/catalog.ts';
 import { formatEnvFile, parseEnvFile, type EnvEntry } from '../services/env-file.ts';
-import { projectFormSchema } from '../services/project-form.ts';
+import { projectFormSchema } from '../services/inputs/projects.ts';
 import { composeOfStored, findProject, updateProject } from '../services/projects.ts';
 import { DeploySection, projectDeployments } from './deployments.tsx';
 import { FormFields, idParam, invalidForm, pathParam, redirectWithNotice, renderPage, scopeOf, userPage, type PageContext } from './components/page.tsx';

@@ -1,12 +1,12 @@
 // Cloud keys: the user's saved provider credentials, shown only masked; add one per provider, delete (confirmed).
-// Input is checked with the API's own CloudForm (routes/cloud.ts), so page and API accept the same keys.
+// Input is checked with the API's own CloudForm (services/inputs/clouds.ts), so page and API accept the same keys.
 import { Hono } from 'hono';
 import { requireSetting } from '../config.ts';
 import type { AppEnv } from '../http/env.ts';
 import { ActionButton, asFormFailure, Field, FormMessage, SelectField, type FormFailure } from './components/forms.tsx';
 import type { AuthenticatedUser } from '../principal.ts';
 import { createCloud, deleteCloud, listClouds, type CloudDeps, type CloudView } from '../services/clouds.ts';
-import { CloudForm } from '../api/clouds.ts';
+import { CloudForm } from '../services/inputs/clouds.ts';
 import { FormFields, idParam, redirectWithNotice, renderPage, scopeOf, userPage, type PageContext } from './components/page.tsx';
 
 type Credential = 'cloud_token' | 'cloud_key' | 'cloud_secret';

@@ -19,7 +19,8 @@ import { listEvents, MAX_EVENTS_PAGE, toEventView, type EventView } from '../ser
 import { findDeployment, isTerminal, listDeployments, type DeploymentView } from '../services/deployments.ts';
 import { findProject } from '../services/projects.ts';
 import { listServers, type ServerView } from '../services/servers.ts';
-import { cancelAndPublish, SavedCloudDeployForm, startAndPublish } from '../api/deployments.ts';
+import { cancelAndPublish, startAndPublish } from '../api/deployments.ts';
+import { SavedCloudDeployForm } from '../services/inputs/deployments.ts';
 import { CLOUD_PROVIDERS } from './cloud-keys.tsx';
 import { agentConsoleUrl } from './agent-console.tsx';
 import { FormFields, idParam, redirectWithNotice, renderPage, scopeOf, userPage, type PageContext } from './components/page.tsx';

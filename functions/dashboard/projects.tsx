@@ -5,7 +5,7 @@ import type { AppEnv } from '../http/env.ts';
 import { projectDeps } from '../http/caller.ts';
 import { ActionButton, asFormFailure, Field, FormMessage, type FormFailure } from './components/forms.tsx';
 import { createProject, deleteProject, listProjects, type ProjectView } from '../services/projects.ts';
-import { projectFormSchema } from '../services/project-form.ts';
+import { projectFormSchema } from '../services/inputs/projects.ts';
 import type { AuthenticatedUser } from '../principal.ts';
 import { FormFields, idParam, redirectWithNotice, renderPage, scopeOf, userPage, type PageContext } from './components/page.tsx';
 

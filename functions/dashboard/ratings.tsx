@@ -22,7 +22,7 @@ import {
   type RatingDeps,
   type UserRatingView,
 } from '../services/ratings.ts';
-import { NewRating, RatingUpdate } from '../api/ratings.ts';
+import { NewRating, RatingUpdate } from '../services/inputs/ratings.ts';
 import { FormFields, idParam, redirectWithNotice, renderPage, userPage, type PageContext } from './components/page.tsx';
 
 const deps = (c: PageContext): RatingDeps => ({ db: c.var.database.db });

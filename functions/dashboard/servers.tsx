@@ -1,5 +1,5 @@
 // Servers: the list, add one to a project of the user's, edit (its own page), delete (confirmed).
-// Input is checked with the API's own ServerForm (routes/server.ts), so page and API accept the same values.
+// Input is checked with the API's own ServerForm (services/inputs/servers.ts), so page and API accept the same values.
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppEnv } from '../http/env.ts';
@@ -7,7 +7,7 @@ import { ActionButton, asFormFailure, Field, FormMessage, SelectField, type Fiel
 import type { AuthenticatedUser } from '../principal.ts';
 import { listProjects, type ProjectView } from '../services/projects.ts';
 import { createServer, deleteServer, getServer, listServers, updateServer, type ServerView } from '../services/servers.ts';
-import { ServerForm } from '../api/servers.ts';
+import { ServerForm } from '../services/inputs/servers.ts';
 import { FormFields, idParam, redirectWithNotice, renderPage, scopeOf, userPage, type PageContext } from './components/page.tsx';
 import { Breadcrumbs } from './components/layout.tsx';
 

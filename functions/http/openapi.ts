@@ -46,21 +46,3 @@ export const userSecurity = [{ bearer: [] }];
 /** The optional Idempotency-Key header of a creating POST; `description` says what a repeat answers. */
 export const idempotencyKeyHeader = (description: string) =>
   z.object({ 'idempotency-key': z.string().min(1).max(128).optional().openapi({ description }) });
-
-/** Whether a JSON value holds a NUL character in any string or key (PostgreSQL's jsonb refuses them). */
-export function containsNul(value: unknown): boolean {
-  if (typeof value === 'string') return value.includes('\u0000');
-  if (Array.isArray(value)) return value.some(containsNul);
-  if (value !== null && typeof value === 'object') return Object.entries(value).some(([key, inner]) => key.includes('\u0000') || containsNul(inner));
-  return false;
-}
-
-/** The same JSON value with every NUL character replaced by U+FFFD, so it can be stored as it came. */
-export function replaceNul<T>(value: T): T {
-  if (typeof value === 'string') return value.replaceAll('\u0000', '\uFFFD') as T;
-  if (Array.isArray(value)) return value.map(replaceNul) as T;
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key.replaceAll('\u0000', '\uFFFD'), replaceNul(inner)])) as T;
-  }
-  return value;
-}

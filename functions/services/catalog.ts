@@ -5,6 +5,7 @@ import { databaseErrorCode, type AnyDatabase } from '../../db/client.ts';
 import { catalogApp, type CatalogApp } from '../../db/schema.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { parseImageReference } from './dockerhub.ts';
+import { containsNul, noNul } from './inputs/text.ts';
 
 export async function listCatalog(db: AnyDatabase): Promise<CatalogApp[]> {
   return db.select().from(catalogApp).orderBy(asc(catalogApp.category), asc(catalogApp.name));
@@ -25,12 +26,8 @@ const envKeyPattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const hostPathPattern = /^(\/|\.\.?\/)[^\u0000]*$|^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const tagPattern = /^[\w][\w.-]{0,127}$/;
 
-const noNul = (value: string) => !value.includes('\u0000');
 const text = (min: number, max: number) =>
-  z
-    .string()
-    .trim()
-    .refine(noNul, 'must not contain NUL characters')
+  noNul(z.string().trim())
     .refine((value) => value.length >= min, min === 1 ? 'must not be empty' : `must be at least ${min} characters`)
     .refine((value) => value.length <= max, `must be at most ${max} characters`);
 
@@ -61,7 +58,7 @@ const catalogVolumeSchema = z.object({
     .string()
     .trim()
     .max(255, 'must be at most 255 characters')
-    .refine((value) => value.startsWith('/') && noNul(value), 'must be an absolute path (starting with /)'),
+    .refine((value) => value.startsWith('/') && !containsNul(value), 'must be an absolute path (starting with /)'),
 });
 
 /** A catalog app as an admin adds or edits it. */

@@ -1,248 +1,29 @@
-// The project form (POST /project, PUT /project/{id}): its schema, the normalised `metadata` the project
-// row keeps, and the helpers that read apps and redact secrets from it.
-import { z } from '@hono/zod-openapi';
-
-const codePoints = (value: string) => [...value].length;
-
-const lengthMessage = (min: number, max: number) => {
-  if (max === Number.POSITIVE_INFINITY) return min <= 1 ? 'must not be empty' : `must be at least ${min} characters`;
-  return min === 0 ? `must be at most ${max} characters` : `must be ${min} to ${max} characters`;
-};
-
-/** A string of `min` to `max` characters (code points, as JSON Schema counts them) without NUL. */
-const text = (min = 0, max = Number.POSITIVE_INFINITY) =>
-  z
-    .string()
-    .refine((value) => !value.includes('\u0000'), 'must not contain NUL characters')
-    .refine((value) => {
-      const length = codePoints(value);
-      return length >= min && length <= max;
-    }, lengthMessage(min, max))
-    .openapi({ ...(min > 0 && { minLength: min }), ...(max !== Number.POSITIVE_INFINITY && { maxLength: max }) });
-
-const unsignedInt = (min = 0) =>
-  z.number().int('must be an integer').min(min, `must be at least ${min}`).max(4_294_967_295, 'is out of range');
-
-const portPattern = /^\d{2,6}$/;
-const isPort = (value: string) => portPattern.test(value) && Number(value) >= 1 && Number(value) <= 65_535;
-const portMessage = 'Port is not valid.';
-
-/** Compose's own rule for service, network and volume keys. */
-const composeNamePattern = /^[a-zA-Z0-9._-]+$/;
-
-const PortSchema = z
-  .object({
-    host_port: z
-      .string()
-      .refine((value) => value === '' || isPort(value), portMessage)
-      .nullish()
-      .openapi({ description: 'Host port; empty or absent = not published, reachable inside the stack only', example: '8080' }),
-    container_port: z.string().refine(isPort, portMessage).openapi({ pattern: '^\\d{2,6}$', example: '80' }),
-    protocol: z.enum(['tcp', 'udp']).nullish(),
-  })
-  .openapi('ProjectPort', { description: 'Ports are strings of 2 to 6 digits, 1 to 65535' });
-
-const VolumeSchema = z
-  .object({
-    host_path: text()
-      .nullish()
-      .openapi({ description: 'Bind source (a path) or a named volume ([A-Za-z0-9_-]+); absent = a named volume for the app' }),
-    container_path: text(1),
-  })
-  .openapi('ProjectVolume');
-
-const EnvVarSchema = z.object({ key: text(1), value: text() }).openapi('ProjectEnvVar');
-
-const VersionSchema = z
-  .object({
-    _id: unsignedInt(),
-    name: text(),
-    // Declared 3..20 in the reference but never run; its own fixtures carry `"version": "15"`.
-    version: text(),
-    tag: text(),
-    _etag: text().nullish(),
-    _created: text().nullish(),
-    _updated: text().nullish(),
-    update_status: text().nullish(),
-    app_id: unsignedInt().nullish(),
-  })
-  .openapi('ProjectAppVersion');
-
-const IconVariantSchema = z.object({
-  width: z.number().int('must be an integer').nullish(),
-  height: z.number().int('must be an integer').nullish(),
-  image: text().nullish(),
-});
-
-const IconSchema = z.object({ light: IconVariantSchema, dark: IconVariantSchema }).openapi('ProjectIcon');
-
-const PriceSchema = z.object({ value: z.number() });
-
-const cpuPattern = /^[0-9]*\.?[0-9]+$/;
-const sizePattern = /^[0-9]*\.?[0-9]+Gb?$/;
-const resource = (pattern: RegExp, example: string) =>
-  text(1, 10)
-    .refine((value) => pattern.test(value), `must match ${pattern.source}`)
-    .nullish()
-    .openapi({ pattern: pattern.source, example });
-
-export const AppSchema = z
-  .object({
-    _etag: text(3, 255).nullish(),
-    _id: text().openapi({ description: 'App id from the UI' }),
-    _created: text().nullish(),
-    _updated: text().nullish(),
-    name: text(3, 50),
-    code: text(3, 50)
-      .refine((value) => composeNamePattern.test(value), 'must contain only letters, digits, ".", "_" and "-"')
-      .openapi({ description: 'Compose service name', pattern: composeNamePattern.source }),
-    type: text(3, 50),
-    role: z.array(text()).nullish(),
-    default: z.boolean().nullish(),
-    versions: z.array(VersionSchema).nullish(),
-    dockerhub_user: text(0, 50).nullish(),
-    dockerhub_name: text(0, 50).nullish().openapi({ description: 'Repository, may end with :tag' }),
-    dockerhub_image: text(0, 100).nullish(),
-    dockerhub_password: text().nullish().openapi({ description: 'Never returned in responses' }),
-    cpu: resource(cpuPattern, '0.5'),
-    disk_size: resource(sizePattern, '10Gb'),
-    ram_size: resource(sizePattern, '1Gb'),
-    popularity: unsignedInt(1).nullish(),
-    commercial: z.boolean().nullish(),
-    subscription: z.unknown().optional(),
-    autodeploy: z.boolean().nullish(),
-    suggested: z.boolean().nullish(),
-    dependency: z.unknown().optional(),
-    avoid_render: z.boolean().nullish(),
-    price: PriceSchema.nullish(),
-    icon: IconSchema.nullish(),
-    domain: text().nullish(),
-    category_id: unsignedInt().nullish(),
-    parent_app_id: unsignedInt().nullish(),
-    descr: text().nullish(),
-    full_description: text().nullish(),
-    description: text().nullish(),
-    plan_type: text().nullish(),
-    ansible_var: text().nullish(),
-    repo_dir: text().nullish(),
-    url_app: text().nullish(),
-    url_git: text().nullish(),
-    restart: z.enum(['always', 'no', 'unless-stopped', 'on-failure']),
-    command: text().nullish(),
-    entrypoint: text().nullish(),
-    volumes: z.array(VolumeSchema).nullish(),
-    environment: z.array(EnvVarSchema).nullish(),
-    network: z.array(text()).nullish().openapi({ description: 'Ids of entries of custom.networks' }),
-    shared_ports: z.array(PortSchema).nullish(),
-    custom: z.boolean().nullish().openapi({ description: 'True for user-defined (non-catalogue) apps' }),
-  })
-  .superRefine((app, ctx) => {
-    if (!app.dockerhub_name && !app.dockerhub_image) {
-      ctx.addIssue({ code: 'custom', path: ['dockerhub_name'], message: 'an app needs dockerhub_name or dockerhub_image' });
-    }
-    const mountPoints = new Set<string>();
-    app.volumes?.forEach((volume, index) => {
-      if (mountPoints.has(volume.container_path)) {
-        ctx.addIssue({ code: 'custom', path: ['volumes', index, 'container_path'], message: 'is mounted twice in this app' });
-      }
-      mountPoints.add(volume.container_path);
-    });
-  })
-  .openapi('ProjectApp', { description: 'Other keys (ports, links, group, version, ...) are ignored' });
-
-export const NetworkSchema = z
-  .object({
-    id: text(1),
-    name: text(1).refine((value) => composeNamePattern.test(value), 'must contain only letters, digits, ".", "_" and "-"'),
-    attachable: z.boolean().nullish(),
-    driver: text().nullish(),
-    driver_opts: z.record(z.string(), z.unknown()).nullish().openapi({ description: 'Stored; not used in compose' }),
-    enable_ipv6: z.boolean().nullish(),
-    internal: z.boolean().nullish(),
-    external: z.boolean().nullish().openapi({ description: 'Forced true for "default_network"' }),
-    ipam: text().nullish(),
-    labels: text().nullish(),
-  })
-  .openapi('ProjectNetwork');
-
-const appLists = ['web', 'service', 'feature'] as const;
-type AppListName = (typeof appLists)[number];
-
-const CustomSchema = z
-  .object({
-    web: z.array(AppSchema),
-    feature: z.array(AppSchema).nullish(),
-    service: z.array(AppSchema).nullish(),
-    custom_stack_code: text(3, 50).openapi({ description: 'Project code; becomes the project name' }),
-    project_git_url: text(3, 255).nullish(),
-    custom_stack_category: z.array(text()).nullish(),
-    custom_stack_short_description: text().nullish(),
-    custom_stack_description: text().nullish(),
-    project_name: text().nullish(),
-    project_overview: text().nullish(),
-    project_description: text().nullish(),
-    networks: z.array(NetworkSchema).nullish(),
-  })
-  .superRefine((custom, ctx) => {
-    // Rules across fields, so that every accepted form yields a compose file Docker accepts.
-    const networkIds = new Set<string>();
-    custom.networks?.forEach((network, index) => {
-      if (networkIds.has(network.id)) {
-        ctx.addIssue({ code: 'custom', path: ['networks', index, 'id'], message: `duplicate network id "${network.id}"` });
-      }
-      networkIds.add(network.id);
-    });
-    const codes = new Set<string>();
-    const publishedPorts = new Set<string>();
-    for (const list of appLists) {
-      custom[list]?.forEach((app, appIndex) => {
-        if (codes.has(app.code)) {
-          ctx.addIssue({ code: 'custom', path: [list, appIndex, 'code'], message: `duplicate app code "${app.code}"` });
-        }
-        codes.add(app.code);
-        app.network?.forEach((id, index) => {
-          if (!networkIds.has(id)) {
-            ctx.addIssue({ code: 'custom', path: [list, appIndex, 'network', index], message: `unknown network id "${id}"` });
-          }
-        });
-        app.shared_ports?.forEach((port, index) => {
-          if (!port.host_port) return;
-          const published = `${Number(port.host_port)}/${port.protocol ?? 'tcp'}`;
-          if (publishedPorts.has(published)) {
-            ctx.addIssue({
-              code: 'custom',
-              path: [list, appIndex, 'shared_ports', index, 'host_port'],
-              message: `host port ${published} is already published by another port of the stack`,
-            });
-          }
-          publishedPorts.add(published);
-        });
-      });
-    }
-  })
-  .openapi('ProjectCustom');
-
-export const projectFormSchema = z
-  .object({ custom: CustomSchema })
-  .openapi('ProjectForm', {
-    description: 'Only `custom` is read; other keys (deploy settings of UI payloads) are accepted and ignored',
-  });
-
-export type ProjectForm = z.output<typeof projectFormSchema>;
-export type ProjectApp = z.output<typeof AppSchema>;
-export type ProjectNetwork = z.output<typeof NetworkSchema>;
+// The project form's normalised `metadata` (what the project row keeps; the form itself is in
+// inputs/projects.ts), and the helpers that read apps and redact secrets from it.
+import {
+  appLists,
+  type AppListName,
+  type ProjectApp,
+  type ProjectEnvVar,
+  type ProjectForm,
+  type ProjectIconVariant,
+  type ProjectNetwork,
+  type ProjectPort,
+  type ProjectVersion,
+  type ProjectVolume,
+} from './inputs/projects.ts';
 
 // ---- normalised metadata ------------------------------------------------------------------------
 
 /** Every known key present, absent optionals as null (as the reference stores the parsed form). */
 type Normalised<T> = { [K in keyof T]-?: undefined extends T[K] ? Exclude<T[K], undefined> | null : T[K] };
 
-export type NormalisedPort = Normalised<z.output<typeof PortSchema>>;
-export type NormalisedVolume = Normalised<z.output<typeof VolumeSchema>>;
-export type NormalisedEnvVar = z.output<typeof EnvVarSchema>;
-export type NormalisedVersion = Normalised<z.output<typeof VersionSchema>>;
+export type NormalisedPort = Normalised<ProjectPort>;
+export type NormalisedVolume = Normalised<ProjectVolume>;
+export type NormalisedEnvVar = ProjectEnvVar;
+export type NormalisedVersion = Normalised<ProjectVersion>;
 export type NormalisedIcon = { light: NormalisedIconVariant; dark: NormalisedIconVariant };
-type NormalisedIconVariant = Normalised<z.output<typeof IconVariantSchema>>;
+type NormalisedIconVariant = Normalised<ProjectIconVariant>;
 export type NormalisedNetwork = Normalised<ProjectNetwork>;
 
 export type NormalisedApp = Omit<Normalised<ProjectApp>, 'descr' | 'versions' | 'icon' | 'volumes' | 'shared_ports'> & {
@@ -274,13 +55,13 @@ export interface ProjectMetadata {
 const orNull = <T>(value: T | null | undefined): T | null => (value === undefined ? null : value);
 const mapOrNull = <T, U>(items: T[] | null | undefined, map: (item: T) => U): U[] | null => (items ? items.map(map) : null);
 
-const normaliseIconVariant = (variant: z.output<typeof IconVariantSchema>): NormalisedIconVariant => ({
+const normaliseIconVariant = (variant: ProjectIconVariant): NormalisedIconVariant => ({
   width: orNull(variant.width),
   height: orNull(variant.height),
   image: orNull(variant.image),
 });
 
-const normaliseVersion = (version: z.output<typeof VersionSchema>): NormalisedVersion => ({
+const normaliseVersion = (version: ProjectVersion): NormalisedVersion => ({
   _id: version._id,
   name: version.name,
   version: version.version,

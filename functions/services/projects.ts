@@ -5,7 +5,8 @@ import { project, type Project } from '../../db/schema.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { buildCompose, ComposeError, dockerImageString } from './compose.ts';
 import { verifyImages, type DockerHubDeps, type ImageToCheck } from './dockerhub.ts';
-import { listApps, normaliseProjectForm, redactProjectSecrets, type ProjectForm, type ProjectMetadata } from './project-form.ts';
+import type { ProjectForm } from './inputs/projects.ts';
+import { listApps, normaliseProjectForm, redactProjectSecrets, type ProjectMetadata } from './project-form.ts';
 import { withinScope, type Scope } from './scope.ts';
 
 export interface ProjectDeps {

@@ -19,7 +19,7 @@ import { createCommand } from '../../functions/services/commands.ts';
 import { sha256Hex } from '../../functions/services/crypto.ts';
 import { createSession, sessionUser } from '../../functions/services/dashboard-sessions.ts';
 import { findDeployment } from '../../functions/services/deployments.ts';
-import { projectFormSchema } from '../../functions/services/project-form.ts';
+import { projectFormSchema } from '../../functions/services/inputs/projects.ts';
 import { createProject, listProjects } from '../../functions/services/projects.ts';
 import { createRating, listRatings } from '../../functions/services/ratings.ts';
 import { createServer, listServers } from '../../functions/services/servers.ts';

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { buildCompose, ComposeError, dockerImageString, type ComposeApp, type ComposeInput } from '../../functions/services/compose.ts';
-import { normaliseProjectForm, projectFormSchema } from '../../functions/services/project-form.ts';
+import { projectFormSchema } from '../../functions/services/inputs/projects.ts';
+import { normaliseProjectForm } from '../../functions/services/project-form.ts';
 import { validateCompose } from '../helpers/compose-schema.ts';
 
 const fixtureDir = join(import.meta.dirname, '..', 'fixtures', 'reference-payloads');

@@ -3,13 +3,8 @@ import { join } from 'node:path';
 import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { describe, expect, it } from 'vitest';
-import {
-  listApps,
-  normaliseProjectForm,
-  projectFormSchema,
-  redactProjectSecrets,
-  type ProjectForm,
-} from '../../functions/services/project-form.ts';
+import { projectFormSchema, type ProjectForm } from '../../functions/services/inputs/projects.ts';
+import { listApps, normaliseProjectForm, redactProjectSecrets } from '../../functions/services/project-form.ts';
 
 const fixtureDir = join(import.meta.dirname, '..', 'fixtures', 'reference-payloads');
 const fixture = (name: string): Record<string, any> => JSON.parse(readFileSync(join(fixtureDir, name), 'utf8'));
