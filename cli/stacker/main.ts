@@ -13,19 +13,8 @@ import { credentialsPath, removeCredentials } from './credentials.ts';
 import { eventLine, followEvents, TERMINAL_COMMAND_STATUSES, type DeploymentEvent } from './follow.ts';
 import { loginInBrowser, loginWithToken, whoAmI } from './login.ts';
 import { activity, CliError, EXIT, EXIT_CODES_HELP, info, printJson, printTable, progressBar, red } from './output.ts';
-import {
-  EXAMPLE,
-  formatProblems,
-  fromCompose,
-  parseStackerFile,
-  publishedHostPorts,
-  serviceFromCatalog,
-  serviceNameFor,
-  stackerJsonSchema,
-  toProjectForm,
-  type CatalogEntry,
-  type StackerFile,
-} from './stacker-file.ts';
+import { fromCompose, publishedHostPorts, serviceFromCatalog, serviceNameFor, toProjectForm, type CatalogEntry } from './conversions.ts';
+import { EXAMPLE, formatProblems, parseStackerFile, stackerJsonSchema, type StackerFile } from './stacker-file.ts';
 
 interface Project {
   id: number;
