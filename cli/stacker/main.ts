@@ -15,6 +15,7 @@ import { loginInBrowser, loginWithToken, whoAmI } from './login.ts';
 import { activity, CliError, EXIT, EXIT_CODES_HELP, info, printJson, printTable, progressBar, red } from './output.ts';
 import { fromCompose, publishedHostPorts, serviceFromCatalog, serviceNameFor, toProjectForm, type CatalogEntry } from './conversions.ts';
 import { EXAMPLE, formatProblems, parseStackerFile, stackerJsonSchema, type StackerFile } from './stacker-file.ts';
+import { globals, loadFile, withExamples, withRetry, type Opts } from './commands/shared.ts';
 
 interface Project {
   id: number;
@@ -36,26 +37,6 @@ interface CommandView {
 const program = new Command('stacker');
 
 // ---- shared helpers -----------------------------------------------------------------------------
-
-type Opts = GlobalOptions & { file: string };
-const globals = (command: Command): Opts => command.optsWithGlobals() as Opts;
-
-function withExamples(command: Command, ...examples: string[]): Command {
-  return command.addHelpText('after', `\nExamples:\n${examples.map((line) => `  $ ${line}`).join('\n')}\n`);
-}
-
-/** Reads and validates stacker.yml; a CliError (exit 4) listing every problem with its line otherwise. */
-function loadFile(opts: Opts): { file: StackerFile; path: string; source: string } {
-  const path = resolve(opts.file);
-  if (!existsSync(path)) throw new CliError(`${opts.file} not found: run \`stacker init\` (or pass --file)`, EXIT.config);
-  const source = readFileSync(path, 'utf8');
-  const parsed = parseStackerFile(source);
-  if (!parsed.ok) {
-    const lines = formatProblems(opts.file, parsed.problems);
-    throw new CliError(`${opts.file} is not valid (${lines.length} problem${lines.length === 1 ? '' : 's'}):\n${lines.join('\n')}`, EXIT.config);
-  }
-  return { file: parsed.file, path, source };
-}
 
 async function findProject(api: Api, name: string): Promise<Project | undefined> {
   const projects = (await api.get<Project>('/project')).list ?? [];
@@ -87,16 +68,6 @@ async function push(api: Api, file: StackerFile): Promise<{ project: Project; cr
   if (existing) return { project: (await api.put<Project>(`/project/${existing.id}`, form)).item!, created: false };
   const created = await withRetry(() => api.post<Project>('/project', form, { headers: { 'idempotency-key': randomUUID() } }));
   return { project: created.item!, created: true };
-}
-
-/** One more try after a lost answer: a POST carries an Idempotency-Key, so it is safe. */
-async function withRetry<T>(send: () => Promise<T>): Promise<T> {
-  try {
-    return await send();
-  } catch (error) {
-    if (error instanceof CliError && error.exitCode === EXIT.unreachable) return send();
-    throw error;
-  }
 }
 
 function writeStackerFile(path: string, content: Record<string, unknown>, force: boolean, schemaUrl: string): void {
