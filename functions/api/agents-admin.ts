@@ -1,12 +1,9 @@
 // Admins' agent operations: rotating an agent's token (casbin: group_admin only).
 import { createRoute, z } from '@hono/zod-openapi';
-import { ApiError } from '../errors.ts';
-import { log } from '../logger.ts';
+import { rotateAgentTokenOrUnavailable } from '../http/agent-tokens.ts';
 import { createRouter } from '../http/router.ts';
 import { authErrorResponses, errorResponses, jsonContent, userSecurity } from '../http/openapi.ts';
-import { agentTokenSchema, DEFAULT_GRACE_MINUTES, deploymentHashSchema, rotateAgentToken } from '../services/agent-tokens.ts';
-import { vaultFromConfig } from '../services/vault-kv.ts';
-import { VaultUnavailableError } from '../services/vault.ts';
+import { agentTokenSchema, DEFAULT_GRACE_MINUTES, deploymentHashSchema } from '../services/agent-tokens.ts';
 
 const params = z.object({
   deployment_hash: deploymentHashSchema.openapi({ param: { name: 'deployment_hash', in: 'path' }, example: 'deployment_0b5e3c9a-7d1f-4c2e-9a8b-3f6d2e1c4b5a' }),
@@ -43,17 +40,6 @@ const rotate = createRoute({
 export const agentAdminRoutes = createRouter().openapi(rotate, async (c) => {
   const { deployment_hash } = c.req.valid('param');
   const { new_token } = c.req.valid('json');
-  const config = c.var.config;
-  const deps = { db: c.var.database.db, vault: vaultFromConfig(config), agentBaseUrl: config.AGENT_BASE_URL };
-  let rotated;
-  try {
-    rotated = await rotateAgentToken(deps, deployment_hash, new_token);
-  } catch (error) {
-    if (!(error instanceof VaultUnavailableError)) throw error;
-    // The message names Vault and the path, never a token.
-    log('error', 'agent token not rotated: Vault unavailable', { requestId: c.var.requestId, deploymentHash: deployment_hash, error: error.message });
-    throw new ApiError(503, 'Vault is unavailable: the agent token was not rotated, try again later');
-  }
-  const { agent_notified, ...item } = rotated;
+  const { agent_notified, ...item } = await rotateAgentTokenOrUnavailable(c, deployment_hash, new_token);
   return c.json({ message: agent_notified ? 'Agent token rotated; the agent was told its new token' : 'Agent token rotated', item }, 200);
 });

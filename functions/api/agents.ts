@@ -3,6 +3,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { callerIp, callerScope, ringDoorbell } from '../http/caller.ts';
+import { agentRegistrationDeps } from '../http/deps.ts';
 import type { AppEnv } from '../http/env.ts';
 import { conflict, forbidden, notFound } from '../errors.ts';
 import type { Principal } from '../principal.ts';
@@ -16,7 +17,6 @@ import { sha256Hex } from '../services/crypto.ts';
 import { durableDoorbell } from '../services/doorbell.ts';
 import { deploymentHashParam } from '../services/inputs/commands.ts';
 import { replaceNul } from '../services/inputs/text.ts';
-import { vaultFromConfig } from '../services/vault-kv.ts';
 import { CommandSchema } from './responses.ts';
 
 const agentSecurity = [{ agentId: [], bearer: [] }];
@@ -142,7 +142,7 @@ export const agentRoutes = createRouter()
     // Anonymous (and agent) callers may register only a deployment that has no agent yet.
     const scope = principal.kind === 'user' || principal.kind === 'client' ? callerScope(c) : undefined;
     const item = await registerAgent(
-      { db: c.var.database.db, vault: vaultFromConfig(c.var.config) },
+      agentRegistrationDeps(c),
       { registration: c.req.valid('json'), scope, ipAddress: callerIp(c) },
     );
     // The old token keeps its grace period in Postgres; the object keeps the new one, and learns

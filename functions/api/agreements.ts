@@ -1,8 +1,7 @@
 // Agreements: /agreement (users read and accept), /admin/agreement (admins publish and edit).
 import { createRoute, z } from '@hono/zod-openapi';
-import type { Context } from 'hono';
 import { currentUser } from '../http/caller.ts';
-import type { AppEnv } from '../http/env.ts';
+import { agreementDeps } from '../http/deps.ts';
 import { createRouter } from '../http/router.ts';
 import { authErrorResponses, errorResponses, ErrorBodySchema, idParam, jsonContent, userSecurity } from '../http/openapi.ts';
 import {
@@ -15,7 +14,6 @@ import {
   toAgreementView,
   toUserAgreementView,
   updateAgreement,
-  type AgreementDeps,
 } from '../services/agreements.ts';
 import { noNul } from '../services/inputs/text.ts';
 
@@ -172,21 +170,20 @@ const adminGet = createRoute({
 
 // ---- handlers -----------------------------------------------------------------------------------
 
-const deps = (c: Context<AppEnv>): AgreementDeps => ({ db: c.var.database.db });
 
 export const agreementRoutes = createRouter()
   .openapi(accept, async (c) => {
-    const row = await acceptAgreement(deps(c), currentUser(c).id, c.req.valid('json').agrt_id);
+    const row = await acceptAgreement(agreementDeps(c), currentUser(c).id, c.req.valid('json').agrt_id);
     return c.json({ message: 'Accepted', item: toUserAgreementView(row) }, 201);
   })
-  .openapi(get, async (c) => c.json({ message: 'OK', item: toAgreementView(await getAgreement(deps(c), c.req.valid('param').id)) }, 200))
+  .openapi(get, async (c) => c.json({ message: 'OK', item: toAgreementView(await getAgreement(agreementDeps(c), c.req.valid('param').id)) }, 200))
   .openapi(accepted, async (c) => {
-    const row = await getAcceptance(deps(c), currentUser(c).id, c.req.valid('param').id);
+    const row = await getAcceptance(agreementDeps(c), currentUser(c).id, c.req.valid('param').id);
     return c.json({ message: 'OK', item: toUserAgreementView(row) }, 200);
   })
-  .openapi(adminCreate, async (c) => c.json({ message: 'Created', item: toAgreementView(await createAgreement(deps(c), c.req.valid('json'))) }, 201))
+  .openapi(adminCreate, async (c) => c.json({ message: 'Created', item: toAgreementView(await createAgreement(agreementDeps(c), c.req.valid('json'))) }, 201))
   .openapi(adminUpdate, async (c) => {
-    const row = await updateAgreement(deps(c), c.req.valid('param').id, c.req.valid('json'));
+    const row = await updateAgreement(agreementDeps(c), c.req.valid('param').id, c.req.valid('json'));
     return c.json({ message: 'Updated', item: toAgreementView(row) }, 200);
   })
-  .openapi(adminGet, async (c) => c.json({ message: 'OK', item: toAgreementView(await getAgreement(deps(c), c.req.valid('param').id)) }, 200));
+  .openapi(adminGet, async (c) => c.json({ message: 'OK', item: toAgreementView(await getAgreement(agreementDeps(c), c.req.valid('param').id)) }, 200));

@@ -1,8 +1,8 @@
 // API clients: /client (the owner), /admin/client (admins), and /test/deploy (the clients themselves).
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { requireSetting } from '../config.ts';
 import { currentClient, currentUser } from '../http/caller.ts';
+import { apiClientDeps } from '../http/deps.ts';
 import type { AppEnv } from '../http/env.ts';
 import { createRouter } from '../http/router.ts';
 import { authErrorResponses, errorResponses, ErrorBodySchema, idempotencyKeyHeader, idParam, jsonContent, userSecurity } from '../http/openapi.ts';
@@ -11,7 +11,6 @@ import {
   disableApiClient,
   enableApiClient,
   renewApiClientSecret,
-  type ApiClientDeps,
 } from '../services/api-clients.ts';
 import type { Scope } from '../services/scope.ts';
 
@@ -37,15 +36,6 @@ const responsesWithSecret = {
   ...authErrorResponses,
   ...errorResponses,
 };
-
-function deps(c: Context<AppEnv>): ApiClientDeps {
-  const config = c.var.config;
-  return {
-    db: c.var.database.db,
-    securityKey: requireSetting(config, 'SECURITY_KEY'),
-    maxClientsPerUser: config.MAX_CLIENTS_NUMBER,
-  };
-}
 
 const ownScope = (c: Context<AppEnv>): Scope => ({ ownerId: currentUser(c).id });
 const adminScope = (): Scope => ({ admin: true });
@@ -115,16 +105,16 @@ const testDeploy = createRoute({
 
 export const clientRoutes = createRouter()
   .openapi(create, async (c) => {
-    const { client, created } = await createApiClient(deps(c), currentUser(c).id, c.req.valid('header')['idempotency-key']);
+    const { client, created } = await createApiClient(apiClientDeps(c), currentUser(c).id, c.req.valid('header')['idempotency-key']);
     if (!created) return c.json({ message: 'API client already created with this Idempotency-Key', item: client }, 200);
     return c.json({ message: 'Created', item: client }, 201);
   })
-  .openapi(renew, async (c) => c.json({ message: 'Secret renewed', item: await renewApiClientSecret(deps(c), c.req.valid('param').id, ownScope(c)) }, 200))
-  .openapi(enable, async (c) => c.json({ message: 'Enabled', item: await enableApiClient(deps(c), c.req.valid('param').id, ownScope(c)) }, 200))
-  .openapi(disable, async (c) => c.json({ message: 'Disabled', item: await disableApiClient(deps(c), c.req.valid('param').id, ownScope(c)) }, 200))
-  .openapi(adminRenew, async (c) => c.json({ message: 'Secret renewed', item: await renewApiClientSecret(deps(c), c.req.valid('param').id, adminScope()) }, 200))
-  .openapi(adminEnable, async (c) => c.json({ message: 'Enabled', item: await enableApiClient(deps(c), c.req.valid('param').id, adminScope()) }, 200))
-  .openapi(adminDisable, async (c) => c.json({ message: 'Disabled', item: await disableApiClient(deps(c), c.req.valid('param').id, adminScope()) }, 200))
+  .openapi(renew, async (c) => c.json({ message: 'Secret renewed', item: await renewApiClientSecret(apiClientDeps(c), c.req.valid('param').id, ownScope(c)) }, 200))
+  .openapi(enable, async (c) => c.json({ message: 'Enabled', item: await enableApiClient(apiClientDeps(c), c.req.valid('param').id, ownScope(c)) }, 200))
+  .openapi(disable, async (c) => c.json({ message: 'Disabled', item: await disableApiClient(apiClientDeps(c), c.req.valid('param').id, ownScope(c)) }, 200))
+  .openapi(adminRenew, async (c) => c.json({ message: 'Secret renewed', item: await renewApiClientSecret(apiClientDeps(c), c.req.valid('param').id, adminScope()) }, 200))
+  .openapi(adminEnable, async (c) => c.json({ message: 'Enabled', item: await enableApiClient(apiClientDeps(c), c.req.valid('param').id, adminScope()) }, 200))
+  .openapi(adminDisable, async (c) => c.json({ message: 'Disabled', item: await disableApiClient(apiClientDeps(c), c.req.valid('param').id, adminScope()) }, 200))
   .openapi(testDeploy, (c) => {
     const caller = currentClient(c);
     return c.json({ message: 'success', item: { client_id: caller.clientId, user_id: caller.userId } }, 200);

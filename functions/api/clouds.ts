@@ -1,12 +1,10 @@
 // Cloud provider credentials of the caller: /cloud and /cloud/{id}.
 import { createRoute, z } from '@hono/zod-openapi';
-import type { Context } from 'hono';
-import { requireSetting } from '../config.ts';
 import { callerOwnerId, callerScope, currentUser } from '../http/caller.ts';
-import type { AppEnv } from '../http/env.ts';
+import { cloudDeps } from '../http/deps.ts';
 import { createRouter } from '../http/router.ts';
 import { authErrorResponses, errorResponses, idParam, jsonContent, userSecurity } from '../http/openapi.ts';
-import { createCloud, deleteCloud, getCloud, listClouds, updateCloud, type CloudDeps } from '../services/clouds.ts';
+import { createCloud, deleteCloud, getCloud, listClouds, updateCloud } from '../services/clouds.ts';
 import { CloudForm } from '../services/inputs/clouds.ts';
 
 const Cloud = z
@@ -27,10 +25,6 @@ const item = z.object({ message: z.string(), item: Cloud });
 const params = z.object({ id: idParam });
 const body = { required: true, content: { 'application/json': { schema: CloudForm } } } as const;
 const responses = { ...authErrorResponses, ...errorResponses };
-
-function deps(c: Context<AppEnv>): CloudDeps {
-  return { db: c.var.database.db, securityKey: requireSetting(c.var.config, 'SECURITY_KEY') };
-}
 
 const list = createRoute({
   method: 'get', path: '/cloud', tags: ['clouds'], summary: 'The caller’s clouds (credentials masked)', security: userSecurity,
@@ -54,13 +48,13 @@ const remove = createRoute({
 });
 
 export const cloudRoutes = createRouter()
-  .openapi(list, async (c) => c.json({ message: 'OK', list: await listClouds(deps(c), callerOwnerId(c)) }, 200))
-  .openapi(create, async (c) => c.json({ message: 'Created', item: await createCloud(deps(c), currentUser(c).id, c.req.valid('json')) }, 201))
-  .openapi(get, async (c) => c.json({ message: 'OK', item: await getCloud(deps(c), c.req.valid('param').id, callerScope(c)) }, 200))
+  .openapi(list, async (c) => c.json({ message: 'OK', list: await listClouds(cloudDeps(c), callerOwnerId(c)) }, 200))
+  .openapi(create, async (c) => c.json({ message: 'Created', item: await createCloud(cloudDeps(c), currentUser(c).id, c.req.valid('json')) }, 201))
+  .openapi(get, async (c) => c.json({ message: 'OK', item: await getCloud(cloudDeps(c), c.req.valid('param').id, callerScope(c)) }, 200))
   .openapi(update, async (c) =>
-    c.json({ message: 'Updated', item: await updateCloud(deps(c), c.req.valid('param').id, callerScope(c), c.req.valid('json')) }, 200),
+    c.json({ message: 'Updated', item: await updateCloud(cloudDeps(c), c.req.valid('param').id, callerScope(c), c.req.valid('json')) }, 200),
   )
   .openapi(remove, async (c) => {
-    await deleteCloud(deps(c), c.req.valid('param').id, callerScope(c));
+    await deleteCloud(cloudDeps(c), c.req.valid('param').id, callerScope(c));
     return c.json({ message: 'Deleted' }, 200);
   });

@@ -1,28 +1,16 @@
 // Deploying projects and following their deployments.
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { requireSetting } from '../config.ts';
-import { callerScope, currentUser } from '../http/caller.ts';
+import { callerScope } from '../http/caller.ts';
+import { cancelAndPublish, startAndPublish } from '../http/deploy-actions.ts';
 import type { AppEnv } from '../http/env.ts';
 import { notFound } from '../errors.ts';
 import { createRouter } from '../http/router.ts';
 import { authErrorResponses, errorResponses, ErrorBodySchema, idempotencyKeyHeader, idParam, jsonContent, userSecurity } from '../http/openapi.ts';
-import { describeError, log } from '../logger.ts';
-import {
-  cancelDeployment,
-  findDeployment,
-  isTerminal,
-  listDeployments,
-  startDeployment,
-  toDeploymentView,
-  type DeployDeps,
-  type StartedDeployment,
-} from '../services/deployments.ts';
+import { findDeployment, isTerminal, listDeployments, toDeploymentView } from '../services/deployments.ts';
 import { EVENT_KINDS, listEvents, MAX_EVENTS_PAGE, MAX_EVENTS_WAIT_SECONDS, toEventView, waitForEvents } from '../services/deployment-events.ts';
 import { durableDoorbell } from '../services/doorbell.ts';
 import { DeployForm, SavedCloudDeployForm, type SavedCloudDeployInput } from '../services/inputs/deployments.ts';
-import { publishOutboxEntry, type OutboxDeps } from '../services/outbox.ts';
-import { publisherFromConfig } from '../services/queue.ts';
 import { waitForChange } from '../services/status-wait.ts';
 
 const Deployment = z
@@ -46,37 +34,6 @@ const Started = z.object({
 });
 
 const responses = { ...authErrorResponses, ...errorResponses, 409: jsonContent(ErrorBodySchema, 'The deployment has already ended') };
-
-export function deployDeps(c: Context<AppEnv>): DeployDeps {
-  const config = c.var.config;
-  return {
-    db: c.var.database.db,
-    securityKey: requireSetting(config, 'SECURITY_KEY'),
-    dockerHub: { baseUrl: config.DOCKERHUB_URL, enabled: config.DOCKERHUB_CHECK === 'on' },
-    deadlineMinutes: config.DEPLOY_TIMEOUT_MINUTES,
-    progressUrl: new URL('/webhooks/install', c.req.url).toString(),
-  };
-}
-
-export function outboxDeps(c: Context<AppEnv>): OutboxDeps {
-  const config = c.var.config;
-  return {
-    db: c.var.database.db,
-    securityKey: requireSetting(config, 'SECURITY_KEY'),
-    publisher: publisherFromConfig(config),
-    installServiceUrl: requireSetting(config, 'INSTALL_SERVICE_URL'),
-  };
-}
-
-/** Publishes an outbox entry after the response, on its own connection (the request's closes). */
-export function publishInBackground(c: Context<AppEnv>, outboxId: number): void {
-  const deps = outboxDeps(c);
-  const database = c.var.database.detached();
-  const work = publishOutboxEntry({ ...deps, db: database.db }, outboxId)
-    .catch((error: unknown) => log('warn', 'background publish failed; the cron retries', { outboxId, ...describeError(error) }))
-    .finally(() => database.close());
-  c.executionCtx.waitUntil(work);
-}
 
 const idempotencyHeader = idempotencyKeyHeader(
   'The same key again (e.g. a retry after a lost answer) answers the deployment it started, 200, instead of starting another',
@@ -104,26 +61,6 @@ const deployWithCloud = createRoute({
   },
   responses: startedResponses,
 });
-
-/**
- * Starts (or finds, by Idempotency-Key) a deployment for the signed-in caller and publishes its job
- * after the answer: both deploy routes, and the dashboard's deploy form.
- */
-export async function startAndPublish(c: Context<AppEnv>, projectId: number, input: SavedCloudDeployInput, idempotencyKey: string | undefined, savedCloudId?: number): Promise<StartedDeployment> {
-  const user = currentUser(c);
-  outboxDeps(c); // delivery settings missing: 503 before anything is written
-  const started = await startDeployment(deployDeps(c), { projectId, scope: callerScope(c), user: { id: user.id, email: user.email }, input, savedCloudId, idempotencyKey });
-  if (started.outboxId !== undefined) publishInBackground(c, started.outboxId);
-  return started;
-}
-
-/** Cancels a deployment and tells the install service after the answer: the API's cancel route, and the dashboard's Cancel button. */
-export async function cancelAndPublish(c: Context<AppEnv>, projectId: number, deploymentId: number) {
-  const result = await cancelDeployment(deployDeps(c), projectId, deploymentId, callerScope(c));
-  if (result.cancelOutboxId !== undefined) publishInBackground(c, result.cancelOutboxId);
-  c.executionCtx.waitUntil(durableDoorbell(c.env.DEPLOYMENT_DOORBELL).ring(result.deployment.deploymentHash, 'status'));
-  return result.deployment;
-}
 
 /** Both deploy routes: start (or find, by Idempotency-Key) the deployment, publish its job after answering. */
 async function startAndAnswer(c: Context<AppEnv>, projectId: number, input: SavedCloudDeployInput, idempotencyKey: string | undefined, savedCloudId?: number) {

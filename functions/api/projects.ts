@@ -1,11 +1,9 @@
 // Projects: /project (the owner, and read-only for the owner's API clients) and /admin/project (admins).
 import { createRoute, z } from '@hono/zod-openapi';
-import type { Context } from 'hono';
-import { callerOwnerId, callerScope, currentUser, projectDeps } from '../http/caller.ts';
-import type { AppEnv } from '../http/env.ts';
+import { callerOwnerId, callerScope, currentUser } from '../http/caller.ts';
+import { projectDeps } from '../http/deps.ts';
 import { createRouter } from '../http/router.ts';
 import { authErrorResponses, errorResponses, ErrorBodySchema, idempotencyKeyHeader, idParam, jsonContent, userSecurity } from '../http/openapi.ts';
-import type { DockerHubDeps } from '../services/dockerhub.ts';
 import { projectFormSchema } from '../services/inputs/projects.ts';
 import {
   createProject,
@@ -15,7 +13,6 @@ import {
   toProjectView,
   findProject,
   updateProject,
-  type ProjectDeps,
 } from '../services/projects.ts';
 
 const Project = z
@@ -41,8 +38,6 @@ const imageResponses = {
   ...responses,
   503: jsonContent(ErrorBodySchema, 'Docker Hub (or another dependency) is unavailable'),
 };
-
-const deps = projectDeps;
 
 const tags = ['projects'];
 const listRoute = createRoute({
@@ -88,7 +83,7 @@ export const projectRoutes = createRouter()
   .openapi(createRouteDef, async (c) => {
     const form = c.req.valid('json');
     const idempotencyKey = c.req.valid('header')['idempotency-key'];
-    const { project, created } = await createProject(deps(c), currentUser(c).id, form, await c.req.json(), idempotencyKey);
+    const { project, created } = await createProject(projectDeps(c), currentUser(c).id, form, await c.req.json(), idempotencyKey);
     if (!created) return c.json({ message: 'Project already created with this Idempotency-Key', item: project }, 200);
     return c.json({ message: 'Created', item: project }, 201);
   })
@@ -97,7 +92,7 @@ export const projectRoutes = createRouter()
   )
   .openapi(updateRouteDef, async (c) => {
     const form = c.req.valid('json');
-    const updated = await updateProject(deps(c), c.req.valid('param').id, callerScope(c), form, await c.req.json());
+    const updated = await updateProject(projectDeps(c), c.req.valid('param').id, callerScope(c), form, await c.req.json());
     return c.json({ message: 'Updated', item: updated }, 200);
   })
   .openapi(deleteRouteDef, async (c) => {

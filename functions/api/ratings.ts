@@ -2,6 +2,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { currentUser } from '../http/caller.ts';
+import { ratingDeps } from '../http/deps.ts';
 import type { AppEnv } from '../http/env.ts';
 import { createRouter } from '../http/router.ts';
 import { authErrorResponses, errorResponses, ErrorBodySchema, idParam, jsonContent, MessageSchema, userSecurity } from '../http/openapi.ts';
@@ -18,7 +19,6 @@ import {
   toUserView,
   updateAnyRating,
   updateOwnRating,
-  type RatingDeps,
 } from '../services/ratings.ts';
 import { AdminRatingUpdate, NewRating, RatingCategorySchema, RatingUpdate } from '../services/inputs/ratings.ts';
 
@@ -205,8 +205,6 @@ const adminRemove = createRoute({
 
 // ---- handlers -----------------------------------------------------------------------------------
 
-const deps = (c: Context<AppEnv>): RatingDeps => ({ db: c.var.database.db });
-
 /** Signed-in users get the timestamps; anyone else (anonymous, API clients, agents) the public view. */
 const viewFor = (c: Context<AppEnv>) => (c.var.principal.kind === 'user' ? toUserView : toPublicView);
 
@@ -222,16 +220,16 @@ function filterFrom(query: z.infer<typeof RatingQuery>) {
 
 export const ratingRoutes = createRouter()
   .openapi(list, async (c) => {
-    const rows = await listRatings(deps(c), filterFrom(c.req.valid('query')), { includeHidden: false });
+    const rows = await listRatings(ratingDeps(c), filterFrom(c.req.valid('query')), { includeHidden: false });
     return c.json({ message: 'OK', list: rows.map(viewFor(c)) }, 200);
   })
   .openapi(get, async (c) => {
-    const row = await getRating(deps(c), c.req.valid('param').id, { includeHidden: false });
+    const row = await getRating(ratingDeps(c), c.req.valid('param').id, { includeHidden: false });
     return c.json({ message: 'OK', item: viewFor(c)(row) }, 200);
   })
   .openapi(create, async (c) => {
     const body = c.req.valid('json');
-    const row = await createRating(deps(c), currentUser(c).id, {
+    const row = await createRating(ratingDeps(c), currentUser(c).id, {
       objId: body.obj_id,
       category: body.category,
       comment: body.comment,
@@ -240,26 +238,26 @@ export const ratingRoutes = createRouter()
     return c.json({ message: 'Created', item: toUserView(row) }, 201);
   })
   .openapi(update, async (c) => {
-    const row = await updateOwnRating(deps(c), currentUser(c).id, c.req.valid('param').id, c.req.valid('json'));
+    const row = await updateOwnRating(ratingDeps(c), currentUser(c).id, c.req.valid('param').id, c.req.valid('json'));
     return c.json({ message: 'Updated', item: toUserView(row) }, 200);
   })
   .openapi(remove, async (c) => {
-    await hideOwnRating(deps(c), currentUser(c).id, c.req.valid('param').id);
+    await hideOwnRating(ratingDeps(c), currentUser(c).id, c.req.valid('param').id);
     return c.json({ message: 'Deleted' }, 200);
   })
   .openapi(adminList, async (c) => {
-    const rows = await listRatings(deps(c), filterFrom(c.req.valid('query')), { includeHidden: true });
+    const rows = await listRatings(ratingDeps(c), filterFrom(c.req.valid('query')), { includeHidden: true });
     return c.json({ message: 'OK', list: rows.map(toAdminView) }, 200);
   })
   .openapi(adminGet, async (c) => {
-    const row = await getRating(deps(c), c.req.valid('param').id, { includeHidden: true });
+    const row = await getRating(ratingDeps(c), c.req.valid('param').id, { includeHidden: true });
     return c.json({ message: 'OK', item: toAdminView(row) }, 200);
   })
   .openapi(adminUpdate, async (c) => {
-    const row = await updateAnyRating(deps(c), c.req.valid('param').id, c.req.valid('json'));
+    const row = await updateAnyRating(ratingDeps(c), c.req.valid('param').id, c.req.valid('json'));
     return c.json({ message: 'Updated', item: toAdminView(row) }, 200);
   })
   .openapi(adminRemove, async (c) => {
-    await deleteAnyRating(deps(c), c.req.valid('param').id);
+    await deleteAnyRating(ratingDeps(c), c.req.valid('param').id);
     return c.json({ message: 'Deleted' }, 200);
   });

@@ -3,12 +3,12 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { CatalogApp } from '../../db/schema.ts';
-import { requireSetting } from '../config.ts';
+import { apiClientDeps } from '../http/deps.ts';
 import type { AppEnv } from '../http/env.ts';
 import { notFound } from '../errors.ts';
 import { ActionButton, asFormFailure, Field, fieldId, FormMessage, RowsTable, type FieldErrors, type FormFailure } from './components/forms.tsx';
 import type { AuthenticatedUser } from '../principal.ts';
-import { disableApiClient, enableApiClient, listAllApiClients, type ApiClientDeps } from '../services/api-clients.ts';
+import { disableApiClient, enableApiClient, listAllApiClients } from '../services/api-clients.ts';
 import {
   catalogCodePattern,
   catalogEntrySchema,
@@ -355,11 +355,6 @@ async function catalogEditPage(c: PageContext, code: string, form?: { values: Ca
 
 const clientsQuery = z.object({ owner: z.string().trim().max(100).catch('').default('') });
 
-function clientDeps(c: PageContext): ApiClientDeps {
-  const config = c.var.config;
-  return { db: c.var.database.db, securityKey: requireSetting(config, 'SECURITY_KEY'), maxClientsPerUser: config.MAX_CLIENTS_NUMBER };
-}
-
 async function allClientsPage(c: PageContext) {
   const owner = clientsQuery.parse(c.req.query()).owner;
   const clients = await listAllApiClients(c.var.database.db, owner === '' ? undefined : owner, LIST_LIMIT);
@@ -454,7 +449,7 @@ export const adminPages = new Hono<AppEnv>()
   .post(
     '/admin/clients/:id/disable',
     adminPage(async (c) => {
-      const disabled = await disableApiClient(clientDeps(c), idParam(c), { admin: true });
+      const disabled = await disableApiClient(apiClientDeps(c), idParam(c), { admin: true });
       return redirectWithNotice(c, '/admin/clients', `API client ${disabled.id} of ${disabled.user_id} disabled; its secret no longer works.`);
     }),
   )
@@ -462,7 +457,7 @@ export const adminPages = new Hono<AppEnv>()
     '/admin/clients/:id/enable',
     adminPage(async (c) => {
       // The new secret is not shown: it is the owner's, who gets one by renewing the client.
-      const { id, user_id } = await enableApiClient(clientDeps(c), idParam(c), { admin: true });
+      const { id, user_id } = await enableApiClient(apiClientDeps(c), idParam(c), { admin: true });
       return redirectWithNotice(c, '/admin/clients', `API client ${id} of ${user_id} enabled with a new secret; its owner renews it to get one.`);
     }),
   );

@@ -8,23 +8,22 @@
 import { Hono, type Handler } from 'hono';
 import { raw } from 'hono/html';
 import { z } from 'zod';
+import { rotateAgentTokenOrUnavailable } from '../http/agent-tokens.ts';
 import { ringDoorbell } from '../http/caller.ts';
 import type { AppEnv } from '../http/env.ts';
-import { ApiError, notFound } from '../errors.ts';
-import { log } from '../logger.ts';
+import { notFound } from '../errors.ts';
 import { ActionButton, fieldId, FormMessage, SelectField, type FormFailure } from './components/forms.tsx';
 import { ASSETS, Breadcrumbs } from './components/layout.tsx';
 import { AGENT_CSS } from './assets/agent-console.ts';
 import type { AuthenticatedUser } from '../principal.ts';
-import { DEFAULT_GRACE_MINUTES, rotateAgentToken } from '../services/agent-tokens.ts';
+import { DEFAULT_GRACE_MINUTES } from '../services/agent-tokens.ts';
 import { agentOverview, HEARTBEAT_EVERY_SECONDS, OFFLINE_AFTER_SECONDS, type AgentOverview } from '../services/agents.ts';
 import { AGENT_COMMAND_TYPES, checkCommandParameters, isTypedCommand } from '../services/command-types.ts';
 import { cancelCommand, createCommand, listCommands, PRIORITIES, toCommandView, type CommandView, type Priority } from '../services/commands.ts';
 import { findDeployment } from '../services/deployments.ts';
 import { findProject } from '../services/projects.ts';
-import { vaultFromConfig } from '../services/vault-kv.ts';
-import { VaultUnavailableError } from '../services/vault.ts';
-import { FormFields, idParam, pageHeaders, pathParam, redirectWithNotice, renderPage, scopeOf, signedIn, userPage, type PageContext, type UserPageHandler } from './components/page.tsx';
+import { scopeOfUser } from '../services/scope.ts';
+import { FormFields, idParam, pageHeaders, pathParam, redirectWithNotice, renderPage, signedIn, userPage, type PageContext, type UserPageHandler } from './components/page.tsx';
 
 /** The console of a deployment: link to it from wherever the deployment is shown. */
 export const agentConsoleUrl = (projectId: number, deploymentId: number) => `/projects/${projectId}/deployments/${deploymentId}/agent`;
@@ -185,7 +184,7 @@ function parseCommand(values: CommandValues): { command: ParsedCommand } | { fai
 /** The deployment of the path, when the user may reach it (another user's is 404, as the API answers). */
 async function consoleTarget(c: PageContext, user: AuthenticatedUser) {
   const projectId = idParam(c);
-  const deployment = await findDeployment(c.var.database.db, { id: idParam(c, 'deploymentId') }, scopeOf(user));
+  const deployment = await findDeployment(c.var.database.db, { id: idParam(c, 'deploymentId') }, scopeOfUser(user));
   if (deployment.projectId !== projectId) throw notFound('Deployment not found');
   return { projectId, deployment, url: agentConsoleUrl(projectId, deployment.id) };
 }
@@ -471,7 +470,7 @@ function CommandForm(props: { url: string; values: CommandValues; failure?: Form
 async function consolePage(c: PageContext, user: AuthenticatedUser, form?: { values: CommandValues; failure: FormFailure }) {
   const db = c.var.database.db;
   const { projectId, deployment, url } = await consoleTarget(c, user);
-  const scope = scopeOf(user);
+  const scope = scopeOfUser(user);
   const [project, overview, commands] = await Promise.all([
     findProject(db, projectId, scope),
     agentOverview(db, deployment.deploymentHash, scope),
@@ -544,7 +543,7 @@ export const agentConsolePages = new Hono<AppEnv>()
     `${BASE}/panel`,
     fragment(async (c, user) => {
       const { deployment, url } = await consoleTarget(c, user);
-      const overview = await agentOverview(c.var.database.db, deployment.deploymentHash, scopeOf(user));
+      const overview = await agentOverview(c.var.database.db, deployment.deploymentHash, scopeOfUser(user));
       return c.html(<AgentPanel overview={overview} url={url} />, 200, pageHeaders);
     }),
   )
@@ -552,7 +551,7 @@ export const agentConsolePages = new Hono<AppEnv>()
     `${BASE}/commands`,
     fragment(async (c, user) => {
       const { deployment, url } = await consoleTarget(c, user);
-      const commands = await listCommands(c.var.database.db, deployment.deploymentHash, scopeOf(user));
+      const commands = await listCommands(c.var.database.db, deployment.deploymentHash, scopeOfUser(user));
       return c.html(<CommandList commands={commands.map(toCommandView)} url={url} />, 200, pageHeaders);
     }),
   )
@@ -566,7 +565,7 @@ export const agentConsolePages = new Hono<AppEnv>()
       const { idempotencyKey, ...input } = parsed.command;
       const { command, created } = await createCommand(c.var.database.db, {
         deploymentHash: deployment.deploymentHash,
-        scope: scopeOf(user),
+        scope: scopeOfUser(user),
         createdBy: user.id,
         input,
         idempotencyKey,
@@ -585,7 +584,7 @@ export const agentConsolePages = new Hono<AppEnv>()
       const { deployment, url } = await consoleTarget(c, user);
       const commandId = commandIdParam.safeParse(pathParam(c, 'commandId'));
       if (!commandId.success) throw notFound('Command not found');
-      const row = await cancelCommand(c.var.database.db, deployment.deploymentHash, commandId.data, scopeOf(user));
+      const row = await cancelCommand(c.var.database.db, deployment.deploymentHash, commandId.data, scopeOfUser(user));
       ringDoorbell(c, deployment.deploymentHash, 'status');
       return redirectWithNotice(c, url, `Command ${row.type} (${row.commandId}) cancelled.`);
     }),
@@ -595,15 +594,7 @@ export const agentConsolePages = new Hono<AppEnv>()
     userPage(async (c, user) => {
       // consoleTarget is the access check: rotateAgentToken itself takes any hash.
       const { deployment, url } = await consoleTarget(c, user);
-      const config = c.var.config;
-      let rotated;
-      try {
-        rotated = await rotateAgentToken({ db: c.var.database.db, vault: vaultFromConfig(config), agentBaseUrl: config.AGENT_BASE_URL }, deployment.deploymentHash);
-      } catch (error) {
-        if (!(error instanceof VaultUnavailableError)) throw error;
-        log('error', 'agent token not rotated: Vault unavailable', { requestId: c.var.requestId, deploymentHash: deployment.deploymentHash, error: error.message });
-        throw new ApiError(503, 'Vault is unavailable: the agent token was not rotated, try again later');
-      }
+      const rotated = await rotateAgentTokenOrUnavailable(c, deployment.deploymentHash);
       // The new token is never shown here: it is in Vault, where provisioning and the agent read it.
       const told = rotated.agent_notified ? 'the agent was told its new token' : 'the agent was not told directly: it reads the new token from Vault';
       return redirectWithNotice(c, url, `Agent token rotated; ${told}. The previous token works until ${shortTime(rotated.previous_token_valid_until)}.`);

@@ -3,7 +3,7 @@
 // API gives a new secret on each), and nowhere else.
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { requireSetting } from '../config.ts';
+import { apiClientDeps } from '../http/deps.ts';
 import type { AppEnv } from '../http/env.ts';
 import { ApiError, badRequest } from '../errors.ts';
 import { ActionButton, asFormFailure, FormMessage, type FormFailure } from './components/forms.tsx';
@@ -14,17 +14,10 @@ import {
   enableApiClient,
   listApiClients,
   renewApiClientSecret,
-  type ApiClientDeps,
   type ApiClientWithSecret,
 } from '../services/api-clients.ts';
 import type { Scope } from '../services/scope.ts';
 import { FormFields, idParam, redirectWithNotice, renderPage, userPage, type PageContext } from './components/page.tsx';
-
-/** As functions/routes/client.ts builds them. */
-function apiClientDeps(c: PageContext): ApiClientDeps {
-  const config = c.var.config;
-  return { db: c.var.database.db, securityKey: requireSetting(config, 'SECURITY_KEY'), maxClientsPerUser: config.MAX_CLIENTS_NUMBER };
-}
 
 /** The user's own clients, as the API's /client/{id} routes reach them (admins too: any client is /admin's). */
 const ownScope = (user: AuthenticatedUser): Scope => ({ ownerId: user.id });

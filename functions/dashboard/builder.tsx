@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { Project } from '../../db/schema.ts';
 import type { AppEnv } from '../http/env.ts';
 import { ApiError } from '../errors.ts';
-import { projectDeps } from '../http/caller.ts';
+import { projectDeps } from '../http/deps.ts';
 import { highlightYaml } from './assets/highlight-yaml.js';
 import { Breadcrumbs } from './components/layout.tsx';
 import { ActionButton, asFormFailure, Field, FormMessage, RowsTable, SelectField, type FieldErrors, type FormFailure } from './components/forms.tsx';
@@ -17,7 +17,7 @@ import { formatEnvFile, parseEnvFile, type EnvEntry } from '../services/env-file
 import { projectFormSchema } from '../services/inputs/projects.ts';
 import { composeOfStored, findProject, updateProject } from '../services/projects.ts';
 import { DeploySection, projectDeployments } from './deployments.tsx';
-import { FormFields, idParam, invalidForm, pathParam, redirectWithNotice, renderPage, scopeOf, userPage, type PageContext } from './components/page.tsx';
+import { FormFields, idParam, invalidForm, pathParam, redirectWithNotice, renderPage, userPage, type PageContext } from './components/page.tsx';
 import {
   addCatalogApp,
   addCustomApp,
@@ -36,19 +36,20 @@ import {
   type RawForm,
   type StackApp,
 } from '../services/stack-form.ts';
+import { scopeOfUser } from '../services/scope.ts';
 
 const projectUrl = (id: number) => `/projects/${id}`;
 const appUrl = (id: number, code: unknown) => `/projects/${id}/apps/${encodeURIComponent(String(code))}`;
 
 async function loadStack(c: PageContext, user: AuthenticatedUser): Promise<{ row: Project; form: RawForm }> {
-  const row = await findProject(c.var.database.db, idParam(c), scopeOf(user));
+  const row = await findProject(c.var.database.db, idParam(c), scopeOfUser(user));
   return { row, form: editableForm(row) };
 }
 
 /** Saves the edited form as the API's PUT /project/{id} would (same schema, same service). */
 async function saveStack(c: PageContext, user: AuthenticatedUser, row: Project, form: RawForm) {
   const parsed = projectFormSchema.parse(form);
-  return updateProject(projectDeps(c), row.id, scopeOf(user), parsed, form);
+  return updateProject(projectDeps(c), row.id, scopeOfUser(user), parsed, form);
 }
 
 // ---- the builder page ---------------------------------------------------------------------------
@@ -442,7 +443,7 @@ export const builderPages = new Hono<AppEnv>()
   .get(
     '/projects/:id/compose.yml',
     userPage(async (c, user) => {
-      const row = await findProject(c.var.database.db, idParam(c), scopeOf(user));
+      const row = await findProject(c.var.database.db, idParam(c), scopeOfUser(user));
       const yaml = composeOfStored(row.metadata);
       const filename = `${row.name.replace(/[^A-Za-z0-9._-]+/g, '-')}-docker-compose.yml`;
       return c.body(yaml, 200, { 'Content-Type': 'application/yaml; charset=utf-8', 'Content-Disposition': `attachment; filename="${filename}"`, 'Cache-Control': 'no-store' });

@@ -1,13 +1,14 @@
 // Cloud keys: the user's saved provider credentials, shown only masked; add one per provider, delete (confirmed).
 // Input is checked with the API's own CloudForm (services/inputs/clouds.ts), so page and API accept the same keys.
 import { Hono } from 'hono';
-import { requireSetting } from '../config.ts';
+import { cloudDeps } from '../http/deps.ts';
 import type { AppEnv } from '../http/env.ts';
 import { ActionButton, asFormFailure, Field, FormMessage, SelectField, type FormFailure } from './components/forms.tsx';
 import type { AuthenticatedUser } from '../principal.ts';
-import { createCloud, deleteCloud, listClouds, type CloudDeps, type CloudView } from '../services/clouds.ts';
+import { createCloud, deleteCloud, listClouds, type CloudView } from '../services/clouds.ts';
 import { CloudForm } from '../services/inputs/clouds.ts';
-import { FormFields, idParam, redirectWithNotice, renderPage, scopeOf, userPage, type PageContext } from './components/page.tsx';
+import { scopeOfUser } from '../services/scope.ts';
+import { FormFields, idParam, redirectWithNotice, renderPage, userPage, type PageContext } from './components/page.tsx';
 
 type Credential = 'cloud_token' | 'cloud_key' | 'cloud_secret';
 
@@ -40,10 +41,6 @@ const cloudKeyForm = CloudForm.superRefine((value, ctx) => {
     if (!value[field]) ctx.addIssue({ code: 'custom', path: [field], message: `${provider!.label} needs the ${CREDENTIAL_LABELS[field].toLowerCase()}` });
   }
 });
-
-function cloudDeps(c: PageContext): CloudDeps {
-  return { db: c.var.database.db, securityKey: requireSetting(c.var.config, 'SECURITY_KEY') };
-}
 
 const usedBy = (field: Credential) =>
   CLOUD_PROVIDERS.filter((p) => p.needs.includes(field))
@@ -158,7 +155,7 @@ export const cloudKeyPages = new Hono<AppEnv>()
   .post(
     '/keys/:id/delete',
     userPage(async (c, user) => {
-      await deleteCloud(cloudDeps(c), idParam(c), scopeOf(user));
+      await deleteCloud(cloudDeps(c), idParam(c), scopeOfUser(user));
       return redirectWithNotice(c, '/keys', 'Cloud key deleted.');
     }),
   );

@@ -2,12 +2,13 @@
 // key and the server), the deployment page (status, a checklist of the install service's steps, a
 // progress bar and the log, rendered from the event log and then followed live through the SSE feed of
 // live.tsx with pages/scripts/live.ts and deployment.ts), and its Cancel button. Deploy and cancel go
-// through the API's own helpers (routes/deploy.ts): the same schema, service and background publish.
+// through the helpers the API uses too (http/deploy-actions.ts): the same schema, service and background publish.
 import { Hono } from 'hono';
 import { raw } from 'hono/html';
 import { z } from 'zod';
 import type { Project } from '../../db/schema.ts';
-import { requireSetting } from '../config.ts';
+import { cancelAndPublish, startAndPublish } from '../http/deploy-actions.ts';
+import { cloudDeps } from '../http/deps.ts';
 import type { AppEnv } from '../http/env.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { ActionButton, asFormFailure, Field, FormMessage, SelectField, type FieldErrors, type FormFailure } from './components/forms.tsx';
@@ -19,11 +20,11 @@ import { listEvents, MAX_EVENTS_PAGE, toEventView, type EventView } from '../ser
 import { findDeployment, isTerminal, listDeployments, type DeploymentView } from '../services/deployments.ts';
 import { findProject } from '../services/projects.ts';
 import { listServers, type ServerView } from '../services/servers.ts';
-import { cancelAndPublish, startAndPublish } from '../api/deployments.ts';
 import { SavedCloudDeployForm } from '../services/inputs/deployments.ts';
+import { scopeOfUser } from '../services/scope.ts';
 import { CLOUD_PROVIDERS } from './cloud-keys.tsx';
 import { agentConsoleUrl } from './agent-console.tsx';
-import { FormFields, idParam, redirectWithNotice, renderPage, scopeOf, userPage, type PageContext } from './components/page.tsx';
+import { FormFields, idParam, redirectWithNotice, renderPage, userPage, type PageContext } from './components/page.tsx';
 
 const projectUrl = (id: number) => `/projects/${id}`;
 const deployUrl = (id: number) => `/projects/${id}/deploy`;
@@ -35,7 +36,7 @@ const when = (iso: string) => `${iso.slice(0, 16).replace('T', ' ')} UTC`;
 
 /** The project's deployments, newest first, for its builder page. */
 export function projectDeployments(c: PageContext, user: AuthenticatedUser, projectId: number): Promise<DeploymentView[]> {
-  return listDeployments(c.var.database.db, projectId, scopeOf(user));
+  return listDeployments(c.var.database.db, projectId, scopeOfUser(user));
 }
 
 const SHOWN_DEPLOYMENTS = 10;
@@ -146,10 +147,6 @@ const storedValues = (s: ServerView | undefined): DeployValues => ({
   ssh_port: s?.ssh_port === null || s?.ssh_port === undefined ? '' : String(s.ssh_port),
   ssh_user: s?.ssh_user ?? '',
 });
-
-function cloudDeps(c: PageContext) {
-  return { db: c.var.database.db, securityKey: requireSetting(c.var.config, 'SECURITY_KEY') };
-}
 
 function keyLabel(key: CloudView): string {
   const provider = CLOUD_PROVIDERS.find((p) => p.code === key.provider)?.label ?? key.provider;
@@ -333,7 +330,7 @@ async function allEvents(c: PageContext, deploymentId: number): Promise<EventVie
 }
 
 async function loadDeployment(c: PageContext, user: AuthenticatedUser) {
-  const scope = scopeOf(user);
+  const scope = scopeOfUser(user);
   const row = await findProject(c.var.database.db, idParam(c), scope);
   const deployment = await findDeployment(c.var.database.db, { id: idParam(c, 'deploymentId') }, scope);
   if (deployment.projectId !== row.id) throw notFound('Deployment not found');
@@ -431,12 +428,12 @@ async function deploymentPage(c: PageContext, user: AuthenticatedUser) {
 export const deploymentPages = new Hono<AppEnv>()
   .get(
     '/projects/:id/deploy',
-    userPage(async (c, user) => deployFormPage(c, user, await findProject(c.var.database.db, idParam(c), scopeOf(user)))),
+    userPage(async (c, user) => deployFormPage(c, user, await findProject(c.var.database.db, idParam(c), scopeOfUser(user)))),
   )
   .post(
     '/projects/:id/deploy',
     userPage(async (c, user) => {
-      const row = await findProject(c.var.database.db, idParam(c), scopeOf(user));
+      const row = await findProject(c.var.database.db, idParam(c), scopeOfUser(user));
       const values = postedValues(await FormFields.of(c));
       try {
         const keys = await listClouds(cloudDeps(c), user.id);

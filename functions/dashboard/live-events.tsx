@@ -11,7 +11,8 @@ import { describeError, log } from '../logger.ts';
 import { listEvents, MAX_EVENTS_WAIT_SECONDS, toEventView, waitForEvents } from '../services/deployment-events.ts';
 import { findDeployment } from '../services/deployments.ts';
 import { durableDoorbell } from '../services/doorbell.ts';
-import { idParam, scopeOf, userPage } from './components/page.tsx';
+import { scopeOfUser } from '../services/scope.ts';
+import { idParam, userPage } from './components/page.tsx';
 
 /** A stream ends after this long; the browser reconnects at once, from where it was. */
 export const STREAM_SECONDS = 300;
@@ -22,7 +23,7 @@ export const liveEventPages = new Hono<AppEnv>().get(
   '/projects/:id/deployments/:deploymentId/events',
   userPage(async (c, user) => {
     const projectId = idParam(c);
-    const deployment = await findDeployment(c.var.database.db, { id: idParam(c, 'deploymentId') }, scopeOf(user));
+    const deployment = await findDeployment(c.var.database.db, { id: idParam(c, 'deploymentId') }, scopeOfUser(user));
     if (deployment.projectId !== projectId) throw notFound('Deployment not found');
     let after = cursor.parse(c.req.header('last-event-id') ?? c.req.query('after') ?? 0);
     const doorbell = durableDoorbell(c.env.DEPLOYMENT_DOORBELL);

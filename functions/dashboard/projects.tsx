@@ -2,12 +2,13 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppEnv } from '../http/env.ts';
-import { projectDeps } from '../http/caller.ts';
+import { projectDeps } from '../http/deps.ts';
 import { ActionButton, asFormFailure, Field, FormMessage, type FormFailure } from './components/forms.tsx';
 import { createProject, deleteProject, listProjects, type ProjectView } from '../services/projects.ts';
 import { projectFormSchema } from '../services/inputs/projects.ts';
+import { scopeOfUser } from '../services/scope.ts';
 import type { AuthenticatedUser } from '../principal.ts';
-import { FormFields, idParam, redirectWithNotice, renderPage, scopeOf, userPage, type PageContext } from './components/page.tsx';
+import { FormFields, idParam, redirectWithNotice, renderPage, userPage, type PageContext } from './components/page.tsx';
 
 const projectSearch = z.object({ q: z.string().trim().max(100).catch('').default('') });
 
@@ -95,7 +96,7 @@ export const projectPages = new Hono<AppEnv>()
   .post(
     '/projects/:id/delete',
     userPage(async (c, user) => {
-      await deleteProject(c.var.database.db, idParam(c), scopeOf(user));
+      await deleteProject(c.var.database.db, idParam(c), scopeOfUser(user));
       return redirectWithNotice(c, '/projects', 'Project deleted.');
     }),
   );

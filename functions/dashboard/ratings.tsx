@@ -3,6 +3,7 @@
 // own schemas (NewRating, RatingUpdate), so the page and the API accept and refuse the same input.
 import { Hono } from 'hono';
 import { z } from 'zod';
+import { ratingDeps } from '../http/deps.ts';
 import type { AppEnv } from '../http/env.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { ActionButton, asFormFailure, fieldId, FormMessage, SelectField, type FieldErrors, type FormFailure } from './components/forms.tsx';
@@ -19,13 +20,10 @@ import {
   RATING_CATEGORIES,
   toUserView,
   updateOwnRating,
-  type RatingDeps,
   type UserRatingView,
 } from '../services/ratings.ts';
 import { NewRating, RatingUpdate } from '../services/inputs/ratings.ts';
 import { FormFields, idParam, redirectWithNotice, renderPage, userPage, type PageContext } from './components/page.tsx';
-
-const deps = (c: PageContext): RatingDeps => ({ db: c.var.database.db });
 
 /** How many of their own ratings the page lists (newest first). */
 const LIST_LIMIT = 500;
@@ -120,8 +118,8 @@ const shortDate = (iso: string) => iso.slice(0, 16).replace('T', ' ');
 
 async function ratingsPage(c: PageContext, user: AuthenticatedUser, failed?: Failed) {
   const [rows, products] = await Promise.all([
-    listRatings(deps(c), { userId: user.id, limit: LIST_LIMIT, offset: 0 }, { includeHidden: false }),
-    listProducts(deps(c)),
+    listRatings(ratingDeps(c), { userId: user.id, limit: LIST_LIMIT, offset: 0 }, { includeHidden: false }),
+    listProducts(ratingDeps(c)),
   ]);
   const ratings = rows.map(toUserView);
   const values = failed?.values ?? {};
@@ -193,7 +191,7 @@ const deleteQuestion = (r: UserRatingView) => `Delete your ${categoryLabel(r.cat
 async function ownRating(c: PageContext, user: AuthenticatedUser, id: number): Promise<UserRatingView> {
   let row;
   try {
-    row = await getRating(deps(c), id, { includeHidden: false });
+    row = await getRating(ratingDeps(c), id, { includeHidden: false });
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) throw notFound('Rating not found');
     throw error;
@@ -233,7 +231,7 @@ export const ratingPages = new Hono<AppEnv>()
       const values = readForm(await FormFields.of(c));
       try {
         const input = newRatingForm.parse(values, { error: formMessages });
-        const row = await createRating(deps(c), user.id, { objId: input.obj_id, category: input.category, comment: input.comment, rate: input.rate });
+        const row = await createRating(ratingDeps(c), user.id, { objId: input.obj_id, category: input.category, comment: input.comment, rate: input.rate });
         return redirectWithNotice(c, '/ratings', `Rated product #${row.objId}: ${input.rate} for ${categoryLabel(input.category).toLowerCase()}.`);
       } catch (error) {
         const failed = failedSave(error, values);
@@ -251,7 +249,7 @@ export const ratingPages = new Hono<AppEnv>()
       const values = { rate: fields.one('rate'), comment: fields.raw('comment') };
       try {
         const changes = ratingUpdateForm.parse(values, { error: formMessages });
-        await updateOwnRating(deps(c), user.id, id, changes);
+        await updateOwnRating(ratingDeps(c), user.id, id, changes);
         return redirectWithNotice(c, '/ratings', 'Rating saved.');
       } catch (error) {
         const failed = failedSave(error, values);
@@ -264,7 +262,7 @@ export const ratingPages = new Hono<AppEnv>()
   .post(
     '/ratings/:id/delete',
     userPage(async (c, user) => {
-      await hideOwnRating(deps(c), user.id, idParam(c));
+      await hideOwnRating(ratingDeps(c), user.id, idParam(c));
       return redirectWithNotice(c, '/ratings', 'Rating deleted.');
     }),
   );

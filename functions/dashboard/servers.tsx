@@ -8,7 +8,8 @@ import type { AuthenticatedUser } from '../principal.ts';
 import { listProjects, type ProjectView } from '../services/projects.ts';
 import { createServer, deleteServer, getServer, listServers, updateServer, type ServerView } from '../services/servers.ts';
 import { ServerForm } from '../services/inputs/servers.ts';
-import { FormFields, idParam, redirectWithNotice, renderPage, scopeOf, userPage, type PageContext } from './components/page.tsx';
+import { scopeOfUser } from '../services/scope.ts';
+import { FormFields, idParam, redirectWithNotice, renderPage, userPage, type PageContext } from './components/page.tsx';
 import { Breadcrumbs } from './components/layout.tsx';
 
 const TEXT_FIELDS = ['server', 'region', 'zone', 'os', 'disk_type', 'srv_ip', 'ssh_user'] as const;
@@ -164,7 +165,7 @@ async function serversPage(c: PageContext, user: AuthenticatedUser, form?: { val
 
 async function editPage(c: PageContext, user: AuthenticatedUser, form?: { values: ServerValues; failure: FormFailure }) {
   const db = c.var.database.db;
-  const found = await getServer(db, idParam(c), scopeOf(user));
+  const found = await getServer(db, idParam(c), scopeOfUser(user));
   const projects = await listProjects(db, found.user_id);
   const title = `Server ${found.server ?? found.id}`;
   return renderPage(c, {
@@ -221,7 +222,7 @@ export const serverPages = new Hono<AppEnv>()
       const values = postedValues(await FormFields.of(c));
       try {
         const input = ServerForm.parse(serverInputOf(values), { error: portMessage });
-        const updated = await updateServer(c.var.database.db, id, scopeOf(user), input);
+        const updated = await updateServer(c.var.database.db, id, scopeOfUser(user), input);
         return redirectWithNotice(c, '/servers', `Server “${updated.server ?? updated.id}” saved.`);
       } catch (error) {
         const failure = asFormFailure(error, fieldOf);
@@ -233,7 +234,7 @@ export const serverPages = new Hono<AppEnv>()
   .post(
     '/servers/:id/delete',
     userPage(async (c, user) => {
-      await deleteServer(c.var.database.db, idParam(c), scopeOf(user));
+      await deleteServer(c.var.database.db, idParam(c), scopeOfUser(user));
       return redirectWithNotice(c, '/servers', 'Server deleted.');
     }),
   );

@@ -2,10 +2,9 @@ import type { Context } from 'hono';
 import { z } from 'zod';
 import type { AppEnv } from './env.ts';
 import { forbidden } from '../errors.ts';
-import { isAdmin, type AuthenticatedUser, type Principal } from '../principal.ts';
+import type { AuthenticatedUser, Principal } from '../principal.ts';
 import { durableDoorbell, type DoorbellTopic } from '../services/doorbell.ts';
-import type { ProjectDeps } from '../services/projects.ts';
-import type { Scope } from '../services/scope.ts';
+import { scopeOfUser, type Scope } from '../services/scope.ts';
 
 /** The OAuth user behind the request; casbin lets only users reach the routes that call this. */
 export function currentUser(c: Context<AppEnv>): AuthenticatedUser {
@@ -23,8 +22,7 @@ export function currentClient(c: Context<AppEnv>): Extract<Principal, { kind: 'c
 /** Whose rows the caller may reach by id: admins anyone's, users and API clients their own (the owner's). */
 export function callerScope(c: Context<AppEnv>): Scope {
   const principal = c.var.principal;
-  if (isAdmin(principal)) return { admin: true };
-  if (principal.kind === 'user') return { ownerId: principal.user.id };
+  if (principal.kind === 'user') return scopeOfUser(principal.user);
   if (principal.kind === 'client') return { ownerId: principal.userId };
   throw forbidden('This route is for users and API clients');
 }
@@ -42,12 +40,6 @@ const ipAddress = z.union([z.ipv4(), z.ipv6()]);
 /** The caller's IP address as Cloudflare gives it (CF-Connecting-IP), if it is one. */
 export function callerIp(c: Context<AppEnv>): string | undefined {
   return ipAddress.safeParse(c.req.header('cf-connecting-ip')).data;
-}
-
-/** What the project services need from a request: its database and the Docker Hub check settings. */
-export function projectDeps(c: Context<AppEnv>): ProjectDeps {
-  const config = c.var.config;
-  return { db: c.var.database.db, dockerHub: { baseUrl: config.DOCKERHUB_URL, enabled: config.DOCKERHUB_CHECK === 'on' } };
 }
 
 /**

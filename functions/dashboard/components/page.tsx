@@ -9,7 +9,6 @@ import { ApiError, badRequest, forbidden, notFound } from '../../errors.ts';
 import { describeError, log } from '../../logger.ts';
 import { Layout } from './layout.tsx';
 import { ADMIN_ROLE, type AuthenticatedUser } from '../../principal.ts';
-import type { Scope } from '../../services/scope.ts';
 
 export type PageContext = Context<AppEnv>;
 
@@ -32,9 +31,6 @@ export function signedIn(c: PageContext): AuthenticatedUser | undefined {
 }
 
 export const isAdminUser = (user: AuthenticatedUser) => user.role === ADMIN_ROLE;
-
-/** Whose rows the user may reach by id, as the API's callerScope gives it. */
-export const scopeOf = (user: AuthenticatedUser): Scope => (isAdminUser(user) ? { admin: true } : { ownerId: user.id });
 
 const NOTICE_COOKIE = 'stacker_notice';
 
