@@ -9,13 +9,12 @@ import { isMap, parseDocument, stringify } from 'yaml';
 import type { DeploymentView } from '../../functions/services/deployments.ts';
 import { Api, apiFor, apiUrlOf, type GlobalOptions } from './api.ts';
 import { completionScript } from './completion.ts';
-import { credentialsPath, removeCredentials } from './credentials.ts';
 import { eventLine, followEvents, TERMINAL_COMMAND_STATUSES, type DeploymentEvent } from './follow.ts';
-import { loginInBrowser, loginWithToken, whoAmI } from './login.ts';
 import { activity, CliError, EXIT, EXIT_CODES_HELP, info, printJson, printTable, progressBar, red } from './output.ts';
 import { fromCompose, publishedHostPorts, serviceFromCatalog, serviceNameFor, toProjectForm, type CatalogEntry } from './conversions.ts';
 import { EXAMPLE, formatProblems, parseStackerFile, stackerJsonSchema, type StackerFile } from './stacker-file.ts';
-import { globals, loadFile, withExamples, withRetry, type Opts } from './commands/shared.ts';
+import { registerAuthCommands } from './commands/auth.ts';
+import { globals, loadFile, withExamples, withRetry, type CommandDeps, type Opts } from './commands/shared.ts';
 
 interface Project {
   id: number;
@@ -129,52 +128,10 @@ A session:
   $ stacker agent restart web`,
   );
 
+const deps: CommandDeps = { apiFor, apiUrlOf, info, printJson, printTable, progressBar, activity, red };
+
 // login, logout, whoami
-withExamples(
-  program
-    .command('login')
-    .description('sign in: in the browser (authorization code + PKCE, loopback redirect), or with --token')
-    .option('--token <token>', 'use this access token (CI); checked with the server, then saved')
-    .option('--no-browser', 'print the sign-in address instead of opening a browser')
-    .option('--port <port>', 'loopback port for the sign-in to come back to (default: any free port)', '0')
-    .option('--timeout <seconds>', 'how long to wait for the browser', '300')
-    .action(async (options: { token?: string; browser: boolean; port: string; timeout: string }, command: Command) => {
-      const url = apiUrlOf(globals(command));
-      const me = options.token
-        ? await loginWithToken(url, options.token.trim())
-        : await loginInBrowser(url, { noBrowser: !options.browser, port: Number(options.port), timeoutMs: Number(options.timeout) * 1000 });
-      info(`Signed in to ${url} as ${me.user_id ?? me.subject} (${me.subject}); credentials saved in ${credentialsPath()}`);
-    }),
-  'stacker login',
-  'stacker login --no-browser',
-  'stacker login --token "$STACKER_TOKEN" --api-url https://stacker.example.com',
-);
-
-withExamples(
-  program
-    .command('logout')
-    .description('forget the saved sign-in of the server')
-    .action((_options: unknown, command: Command) => {
-      const url = apiUrlOf(globals(command));
-      info(removeCredentials(url) ? `Signed out of ${url}` : `Not signed in to ${url}`);
-    }),
-  'stacker logout',
-);
-
-withExamples(
-  program
-    .command('whoami')
-    .description('who the saved sign-in (or STACKER_TOKEN) belongs to')
-    .option('--json', 'as JSON')
-    .action(async (options: { json?: boolean }, command: Command) => {
-      const api = apiFor(globals(command));
-      const me = await whoAmI(api);
-      if (options.json) printJson(me);
-      else process.stdout.write(`${me.user_id ?? me.subject} (${me.kind}, ${me.subject}) on ${api.baseUrl}\n`);
-    }),
-  'stacker whoami',
-  'stacker whoami --json',
-);
+registerAuthCommands(program, deps);
 
 // init, config, service
 withExamples(
