@@ -5,15 +5,16 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { Command, CommanderError, Option } from 'commander';
-import { isMap, parseDocument, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import type { DeploymentView } from '../../functions/services/deployments.ts';
 import { Api, apiFor, apiUrlOf, type GlobalOptions } from './api.ts';
 import { completionScript } from './completion.ts';
 import { eventLine, followEvents, TERMINAL_COMMAND_STATUSES, type DeploymentEvent } from './follow.ts';
 import { activity, CliError, EXIT, EXIT_CODES_HELP, info, printJson, printTable, progressBar, red } from './output.ts';
-import { fromCompose, publishedHostPorts, serviceFromCatalog, serviceNameFor, toProjectForm, type CatalogEntry } from './conversions.ts';
+import { fromCompose, serviceNameFor, toProjectForm } from './conversions.ts';
 import { EXAMPLE, formatProblems, parseStackerFile, stackerJsonSchema, type StackerFile } from './stacker-file.ts';
 import { registerAuthCommands } from './commands/auth.ts';
+import { addCatalogServices, catalogOf, pickFromCatalog, registerServiceCommands } from './commands/service.ts';
 import { globals, loadFile, withExamples, withRetry, type CommandDeps, type Opts } from './commands/shared.ts';
 
 interface Project {
@@ -76,28 +77,6 @@ function writeStackerFile(path: string, content: Record<string, unknown>, force:
   const parsed = parseStackerFile(text);
   writeFileSync(path, text);
   if (!parsed.ok) info(`note: ${basename(path)} needs fixing before \`stacker push\`:\n${formatProblems(basename(path), parsed.problems).join('\n')}`);
-}
-
-async function catalogOf(api: Api): Promise<CatalogEntry[]> {
-  return (await api.get<CatalogEntry>('/catalog')).list ?? [];
-}
-
-function pickFromCatalog(catalog: CatalogEntry[], codes: string[]): CatalogEntry[] {
-  return codes.map((code) => {
-    const entry = catalog.find((app) => app.code === code);
-    if (!entry) throw new CliError(`no app "${code}" in the catalog: see \`stacker service list\``, EXIT.usage);
-    return entry;
-  });
-}
-
-function addCatalogServices(services: Record<string, unknown>, entries: CatalogEntry[]): string[] {
-  const used = publishedHostPorts(services);
-  const taken = new Set(Object.keys(services));
-  return entries.map((entry) => {
-    const name = serviceNameFor(entry.code, taken);
-    services[name] = serviceFromCatalog(entry, used);
-    return name;
-  });
 }
 
 const sanitizeName = (wish: string) => serviceNameFor(wish.toLowerCase(), new Set());
@@ -234,41 +213,7 @@ withExamples(
   'stacker config schema > .stacker.schema.json',
 );
 
-const service = program.command('service').description('the server\'s app catalog');
-withExamples(
-  service
-    .command('list')
-    .description('the apps of the catalog')
-    .option('--json', 'as JSON')
-    .action(async (options: { json?: boolean }, command: Command) => {
-      const catalog = await catalogOf(apiFor(globals(command)));
-      if (options.json) return printJson(catalog);
-      printTable(['CODE', 'NAME', 'CATEGORY', 'IMAGE'], catalog.map((app) => [app.code, app.name, app.category, `${app.image}:${app.tag}`]));
-    }),
-  'stacker service list',
-);
-withExamples(
-  service
-    .command('add')
-    .description('add catalog apps to stacker.yml (its comments are kept)')
-    .argument('<code...>', 'catalog app codes')
-    .action(async (codes: string[], _options: unknown, command: Command) => {
-      const opts = globals(command);
-      if (!existsSync(opts.file)) throw new CliError(`${opts.file} not found: run \`stacker init --app ${codes.join(' --app ')}\``, EXIT.config);
-      const entries = pickFromCatalog(await catalogOf(apiFor(opts)), codes);
-      const document = parseDocument(readFileSync(opts.file, 'utf8'));
-      if (document.errors.length) throw new CliError(`${opts.file} is not valid YAML: run \`stacker config validate\``, EXIT.config);
-      const services = (document.toJS() as { services?: Record<string, unknown> } | null)?.services ?? {};
-      const current = { ...services };
-      const names = addCatalogServices(current, entries);
-      if (!isMap(document.get('services'))) document.set('services', document.createNode({}));
-      for (const name of names) document.setIn(['services', name], document.createNode(current[name]));
-      writeFileSync(opts.file, document.toString({ lineWidth: 0 }));
-      info(`Added ${names.join(', ')} to ${opts.file}`);
-    }),
-  'stacker service add redis',
-  'stacker service add grafana prometheus',
-);
+registerServiceCommands(program, deps);
 
 // push, compose, deploy, status, logs, lists, cancel
 withExamples(
