@@ -21,6 +21,8 @@ import { agentOverview, HEARTBEAT_EVERY_SECONDS, OFFLINE_AFTER_SECONDS, type Age
 import { AGENT_COMMAND_TYPES, checkCommandParameters, isTypedCommand } from '../services/command-types.ts';
 import { cancelCommand, createCommand, listCommands, PRIORITIES, toCommandView, type CommandView, type Priority } from '../services/commands.ts';
 import { findDeployment } from '../services/deployments.ts';
+import { commandIdParam } from '../services/inputs/commands.ts';
+import { containsNul } from '../services/inputs/text.ts';
 import { findProject } from '../services/projects.ts';
 import { scopeOfUser } from '../services/scope.ts';
 import { FormFields, idParam, pageHeaders, pathParam, redirectWithNotice, renderPage, signedIn, userPage, type PageContext, type UserPageHandler } from './components/page.tsx';
@@ -76,8 +78,6 @@ const timeoutSeconds = z
   .transform(Number)
   .pipe(z.number().int().min(1, 'must be 1 to 86400').max(86_400, 'must be 1 to 86400'));
 
-const commandIdParam = z.string().min(1).max(64).regex(/^[\w.-]+$/);
-
 /** What the command form holds: as posted, or a new form's defaults. */
 interface CommandValues {
   command_type: string;
@@ -116,12 +116,6 @@ interface ParsedCommand {
   idempotencyKey?: string;
 }
 
-/** Whether a NUL character is in any key or string of a JSON value. */
-const hasNul = (value: unknown): boolean =>
-  typeof value === 'string'
-    ? value.includes('\u0000')
-    : typeof value === 'object' && value !== null && Object.entries(value).some(([key, inner]) => key.includes('\u0000') || hasNul(inner));
-
 /** zod's words for a missing key, in the form's. */
 const issueText = (message: string) => (/received undefined$/.test(message) ? 'is required' : message);
 
@@ -149,7 +143,7 @@ function parseCommand(values: CommandValues): { command: ParsedCommand } | { fai
       const record = z.record(z.string(), z.unknown()).safeParse(parsed);
       // PostgreSQL's jsonb takes no NUL character (\u0000), in a key or a value.
       if (!record.success) fields.parameters = 'must be a JSON object, e.g. {"app_code": "web"}';
-      else if (hasNul(record.data)) fields.parameters = 'must not contain NUL characters (\\u0000)';
+      else if (containsNul(record.data)) fields.parameters = 'must not contain NUL characters (\\u0000)';
       else parameters = record.data;
     } catch (error) {
       fields.parameters = `is not JSON: ${error instanceof Error ? error.message.slice(0, 200) : 'it cannot be read'}`;

@@ -1,4 +1,4 @@
-// The agent page's script (see functions/routes/dashboard/agent.tsx). Plain JavaScript, served by the Worker.
+// The agent page's script (see functions/dashboard/agent-console.tsx). Plain JavaScript, served by the Worker.
 //  - The agent's last heartbeat ticks: a <time data-age-seconds="N"> is N s old when the page (or the
 //    fragment htmx swapped in) arrived, counted from the server's clock, so the browser's clock does not
 //    matter; past data-offline-after seconds the [data-liveness] badge says offline (as the server

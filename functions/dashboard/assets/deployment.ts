@@ -1,4 +1,4 @@
-// The deployment page's script (functions/routes/dashboard/deployments.tsx). Plain JavaScript, served by
+// The deployment page's script (functions/dashboard/deployments.tsx). Plain JavaScript, served by
 // the Worker. The page is rendered from the event log; live.ts then dispatches each later event once
 // (`deployment-event` on document.body). This appends it to the log (a row already there, by seq, is
 // not added again) and recomputes the status, progress, reason, checklist and Cancel button from the
