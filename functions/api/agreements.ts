@@ -16,6 +16,7 @@ import {
   updateAgreement,
 } from '../services/agreements.ts';
 import { noNul } from '../services/inputs/text.ts';
+import { itemEnvelope, Timestamp } from './responses.ts';
 
 // ---- shapes -------------------------------------------------------------------------------------
 
@@ -29,8 +30,6 @@ const boundedText = (max: number) =>
 
 const Name = boundedText(MAX_AGREEMENT_NAME_LENGTH).openapi({ example: 'Terms of service' });
 const Text = boundedText(MAX_AGREEMENT_TEXT_LENGTH).openapi({ example: 'By deploying you agree to…' });
-
-const Timestamp = z.string().openapi({ format: 'date-time', example: '2026-01-02T03:04:05.678Z' });
 
 const Agreement = z
   .object({
@@ -74,7 +73,6 @@ const AgreementAcceptance = z
 
 const params = z.object({ id: idParam });
 
-const itemEnvelope = <T extends z.ZodType>(item: T) => z.object({ message: z.string(), item });
 const jsonBody = <T extends z.ZodType>(schema: T) => ({ required: true, content: { 'application/json': { schema } } });
 
 // ---- routes -------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import {
   renewApiClientSecret,
 } from '../services/api-clients.ts';
 import type { Scope } from '../services/scope.ts';
+import { itemEnvelope } from './responses.ts';
 
 const ApiClient = z
   .object({
@@ -27,8 +28,6 @@ const ApiClient = z
 const ApiClientWithSecret = ApiClient.extend({
   secret: z.string().openapi({ description: 'Shown only in this response; sign requests with it.' }),
 }).openapi('ApiClientWithSecret');
-
-const itemEnvelope = <T extends z.ZodType>(item: T) => z.object({ message: z.string(), item });
 
 const responsesWithSecret = {
   200: jsonContent(itemEnvelope(ApiClientWithSecret), 'The client and its new secret'),

@@ -21,14 +21,13 @@ import {
   updateOwnRating,
 } from '../services/ratings.ts';
 import { AdminRatingUpdate, NewRating, RatingCategorySchema, RatingUpdate } from '../services/inputs/ratings.ts';
+import { itemEnvelope, Timestamp } from './responses.ts';
 
 const MAX_INT = 2_147_483_647;
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
 
 // ---- shapes -------------------------------------------------------------------------------------
-
-const Timestamp = z.string().openapi({ format: 'date-time', example: '2026-01-02T03:04:05.678Z' });
 
 const ratingFields = {
   id: z.number().int(),
@@ -66,7 +65,6 @@ const RatingQuery = z.object({
 
 const params = z.object({ id: idParam });
 
-const itemEnvelope = <T extends z.ZodType>(item: T) => z.object({ message: z.string(), item });
 const listEnvelope = <T extends z.ZodType>(item: T) => z.object({ message: z.string(), list: z.array(item) });
 const jsonBody = <T extends z.ZodType>(schema: T) => ({ required: true, content: { 'application/json': { schema } } });
 

@@ -1,6 +1,11 @@
 // Response shapes more than one API module answers with.
 import { z } from '@hono/zod-openapi';
 
+/** `{message, item}`: the answer with one row. */
+export const itemEnvelope = <T extends z.ZodType>(item: T) => z.object({ message: z.string(), item });
+
+export const Timestamp = z.string().openapi({ format: 'date-time', example: '2026-01-02T03:04:05.678Z' });
+
 export const CommandSchema = z
   .object({
     id: z.string(),

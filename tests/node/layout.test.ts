@@ -1,4 +1,4 @@
-// The layout's rules (README "Architecture", issue 25), read from the files on disk: which part of
+// The layout's rules (issue 25), read from the files on disk: which part of
 // functions/ may import which, pages that do not import pages, and files that stay small.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
