@@ -1,9 +1,6 @@
 // stacker: the user's command line. Sign in, describe a stack in stacker.yml, push and deploy it,
 // follow the deployment, and drive the agent on the deployed server. Run it as `npx stacker`.
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
-import { createInterface } from 'node:readline/promises';
 import { Command, CommanderError, Option } from 'commander';
 import { stringify } from 'yaml';
 import type { DeploymentView } from '../../functions/services/deployments.ts';
@@ -11,10 +8,11 @@ import { Api, apiFor, apiUrlOf, type GlobalOptions } from './api.ts';
 import { completionScript } from './completion.ts';
 import { eventLine, followEvents, TERMINAL_COMMAND_STATUSES, type DeploymentEvent } from './follow.ts';
 import { activity, CliError, EXIT, EXIT_CODES_HELP, info, printJson, printTable, progressBar, red } from './output.ts';
-import { fromCompose, serviceNameFor, toProjectForm } from './conversions.ts';
-import { EXAMPLE, formatProblems, parseStackerFile, stackerJsonSchema, type StackerFile } from './stacker-file.ts';
+import { toProjectForm } from './conversions.ts';
+import type { StackerFile } from './stacker-file.ts';
 import { registerAuthCommands } from './commands/auth.ts';
-import { addCatalogServices, catalogOf, pickFromCatalog, registerServiceCommands } from './commands/service.ts';
+import { registerConfigCommands } from './commands/config.ts';
+import { registerServiceCommands } from './commands/service.ts';
 import { globals, loadFile, withExamples, withRetry, type CommandDeps, type Opts } from './commands/shared.ts';
 
 interface Project {
@@ -70,17 +68,6 @@ async function push(api: Api, file: StackerFile): Promise<{ project: Project; cr
   return { project: created.item!, created: true };
 }
 
-function writeStackerFile(path: string, content: Record<string, unknown>, force: boolean, schemaUrl: string): void {
-  if (existsSync(path) && !force) throw new CliError(`${basename(path)} exists already: pass --force to replace it, or \`stacker service add\` to add apps`, EXIT.usage);
-  // The first line points editors (YAML language server) at the schema the server publishes.
-  const text = `# yaml-language-server: $schema=${schemaUrl}\n# stacker.yml: see \`stacker config example\`; schema: \`stacker config schema\`\n${stringify(content, { lineWidth: 0 })}`;
-  const parsed = parseStackerFile(text);
-  writeFileSync(path, text);
-  if (!parsed.ok) info(`note: ${basename(path)} needs fixing before \`stacker push\`:\n${formatProblems(basename(path), parsed.problems).join('\n')}`);
-}
-
-const sanitizeName = (wish: string) => serviceNameFor(wish.toLowerCase(), new Set());
-
 // ---- the program ----------------------------------------------------------------------------------
 
 program
@@ -113,106 +100,7 @@ const deps: CommandDeps = { apiFor, apiUrlOf, info, printJson, printTable, progr
 registerAuthCommands(program, deps);
 
 // init, config, service
-withExamples(
-  program
-    .command('init')
-    .description('write stacker.yml from a docker-compose.yml, or from apps of the server\'s catalog')
-    .option('--from-compose <file>', 'a docker-compose.yml to convert (services, images, ports, environment, volumes, networks)')
-    .option('--app <code>', 'a catalog app to add (repeatable; see `stacker service list`)', (value: string, all: string[] = []) => [...all, value])
-    .option('--name <name>', 'the project name (default: the folder name)')
-    .option('--force', 'replace an existing stacker.yml')
-    .action(async (options: { fromCompose?: string; app?: string[]; name?: string; force?: boolean }, command: Command) => {
-      const opts = globals(command);
-      const target = resolve(opts.file);
-      const name = sanitizeName(options.name ?? basename(dirname(target)));
-      let content: Record<string, unknown>;
-      if (options.fromCompose) {
-        if (!existsSync(options.fromCompose)) throw new CliError(`${options.fromCompose} not found`, EXIT.usage);
-        let converted;
-        try {
-          converted = fromCompose(readFileSync(options.fromCompose, 'utf8'), name);
-        } catch (error) {
-          throw new CliError(`${options.fromCompose}: ${(error as Error).message}`, EXIT.config);
-        }
-        for (const note of converted.notes) info(`note: ${note}`);
-        content = converted.file;
-        if (options.app?.length) addCatalogServices(content.services as Record<string, unknown>, pickFromCatalog(await catalogOf(apiFor(opts)), options.app));
-      } else {
-        let codes = options.app ?? [];
-        const api = apiFor(opts);
-        const catalog = await catalogOf(api);
-        if (codes.length === 0) {
-          if (!process.stdin.isTTY) throw new CliError('say what to start from: --from-compose <file> or --app <code> (see `stacker service list`)', EXIT.usage);
-          printTable(['CODE', 'NAME', 'CATEGORY'], catalog.map((app) => [app.code, app.name, app.category]));
-          const prompt = createInterface({ input: process.stdin, output: process.stderr });
-          const answer = await prompt.question('Apps to add (codes, separated by spaces or commas): ');
-          prompt.close();
-          codes = answer.split(/[\s,]+/).filter(Boolean);
-          if (codes.length === 0) throw new CliError('no app chosen', EXIT.usage);
-        }
-        const services: Record<string, unknown> = {};
-        addCatalogServices(services, pickFromCatalog(catalog, codes));
-        content = { name, services };
-      }
-      writeStackerFile(target, content, Boolean(options.force), `${apiUrlOf(opts)}/schema/stacker.schema.json`);
-      info(`Wrote ${opts.file} (${Object.keys(content.services as object).length} services). Next: \`stacker config validate\`, then \`stacker deploy --follow\``);
-    }),
-  'stacker init --from-compose docker-compose.yml',
-  'stacker init --app nginx --app postgres --name shop',
-  'stacker init            # pick apps from the catalog interactively',
-);
-
-const config = program.command('config').description('check and show stacker.yml');
-withExamples(
-  config
-    .command('validate')
-    .description('check stacker.yml against its schema: every problem with its line and field')
-    .option('--json', 'problems as JSON')
-    .action((options: { json?: boolean }, command: Command) => {
-      const opts = globals(command);
-      if (!existsSync(opts.file)) throw new CliError(`${opts.file} not found: run \`stacker init\` (or pass --file)`, EXIT.config);
-      const parsed = parseStackerFile(readFileSync(opts.file, 'utf8'));
-      if (options.json) printJson(parsed.ok ? { valid: true, problems: [] } : { valid: false, problems: parsed.problems });
-      if (parsed.ok) {
-        if (!options.json) process.stdout.write(`${opts.file} is valid: project "${parsed.file.name}", ${Object.keys(parsed.file.services).length} services\n`);
-        return;
-      }
-      if (!options.json) for (const line of formatProblems(opts.file, parsed.problems)) process.stderr.write(`${line}\n`);
-      process.exitCode = EXIT.config;
-    }),
-  'stacker config validate',
-  'stacker config validate --file other.yml --json',
-);
-withExamples(
-  config
-    .command('show')
-    .description('stacker.yml resolved (defaults filled in), or the project form `stacker push` sends')
-    .option('--form', 'the project form (POST /project) instead')
-    .option('--json', 'as JSON')
-    .action((options: { form?: boolean; json?: boolean }, command: Command) => {
-      const { file } = loadFile(globals(command));
-      const value = options.form ? toProjectForm(file) : file;
-      if (options.json || options.form) printJson(value);
-      else process.stdout.write(stringify(value, { lineWidth: 0 }));
-    }),
-  'stacker config show',
-  'stacker config show --form',
-);
-withExamples(
-  config
-    .command('example')
-    .description('print an example stacker.yml with comments')
-    .action(() => void process.stdout.write(EXAMPLE)),
-  'stacker config example > stacker.yml',
-);
-withExamples(
-  config
-    .command('schema')
-    .description('print the JSON Schema of stacker.yml (for editors; also schema/stacker.schema.json in the repository)')
-    .action(() => printJson(stackerJsonSchema())),
-  'stacker config schema > .stacker.schema.json',
-);
-
+registerConfigCommands(program, deps);
 registerServiceCommands(program, deps);
 
 // push, compose, deploy, status, logs, lists, cancel
