@@ -30,6 +30,21 @@ export default defineConfig({
         },
       },
       {
+        // The built-in deploy engine inside workerd: the same database and stand-ins, DEPLOY_ENGINE=builtin.
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: './wrangler.toml' },
+            miniflare: { bindings: inject('settings') },
+          })),
+        ],
+        test: {
+          name: 'engine',
+          include: ['tests/engine/**/*.test.ts'],
+          globalSetup: ['./tests/global-setup.ts'],
+          setupFiles: ['./tests/helpers/leak-check-setup.ts'],
+        },
+      },
+      {
         // Node-side code: migrations, npm start's helpers, the console, document validation.
         test: {
           name: 'node',

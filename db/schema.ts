@@ -149,6 +149,12 @@ export const deployment = pgTable(
     idempotencyKey: varchar('idempotency_key', { length: 128 }),
     /** The sequence number of the deployment's last event (deployment_event.seq); 0 before any. */
     eventSeq: integer('event_seq').notNull().default(0),
+    /** Who carries the deployment out: `install-service` (jobs and webhooks) or `builtin` (the engine and the agent). */
+    engine: varchar('engine', { length: 32 }).notNull().default('install-service'),
+    /** The server the stack runs on (builtin engine). */
+    serverId: integer('server_id'),
+    /** The revision last applied and found healthy: what the server runs (builtin engine). */
+    currentRevision: integer('current_revision'),
   },
   (t) => [
     // Fix §12.14: ON DELETE CASCADE, so deleting a project that has deployments works.
@@ -487,6 +493,96 @@ export const deploymentEvent = pgTable(
   ],
 );
 
+/**
+ * What the built-in engine applied or will apply to a deployment's server: the compose (secrets as
+ * `${NAME}`), the secret values sealed with SECURITY_KEY, and the services with their addresses.
+ * Numbered per deployment from 1.
+ */
+export const deploymentRevision = pgTable(
+  'deployment_revision',
+  {
+    deploymentId: integer('deployment_id').notNull(),
+    revision: integer('revision').notNull(),
+    compose: text('compose').notNull(),
+    /** JSON object of the env_vars sent with deploy_app, AES-256-GCM sealed. */
+    sealedEnv: text('sealed_env').notNull(),
+    /** The services of the compose: [{name, ports: [published], domain}] */
+    services: jsonb('services').$type<Array<{ name: string; ports: number[]; domain: string | null }>>().notNull(),
+    /** pending (not applied yet), running (applied and healthy), failed, superseded (replaced by a later one). */
+    status: varchar('status', { length: 16 }).notNull().default('pending'),
+    message: text('message'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    appliedAt: timestamp('applied_at', { withTimezone: true }),
+  },
+  (t) => [
+    primaryKey({ name: 'deployment_revision_pkey', columns: [t.deploymentId, t.revision] }),
+    foreignKey({ name: 'deployment_revision_deployment_fkey', columns: [t.deploymentId], foreignColumns: [deployment.id] }).onDelete('cascade'),
+    check('chk_revision_status', sql`${t.status} IN ('pending', 'running', 'failed', 'superseded')`),
+  ],
+);
+
+/**
+ * One run of the built-in engine on a deployment: a deploy, a redeploy, a rollback or a removal,
+ * advanced step by step by the deployment's Durable Object. At most one runs per deployment.
+ */
+export const deploymentOperation = pgTable(
+  'deployment_operation',
+  {
+    id: serial('id').primaryKey(),
+    deploymentId: integer('deployment_id').notNull(),
+    kind: varchar('kind', { length: 16 }).notNull(),
+    /** The revision this operation applies (none for a removal). */
+    revision: integer('revision'),
+    /** agent, apply, health, rollback, remove, done */
+    step: varchar('step', { length: 16 }).notNull(),
+    /** The health check's attempt, from 1. */
+    attempt: integer('attempt').notNull().default(0),
+    stepStartedAt: timestamp('step_started_at', { withTimezone: true }).notNull().defaultNow(),
+    stepDeadlineAt: timestamp('step_deadline_at', { withTimezone: true }),
+    /** When the engine should look again if nothing wakes it sooner. */
+    wakeAt: timestamp('wake_at', { withTimezone: true }),
+    /** running, completed, failed, cancelled */
+    status: varchar('status', { length: 16 }).notNull().default('running'),
+    /** Why the operation failed, once it did (kept while it rolls back). */
+    failure: text('failure'),
+    /** The revision a failed update goes back to. */
+    rollbackTo: integer('rollback_to'),
+    createdBy: varchar('created_by', { length: 255 }).notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    endedAt: timestamp('ended_at', { withTimezone: true }),
+  },
+  (t) => [
+    foreignKey({ name: 'deployment_operation_deployment_fkey', columns: [t.deploymentId], foreignColumns: [deployment.id] }).onDelete('cascade'),
+    uniqueIndex('idx_operation_running').on(t.deploymentId).where(sql`${t.status} = 'running'`),
+    index('idx_operation_wake').on(t.wakeAt).where(sql`${t.status} = 'running'`),
+    check('chk_operation_kind', sql`${t.kind} IN ('deploy', 'redeploy', 'rollback', 'remove')`),
+    check('chk_operation_status', sql`${t.status} IN ('running', 'completed', 'failed', 'cancelled')`),
+  ],
+);
+
+/**
+ * One-time secrets of install commands: the server that runs the command exchanges it, once and
+ * before it expires, for its agent's credentials. Only a SHA-256 of the secret is the key; the
+ * secret itself is sealed so that its owner can see the command again until it is used.
+ */
+export const agentEnrollment = pgTable(
+  'agent_enrollment',
+  {
+    secretHash: varchar('secret_hash', { length: 64 }).primaryKey(),
+    deploymentId: integer('deployment_id').notNull(),
+    sealedSecret: text('sealed_secret').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    usedAt: timestamp('used_at', { withTimezone: true }),
+    /** A newer command for the same deployment replaced this one. */
+    replacedAt: timestamp('replaced_at', { withTimezone: true }),
+  },
+  (t) => [
+    foreignKey({ name: 'agent_enrollment_deployment_fkey', columns: [t.deploymentId], foreignColumns: [deployment.id] }).onDelete('cascade'),
+    index('idx_enrollment_deployment').on(t.deploymentId),
+  ],
+);
+
 /** The catalog of apps the Stack Builder offers, seeded by a migration; admins may add more. */
 export const catalogApp = pgTable('catalog_app', {
   id: serial('id').primaryKey(),
@@ -541,3 +637,6 @@ export type AppStatus = typeof appStatus.$inferSelect;
 export type DashboardSession = typeof dashboardSession.$inferSelect;
 export type CatalogApp = typeof catalogApp.$inferSelect;
 export type DeploymentEvent = typeof deploymentEvent.$inferSelect;
+export type DeploymentRevision = typeof deploymentRevision.$inferSelect;
+export type DeploymentOperation = typeof deploymentOperation.$inferSelect;
+export type AgentEnrollment = typeof agentEnrollment.$inferSelect;

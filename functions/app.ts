@@ -22,6 +22,8 @@ import { dashboardRoutes } from './dashboard/index.tsx';
 import { cloudRoutes } from './api/clouds.ts';
 import { commandRoutes } from './api/commands.ts';
 import { deployRoutes } from './api/deployments.ts';
+import { deploymentOperationRoutes } from './api/deployment-operations.ts';
+import { installRoutes } from './api/install.ts';
 import { docsRoutes } from './api/docs.ts';
 import { healthRoutes } from './api/health.ts';
 import { metricsRoutes } from './api/metrics.ts';
@@ -156,6 +158,8 @@ export function createApp() {
     cloudRoutes,
     serverRoutes,
     deployRoutes,
+    deploymentOperationRoutes,
+    installRoutes,
     projectRoutes,
     webhookRoutes,
     agentRoutes,

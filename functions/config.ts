@@ -91,6 +91,25 @@ export const configSchema = z.object({
   /** A deployment not finished this many minutes after it started ends as timed_out. */
   DEPLOY_TIMEOUT_MINUTES: integerIn(1, 7 * 24 * 60, 60),
   PORT: integerIn(1, 65535, 8000),
+  /**
+   * Who carries out a deploy: `install-service` (jobs to INSTALL_SERVICE_URL, the default when it is
+   * set) or `builtin` (the deployment's Durable Object drives the server's agent; the default otherwise).
+   */
+  DEPLOY_ENGINE: optionalString.pipe(z.enum(['builtin', 'install-service'], { message: 'must be "builtin" or "install-service"' }).optional()),
+  /** The agent container the install command starts. */
+  AGENT_IMAGE: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9._/-]{0,200}(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/, 'must be an image reference like trydirect/status:v0.2.1')
+      .default('trydirect/status:v0.2.1'),
+  ),
+  /** The built-in engine's deadlines: the agent online after the install command, the stack healthy after its apply. */
+  DEPLOY_AGENT_TIMEOUT_SECONDS: integerIn(1, 7 * 24 * 3600, 900),
+  DEPLOY_HEALTH_TIMEOUT_SECONDS: integerIn(1, 24 * 3600, 300),
+  /** How long an install command may be used (once) after it was issued. */
+  DEPLOY_ENROLLMENT_TTL_SECONDS: integerIn(60, 30 * 24 * 3600, 24 * 3600),
+  /** The address servers reach this service at (install commands, the agent's DASHBOARD_URL); default: the request's origin. */
+  PUBLIC_URL: optionalString.pipe(z.url({ message: 'must be an absolute URL' }).regex(/^https?:\/\/[^/?#\s]+\/?$/, 'must be an origin like https://stacker.example.com').optional()),
   /** Requests per minute per caller (a token bucket refilled continuously); 0 turns that limit off. */
   RATE_LIMIT_USER_PER_MINUTE: integerIn(0, 1_000_000, 600),
   RATE_LIMIT_CLIENT_PER_MINUTE: integerIn(0, 1_000_000, 600),
@@ -111,6 +130,10 @@ export const configSchema = z.object({
 });
 
 export type Config = z.output<typeof configSchema>;
+
+/** The engine that carries out deploys under this configuration (DEPLOY_ENGINE, else by INSTALL_SERVICE_URL). */
+export const deployEngineOf = (config: Config): 'builtin' | 'install-service' =>
+  config.DEPLOY_ENGINE ?? (config.INSTALL_SERVICE_URL ? 'install-service' : 'builtin');
 export type SettingName = keyof Config;
 export const settingNames = Object.keys(configSchema.shape) as SettingName[];
 

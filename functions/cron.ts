@@ -6,7 +6,8 @@ import { describeError, log, setLogLevel } from './logger.ts';
 import { pruneAgentRequestIds } from './services/agent-signature.ts';
 import { deploymentsWithStaleQueue, expireCommandLeases } from './services/commands.ts';
 import { expireOverdueDeployments } from './services/deployments.ts';
-import { durableDoorbell } from './services/doorbell.ts';
+import { overdueOperations } from './services/deploy-engine/engine.ts';
+import { durableDoorbell, wakeEngine } from './services/doorbell.ts';
 import { publishDueJobs } from './services/outbox.ts';
 import { publisherFromConfig } from './services/queue.ts';
 
@@ -17,13 +18,15 @@ export interface ScheduledReport {
   expiredCommands: number;
   published: number;
   failed: number;
+  /** Built-in engine runs whose wake-up was lost, woken again. */
+  engineWoken: number;
 }
 
 export async function runScheduledJobs(env: Bindings): Promise<ScheduledReport> {
   const config = configFromBindings(env);
   setLogLevel(config.LOG_LEVEL);
   const database = new RequestDatabase({ url: requireSetting(config, 'DATABASE_URL'), wsProxy: config.DATABASE_WS_PROXY });
-  const report: ScheduledReport = { timedOut: 0, requeued: 0, expiredCommands: 0, published: 0, failed: 0 };
+  const report: ScheduledReport = { timedOut: 0, requeued: 0, expiredCommands: 0, published: 0, failed: 0, engineWoken: 0 };
   try {
     await pruneAgentRequestIds(database.db); // replay protection only needs the last 10 minutes
     const expired = await expireOverdueDeployments(database.db);
@@ -39,6 +42,11 @@ export async function runScheduledJobs(env: Bindings): Promise<ScheduledReport> 
     for (const hash of await deploymentsWithStaleQueue(database.db)) requeuedFor.add(hash);
     await Promise.all([...requeuedFor].map((hash) => doorbell.ring(hash, 'commands')));
     await Promise.all([...new Set(leases.map((lease) => lease.deploymentHash))].map((hash) => doorbell.ring(hash, 'status')));
+
+    // The built-in engine's runs: each object's alarm wakes its own; this catches one that was lost.
+    const overdue = await overdueOperations(database.db);
+    await Promise.all(overdue.map((run) => wakeEngine(env.DEPLOYMENT_DOORBELL, run.deploymentHash, run.deploymentId)));
+    report.engineWoken = overdue.length;
 
     if (config.INSTALL_SERVICE_URL) {
       const result = await publishDueJobs({

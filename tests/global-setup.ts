@@ -38,7 +38,25 @@ declare module 'vitest' {
   }
 }
 
+type Shared = Awaited<ReturnType<typeof startShared>>;
+// The workers and engine projects share one database and one set of stand-ins: vitest runs this setup
+// once per project, in one process; the last project's teardown stops them.
+const sharedState = globalThis as typeof globalThis & { stackerShared?: { started: Promise<Shared>; users: number } };
+
 export default async function setup(project: TestProject) {
+  sharedState.stackerShared ??= { started: startShared(), users: 0 };
+  const state = sharedState.stackerShared;
+  state.users++;
+  const shared = await state.started;
+  shared.provide(project);
+  return async () => {
+    if (--state.users > 0) return;
+    sharedState.stackerShared = undefined;
+    await shared.teardown(project);
+  };
+}
+
+async function startShared() {
   const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const name = `stacker_test_${Date.now()}_${randomBytes(3).toString('hex')}`;
   const isolatedName = `${name}_isolated`;
@@ -67,48 +85,54 @@ export default async function setup(project: TestProject) {
   const leakCollector = await startLeakCollector();
   const pgFaultProxy = await startPgFaultProxy();
 
-  project.provide('databaseUrl', databaseUrl);
-  project.provide('isolatedDatabaseUrl', isolatedDatabaseUrl);
-  project.provide('adminDatabaseUrl', adminUrl);
-  project.provide('wsProxy', proxy.address);
-  project.provide('oauthStubUrl', oauth.url);
-  project.provide('dockerHubStubUrl', dockerHub.url);
-  project.provide('installStubUrl', installService.url);
-  project.provide('qstashStubUrl', qstash.url);
-  project.provide('vaultStubUrl', vault.url);
-  project.provide('agentStubUrl', agentStub.url);
-  project.provide('leakCollectorUrl', leakCollector.url);
-  project.provide('jwtPrivateJwk', oauth.privateJwk as Record<string, unknown>);
-  project.provide('pgFaultProxy', { address: pgFaultProxy.address, controlUrl: pgFaultProxy.controlUrl });
-  project.provide('settings', {
-    DATABASE_URL: databaseUrl,
-    DATABASE_WS_PROXY: proxy.address,
-    AUTH_URL: oauth.meUrl,
-    OAUTH_JWKS_URL: oauth.jwksUrl,
-    OAUTH_ISSUER,
-    OAUTH_AUDIENCE,
-    SECURITY_KEY: randomBytes(32).toString('base64'),
-    // Every line is produced, for the leak check; vitest.config.ts keeps debug and info lines off the screen.
-    LOG_LEVEL: 'debug',
-    DOCKERHUB_URL: dockerHub.url,
-    DOCKERHUB_CHECK: 'on',
-    INSTALL_SERVICE_URL: installService.installUrl,
-    INSTALL_WEBHOOK_SECRET: randomBytes(24).toString('hex'),
-    // QStash's signing keys; without QSTASH_TOKEN jobs go out directly, signed with the current key.
-    QSTASH_URL: qstash.url,
-    QSTASH_CURRENT_SIGNING_KEY: qstash.currentSigningKey,
-    QSTASH_NEXT_SIGNING_KEY: qstash.nextSigningKey,
-    VAULT_ADDRESS: vault.url,
-    VAULT_TOKEN: vault.token,
-    // The suite sends thousands of requests as a few subjects; tests/integration/abuse-limits.test.ts
-    // checks the limits with its own low settings.
-    RATE_LIMIT_USER_PER_MINUTE: '1000000',
-    RATE_LIMIT_CLIENT_PER_MINUTE: '1000000',
-    RATE_LIMIT_AGENT_PER_MINUTE: '1000000',
-    RATE_LIMIT_ANONYMOUS_PER_MINUTE: '1000000',
-  });
+  const securityKey = randomBytes(32).toString('base64');
+  const webhookSecret = randomBytes(24).toString('hex');
+  const provide = (project: TestProject) => {
+    project.provide('databaseUrl', databaseUrl);
+    project.provide('isolatedDatabaseUrl', isolatedDatabaseUrl);
+    project.provide('adminDatabaseUrl', adminUrl);
+    project.provide('wsProxy', proxy.address);
+    project.provide('oauthStubUrl', oauth.url);
+    project.provide('dockerHubStubUrl', dockerHub.url);
+    project.provide('installStubUrl', installService.url);
+    project.provide('qstashStubUrl', qstash.url);
+    project.provide('vaultStubUrl', vault.url);
+    project.provide('agentStubUrl', agentStub.url);
+    project.provide('leakCollectorUrl', leakCollector.url);
+    project.provide('jwtPrivateJwk', oauth.privateJwk as Record<string, unknown>);
+    project.provide('pgFaultProxy', { address: pgFaultProxy.address, controlUrl: pgFaultProxy.controlUrl });
+    project.provide('settings', {
+      DATABASE_URL: databaseUrl,
+      DATABASE_WS_PROXY: proxy.address,
+      AUTH_URL: oauth.meUrl,
+      OAUTH_JWKS_URL: oauth.jwksUrl,
+      OAUTH_ISSUER,
+      OAUTH_AUDIENCE,
+      SECURITY_KEY: securityKey,
+      // Every line is produced, for the leak check; vitest.config.ts keeps debug and info lines off the screen.
+      LOG_LEVEL: 'debug',
+      DOCKERHUB_URL: dockerHub.url,
+      DOCKERHUB_CHECK: 'on',
+      INSTALL_SERVICE_URL: installService.installUrl,
+      INSTALL_WEBHOOK_SECRET: webhookSecret,
+      // QStash's signing keys; without QSTASH_TOKEN jobs go out directly, signed with the current key.
+      QSTASH_URL: qstash.url,
+      QSTASH_CURRENT_SIGNING_KEY: qstash.currentSigningKey,
+      QSTASH_NEXT_SIGNING_KEY: qstash.nextSigningKey,
+      VAULT_ADDRESS: vault.url,
+      VAULT_TOKEN: vault.token,
+      // The suite sends thousands of requests as a few subjects; tests/integration/abuse-limits.test.ts
+      // checks the limits with its own low settings.
+      RATE_LIMIT_USER_PER_MINUTE: '1000000',
+      RATE_LIMIT_CLIENT_PER_MINUTE: '1000000',
+      RATE_LIMIT_AGENT_PER_MINUTE: '1000000',
+      RATE_LIMIT_ANONYMOUS_PER_MINUTE: '1000000',
+      // The engine project (tests/engine/) deploys with the built-in engine instead of the install service.
+      ...(project.name === 'engine' && { DEPLOY_ENGINE: 'builtin' }),
+    });
+  };
 
-  return async () => {
+  const teardown = async (project: TestProject) => {
     // Before the databases go: the check reads the stored secrets. It fails the run after the clean-up.
     const leakCheck = await runLeakCheck({
       settings: project.getProvidedContext().settings,
@@ -132,4 +156,5 @@ export default async function setup(project: TestProject) {
     await client.end();
     if (leakCheck.failure) throw new Error(leakCheck.failure);
   };
+  return { provide, teardown };
 }

@@ -7,6 +7,7 @@ import { agentRegistrationDeps } from '../http/deps.ts';
 import type { AppEnv } from '../http/env.ts';
 import { conflict, forbidden, notFound } from '../errors.ts';
 import type { Principal } from '../principal.ts';
+import { wakeEngineLater } from '../http/engine.ts';
 import { createRouter } from '../http/router.ts';
 import { authErrorResponses, errorResponses, ErrorBodySchema, jsonContent } from '../http/openapi.ts';
 import { agentOverview, MAX_WAIT_SECONDS, recordAppStatus, recordHeartbeat, registerAgent, waitDeadline } from '../services/agents.ts';
@@ -14,6 +15,7 @@ import { waitForCommand } from '../services/command-wait.ts';
 import { claimNextCommandWithState, recordReport, toCommandView } from '../services/commands.ts';
 import { agentCredentialsChanged, doorbellStub, primeClaimState, writeGatedHeartbeat, writeHeartbeatBeside } from '../services/agent-gate.ts';
 import { sha256Hex } from '../services/crypto.ts';
+import { engineDeploymentOf } from '../services/deploy-engine/engine.ts';
 import { durableDoorbell } from '../services/doorbell.ts';
 import { deploymentHashParam } from '../services/inputs/commands.ts';
 import { replaceNul } from '../services/inputs/text.ts';
@@ -203,6 +205,8 @@ export const agentRoutes = createRouter()
     const db = c.var.database.db;
     const { command, duplicate } = await recordReport(db, agent.deploymentHash, body);
     if (!duplicate) ringDoorbell(c, agent.deploymentHash, 'status');
+    const engineRun = engineDeploymentOf(command);
+    if (engineRun !== undefined && !duplicate) wakeEngineLater(c, agent.deploymentHash, engineRun);
     await recordHeartbeat(db, agent);
     return c.json(
       { message: 'Result accepted', item: { accepted: true, message: `Command result accepted, status: ${command.status}`, duplicate } },

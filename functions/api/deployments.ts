@@ -30,7 +30,15 @@ const Deployment = z
 const Started = z.object({
   message: z.string(),
   id: z.number().int().openapi({ description: 'The project id' }),
-  item: z.object({ deployment_id: z.number().int(), deployment_hash: z.string(), status: z.string() }),
+  item: z.object({
+    deployment_id: z.number().int(),
+    deployment_hash: z.string(),
+    status: z.string(),
+    install_command: z
+      .string()
+      .optional()
+      .openapi({ description: 'Built-in engine, own server: the one line to run as root on the server (`curl -fsSL <url> | sh`; a one-time secret inside, for the owner only)' }),
+  }),
 });
 
 const responses = { ...authErrorResponses, ...errorResponses, 409: jsonContent(ErrorBodySchema, 'The deployment has already ended') };
@@ -39,7 +47,8 @@ const idempotencyHeader = idempotencyKeyHeader(
   'The same key again (e.g. a retry after a lost answer) answers the deployment it started, 200, instead of starting another',
 );
 const startedResponses = {
-  202: jsonContent(Started, 'Accepted: the job is on its way to the install service'),
+  202: jsonContent(Started, 'Accepted: the job is on its way to the install service, or (built-in engine) the deployment waits for its server’s agent'),
+  422: jsonContent(ErrorBodySchema, 'The built-in engine cannot deploy to this provider (the message names those it can)'),
   200: jsonContent(Started, 'Already started with this Idempotency-Key'),
   ...responses,
 };
@@ -65,8 +74,13 @@ const deployWithCloud = createRoute({
 /** Both deploy routes: start (or find, by Idempotency-Key) the deployment, publish its job after answering. */
 async function startAndAnswer(c: Context<AppEnv>, projectId: number, input: SavedCloudDeployInput, idempotencyKey: string | undefined, savedCloudId?: number) {
   const started = await startAndPublish(c, projectId, input, idempotencyKey, savedCloudId);
-  const item = { deployment_id: started.deploymentId, deployment_hash: started.deploymentHash, status: started.status };
-  if (started.outboxId === undefined) return c.json({ message: 'Deployment already started with this Idempotency-Key', id: started.projectId, item }, 200);
+  const item = {
+    deployment_id: started.deploymentId,
+    deployment_hash: started.deploymentHash,
+    status: started.status,
+    ...(started.installCommand !== undefined && { install_command: started.installCommand }),
+  };
+  if (!started.fresh) return c.json({ message: 'Deployment already started with this Idempotency-Key', id: started.projectId, item }, 200);
   return c.json({ message: 'Deployment started', id: started.projectId, item }, 202);
 }
 

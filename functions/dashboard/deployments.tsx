@@ -439,7 +439,7 @@ export const deploymentPages = new Hono<AppEnv>()
         const keys = await listClouds(cloudDeps(c), user.id);
         const { page, body } = parseDeployForm(values, keys);
         const started = await startAndPublish(c, row.id, body, page.idempotency_key, page.cloud_id);
-        const notice = started.outboxId === undefined ? `Deployment ${started.deploymentId} was already started by this form.` : `Deployment ${started.deploymentId} started.`;
+        const notice = !started.fresh ? `Deployment ${started.deploymentId} was already started by this form.` : `Deployment ${started.deploymentId} started.`;
         return redirectWithNotice(c, deploymentUrl(row.id, started.deploymentId), notice);
       } catch (error) {
         const failure = asFormFailure(error, fieldOf);

@@ -1,5 +1,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import { constantTimeEqual } from '../services/crypto.ts';
+import { describeError, log } from '../logger.ts';
+import { runEngineStep } from './engine-runner.ts';
 import { HEARTBEAT_FLUSH_MS, type CachedAgent, type GateAnswer, type GateRequest, type HeartbeatClaim } from './agent-gate-types.ts';
 
 interface WaiterAttachment {
@@ -9,6 +11,9 @@ interface WaiterAttachment {
 
 /** Replay protection keeps a signed wait's request id this long past max(arrival, X-Timestamp). */
 export const REQUEST_ID_KEEP_MS = 10 * 60_000;
+
+/** A step that failed (database down) is tried again this soon by the alarm. */
+const ENGINE_RETRY_MS = 2_000;
 
 /**
  * One per deployment_hash: wakes whoever waits for news of that deployment (an agent waiting for a
@@ -42,6 +47,7 @@ export class DeploymentDoorbell extends DurableObject {
   private cleared: number;
   private epoch: number;
   private prunedAt = 0;
+  private engineRun: Promise<void> = Promise.resolve();
   /** The `agent` table's entries read or written by this instance; every write goes through storeAgent. */
   private readonly agents = new Map<string, CachedAgent>();
 
@@ -57,7 +63,7 @@ export class DeploymentDoorbell extends DurableObject {
     this.epoch = meta.get('epoch') ?? 0;
   }
 
-  private setMeta(key: 'version' | 'cleared' | 'epoch', value: number): void {
+  private setMeta(key: 'version' | 'cleared' | 'epoch' | 'engine', value: number): void {
     this.sql.exec(`insert into meta (key, value) values (?, ?) on conflict (key) do update set value = excluded.value`, key, value);
   }
 
@@ -99,14 +105,52 @@ export class DeploymentDoorbell extends DurableObject {
       return new Response(null, { status: 101, webSocket: client, headers });
     }
     if (url.pathname === '/ring' && request.method === 'POST') {
-      if (topic === 'commands') this.setMeta('version', ++this.version);
-      let woken = 0;
-      for (const socket of this.ctx.getWebSockets(topic)) {
-        if (this.send(socket, 'ring')) woken++;
-      }
-      return Response.json({ woken });
+      return Response.json({ woken: this.ring(topic) });
     }
     return new Response('not found', { status: 404 });
+  }
+
+  private ring(topic: string): number {
+    if (topic === 'commands') this.setMeta('version', ++this.version);
+    let woken = 0;
+    for (const socket of this.ctx.getWebSockets(topic)) {
+      if (this.send(socket, 'ring')) woken++;
+    }
+    return woken;
+  }
+
+  /**
+   * Something happened to the deployment's built-in engine run (it started, its agent enrolled or
+   * reported, a user acted): advance it now. The object owns the run from here: an alarm set first
+   * retries a step that failed, and each step leaves the alarm at the time it wants to look again.
+   */
+  async runEngine(deploymentId: number): Promise<void> {
+    this.sql.exec(`insert into meta (key, value) values ('engine', ?) on conflict (key) do update set value = excluded.value`, deploymentId);
+    await this.ctx.storage.setAlarm(Date.now() + ENGINE_RETRY_MS);
+    await this.advanceEngine(deploymentId);
+  }
+
+  override async alarm(): Promise<void> {
+    const row = this.sql.exec<{ value: number }>(`select value from meta where key = 'engine'`).toArray()[0];
+    if (row) await this.advanceEngine(row.value, true);
+  }
+
+  /** One step at a time in this object (Postgres' row lock orders it with the cron's). */
+  private advanceEngine(deploymentId: number, fromAlarm = false): Promise<void> {
+    const run = this.engineRun.then(async () => {
+      try {
+        const result = await runEngineStep(this.env as object, deploymentId);
+        if (result.queuedCommands) this.ring('commands');
+        if (result.wroteEvents) this.ring('status');
+        if (result.wakeAt) await this.ctx.storage.setAlarm(Math.max(result.wakeAt.getTime(), Date.now() + 10));
+        else await this.ctx.storage.deleteAlarm();
+      } catch (error) {
+        log('error', 'deploy engine step failed; retried by the alarm', { deploymentId, ...describeError(error) });
+        if (fromAlarm) throw error; // the runtime retries a failed alarm with backoff
+      }
+    });
+    this.engineRun = run.catch(() => undefined);
+    return run;
   }
 
   /**

@@ -4,7 +4,13 @@ import { currentUser, callerScope } from './caller.ts';
 import { deployDeps, outboxDeps } from './deps.ts';
 import type { AppEnv } from './env.ts';
 import { describeError, log } from '../logger.ts';
-import { cancelDeployment, startDeployment, type StartedDeployment } from '../services/deployments.ts';
+import { ApiError } from '../errors.ts';
+import { cloudCredentials } from '../services/clouds.ts';
+import { currentInstallCommand } from '../services/deploy-engine/enrollment.ts';
+import { installCommandOf } from '../services/deploy-engine/install-script.ts';
+import { cancelBuiltin, startBuiltinDeployment } from '../services/deploy-engine/operations.ts';
+import { cancelDeployment, findDeployment, startDeployment, type StartedDeployment } from '../services/deployments.ts';
+import { operationDeps, publicOrigin, usesBuiltinEngine, wakeEngineLater } from './engine.ts';
 import { durableDoorbell } from '../services/doorbell.ts';
 import type { SavedCloudDeployInput } from '../services/inputs/deployments.ts';
 import { publishOutboxEntry } from '../services/outbox.ts';
@@ -23,16 +29,46 @@ export function publishInBackground(c: Context<AppEnv>, outboxId: number): void 
  * Starts (or finds, by Idempotency-Key) a deployment for the signed-in caller and publishes its job
  * after the answer: both deploy routes, and the dashboard's deploy form.
  */
-export async function startAndPublish(c: Context<AppEnv>, projectId: number, input: SavedCloudDeployInput, idempotencyKey: string | undefined, savedCloudId?: number): Promise<StartedDeployment> {
+export interface StartedAnswer extends StartedDeployment {
+  /** False when an earlier request with the same Idempotency-Key started it. */
+  fresh: boolean;
+  /** Built-in engine: the line to run on the server, while it can still be used. */
+  installCommand?: string;
+}
+
+export async function startAndPublish(c: Context<AppEnv>, projectId: number, input: SavedCloudDeployInput, idempotencyKey: string | undefined, savedCloudId?: number): Promise<StartedAnswer> {
+  if (usesBuiltinEngine(c)) return startBuiltin(c, projectId, input, idempotencyKey, savedCloudId);
   const user = currentUser(c);
   outboxDeps(c); // delivery settings missing: 503 before anything is written
   const started = await startDeployment(deployDeps(c), { projectId, scope: callerScope(c), user: { id: user.id, email: user.email }, input, savedCloudId, idempotencyKey });
   if (started.outboxId !== undefined) publishInBackground(c, started.outboxId);
-  return started;
+  return { ...started, fresh: started.outboxId !== undefined };
+}
+
+/** The built-in engine: the deployment, its first revision and install command; its object takes it from there. */
+async function startBuiltin(c: Context<AppEnv>, projectId: number, input: SavedCloudDeployInput, idempotencyKey: string | undefined, savedCloudId?: number): Promise<StartedAnswer> {
+  const user = currentUser(c);
+  const deps = operationDeps(c);
+  const provider = savedCloudId !== undefined ? (await cloudCredentials(deps, savedCloudId, callerScope(c))).provider : input.cloud?.provider;
+  if (!provider) throw new ApiError(400, 'cloud is required', { errors: [{ path: 'body.cloud', message: 'Required' }] });
+  const started = await startBuiltinDeployment(deps, { projectId, scope: callerScope(c), userId: user.id, provider, server: input.server, idempotencyKey });
+  if (started.enrollmentSecret !== undefined) {
+    // The object sets its alarm for the agent's deadline now.
+    wakeEngineLater(c, started.deploymentHash, started.deploymentId);
+    return { ...started, fresh: true, installCommand: installCommandOf(publicOrigin(c), started.enrollmentSecret) };
+  }
+  const install = await currentInstallCommand(deps, started.deploymentId, publicOrigin(c));
+  return { ...started, fresh: false, installCommand: install?.install_command };
 }
 
 /** Cancels a deployment and tells the install service after the answer: the API's cancel route, and the dashboard's Cancel button. */
 export async function cancelAndPublish(c: Context<AppEnv>, projectId: number, deploymentId: number) {
+  const target = await findDeployment(c.var.database.db, { id: deploymentId }, callerScope(c));
+  if (target.engine === 'builtin' && target.projectId === projectId) {
+    const cancelled = await cancelBuiltin(c.var.database.db, target);
+    c.executionCtx.waitUntil(durableDoorbell(c.env.DEPLOYMENT_DOORBELL).ring(cancelled.deploymentHash, 'status'));
+    return cancelled;
+  }
   const result = await cancelDeployment(deployDeps(c), projectId, deploymentId, callerScope(c));
   if (result.cancelOutboxId !== undefined) publishInBackground(c, result.cancelOutboxId);
   c.executionCtx.waitUntil(durableDoorbell(c.env.DEPLOYMENT_DOORBELL).ring(result.deployment.deploymentHash, 'status'));

@@ -74,12 +74,16 @@ export interface RegisterDeps {
  */
 export async function registerAgent(
   deps: RegisterDeps,
-  request: { registration: Registration; scope?: Scope; ipAddress?: string },
+  request: { registration: Registration; scope?: Scope; ipAddress?: string; /** Through an install command's one-time secret. */ enrollment?: boolean },
 ): Promise<RegisteredAgent> {
   const hash = request.registration.deployment_hash;
-  const [target] = await deps.db.select({ id: deployment.id }).from(deployment).where(eq(deployment.deploymentHash, hash)).limit(1);
+  const [target] = await deps.db.select({ id: deployment.id, engine: deployment.engine }).from(deployment).where(eq(deployment.deploymentHash, hash)).limit(1);
   if (!target) throw notFound('Deployment not found');
   if (request.scope) await findDeployment(deps.db, { hash }, request.scope);
+  // The built-in engine's servers enrol with their install command: a hash alone proves nothing.
+  if (target.engine === 'builtin' && !request.scope && !request.enrollment) {
+    throw new ApiError(403, "This deployment's agent enrols with its install command (see the deployment page), not by its hash");
+  }
 
   const token = randomToken(48);
   const tokenHash = await sha256Hex(token);
@@ -89,7 +93,7 @@ export async function registerAgent(
     const [existing] = await tx.select().from(agents).where(eq(agents.deploymentHash, hash)).limit(1).for('update');
     let id: string;
     if (existing) {
-      if (!request.scope) throw conflict('Agent already registered for this deployment');
+      if (!request.scope && !request.enrollment) throw conflict('Agent already registered for this deployment');
       await tx
         .update(agents)
         .set({

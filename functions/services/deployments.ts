@@ -13,10 +13,10 @@ import { appendEvents, durationBetween } from './deployment-events.ts';
 import { withinScope, type Scope } from './scope.ts';
 import type { ServerInput } from './servers.ts';
 
-export const TERMINAL_STATUSES = ['completed', 'failed', 'error', 'cancelled', 'timed_out'] as const;
+export const TERMINAL_STATUSES = ['completed', 'failed', 'error', 'cancelled', 'timed_out', 'removed'] as const;
 /** What the install service may report (the reference listener's list, plus cancelled). */
 export const REPORTED_STATUSES = ['in_progress', 'paused', 'wait_resume', 'wait_start', 'confirmed', 'completed', 'failed', 'error', 'cancelled'] as const;
-export type DeploymentStatus = 'pending' | (typeof REPORTED_STATUSES)[number] | 'timed_out';
+export type DeploymentStatus = 'pending' | (typeof REPORTED_STATUSES)[number] | 'timed_out' | 'removed';
 
 export const isTerminal = (status: string) => (TERMINAL_STATUSES as readonly string[]).includes(status);
 

@@ -172,3 +172,16 @@ export function durableDoorbell(namespace: DurableObjectNamespace): Doorbell {
     },
   };
 }
+
+/**
+ * Asks the deployment's object to advance its built-in engine run now (durable/deployment-doorbell.ts
+ * `runEngine`). Never throws: the object's alarm and the cron catch up with a wake-up that was lost.
+ */
+export async function wakeEngine(namespace: DurableObjectNamespace, deploymentHash: string, deploymentId: number): Promise<void> {
+  try {
+    const stub = namespace.get(namespace.idFromName(deploymentHash)) as unknown as { runEngine(deploymentId: number): Promise<void> };
+    await stub.runEngine(deploymentId);
+  } catch {
+    // see above
+  }
+}

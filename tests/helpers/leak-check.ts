@@ -82,6 +82,14 @@ export const EXEMPTIONS: readonly Exemption[] = [
     kind: AGENT_TOKEN,
     handedOver: (body) => [item(body)?.agent_token, item((body as { data?: unknown } | null)?.data)?.agent_token],
   },
+  // functions/api/install.ts: an install command's enrollment answers the agent's env file, token included.
+  {
+    method: 'POST',
+    path: /^\/install\/[A-Za-z0-9_-]+\/enroll$/,
+    kind: AGENT_TOKEN,
+    parse: (text) => /^AGENT_TOKEN=(.*)$/m.exec(text)?.[1],
+    handedOver: (token) => [token],
+  },
   // functions/api/agents-admin.ts: rotation answers with the new token.
   { method: 'POST', path: /^\/admin\/agent\/[^/]+\/rotate-token$/, kind: AGENT_TOKEN, handedOver: (body) => [item(body)?.agent_token] },
 ];

@@ -1,0 +1,461 @@
+// The built-in deploy engine: one operation at a time per deployment (deploy, redeploy, rollback,
+// remove), advanced step by step. Postgres holds the record; `advanceDeployment` reads it under a
+// row lock, does what the current step needs (queue the agent's command once, read its report,
+// check a deadline), and says when to look again. The deployment's Durable Object calls it when
+// something happened (a report, an enrollment, a user's action) and on its alarm; the cron calls it
+// for operations whose wake time has long passed, so a lost wake-up delays a step, never stops it.
+//
+// Steps:  agent (first deploy: wait for the install command's enrollment)
+//      -> apply (deploy_app with the revision's compose and its secrets as env_vars)
+//      -> health (health "all" until every service runs, or the health deadline)
+//      -> done; a failed update goes to rollback (deploy_app of the last good revision).
+//         remove: remove_app for every service.
+import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import type { AnyDatabase } from '../../../db/client.ts';
+import { agents, commands, deployment, deploymentOperation, deploymentRevision, server, type Command, type Deployment, type DeploymentOperation, type DeploymentRevision } from '../../../db/schema.ts';
+import { decryptSecret } from '../crypto.ts';
+import { appendEvents, type NewEvent } from '../deployment-events.ts';
+import { composeProjectName, describeUnhealthy, servicesHealth } from './health.ts';
+import { addressesOf } from './revisions.ts';
+
+/** The `created_by` of the engine's own commands (users' commands carry their user id). */
+export const ENGINE_CREATOR = 'stacker-engine';
+export const HEALTH_RETRY_MS = 5_000;
+const LEASE_SETTLE_MS = 30_000;
+const APPLY_TIMEOUT_SECONDS = 600;
+const HEALTH_COMMAND_TIMEOUT_SECONDS = 60;
+const REMOVE_TIMEOUT_SECONDS = 120;
+/** A step can move on at once several times in one call (e.g. agent -> apply); this bounds the loop. */
+const MAX_TRANSITIONS = 8;
+
+export type OperationKind = 'deploy' | 'redeploy' | 'rollback' | 'remove';
+export type EngineStep = 'agent' | 'apply' | 'health' | 'rollback' | 'remove';
+
+export interface EngineDeps {
+  db: AnyDatabase;
+  securityKey: Uint8Array;
+  agentTimeoutSeconds: number;
+  healthTimeoutSeconds: number;
+  now?: () => Date;
+}
+
+export interface AdvanceResult {
+  /** When to call again if nothing happens sooner; null once no operation runs. */
+  wakeAt: Date | null;
+  /** Commands were queued: the agent's wait should be rung. */
+  queuedCommands: boolean;
+  /** Events were written: the deployment's readers should be rung. */
+  wroteEvents: boolean;
+  deploymentHash?: string;
+}
+
+/** The step each checklist line of the deployment page stands for (subject of the engine's progress events). */
+export const CHECKLIST_OF_STEP: Record<EngineStep, string> = { agent: 'agent', apply: 'stack', health: 'healthy', rollback: 'stack', remove: 'stack' };
+const PROGRESS_OF_STEP: Record<EngineStep, number> = { agent: 10, apply: 40, health: 70, rollback: 80, remove: 50 };
+
+type Tx = AnyDatabase;
+
+interface Context {
+  tx: Tx;
+  deps: EngineDeps;
+  now: Date;
+  op: DeploymentOperation;
+  deployment: Deployment;
+  events: NewEvent[];
+  queued: boolean;
+}
+
+type StepOutcome = { kind: 'wait'; wakeAt: Date | null } | { kind: 'moved' } | { kind: 'ended' };
+
+export async function advanceDeployment(deps: EngineDeps, deploymentId: number): Promise<AdvanceResult> {
+  const now = deps.now?.() ?? new Date();
+  return deps.db.transaction(async (tx) => {
+    const [op] = await tx
+      .select()
+      .from(deploymentOperation)
+      .where(and(eq(deploymentOperation.deploymentId, deploymentId), eq(deploymentOperation.status, 'running')))
+      .limit(1)
+      .for('update');
+    if (!op) return { wakeAt: null, queuedCommands: false, wroteEvents: false };
+    const [current] = await tx.select().from(deployment).where(eq(deployment.id, deploymentId)).limit(1);
+    if (!current) return { wakeAt: null, queuedCommands: false, wroteEvents: false };
+    const context: Context = { tx, deps, now, op, deployment: current, events: [], queued: false };
+    let wakeAt: Date | null = null;
+    for (let transitions = 0; transitions < MAX_TRANSITIONS; transitions++) {
+      const outcome = await runStep(context);
+      if (outcome.kind === 'wait') {
+        wakeAt = outcome.wakeAt;
+        break;
+      }
+      if (outcome.kind === 'ended') break;
+    }
+    await tx.update(deploymentOperation).set({ wakeAt }).where(eq(deploymentOperation.id, context.op.id));
+    if (context.events.length > 0) await appendEvents(tx, deploymentId, context.events);
+    return { wakeAt, queuedCommands: context.queued, wroteEvents: context.events.length > 0, deploymentHash: current.deploymentHash };
+  });
+}
+
+async function runStep(context: Context): Promise<StepOutcome> {
+  switch (context.op.step as EngineStep) {
+    case 'agent':
+      return stepAgent(context);
+    case 'apply':
+      return stepApply(context);
+    case 'health':
+      return stepHealth(context);
+    case 'rollback':
+      return stepRollback(context);
+    case 'remove':
+      return stepRemove(context);
+    default:
+      return fail(context, `unknown step ${context.op.step}`);
+  }
+}
+
+// ---- steps ----
+
+async function stepAgent(context: Context): Promise<StepOutcome> {
+  if (await agentOf(context)) return moveTo(context, 'apply', 'The agent enrolled: applying the stack');
+  const deadline = context.op.stepDeadlineAt;
+  if (deadline && context.now >= deadline) {
+    return fail(context, `The agent did not come online within ${minutes(context.deps.agentTimeoutSeconds)}: run the install command on the server (the deployment page offers a new one)`);
+  }
+  return { kind: 'wait', wakeAt: deadline };
+}
+
+async function stepApply(context: Context): Promise<StepOutcome> {
+  const revision = await revisionOf(context, context.op.revision!);
+  const applied = await applyRevision(context, 'apply', revision);
+  if (applied.kind === 'pending') return applied.outcome;
+  if (applied.kind === 'failed') return failUpdate(context, `deploy_app of revision ${revision.revision} failed: ${applied.reason}`);
+  return moveTo(context, 'health', `Revision ${revision.revision} applied: checking that every service runs`, { attempt: 1, deadlineSeconds: context.deps.healthTimeoutSeconds });
+}
+
+type ServicesOutcome = { kind: 'pending'; outcome: StepOutcome } | { kind: 'failed'; reason: string } | { kind: 'done' };
+
+/**
+ * The real agent's deploy_app starts one service (`docker compose up -d <app_code>`; an empty
+ * app_code is refused), so a revision is one deploy_app per service, each with the whole compose.
+ * The agent takes them in the order they were queued.
+ */
+function applyRevision(context: Context, step: string, revision: DeploymentRevision): Promise<ServicesOutcome> {
+  return perService(context, step, revision, 'deploy_app', APPLY_TIMEOUT_SECONDS, async (service) => ({ ...(await deployParameters(context, revision)), app_code: service }));
+}
+
+async function perService(
+  context: Context,
+  step: string,
+  revision: DeploymentRevision,
+  type: string,
+  timeoutSeconds: number,
+  parameters: (service: string) => Promise<Record<string, unknown>>,
+): Promise<ServicesOutcome> {
+  const services = revision.services.map((service) => service.name);
+  const queued: Command[] = [];
+  for (const service of services) {
+    queued.push(await ensureCommand(context, `${step}:${service}`, type, () => parameters(service), timeoutSeconds));
+  }
+  const failed = queued.map((command, index) => ({ command, service: services[index]! })).filter((entry) => ['failed', 'expired', 'cancelled'].includes(entry.command.status));
+  if (failed.length > 0) return { kind: 'failed', reason: failed.map((entry) => `${entry.service}: ${commandError(entry.command)}`).join('; ') };
+  for (const command of queued) {
+    const waiting = await awaitCommand(context, command);
+    if (waiting) return { kind: 'pending', outcome: waiting };
+  }
+  return { kind: 'done' };
+}
+
+async function stepHealth(context: Context): Promise<StepOutcome> {
+  const revision = await revisionOf(context, context.op.revision!);
+  const deadline = context.op.stepDeadlineAt;
+  const retryAt = context.op.wakeAt;
+  // Between attempts: the next health command is queued only once its time has come.
+  if (!(await commandByKey(context, `health:${context.op.attempt}`)) && retryAt && context.now < retryAt && context.op.attempt > 1) {
+    return { kind: 'wait', wakeAt: retryAt };
+  }
+  const command = await ensureCommand(context, `health:${context.op.attempt}`, 'health', { app_code: 'all', include_metrics: false }, HEALTH_COMMAND_TIMEOUT_SECONDS);
+  if (command.status === 'queued' || command.status === 'sent' || command.status === 'executing') {
+    if (deadline && context.now >= deadline) return failUpdate(context, `The stack did not become healthy within ${minutes(context.deps.healthTimeoutSeconds)}: the agent did not answer the health check`);
+    return { kind: 'wait', wakeAt: earliest(deadline, afterLease(context, command)) };
+  }
+  const health = command.status === 'completed' ? servicesHealth(command.result, revision.services.map((service) => service.name), composeProjectName(context.deployment.deploymentHash)) : undefined;
+  if (health && health.every((entry) => entry.ok)) return succeed(context, revision);
+  const problem = health ? `not running: ${describeUnhealthy(health)}` : `the health check failed: ${commandError(command)}`;
+  const next = new Date(context.now.getTime() + HEALTH_RETRY_MS);
+  if (deadline && next >= deadline) {
+    return failUpdate(context, `Revision ${revision.revision} did not become healthy within ${minutes(context.deps.healthTimeoutSeconds)} (${problem})`);
+  }
+  await context.tx
+    .update(deploymentOperation)
+    .set({ attempt: context.op.attempt + 1 })
+    .where(eq(deploymentOperation.id, context.op.id));
+  context.op = { ...context.op, attempt: context.op.attempt + 1, wakeAt: next };
+  if (context.op.attempt === 2 || context.op.attempt % 6 === 0) {
+    context.events.push(progressEvent(context, 'health', 'in_progress', `Waiting for the services (${problem})`));
+  }
+  return { kind: 'wait', wakeAt: next };
+}
+
+async function stepRollback(context: Context): Promise<StepOutcome> {
+  const good = await revisionOf(context, context.op.rollbackTo!);
+  const applied = await applyRevision(context, `rollback-r${good.revision}`, good);
+  if (applied.kind === 'pending') return applied.outcome;
+  const failure = context.op.failure ?? 'The update failed';
+  if (applied.kind === 'failed') return end(context, 'failed', `${failure}. The rollback to revision ${good.revision} failed too: ${applied.reason}`);
+  return end(context, 'failed', `${failure}. Rolled back to revision ${good.revision}, which is running again.`);
+}
+
+async function stepRemove(context: Context): Promise<StepOutcome> {
+  const agent = await agentOf(context);
+  const revisionNumber = context.deployment.currentRevision ?? context.op.revision;
+  if (!agent || revisionNumber === null) return end(context, 'removed', agent ? 'Removed: nothing was running' : 'Removed: no agent had enrolled, so nothing was running');
+  const revision = await revisionOf(context, revisionNumber);
+  // delete_config would delete the compose file the services share (and v0.2.1 then reports a Vault
+  // error, which reads as a failure): the containers go, the file stays.
+  const removed = await perService(context, 'remove', revision, 'remove_app', REMOVE_TIMEOUT_SECONDS, async (service) => ({
+    app_code: service,
+    delete_config: false,
+    remove_volumes: false,
+  }));
+  if (removed.kind === 'pending') return removed.outcome;
+  if (removed.kind === 'failed') return fail(context, `Removing the stack failed: ${removed.reason}`);
+  return end(context, 'removed', `Removed: ${revision.services.map((service) => service.name).join(', ')} stopped and deleted on the server`);
+}
+
+// ---- transitions ----
+
+async function moveTo(context: Context, step: EngineStep, message: string, options: { attempt?: number; deadlineSeconds?: number } = {}): Promise<StepOutcome> {
+  const stepDeadlineAt = options.deadlineSeconds !== undefined ? new Date(context.now.getTime() + options.deadlineSeconds * 1000) : context.op.stepDeadlineAt;
+  const [updated] = await context.tx
+    .update(deploymentOperation)
+    .set({ step, attempt: options.attempt ?? context.op.attempt, stepStartedAt: context.now, stepDeadlineAt })
+    .where(eq(deploymentOperation.id, context.op.id))
+    .returning();
+  context.op = updated!;
+  context.events.push(progressEvent(context, step, 'in_progress', message));
+  await setDeployment(context, { status: 'in_progress', progress: PROGRESS_OF_STEP[step], message });
+  return { kind: 'moved' };
+}
+
+async function succeed(context: Context, revision: DeploymentRevision): Promise<StepOutcome> {
+  const { tx } = context;
+  await tx
+    .update(deploymentRevision)
+    .set({ status: 'superseded' })
+    .where(and(eq(deploymentRevision.deploymentId, context.deployment.id), eq(deploymentRevision.status, 'running')));
+  await tx
+    .update(deploymentRevision)
+    .set({ status: 'running', appliedAt: context.now, message: null })
+    .where(and(eq(deploymentRevision.deploymentId, context.deployment.id), eq(deploymentRevision.revision, revision.revision)));
+  await tx.update(deployment).set({ currentRevision: revision.revision }).where(eq(deployment.id, context.deployment.id));
+  const address = await serverAddressOf(context);
+  const addresses = addressesOf(revision.services, address).map((entry) => entry.url);
+  const where = addresses.length > 0 ? ` at ${addresses.join(', ')}` : '';
+  return end(context, 'completed', `Revision ${revision.revision} is running${where}`);
+}
+
+/** A failure of the revision being applied: an update goes back to the last good revision. */
+async function failUpdate(context: Context, reason: string): Promise<StepOutcome> {
+  const revision = context.op.revision!;
+  // What the agent has not taken of the broken revision is not applied any more.
+  await withdrawQueuedCommands(context.tx, context.deployment.deploymentHash);
+  await context.tx
+    .update(deploymentRevision)
+    .set({ status: 'failed', message: reason.slice(0, 2000) })
+    .where(and(eq(deploymentRevision.deploymentId, context.deployment.id), eq(deploymentRevision.revision, revision)));
+  const good = context.deployment.currentRevision;
+  if (good === null || good === revision) return end(context, 'failed', reason);
+  const [updated] = await context.tx
+    .update(deploymentOperation)
+    .set({ step: 'rollback', failure: reason.slice(0, 2000), rollbackTo: good, stepStartedAt: context.now })
+    .where(eq(deploymentOperation.id, context.op.id))
+    .returning();
+  context.op = updated!;
+  const message = `${reason}. Rolling back to revision ${good}`;
+  context.events.push(progressEvent(context, 'rollback', 'in_progress', message));
+  await setDeployment(context, { status: 'in_progress', progress: PROGRESS_OF_STEP.rollback, message });
+  return { kind: 'moved' };
+}
+
+function fail(context: Context, reason: string): Promise<StepOutcome> {
+  return end(context, 'failed', reason);
+}
+
+async function end(context: Context, status: 'completed' | 'failed' | 'removed', message: string): Promise<StepOutcome> {
+  const operationStatus = status === 'failed' ? 'failed' : 'completed';
+  await context.tx
+    .update(deploymentOperation)
+    .set({ status: operationStatus, endedAt: context.now, failure: status === 'failed' ? message.slice(0, 2000) : context.op.failure })
+    .where(eq(deploymentOperation.id, context.op.id));
+  context.op = { ...context.op, status: operationStatus };
+  const step = context.op.step as EngineStep;
+  // A failed removal leaves the stack as it was: the deployment keeps its status.
+  const deploymentStatus = context.op.kind === 'remove' && status === 'failed' ? context.deployment.status : status;
+  context.events.push(progressEvent(context, step, deploymentStatus === status ? status : 'failed', message, status === 'completed' ? 100 : undefined));
+  await setDeployment(context, { status: deploymentStatus, progress: status === 'completed' ? 100 : undefined, message, ...(status === 'removed' && { currentRevision: null }) });
+  return { kind: 'ended' };
+}
+
+async function setDeployment(context: Context, values: { status: string; progress?: number; message: string; currentRevision?: null }): Promise<void> {
+  const [updated] = await context.tx
+    .update(deployment)
+    .set({ ...values, message: values.message.slice(0, 4000), updatedAt: sql`now()` })
+    .where(eq(deployment.id, context.deployment.id))
+    .returning();
+  context.deployment = updated!;
+}
+
+function progressEvent(context: Context, step: EngineStep, status: string, message: string, progress?: number): NewEvent {
+  return { kind: 'progress', status, progress: progress ?? PROGRESS_OF_STEP[step], subject: CHECKLIST_OF_STEP[step], message };
+}
+
+// ---- commands ----
+
+/** The idempotency key of a step's command: one per deployment, operation, revision and step. */
+function commandKey(context: Context, step: string): string {
+  return `engine:op${context.op.id}:r${context.op.revision ?? 0}:${step}`;
+}
+
+async function commandByKey(context: Context, step: string): Promise<Command | undefined> {
+  const [row] = await context.tx
+    .select()
+    .from(commands)
+    .where(and(eq(commands.deploymentHash, context.deployment.deploymentHash), eq(commands.createdBy, ENGINE_CREATOR), eq(commands.idempotencyKey, commandKey(context, step))))
+    .limit(1);
+  return row;
+}
+
+/** Queues the step's command unless it exists; however often a step runs, its command is queued once. */
+async function ensureCommand(
+  context: Context,
+  step: string,
+  type: string,
+  parameters: Record<string, unknown> | (() => Promise<Record<string, unknown>>),
+  timeoutSeconds: number,
+): Promise<Command> {
+  const existing = await commandByKey(context, step);
+  if (existing) return existing;
+  const [row] = await context.tx
+    .insert(commands)
+    .values({
+      commandId: `cmd_${crypto.randomUUID()}`,
+      deploymentHash: context.deployment.deploymentHash,
+      type,
+      priority: 'high',
+      priorityRank: 2,
+      parameters: typeof parameters === 'function' ? await parameters() : parameters,
+      timeoutSeconds,
+      metadata: { engine: { deployment: context.deployment.id, operation: context.op.id, step } },
+      createdBy: ENGINE_CREATOR,
+      idempotencyKey: commandKey(context, step),
+      maxAttempts: 3,
+    })
+    .onConflictDoNothing()
+    .returning();
+  if (!row) return (await commandByKey(context, step))!;
+  context.queued = true;
+  context.events.push({ kind: 'command', status: 'queued', subject: row.commandId, message: `${type}: queued by the engine` });
+  return row;
+}
+
+/** While the agent has not finished the command: wait for its report (or give up at the agent's deadline). */
+async function awaitCommand(context: Context, command: Command): Promise<StepOutcome | undefined> {
+  if (command.status === 'queued') {
+    // Nobody took it: the agent is offline. It gets the agent's deadline, counted from the step's start.
+    const deadline = new Date(context.op.stepStartedAt.getTime() + context.deps.agentTimeoutSeconds * 1000);
+    if (context.now < deadline) return { kind: 'wait', wakeAt: deadline };
+    await context.tx.update(commands).set({ status: 'cancelled', updatedAt: sql`now()` }).where(and(eq(commands.id, command.id), eq(commands.status, 'queued')));
+    return fail(context, `The agent did not take ${command.type} within ${minutes(context.deps.agentTimeoutSeconds)}: it is offline (is the server on, and its agent container running?)`);
+  }
+  if (command.status === 'sent' || command.status === 'executing') {
+    return { kind: 'wait', wakeAt: afterLease(context, command) };
+  }
+  return undefined;
+}
+
+/**
+ * When to look at a command the agent holds: just after its lease ends. A lease that already ended
+ * is the cron's to settle (offered again, or expired), so look again after its next run.
+ */
+function afterLease(context: Context, command: Command): Date | null {
+  if (command.status === 'queued') return null;
+  const lease = command.leaseExpiresAt?.getTime();
+  if (lease === undefined) return null;
+  return lease > context.now.getTime() ? new Date(lease + 1000) : new Date(context.now.getTime() + LEASE_SETTLE_MS);
+}
+
+function commandError(command: Command): string {
+  if (command.status === 'expired') return 'the agent took it but never reported (expired)';
+  if (command.status === 'cancelled') return 'it was cancelled';
+  const error = command.error as unknown;
+  const text = typeof error === 'string' ? error : error && typeof error === 'object' && 'error' in error ? String((error as { error: unknown }).error) : JSON.stringify(error);
+  return (text ?? 'no reason given').slice(0, 500);
+}
+
+// ---- reads ----
+
+async function revisionOf(context: Context, revision: number): Promise<DeploymentRevision> {
+  const [row] = await context.tx
+    .select()
+    .from(deploymentRevision)
+    .where(and(eq(deploymentRevision.deploymentId, context.deployment.id), eq(deploymentRevision.revision, revision)))
+    .limit(1);
+  if (!row) throw new Error(`deployment ${context.deployment.id} has no revision ${revision}`);
+  return row;
+}
+
+async function deployParameters(context: Context, revision: DeploymentRevision): Promise<Record<string, unknown>> {
+  const env = JSON.parse(await decryptSecret(context.deps.securityKey, revision.sealedEnv)) as Record<string, string>;
+  return { app_code: '', compose_content: revision.compose, env_vars: env, pull: true, force_recreate: false };
+}
+
+async function agentOf(context: Context) {
+  const [agent] = await context.tx.select({ id: agents.id }).from(agents).where(eq(agents.deploymentHash, context.deployment.deploymentHash)).limit(1);
+  return agent;
+}
+
+async function serverAddressOf(context: Context): Promise<string | null> {
+  if (context.deployment.serverId === null) return null;
+  const [row] = await context.tx.select({ address: server.srvIp }).from(server).where(eq(server.id, context.deployment.serverId)).limit(1);
+  return row?.address ?? null;
+}
+
+const minutes = (seconds: number) => (seconds % 60 === 0 ? `${seconds / 60} min` : `${seconds} s`);
+
+function earliest(...dates: Array<Date | null | undefined>): Date | null {
+  const times = dates.filter((date): date is Date => date instanceof Date).map((date) => date.getTime());
+  return times.length > 0 ? new Date(Math.min(...times)) : null;
+}
+
+// ---- for the cron ----
+
+/** Deployments whose running operation should have been looked at a while ago (a wake-up was lost). */
+export async function overdueOperations(db: AnyDatabase, graceSeconds = 30): Promise<Array<{ deploymentId: number; deploymentHash: string }>> {
+  return db
+    .select({ deploymentId: deploymentOperation.deploymentId, deploymentHash: deployment.deploymentHash })
+    .from(deploymentOperation)
+    .innerJoin(deployment, eq(deployment.id, deploymentOperation.deploymentId))
+    .where(and(eq(deploymentOperation.status, 'running'), lt(deploymentOperation.wakeAt, sql`now() - make_interval(secs => ${graceSeconds})`)))
+    .limit(500);
+}
+
+/** The engine's operations of a deployment, newest first. */
+export async function listOperations(db: AnyDatabase, deploymentId: number): Promise<DeploymentOperation[]> {
+  return db.select().from(deploymentOperation).where(eq(deploymentOperation.deploymentId, deploymentId)).orderBy(desc(deploymentOperation.id)).limit(50);
+}
+
+/** Withdraws the engine's commands that no agent took yet (a cancelled or replaced operation). */
+export async function withdrawQueuedCommands(db: AnyDatabase, deploymentHash: string): Promise<number> {
+  const withdrawn = await db
+    .update(commands)
+    .set({ status: 'cancelled', updatedAt: sql`now()` })
+    .where(and(eq(commands.deploymentHash, deploymentHash), eq(commands.createdBy, ENGINE_CREATOR), inArray(commands.status, ['queued'])))
+    .returning({ id: commands.id });
+  return withdrawn.length;
+}
+
+/** The deployment whose engine run queued this command (its report wakes that run); undefined for users' commands. */
+export function engineDeploymentOf(command: Pick<Command, 'createdBy' | 'metadata'>): number | undefined {
+  if (command.createdBy !== ENGINE_CREATOR) return undefined;
+  const id = (command.metadata as { engine?: { deployment?: unknown } } | null)?.engine?.deployment;
+  return typeof id === 'number' ? id : undefined;
+}

@@ -1,0 +1,347 @@
+// The built-in deploy engine inside workerd (DEPLOY_ENGINE=builtin, vitest.config.ts): an own server
+// enrolled by its install command, the real agent's commands driven by the deployment's Durable
+// Object, revisions, rollback of a broken update, removal, and the deadlines.
+import { env } from 'cloudflare:test';
+import { and, eq, sql } from 'drizzle-orm';
+import { describe, expect, it } from 'vitest';
+import { agentEnrollment, commands, deploymentOperation } from '../../db/schema.ts';
+import { wakeEngine } from '../../functions/services/doorbell.ts';
+import { AgentSimulator, type WaitAnswer } from '../helpers/agent-simulator.ts';
+import { api, bearerFor, jsonRequest, uniqueId } from '../helpers/auth.ts';
+import { withDatabase } from '../helpers/db.ts';
+import { createProjectFor, requestAndSettle, type ProjectRef } from '../helpers/deploy.ts';
+import { projectForms } from '../helpers/fixtures.ts';
+
+const SERVER_IP = '203.0.113.10';
+const ownDeploy = { cloud: { provider: 'own' }, server: { srv_ip: SERVER_IP, ssh_user: 'root', ssh_port: 22 }, stack: { vars: [] } };
+
+interface StartedBuiltin {
+  item: { deployment_id: number; deployment_hash: string; status: string; install_command: string };
+}
+
+interface Detail {
+  status: string;
+  message: string | null;
+  install_command: string | null;
+  addresses: Array<{ service: string; url: string }>;
+  current_revision: number | null;
+  revisions: Array<{ revision: number; status: string; current: boolean }>;
+}
+
+interface EventView {
+  seq: number;
+  kind: string;
+  status: string | null;
+  message: string | null;
+  subject: string | null;
+}
+
+class OwnServer {
+  readonly project: ProjectRef;
+  readonly deploymentId: number;
+  readonly hash: string;
+  readonly installCommand: string;
+  agent?: AgentSimulator;
+  cursor = 0;
+
+  constructor(project: ProjectRef, started: StartedBuiltin['item']) {
+    this.project = project;
+    this.deploymentId = started.deployment_id;
+    this.hash = started.deployment_hash;
+    this.installCommand = started.install_command;
+  }
+
+  static async deploy(form = projectForms[1]!.body): Promise<OwnServer> {
+    const project = await createProjectFor(uniqueId('engine'), form);
+    const response = await requestAndSettle(`/project/${project.id}/deploy`, jsonRequest('POST', ownDeploy, bearerFor('group_user', project.userId)));
+    expect(response.status).toBe(202);
+    return new OwnServer(project, ((await response.json()) as StartedBuiltin).item);
+  }
+
+  get secret(): string {
+    return /\/install\/([A-Za-z0-9_-]+)'/.exec(this.installCommand)![1]!;
+  }
+
+  get owner() {
+    return bearerFor('group_user', this.project.userId);
+  }
+
+  path(suffix = '') {
+    return `/project/${this.project.id}/deployments/${this.deploymentId}${suffix}`;
+  }
+
+  async enroll(): Promise<Response> {
+    return requestAndSettle(`/install/${this.secret}/enroll`, { method: 'POST' });
+  }
+
+  /** Runs the install command's exchange and starts the agent with the env file it answers. */
+  async enrollAgent(): Promise<AgentSimulator> {
+    const response = await this.enroll();
+    expect(response.status).toBe(200);
+    const file = Object.fromEntries((await response.text()).trim().split('\n').map((line) => line.split(/=(.*)/s).slice(0, 2) as [string, string]));
+    expect(file.DEPLOYMENT_HASH).toBe(this.hash);
+    this.agent = new AgentSimulator({ agentId: file.AGENT_ID!, token: file.AGENT_TOKEN!, deploymentHash: this.hash });
+    return this.agent;
+  }
+
+  async detail(): Promise<Detail> {
+    const response = await api(this.path(), { headers: this.owner });
+    expect(response.status).toBe(200);
+    return ((await response.json()) as { item: Detail }).item;
+  }
+
+  /** The agent's next command (its long-poll answers at once when one is queued, or when one is rung in). */
+  async nextCommand(): Promise<NonNullable<WaitAnswer['item']>> {
+    for (let polls = 0; polls < 5; polls++) {
+      const { status, body } = await this.agent!.wait(10);
+      if (status === 200 && body.item && 'command_id' in body.item) return body.item as NonNullable<WaitAnswer['item']>;
+    }
+    throw new Error('no command came');
+  }
+
+  /** Reads the event log until an event satisfies `until` (held on the deployment's object between events). */
+  async eventsUntil(until: (event: EventView) => boolean): Promise<EventView[]> {
+    const seen: EventView[] = [];
+    for (let reads = 0; reads < 20; reads++) {
+      const response = await api(`${this.path('/events')}?after=${this.cursor}&wait=10`, { headers: this.owner });
+      const page = ((await response.json()) as { list: EventView[] }).list;
+      for (const event of page) {
+        seen.push(event);
+        this.cursor = event.seq;
+        if (until(event)) return seen;
+      }
+    }
+    throw new Error(`the awaited event never came; saw ${JSON.stringify(seen.map((event) => `${event.kind}/${event.status}: ${event.message}`))}`);
+  }
+
+  async wake(): Promise<void> {
+    await wakeEngine(env.DEPLOYMENT_DOORBELL, this.hash, this.deploymentId);
+  }
+
+  /** The running operation's step deadline, moved to now: the next look at it finds it passed. */
+  async expireStep(): Promise<void> {
+    await withDatabase((db) =>
+      db
+        .update(deploymentOperation)
+        .set({ stepDeadlineAt: sql`now() - interval '1 second'`, stepStartedAt: sql`now() - interval '1 day'` })
+        .where(and(eq(deploymentOperation.deploymentId, this.deploymentId), eq(deploymentOperation.status, 'running'))),
+    );
+  }
+
+  async post(suffix: string, body?: unknown, method = 'POST'): Promise<Response> {
+    return requestAndSettle(this.path(suffix), body === undefined ? { method, headers: this.owner } : jsonRequest(method, body, this.owner));
+  }
+}
+
+/** The engine's last event of an operation: its progress event with the deployment's new status. */
+const ended = (status: string) => (event: EventView) => event.kind === 'progress' && event.status === status;
+
+const healthy = (hash: string, services: string[], unhealthy: string[] = []) => ({
+  type: 'all_health',
+  status: unhealthy.length > 0 ? 'degraded' : 'ok',
+  containers: [
+    { app_code: 'stacker-agent', container_name: 'stacker-agent', container_state: 'running', status: 'ok' },
+    ...services.map((service) => {
+      const name = `${hash}-${service}-1`;
+      const bad = unhealthy.includes(service);
+      return { app_code: name, container_name: name, container_state: bad ? 'exited' : 'running', status: bad ? 'unhealthy' : 'ok' };
+    }),
+  ],
+});
+
+/** The agent applies what it is sent and reports every service running. */
+async function applyAndReportHealthy(server: OwnServer): Promise<void> {
+  const apply = await server.nextCommand();
+  expect(apply.type).toBe('deploy_app');
+  expect((await server.agent!.report(apply.command_id, { result: { status: 'ok' } })).status).toBe(200);
+  const health = await server.nextCommand();
+  expect(health.type).toBe('health');
+  expect(health.parameters).toMatchObject({ app_code: 'all' });
+  expect((await server.agent!.report(health.command_id, { result: healthy(server.hash, ['postgrest']) })).status).toBe(200);
+}
+
+async function commandsOf(hash: string, type: string) {
+  return withDatabase((db) => db.select().from(commands).where(and(eq(commands.deploymentHash, hash), eq(commands.type, type))));
+}
+
+describe('the built-in engine on an own server', () => {
+  it('enrols the server once, applies the compose with its secrets as env_vars, checks health, ends completed with the addresses', async () => {
+    const server = await OwnServer.deploy();
+    expect(server.installCommand).toMatch(/^curl -fsSL 'http:\/\/stacker\.test\/install\/[A-Za-z0-9_-]{32,}' \| sh$/);
+    const before = await server.detail();
+    expect(before.status).toBe('pending');
+    expect(before.install_command).toBe(server.installCommand);
+
+    const script = await api(`/install/${server.secret}`);
+    expect(script.status).toBe(200);
+    const text = await script.text();
+    expect(text.startsWith('#!/bin/sh')).toBe(true);
+    expect(text).toContain(`/install/${server.secret}/enroll`);
+    expect(text).toContain("AGENT_IMAGE='trydirect/status:v0.2.1'");
+
+    // Its hash alone registers nothing: the install command is the way in.
+    const byHash = await api('/api/v1/agent/register', jsonRequest('POST', { deployment_hash: server.hash, agent_version: '0.2.1', capabilities: ['docker'], system_info: {} }));
+    expect(byHash.status).toBe(403);
+
+    const agent = await server.enrollAgent();
+    const again = await server.enroll();
+    expect(again.status).toBe(410);
+    expect(((await again.json()) as { message: string }).message).toMatch(/already used .*new install command/);
+    expect((await server.detail()).install_command).toBeNull();
+
+    const apply = await server.nextCommand();
+    expect(apply.type).toBe('deploy_app');
+    const parameters = apply.parameters as { compose_content: string; env_vars: Record<string, string>; app_code: string };
+    expect(parameters.app_code).toBe('postgrest');
+    expect(parameters.env_vars).toEqual({ POSTGREST_PGPASSWORD_: 'password' });
+    expect(parameters.compose_content).toContain("'PGPASSWORD ': ${POSTGREST_PGPASSWORD_}");
+    expect(parameters.compose_content).not.toMatch(/PGPASSWORD ': password/);
+    await agent.report(apply.command_id, { result: { status: 'ok' } });
+
+    const health = await server.nextCommand();
+    expect(health.type).toBe('health');
+    await agent.report(health.command_id, { result: healthy(server.hash, ['postgrest']) });
+    const events = await server.eventsUntil(ended('completed'));
+    expect(events.at(-1)!.message).toBe(`Revision 1 is running at http://${SERVER_IP}:3000`);
+    expect(JSON.stringify(events)).not.toContain('password');
+
+    const after = await server.detail();
+    expect(after).toMatchObject({ status: 'completed', current_revision: 1, addresses: [{ service: 'postgrest', url: `http://${SERVER_IP}:3000` }] });
+    expect(after.revisions).toMatchObject([{ revision: 1, status: 'running', current: true }]);
+  });
+
+  it('queues each step’s command once, however often the step is run', async () => {
+    const server = await OwnServer.deploy();
+    await server.enrollAgent();
+    await Promise.all([server.wake(), server.wake(), server.wake()]);
+    await server.wake();
+    expect(await commandsOf(server.hash, 'deploy_app')).toHaveLength(1);
+  });
+
+  it('refuses a used, a replaced and an expired install command, each saying so, and offers a new one', async () => {
+    const server = await OwnServer.deploy();
+    const renewed = await server.post('/install-command');
+    expect(renewed.status).toBe(201);
+    const replaced = await server.enroll();
+    expect(replaced.status).toBe(410);
+    expect(((await replaced.json()) as { message: string }).message).toMatch(/replaced by a newer one/);
+
+    const fresh = ((await renewed.json()) as { item: { install_command: string } }).item.install_command;
+    const secret = /\/install\/([A-Za-z0-9_-]+)'/.exec(fresh)![1]!;
+    await withDatabase((db) => db.update(agentEnrollment).set({ expiresAt: sql`now() - interval '1 minute'` }).where(eq(agentEnrollment.deploymentId, server.deploymentId)));
+    const late = await requestAndSettle(`/install/${secret}/enroll`, { method: 'POST' });
+    expect(late.status).toBe(410);
+    expect(((await late.json()) as { message: string }).message).toMatch(/expired at/);
+    expect((await requestAndSettle(`/install/${'x'.repeat(43)}/enroll`, { method: 'POST' })).status).toBe(404);
+  });
+
+  it('ends failed with what to do when the agent never comes online', async () => {
+    const server = await OwnServer.deploy();
+    await server.expireStep();
+    await server.wake();
+    const events = await server.eventsUntil(ended('failed'));
+    expect(events.at(-1)!.message).toMatch(/agent did not come online within 15 min: run the install command/);
+  });
+
+  it('redeploys as a new revision; a second redeploy while one runs is 409', async () => {
+    const server = await OwnServer.deploy();
+    await server.enrollAgent();
+    await applyAndReportHealthy(server);
+    await server.eventsUntil(ended('completed'));
+
+    const [first, second] = await Promise.all([server.post('/redeploy'), server.post('/redeploy')]);
+    expect([first.status, second.status].sort()).toEqual([202, 409]);
+    await applyAndReportHealthy(server);
+    await server.eventsUntil(ended('completed'));
+    const detail = await server.detail();
+    expect(detail.current_revision).toBe(2);
+    expect(detail.revisions.map((entry) => [entry.revision, entry.status])).toEqual([
+      [2, 'running'],
+      [1, 'superseded'],
+    ]);
+  });
+
+  it('rolls a broken update back: deploy_app fails, the last good revision is applied again, the deployment ends failed saying so', async () => {
+    const server = await OwnServer.deploy();
+    const agent = await server.enrollAgent();
+    await applyAndReportHealthy(server);
+    await server.eventsUntil(ended('completed'));
+
+    expect((await server.post('/redeploy')).status).toBe(202);
+    const broken = await server.nextCommand();
+    await agent.report(broken.command_id, { status: 'failed', error: 'pull access denied for nosuch/image' });
+    const rollback = await server.nextCommand();
+    expect(rollback.type).toBe('deploy_app');
+    await agent.report(rollback.command_id, { result: { status: 'ok' } });
+    const events = await server.eventsUntil(ended('failed'));
+    expect(events.at(-1)!.message).toBe(
+      'deploy_app of revision 2 failed: postgrest: pull access denied for nosuch/image. Rolled back to revision 1, which is running again.',
+    );
+    const detail = await server.detail();
+    expect(detail.current_revision).toBe(1);
+    expect(detail.revisions.map((entry) => [entry.revision, entry.status])).toEqual([
+      [2, 'failed'],
+      [1, 'running'],
+    ]);
+  });
+
+  it('rolls back an update whose services do not come up before the health deadline', async () => {
+    const server = await OwnServer.deploy();
+    const agent = await server.enrollAgent();
+    await applyAndReportHealthy(server);
+    await server.eventsUntil(ended('completed'));
+
+    expect((await server.post('/redeploy')).status).toBe(202);
+    const apply = await server.nextCommand();
+    await agent.report(apply.command_id, { result: { status: 'ok' } });
+    const health = await server.nextCommand();
+    await server.expireStep();
+    await agent.report(health.command_id, { result: healthy(server.hash, ['postgrest'], ['postgrest']) });
+    const rollback = await server.nextCommand();
+    expect(rollback.type).toBe('deploy_app');
+    await agent.report(rollback.command_id, { result: { status: 'ok' } });
+    const events = await server.eventsUntil(ended('failed'));
+    expect(events.at(-1)!.message).toMatch(/^Revision 2 did not become healthy within 5 min \(not running: postgrest \(exited\)\)\. Rolled back to revision 1/);
+  });
+
+  it('rolls back to a chosen revision, and refuses one that does not exist', async () => {
+    const server = await OwnServer.deploy();
+    await server.enrollAgent();
+    await applyAndReportHealthy(server);
+    await server.eventsUntil(ended('completed'));
+    expect((await server.post('/redeploy')).status).toBe(202);
+    await applyAndReportHealthy(server);
+    await server.eventsUntil(ended('completed'));
+
+    expect((await server.post('/rollback', { revision: 9 })).status).toBe(404);
+    const started = await server.post('/rollback', { revision: 1 });
+    expect(started.status).toBe(202);
+    await applyAndReportHealthy(server);
+    await server.eventsUntil(ended('completed'));
+    expect((await server.detail()).current_revision).toBe(1);
+  });
+
+  it('removes the stack: remove_app for each service, then removed', async () => {
+    const server = await OwnServer.deploy();
+    const agent = await server.enrollAgent();
+    await applyAndReportHealthy(server);
+    await server.eventsUntil(ended('completed'));
+
+    expect((await server.post('', undefined, 'DELETE')).status).toBe(202);
+    const remove = await server.nextCommand();
+    expect(remove.type).toBe('remove_app');
+    expect(remove.parameters).toMatchObject({ app_code: 'postgrest' });
+    await agent.report(remove.command_id, { result: { status: 'ok' } });
+    const events = await server.eventsUntil(ended('removed'));
+    expect(events.at(-1)!.message).toMatch(/^Removed: postgrest/);
+    expect(await server.detail()).toMatchObject({ status: 'removed', addresses: [] });
+    expect((await server.post('/redeploy')).status).toBe(409);
+  });
+
+  it('refuses a provider it cannot create servers on, naming the ones it can', async () => {
+    const project = await createProjectFor(uniqueId('engine'));
+    const response = await requestAndSettle(`/project/${project.id}/deploy`, jsonRequest('POST', { ...ownDeploy, cloud: { provider: 'htz', cloud_token: 'x'.repeat(20) } }, bearerFor('group_user', project.userId)));
+    expect(response.status).toBe(422);
+    expect(((await response.json()) as { message: string }).message).toMatch(/deploys to: own/);
+  });
+});
