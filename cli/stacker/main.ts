@@ -8,18 +8,12 @@ import { Api, apiFor, apiUrlOf, type GlobalOptions } from './api.ts';
 import { completionScript } from './completion.ts';
 import { eventLine, followEvents, TERMINAL_COMMAND_STATUSES, type DeploymentEvent } from './follow.ts';
 import { activity, CliError, EXIT, EXIT_CODES_HELP, info, printJson, printTable, progressBar, red } from './output.ts';
-import { toProjectForm } from './conversions.ts';
-import type { StackerFile } from './stacker-file.ts';
 import { registerAuthCommands } from './commands/auth.ts';
 import { registerConfigCommands } from './commands/config.ts';
+import { projectOf, push, registerProjectCommands, type Project } from './commands/project.ts';
 import { registerServiceCommands } from './commands/service.ts';
 import { globals, loadFile, withExamples, withRetry, type CommandDeps, type Opts } from './commands/shared.ts';
 
-interface Project {
-  id: number;
-  name: string;
-  updated_at: string;
-}
 type Deployment = DeploymentView;
 interface CommandView {
   command_id: string;
@@ -36,20 +30,6 @@ const program = new Command('stacker');
 
 // ---- shared helpers -----------------------------------------------------------------------------
 
-async function findProject(api: Api, name: string): Promise<Project | undefined> {
-  const projects = (await api.get<Project>('/project')).list ?? [];
-  return projects.filter((project) => project.name === name).sort((a, b) => b.id - a.id)[0];
-}
-
-/** The project named by --project (id or name), else by stacker.yml. */
-async function projectOf(api: Api, opts: Opts & { project?: string }): Promise<Project> {
-  if (opts.project && /^\d+$/.test(opts.project)) return (await api.get<Project>(`/project/${opts.project}`)).item!;
-  const name = opts.project ?? loadFile(opts).file.name;
-  const found = await findProject(api, name);
-  if (!found) throw new CliError(`there is no project "${name}" on ${api.baseUrl} yet: run \`stacker push\``);
-  return found;
-}
-
 async function deploymentOf(api: Api, project: Project, wanted?: string): Promise<Deployment> {
   const list = (await api.get<Deployment>(`/project/${project.id}/deployments`)).list ?? [];
   const found = wanted ? list.find((d) => String(d.id) === wanted || d.deployment_hash === wanted) : list[0];
@@ -57,15 +37,6 @@ async function deploymentOf(api: Api, project: Project, wanted?: string): Promis
     throw new CliError(wanted ? `project "${project.name}" has no deployment ${wanted}: see \`stacker deployments\`` : `project "${project.name}" has not been deployed yet: run \`stacker deploy\``);
   }
   return found;
-}
-
-/** Creates or updates the project of stacker.yml: the same file twice is one project. */
-async function push(api: Api, file: StackerFile): Promise<{ project: Project; created: boolean }> {
-  const form = toProjectForm(file);
-  const existing = await findProject(api, file.name);
-  if (existing) return { project: (await api.put<Project>(`/project/${existing.id}`, form)).item!, created: false };
-  const created = await withRetry(() => api.post<Project>('/project', form, { headers: { 'idempotency-key': randomUUID() } }));
-  return { project: created.item!, created: true };
 }
 
 // ---- the program ----------------------------------------------------------------------------------
@@ -104,33 +75,7 @@ registerConfigCommands(program, deps);
 registerServiceCommands(program, deps);
 
 // push, compose, deploy, status, logs, lists, cancel
-withExamples(
-  program
-    .command('push')
-    .description('create the project of stacker.yml on the server, or update it (the same file twice is one project)')
-    .option('--json', 'the project as JSON')
-    .action(async (options: { json?: boolean }, command: Command) => {
-      const opts = globals(command);
-      const { file } = loadFile(opts);
-      const { project, created } = await push(apiFor(opts), file);
-      if (options.json) return printJson(project);
-      process.stdout.write(`${created ? 'Created' : 'Updated'} project "${project.name}" (id ${project.id})\n`);
-    }),
-  'stacker push',
-);
-withExamples(
-  program
-    .command('compose')
-    .description('print the docker-compose the server generates for the project')
-    .option('--project <id|name>', 'another project than stacker.yml\'s')
-    .action(async (options: { project?: string }, command: Command) => {
-      const opts = { ...globals(command), ...options };
-      const api = apiFor(opts);
-      const project = await projectOf(api, opts);
-      process.stdout.write((await api.get<string>(`/project/${project.id}/compose`)).item ?? '');
-    }),
-  'stacker compose > docker-compose.generated.yml',
-);
+registerProjectCommands(program, deps);
 
 interface Cloud {
   id: number;
