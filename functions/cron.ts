@@ -6,7 +6,7 @@ import { describeError, log, setLogLevel } from './logger.ts';
 import { pruneAgentRequestIds } from './services/agent-signature.ts';
 import { deploymentsWithStaleQueue, expireCommandLeases } from './services/commands.ts';
 import { expireOverdueDeployments } from './services/deployments.ts';
-import { overdueOperations } from './services/deploy-engine/engine.ts';
+import { overdueOperations } from './services/deploy-engine/runs.ts';
 import { durableDoorbell, wakeEngine } from './services/doorbell.ts';
 import { publishDueJobs } from './services/outbox.ts';
 import { publisherFromConfig } from './services/queue.ts';

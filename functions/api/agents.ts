@@ -15,7 +15,7 @@ import { waitForCommand } from '../services/command-wait.ts';
 import { claimNextCommandWithState, recordReport, toCommandView } from '../services/commands.ts';
 import { agentCredentialsChanged, doorbellStub, primeClaimState, writeGatedHeartbeat, writeHeartbeatBeside } from '../services/agent-gate.ts';
 import { sha256Hex } from '../services/crypto.ts';
-import { engineDeploymentOf } from '../services/deploy-engine/engine.ts';
+import { engineDeploymentOf } from '../services/deploy-engine/runs.ts';
 import { durableDoorbell } from '../services/doorbell.ts';
 import { deploymentHashParam } from '../services/inputs/commands.ts';
 import { replaceNul } from '../services/inputs/text.ts';

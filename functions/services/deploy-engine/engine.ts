@@ -10,16 +10,15 @@
 //      -> health (health "all" until every service runs, or the health deadline)
 //      -> done; a failed update goes to rollback (deploy_app of the last good revision).
 //         remove: remove_app for every service.
-import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { AnyDatabase } from '../../../db/client.ts';
 import { agents, commands, deployment, deploymentOperation, deploymentRevision, server, type Command, type Deployment, type DeploymentOperation, type DeploymentRevision } from '../../../db/schema.ts';
 import { decryptSecret } from '../crypto.ts';
 import { appendEvents, type NewEvent } from '../deployment-events.ts';
 import { composeProjectName, describeUnhealthy, servicesHealth } from './health.ts';
 import { addressesOf } from './revisions.ts';
+import { ENGINE_CREATOR, withdrawQueuedCommands } from './runs.ts';
 
-/** The `created_by` of the engine's own commands (users' commands carry their user id). */
-export const ENGINE_CREATOR = 'stacker-engine';
 export const HEALTH_RETRY_MS = 5_000;
 const LEASE_SETTLE_MS = 30_000;
 const APPLY_TIMEOUT_SECONDS = 600;
@@ -424,38 +423,4 @@ const minutes = (seconds: number) => (seconds % 60 === 0 ? `${seconds / 60} min`
 function earliest(...dates: Array<Date | null | undefined>): Date | null {
   const times = dates.filter((date): date is Date => date instanceof Date).map((date) => date.getTime());
   return times.length > 0 ? new Date(Math.min(...times)) : null;
-}
-
-// ---- for the cron ----
-
-/** Deployments whose running operation should have been looked at a while ago (a wake-up was lost). */
-export async function overdueOperations(db: AnyDatabase, graceSeconds = 30): Promise<Array<{ deploymentId: number; deploymentHash: string }>> {
-  return db
-    .select({ deploymentId: deploymentOperation.deploymentId, deploymentHash: deployment.deploymentHash })
-    .from(deploymentOperation)
-    .innerJoin(deployment, eq(deployment.id, deploymentOperation.deploymentId))
-    .where(and(eq(deploymentOperation.status, 'running'), lt(deploymentOperation.wakeAt, sql`now() - make_interval(secs => ${graceSeconds})`)))
-    .limit(500);
-}
-
-/** The engine's operations of a deployment, newest first. */
-export async function listOperations(db: AnyDatabase, deploymentId: number): Promise<DeploymentOperation[]> {
-  return db.select().from(deploymentOperation).where(eq(deploymentOperation.deploymentId, deploymentId)).orderBy(desc(deploymentOperation.id)).limit(50);
-}
-
-/** Withdraws the engine's commands that no agent took yet (a cancelled or replaced operation). */
-export async function withdrawQueuedCommands(db: AnyDatabase, deploymentHash: string): Promise<number> {
-  const withdrawn = await db
-    .update(commands)
-    .set({ status: 'cancelled', updatedAt: sql`now()` })
-    .where(and(eq(commands.deploymentHash, deploymentHash), eq(commands.createdBy, ENGINE_CREATOR), inArray(commands.status, ['queued'])))
-    .returning({ id: commands.id });
-  return withdrawn.length;
-}
-
-/** The deployment whose engine run queued this command (its report wakes that run); undefined for users' commands. */
-export function engineDeploymentOf(command: Pick<Command, 'createdBy' | 'metadata'>): number | undefined {
-  if (command.createdBy !== ENGINE_CREATOR) return undefined;
-  const id = (command.metadata as { engine?: { deployment?: unknown } } | null)?.engine?.deployment;
-  return typeof id === 'number' ? id : undefined;
 }

@@ -15,7 +15,8 @@ import type { Scope } from '../scope.ts';
 import type { ServerInput } from '../servers.ts';
 import { addressesOf, domainsOf, prepareRevision, type RevisionService } from './revisions.ts';
 import { issueEnrollment } from './enrollment.ts';
-import { withdrawQueuedCommands, type OperationKind } from './engine.ts';
+import type { OperationKind } from './engine.ts';
+import { withdrawQueuedCommands } from './runs.ts';
 
 /** Cloud providers the built-in engine can deploy to (`own`: a server the user already has). */
 export const BUILTIN_PROVIDERS = ['own'] as const;

@@ -105,6 +105,8 @@ export class HostileRequests {
       user_id: s.userId,
       cloud_id: s.cloudId,
       deployment_id: s.deploymentId,
+      // A well-formed install command secret that names no enrollment (the hostile cases must not use one up).
+      secret: 'unknown-install-secret-000000000000000000000',
     };
     if (byName[name] !== undefined) return String(byName[name]);
     const resource = op.path.split('/').filter((segment) => segment && segment !== 'admin')[0];
