@@ -1,16 +1,18 @@
 // stacker: the user's command line. Sign in, describe a stack in stacker.yml, push and deploy it,
 // follow the deployment, and drive the agent on the deployed server. Run it as `npx stacker`.
+// This file builds the program (global options, help, errors), registers the command groups of
+// commands/ on it in the order `stacker --help` lists them, and runs it.
 import { Command, CommanderError, Option } from 'commander';
 import { apiFor, apiUrlOf } from './api.ts';
-import { completionScript } from './completion.ts';
-import { activity, CliError, EXIT, EXIT_CODES_HELP, info, printJson, printTable, progressBar, red } from './output.ts';
 import { registerAgentCommands } from './commands/agent.ts';
 import { registerAuthCommands } from './commands/auth.ts';
+import { registerCompletionCommand } from './commands/completion.ts';
 import { registerConfigCommands } from './commands/config.ts';
 import { registerDeployCommands } from './commands/deploy.ts';
 import { registerProjectCommands } from './commands/project.ts';
 import { registerServiceCommands } from './commands/service.ts';
-import { withExamples, type CommandDeps } from './commands/shared.ts';
+import type { CommandDeps } from './commands/shared.ts';
+import { activity, CliError, EXIT, EXIT_CODES_HELP, info, printJson, printTable, progressBar, red } from './output.ts';
 
 const program = new Command('stacker');
 
@@ -45,8 +47,10 @@ const deps: CommandDeps = { apiFor, apiUrlOf, info, printJson, printTable, progr
 // login, logout, whoami
 registerAuthCommands(program, deps);
 
-// init, config, service
+// init, config validate/show/example/schema
 registerConfigCommands(program, deps);
+
+// service list/add
 registerServiceCommands(program, deps);
 
 // push, compose
@@ -55,21 +59,11 @@ registerProjectCommands(program, deps);
 // deploy, status, logs, deployments, servers, clouds, cancel
 registerDeployCommands(program, deps);
 
-// agent
+// agent health/status/apps/history/logs/restart/exec
 registerAgentCommands(program, deps);
 
-withExamples(
-  program
-    .command('completion')
-    .description('print a shell completion script')
-    .argument('<shell>', 'bash or zsh')
-    .action((shell: string) => {
-      if (shell !== 'bash' && shell !== 'zsh') throw new CliError(`no completion for "${shell}": bash or zsh`, EXIT.usage);
-      process.stdout.write(completionScript(program, shell));
-    }),
-  'source <(stacker completion bash)',
-  'stacker completion zsh > "${fpath[1]}/_stacker"',
-);
+// completion
+registerCompletionCommand(program);
 
 // ---- run --------------------------------------------------------------------------------------------
 
