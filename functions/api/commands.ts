@@ -5,7 +5,7 @@ import { badRequest } from '../errors.ts';
 import { createRouter } from '../http/router.ts';
 import { authErrorResponses, errorResponses, ErrorBodySchema, idempotencyKeyHeader, jsonContent, userSecurity } from '../http/openapi.ts';
 import { checkCommandParameters } from '../services/command-types.ts';
-import { cancelCommand, createCommand, getCommand, listCommands, toCommandView } from '../services/commands.ts';
+import { cancelCommand, createCommand, getCommand, listCommands, toOwnerCommandView } from '../services/commands.ts';
 import { commandIdParam, deploymentHashParam, NewCommandBody } from '../services/inputs/commands.ts';
 import { CommandSchema } from './responses.ts';
 
@@ -56,20 +56,20 @@ export const commandRoutes = createRouter()
     });
     if (created) ringDoorbell(c, command.deploymentHash, 'commands', 'status');
     return created
-      ? c.json({ message: 'Command created successfully', item: toCommandView(command) }, 201)
-      : c.json({ message: 'Command already created with this Idempotency-Key', item: toCommandView(command) }, 200);
+      ? c.json({ message: 'Command created successfully', item: toOwnerCommandView(command) }, 201)
+      : c.json({ message: 'Command already created with this Idempotency-Key', item: toOwnerCommandView(command) }, 200);
   })
   .openapi(list, async (c) => {
     const rows = await listCommands(c.var.database.db, c.req.valid('param').deployment_hash, callerScope(c));
-    return c.json({ message: 'Commands fetched successfully', list: rows.map(toCommandView) }, 200);
+    return c.json({ message: 'Commands fetched successfully', list: rows.map(toOwnerCommandView) }, 200);
   })
   .openapi(get, async (c) => {
     const { deployment_hash, command_id } = c.req.valid('param');
-    return c.json({ message: 'Command fetched successfully', item: toCommandView(await getCommand(c.var.database.db, deployment_hash, command_id, callerScope(c))) }, 200);
+    return c.json({ message: 'Command fetched successfully', item: toOwnerCommandView(await getCommand(c.var.database.db, deployment_hash, command_id, callerScope(c))) }, 200);
   })
   .openapi(cancel, async (c) => {
     const { deployment_hash, command_id } = c.req.valid('param');
     const row = await cancelCommand(c.var.database.db, deployment_hash, command_id, callerScope(c));
     ringDoorbell(c, deployment_hash, 'status');
-    return c.json({ message: 'Command cancelled successfully', item: toCommandView(row) }, 200);
+    return c.json({ message: 'Command cancelled successfully', item: toOwnerCommandView(row) }, 200);
   });

@@ -19,7 +19,7 @@ import type { AuthenticatedUser } from '../principal.ts';
 import { DEFAULT_GRACE_MINUTES } from '../services/agent-tokens.ts';
 import { agentOverview, HEARTBEAT_EVERY_SECONDS, OFFLINE_AFTER_SECONDS, type AgentOverview } from '../services/agents.ts';
 import { AGENT_COMMAND_TYPES, checkCommandParameters, isTypedCommand } from '../services/command-types.ts';
-import { cancelCommand, createCommand, listCommands, PRIORITIES, toCommandView, type CommandView, type Priority } from '../services/commands.ts';
+import { cancelCommand, createCommand, listCommands, PRIORITIES, toOwnerCommandView, type CommandView, type Priority } from '../services/commands.ts';
 import { findDeployment } from '../services/deployments.ts';
 import { commandIdParam } from '../services/inputs/commands.ts';
 import { containsNul } from '../services/inputs/text.ts';
@@ -501,7 +501,7 @@ async function consolePage(c: PageContext, user: AuthenticatedUser, form?: { val
             </article>
           </div>
           <section id="agent-commands" hx-get={`${url}/commands`} hx-trigger="deployment-event from:body" hx-swap="innerHTML" hx-sync="this:queue last">
-            <CommandList commands={commands.map(toCommandView)} url={url} />
+            <CommandList commands={commands.map(toOwnerCommandView)} url={url} />
           </section>
         </div>
         <style>{raw(AGENT_CSS)}</style>
@@ -546,7 +546,7 @@ export const agentConsolePages = new Hono<AppEnv>()
     fragment(async (c, user) => {
       const { deployment, url } = await consoleTarget(c, user);
       const commands = await listCommands(c.var.database.db, deployment.deploymentHash, scopeOfUser(user));
-      return c.html(<CommandList commands={commands.map(toCommandView)} url={url} />, 200, pageHeaders);
+      return c.html(<CommandList commands={commands.map(toOwnerCommandView)} url={url} />, 200, pageHeaders);
     }),
   )
   .post(

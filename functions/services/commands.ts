@@ -37,6 +37,16 @@ export interface CommandView {
   lease_expires_at: string | null;
 }
 
+/** What a command's owner sees: as the agent gets it, but the values of secrets sent as env_vars masked. */
+export function toOwnerCommandView(row: Command): CommandView {
+  const view = toCommandView(row);
+  const envVars = (view.parameters as { env_vars?: unknown }).env_vars;
+  if (!envVars || typeof envVars !== 'object' || Array.isArray(envVars)) return view;
+  const masked = Object.fromEntries(Object.keys(envVars).map((name) => [name, '********']));
+  return { ...view, parameters: { ...view.parameters, env_vars: masked } };
+}
+
+/** A command as the agent receives it (the owner's views go through toOwnerCommandView). */
 export function toCommandView(row: Command): CommandView {
   return {
     id: row.id,

@@ -197,6 +197,9 @@ describe('the built-in engine on an own server', () => {
     expect(parameters.compose_content).toContain("'PGPASSWORD ': ${POSTGREST_PGPASSWORD_}");
     expect(parameters.compose_content).not.toMatch(/PGPASSWORD ': password/);
     await agent.report(apply.command_id, { result: { status: 'ok' } });
+    // Its owner reads the command with the secret's name, not its value.
+    const asOwner = await api(`/api/v1/commands/${server.hash}/${apply.command_id}`, { headers: server.owner });
+    expect(((await asOwner.json()) as { item: { parameters: { env_vars: unknown } } }).item.parameters.env_vars).toEqual({ POSTGREST_PGPASSWORD_: '********' });
 
     const health = await server.nextCommand();
     expect(health.type).toBe('health');
