@@ -279,7 +279,9 @@ export async function recordReport(db: AnyDatabase, agentDeploymentHash: string,
       completedAt,
       startedAt: report.started_at ? new Date(report.started_at) : current.startedAt,
       leaseExpiresAt: null,
-      metadata: report.executed_by ? { ...(current.metadata ?? {}), executed_by: report.executed_by } : current.metadata,
+      // The agent's own word is kept: v0.2.1 reports `success` with warnings in `errors` (a pull that
+      // failed while the image was already there), which the outcome counts as failed.
+      metadata: { ...(current.metadata ?? {}), ...(report.executed_by && { executed_by: report.executed_by }), reported_status: report.status },
       updatedAt: sql`now()`,
     })
     .where(and(eq(commands.id, current.id), inArray(commands.status, ['queued', 'sent', 'executing'])))

@@ -213,6 +213,17 @@ describe('the built-in engine on an own server', () => {
     expect(after.revisions).toMatchObject([{ revision: 1, status: 'running', current: true }]);
   });
 
+  it('goes on after a deploy_app the agent reports as success with warnings (v0.2.1: a pull that failed while the image was there)', async () => {
+    const server = await OwnServer.deploy();
+    const agent = await server.enrollAgent();
+    const apply = await server.nextCommand();
+    await agent.report(apply.command_id, { status: 'success', result: { status: 'ok' }, errors: [{ code: 'pull_warning', message: 'docker compose pull failed: toomanyrequests' }] });
+    const health = await server.nextCommand();
+    expect(health.type).toBe('health');
+    await agent.report(health.command_id, { result: healthy(server.hash, ['postgrest']) });
+    await server.eventsUntil(ended('completed'));
+  });
+
   it('queues each step’s command once, however often the step is run', async () => {
     const server = await OwnServer.deploy();
     await server.enrollAgent();

@@ -154,7 +154,7 @@ async function perService(
   for (const service of services) {
     queued.push(await ensureCommand(context, `${step}:${service}`, type, () => parameters(service), timeoutSeconds));
   }
-  const failed = queued.map((command, index) => ({ command, service: services[index]! })).filter((entry) => ['failed', 'expired', 'cancelled'].includes(entry.command.status));
+  const failed = queued.map((command, index) => ({ command, service: services[index]! })).filter((entry) => ['failed', 'expired', 'cancelled'].includes(entry.command.status) && !succeededWithWarnings(entry.command));
   if (failed.length > 0) return { kind: 'failed', reason: failed.map((entry) => `${entry.service}: ${commandError(entry.command)}`).join('; ') };
   for (const command of queued) {
     const waiting = await awaitCommand(context, command);
@@ -176,7 +176,7 @@ async function stepHealth(context: Context): Promise<StepOutcome> {
     if (deadline && context.now >= deadline) return failUpdate(context, `The stack did not become healthy within ${minutes(context.deps.healthTimeoutSeconds)}: the agent did not answer the health check`);
     return { kind: 'wait', wakeAt: earliest(deadline, afterLease(context, command)) };
   }
-  const health = command.status === 'completed' ? servicesHealth(command.result, revision.services.map((service) => service.name), composeProjectName(context.deployment.deploymentHash)) : undefined;
+  const health = command.status === 'completed' || succeededWithWarnings(command) ? servicesHealth(command.result, revision.services.map((service) => service.name), composeProjectName(context.deployment.deploymentHash)) : undefined;
   if (health && health.every((entry) => entry.ok)) return succeed(context, revision);
   const problem = health ? `not running: ${describeUnhealthy(health)}` : `the health check failed: ${commandError(command)}`;
   const next = new Date(context.now.getTime() + HEALTH_RETRY_MS);
@@ -380,6 +380,11 @@ function afterLease(context: Context, command: Command): Date | null {
   const lease = command.leaseExpiresAt?.getTime();
   if (lease === undefined) return null;
   return lease > context.now.getTime() ? new Date(lease + 1000) : new Date(context.now.getTime() + LEASE_SETTLE_MS);
+}
+
+/** The agent said success but listed warnings (see recordReport): the step went through. */
+function succeededWithWarnings(command: Command): boolean {
+  return command.status === 'failed' && (command.metadata as { reported_status?: unknown } | null)?.reported_status === 'success';
 }
 
 function commandError(command: Command): string {
