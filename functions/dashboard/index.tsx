@@ -35,12 +35,12 @@ import {
   startSignIn,
 } from '../services/dashboard-sessions.ts';
 import { durableRateLimits } from '../services/rate-limit.ts';
-import { adminPages } from './admin.tsx';
-import { agentConsolePages } from './agent-console.tsx';
-import { builderPages } from './builder.tsx';
+import { adminPages } from './admin/index.tsx';
+import { agentConsolePages } from './agent-console/index.tsx';
+import { builderPages } from './builder/index.tsx';
 import { apiClientPages } from './api-clients.tsx';
 import { cloudKeyPages } from './cloud-keys.tsx';
-import { deploymentPages } from './deployments.tsx';
+import { deploymentPages } from './deployments/index.tsx';
 import { liveEventPages } from './live-events.tsx';
 import { projectPages } from './projects.tsx';
 import { ratingPages } from './ratings.tsx';

@@ -2,13 +2,13 @@
 // (disable, enable). Every page is adminPage's: a signed-in user without the role gets 403.
 import { Hono } from 'hono';
 import { z } from 'zod';
-import type { CatalogApp } from '../../db/schema.ts';
-import { apiClientDeps } from '../http/deps.ts';
-import type { AppEnv } from '../http/env.ts';
-import { notFound } from '../errors.ts';
-import { ActionButton, asFormFailure, Field, fieldId, FormMessage, RowsTable, type FieldErrors, type FormFailure } from './components/forms.tsx';
-import type { AuthenticatedUser } from '../principal.ts';
-import { disableApiClient, enableApiClient, listAllApiClients } from '../services/api-clients.ts';
+import type { CatalogApp } from '../../../db/schema.ts';
+import { apiClientDeps } from '../../http/deps.ts';
+import type { AppEnv } from '../../http/env.ts';
+import { notFound } from '../../errors.ts';
+import { ActionButton, asFormFailure, Field, fieldId, FormMessage, RowsTable, type FieldErrors, type FormFailure } from '../components/forms.tsx';
+import type { AuthenticatedUser } from '../../principal.ts';
+import { disableApiClient, enableApiClient, listAllApiClients } from '../../services/api-clients.ts';
 import {
   catalogCodePattern,
   catalogEntrySchema,
@@ -18,10 +18,10 @@ import {
   listCatalog,
   updateCatalogApp,
   type CatalogEntryInput,
-} from '../services/catalog.ts';
-import { listAllProjects } from '../services/projects.ts';
-import { appCount } from './projects.tsx';
-import { adminPage, FormFields, idParam, redirectWithNotice, renderPage, type PageContext } from './components/page.tsx';
+} from '../../services/catalog.ts';
+import { listAllProjects } from '../../services/projects.ts';
+import { appCount } from '../projects.tsx';
+import { adminPage, FormFields, idParam, redirectWithNotice, renderPage, type PageContext } from '../components/page.tsx';
 
 const LIST_LIMIT = 500;
 

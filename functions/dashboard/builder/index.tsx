@@ -4,20 +4,20 @@
 import { Hono } from 'hono';
 import { raw } from 'hono/html';
 import { z } from 'zod';
-import type { Project } from '../../db/schema.ts';
-import type { AppEnv } from '../http/env.ts';
-import { ApiError } from '../errors.ts';
-import { projectDeps } from '../http/deps.ts';
-import { highlightYaml } from './assets/highlight-yaml.js';
-import { Breadcrumbs } from './components/layout.tsx';
-import { ActionButton, asFormFailure, Field, FormMessage, RowsTable, SelectField, type FieldErrors, type FormFailure } from './components/forms.tsx';
-import type { AuthenticatedUser } from '../principal.ts';
-import { catalogCodePattern, getCatalogApp, listCatalog } from '../services/catalog.ts';
-import { formatEnvFile, parseEnvFile, type EnvEntry } from '../services/env-file.ts';
-import { projectFormSchema } from '../services/inputs/projects.ts';
-import { composeOfStored, findProject, updateProject } from '../services/projects.ts';
-import { DeploySection, projectDeployments } from './deployments.tsx';
-import { FormFields, idParam, invalidForm, pathParam, redirectWithNotice, renderPage, userPage, type PageContext } from './components/page.tsx';
+import type { Project } from '../../../db/schema.ts';
+import type { AppEnv } from '../../http/env.ts';
+import { ApiError } from '../../errors.ts';
+import { projectDeps } from '../../http/deps.ts';
+import { highlightYaml } from '../assets/highlight-yaml.js';
+import { Breadcrumbs } from '../components/layout.tsx';
+import { ActionButton, asFormFailure, Field, FormMessage, RowsTable, SelectField, type FieldErrors, type FormFailure } from '../components/forms.tsx';
+import type { AuthenticatedUser } from '../../principal.ts';
+import { catalogCodePattern, getCatalogApp, listCatalog } from '../../services/catalog.ts';
+import { formatEnvFile, parseEnvFile, type EnvEntry } from '../../services/env-file.ts';
+import { projectFormSchema } from '../../services/inputs/projects.ts';
+import { composeOfStored, findProject, updateProject } from '../../services/projects.ts';
+import { DeploySection, projectDeployments } from '../deployments/index.tsx';
+import { FormFields, idParam, invalidForm, pathParam, redirectWithNotice, renderPage, userPage, type PageContext } from '../components/page.tsx';
 import {
   addCatalogApp,
   addCustomApp,
@@ -35,8 +35,8 @@ import {
   type RawApp,
   type RawForm,
   type StackApp,
-} from '../services/stack-form.ts';
-import { scopeOfUser } from '../services/scope.ts';
+} from '../../services/stack-form.ts';
+import { scopeOfUser } from '../../services/scope.ts';
 
 const projectUrl = (id: number) => `/projects/${id}`;
 const appUrl = (id: number, code: unknown) => `/projects/${id}/apps/${encodeURIComponent(String(code))}`;
