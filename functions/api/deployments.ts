@@ -5,8 +5,11 @@ import { callerScope } from '../http/caller.ts';
 import { cancelAndPublish, startAndPublish } from '../http/deploy-actions.ts';
 import type { AppEnv } from '../http/env.ts';
 import { notFound } from '../errors.ts';
+import { operationDeps, publicOrigin } from '../http/engine.ts';
 import { createRouter } from '../http/router.ts';
 import { authErrorResponses, errorResponses, ErrorBodySchema, idempotencyKeyHeader, idParam, jsonContent, userSecurity } from '../http/openapi.ts';
+import type { Deployment as DeploymentRow } from '../../db/schema.ts';
+import { currentInstallCommand } from '../services/deploy-engine/enrollment.ts';
 import { findDeployment, isTerminal, listDeployments, toDeploymentView } from '../services/deployments.ts';
 import { EVENT_KINDS, listEvents, MAX_EVENTS_PAGE, MAX_EVENTS_WAIT_SECONDS, toEventView, waitForEvents } from '../services/deployment-events.ts';
 import { durableDoorbell } from '../services/doorbell.ts';
@@ -24,6 +27,10 @@ const Deployment = z
     created_at: z.string(),
     updated_at: z.string(),
     deadline_at: z.string().nullable(),
+    install_command: z
+      .string()
+      .optional()
+      .openapi({ description: 'Built-in engine, until the agent enrolled: the one line to run as root on the server (for the owner only)' }),
   })
   .openapi('Deployment');
 
@@ -82,6 +89,14 @@ async function startAndAnswer(c: Context<AppEnv>, projectId: number, input: Save
   };
   if (!started.fresh) return c.json({ message: 'Deployment already started with this Idempotency-Key', id: started.projectId, item }, 200);
   return c.json({ message: 'Deployment started', id: started.projectId, item }, 202);
+}
+
+/** The deployment, and for the built-in engine its install command while the agent has not enrolled. */
+async function withInstallCommand(c: Context<AppEnv>, row: DeploymentRow) {
+  const view = toDeploymentView(row);
+  if (row.engine !== 'builtin' || isTerminal(row.status)) return view;
+  const install = await currentInstallCommand(operationDeps(c), row.id, publicOrigin(c));
+  return install ? { ...view, install_command: install.install_command } : view;
 }
 
 const statusQuery = z
@@ -192,7 +207,7 @@ export const deployRoutes = createRouter()
     const where = query.deployment_id !== undefined ? { id: query.deployment_id } : { hash: query.deployment_hash! };
     const scope = callerScope(c);
     const current = await findDeployment(c.var.database.db, where, scope);
-    if (!query.wait) return c.json({ message: 'OK', item: toDeploymentView(current) }, 200);
+    if (!query.wait) return c.json({ message: 'OK', item: await withInstallCommand(c, current) }, 200);
     const latest = await waitForChange({
       doorbell: durableDoorbell(c.env.DEPLOYMENT_DOORBELL),
       deploymentHash: current.deploymentHash,
@@ -201,7 +216,7 @@ export const deployRoutes = createRouter()
       read: () => findDeployment(c.var.database.db, where, scope),
       beforeWait: () => c.var.database.release(),
     });
-    return c.json({ message: 'OK', item: toDeploymentView(latest) }, 200);
+    return c.json({ message: 'OK', item: await withInstallCommand(c, latest) }, 200);
   })
   .openapi(list, async (c) => c.json({ message: 'OK', list: await listDeployments(c.var.database.db, c.req.valid('param').id, callerScope(c)) }, 200))
   .openapi(events, async (c) => {

@@ -168,6 +168,8 @@ describe('the built-in engine on an own server', () => {
   it('enrols the server once, applies the compose with its secrets as env_vars, checks health, ends completed with the addresses', async () => {
     const server = await OwnServer.deploy();
     expect(server.installCommand).toMatch(/^curl -fsSL 'http:\/\/stacker\.test\/install\/[A-Za-z0-9_-]{32,}' \| sh$/);
+    const status = await api(`/project/deploy/status?deployment_id=${server.deploymentId}`, { headers: server.owner });
+    expect(((await status.json()) as { item: { install_command?: string } }).item.install_command).toBe(server.installCommand);
     const before = await server.detail();
     expect(before.status).toBe('pending');
     expect(before.install_command).toBe(server.installCommand);

@@ -339,7 +339,8 @@ describe('deployment status, cancel and the watchdog', () => {
 
   it('answers 503 naming the missing delivery setting before creating anything', async () => {
     const project = await createProjectFor(uniqueId('cfg'));
-    const started = await deploy(project, deployBody, { INSTALL_SERVICE_URL: undefined });
+    // The install-service engine chosen without its address (unset, the built-in engine would deploy).
+    const started = await deploy(project, deployBody, { INSTALL_SERVICE_URL: undefined, DEPLOY_ENGINE: 'install-service' });
     expect(started.status).toBe(503);
     expect(started.body.message).toMatch(/INSTALL_SERVICE_URL is not set/);
     const list = await api(`/project/${project.id}/deployments`, { headers: bearerFor('group_user', project.userId) });
