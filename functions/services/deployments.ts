@@ -233,7 +233,8 @@ export async function startDeployment(
   }
 }
 
-async function deploymentByKey(db: AnyDatabase, projectId: number, idempotencyKey: string): Promise<StartedDeployment | undefined> {
+/** The deployment an earlier request with this Idempotency-Key started, if any. */
+export async function deploymentByKey(db: AnyDatabase, projectId: number, idempotencyKey: string): Promise<StartedDeployment | undefined> {
   const [found] = await db
     .select({ deploymentId: deployment.id, deploymentHash: deployment.deploymentHash, status: deployment.status })
     .from(deployment)

@@ -8,7 +8,7 @@ import { deployment, deploymentOperation, deploymentRevision, server, type Deplo
 import { ApiError, conflict, notFound } from '../../errors.ts';
 import { encryptSecret } from '../crypto.ts';
 import { appendEvents } from '../deployment-events.ts';
-import { findDeployment, isTerminal, type StartedDeployment } from '../deployments.ts';
+import { deploymentByKey, findDeployment, isTerminal, type StartedDeployment } from '../deployments.ts';
 import { verifyImages, type DockerHubDeps } from '../dockerhub.ts';
 import { composeOfStored, findProject, imagesOf } from '../projects.ts';
 import type { Scope } from '../scope.ts';
@@ -119,15 +119,6 @@ async function prepareFromProject(deps: Pick<OperationDeps, 'dockerHub'>, metada
   const composeYaml = composeOfStored(metadata);
   await verifyImages(deps.dockerHub, imagesOf(metadata as never));
   return prepareRevision(composeYaml, domainsOf(metadata));
-}
-
-async function deploymentByKey(db: AnyDatabase, projectId: number, idempotencyKey: string): Promise<StartedBuiltinDeployment | undefined> {
-  const [found] = await db
-    .select({ deploymentId: deployment.id, deploymentHash: deployment.deploymentHash, status: deployment.status })
-    .from(deployment)
-    .where(and(eq(deployment.projectId, projectId), eq(deployment.idempotencyKey, idempotencyKey)))
-    .limit(1);
-  return found && { ...found, projectId };
 }
 
 /** A built-in deployment of the project that the caller may reach. */
