@@ -354,6 +354,26 @@ describe('the built-in engine on an own server', () => {
     expect((await server.post('/redeploy')).status).toBe(409);
   });
 
+  it('cancels: a first deploy ends cancelled; a cancelled redeploy ends failed and can be redeployed again', async () => {
+    const first = await OwnServer.deploy();
+    const cancelled = await first.post('/cancel');
+    expect(cancelled.status).toBe(200);
+    expect((await first.detail()).status).toBe('cancelled');
+    expect((await first.enroll()).status).toBe(410);
+
+    const server = await OwnServer.deploy();
+    await server.enrollAgent();
+    await applyAndReportHealthy(server);
+    await server.eventsUntil(ended('completed'));
+    expect((await server.post('/redeploy')).status).toBe(202);
+    expect((await server.post('/cancel')).status).toBe(200);
+    const detail = await server.detail();
+    expect(detail.status).toBe('failed');
+    expect(detail.message).toMatch(/^Cancelled by the user during the redeploy of revision 2: the server may run part of it \(revision 1 ran before\)$/);
+    expect(await commandsOf(server.hash, 'deploy_app')).toEqual(expect.arrayContaining([expect.objectContaining({ status: 'cancelled' })]));
+    expect((await server.post('/redeploy')).status).toBe(202);
+  });
+
   it('refuses a provider it cannot create servers on, naming the ones it can', async () => {
     const project = await createProjectFor(uniqueId('engine'));
     const response = await requestAndSettle(`/project/${project.id}/deploy`, jsonRequest('POST', { ...ownDeploy, cloud: { provider: 'htz', cloud_token: 'x'.repeat(20) } }, bearerFor('group_user', project.userId)));

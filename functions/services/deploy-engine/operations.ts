@@ -260,19 +260,29 @@ export async function requestRemove(deps: OperationDeps, request: { projectId: n
   });
 }
 
-/** Cancels the running operation of a built-in deployment: its commands no agent took are withdrawn. */
+/**
+ * Cancels the running operation of a built-in deployment: its commands no agent took are withdrawn.
+ * A first deploy ends `cancelled`; a redeploy or rollback ends `failed` (the server may hold part of
+ * it), so the deployment can still be redeployed, rolled back or removed.
+ */
 export async function cancelBuiltin(db: AnyDatabase, target: Deployment, message = 'Cancelled by the user'): Promise<Deployment> {
   return db.transaction(async (tx) => {
     const [current] = await tx.select().from(deployment).where(eq(deployment.id, target.id)).limit(1).for('update');
     if (!current) throw notFound('Deployment not found');
     if (isTerminal(current.status)) throw conflict(`Deployment has already ended (${current.status})`);
-    await tx
+    const [running] = await tx
       .update(deploymentOperation)
       .set({ status: 'cancelled', endedAt: sql`now()`, failure: message })
-      .where(and(eq(deploymentOperation.deploymentId, target.id), eq(deploymentOperation.status, 'running')));
+      .where(and(eq(deploymentOperation.deploymentId, target.id), eq(deploymentOperation.status, 'running')))
+      .returning({ kind: deploymentOperation.kind, revision: deploymentOperation.revision });
     await withdrawQueuedCommands(tx, current.deploymentHash);
-    const [updated] = await tx.update(deployment).set({ status: 'cancelled', message, updatedAt: sql`now()` }).where(eq(deployment.id, target.id)).returning();
-    await appendEvents(tx, target.id, [{ kind: 'cancelled', status: 'cancelled', message }]);
+    const update = running && running.kind !== 'deploy';
+    const status = update ? 'failed' : 'cancelled';
+    const said = update
+      ? `${message} during the ${running.kind} of revision ${running.revision}: the server may run part of it${current.currentRevision ? ` (revision ${current.currentRevision} ran before)` : ''}`
+      : message;
+    const [updated] = await tx.update(deployment).set({ status, message: said, updatedAt: sql`now()` }).where(eq(deployment.id, target.id)).returning();
+    await appendEvents(tx, target.id, [{ kind: 'cancelled', status, message: said }]);
     return updated!;
   });
 }
