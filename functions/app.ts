@@ -4,7 +4,6 @@ import { requestId } from 'hono/request-id';
 import { matchedRoutes } from 'hono/route';
 import { RequestDatabase } from '../db/client.ts';
 import { configFromBindings, requireSetting } from './config.ts';
-import type { AppEnv } from './http/env.ts';
 import { errorResponse, handleError, handleNotFound } from './http/error-handler.ts';
 import { log, setLogLevel } from './logger.ts';
 import { createRouter } from './http/router.ts';

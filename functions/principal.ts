@@ -41,6 +41,3 @@ export function actingUserId(principal: Principal): string | undefined {
   return undefined;
 }
 
-export function isAdmin(principal: Principal): boolean {
-  return principal.kind === 'user' && principal.user.role === ADMIN_ROLE;
-}
