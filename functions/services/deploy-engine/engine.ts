@@ -48,8 +48,15 @@ export interface AdvanceResult {
   deploymentHash?: string;
 }
 
-/** The step each checklist line of the deployment page stands for (subject of the engine's progress events). */
-export const CHECKLIST_OF_STEP: Record<EngineStep, string> = { agent: 'agent', apply: 'stack', health: 'healthy', rollback: 'stack', remove: 'stack' };
+/**
+ * The checklist of a built-in deployment (the subjects of the engine's progress events): the server
+ * enrolled, its agent took the stack, the stack applied, every service healthy. An item's own event
+ * says `in_progress`, then `done`; an operation's last event carries the deployment's new status
+ * (completed, failed or removed).
+ */
+export const CHECKLIST = ['server', 'agent', 'stack', 'healthy'] as const;
+export type ChecklistItem = (typeof CHECKLIST)[number];
+const CHECKLIST_OF_STEP: Record<EngineStep, ChecklistItem> = { agent: 'server', apply: 'agent', health: 'healthy', rollback: 'stack', remove: 'stack' };
 const PROGRESS_OF_STEP: Record<EngineStep, number> = { agent: 10, apply: 40, health: 70, rollback: 80, remove: 50 };
 
 type Tx = AnyDatabase;
@@ -114,7 +121,10 @@ async function runStep(context: Context): Promise<StepOutcome> {
 // ---- steps ----
 
 async function stepAgent(context: Context): Promise<StepOutcome> {
-  if (await agentOf(context)) return moveTo(context, 'apply', 'The agent enrolled: applying the stack');
+  if (await agentOf(context)) {
+    context.events.push(progressEvent(context, 'server', 'done', 'Server enrolled: its agent is starting'));
+    return moveTo(context, 'apply', `Waiting for the agent to apply revision ${context.op.revision}`);
+  }
   const deadline = context.op.stepDeadlineAt;
   if (deadline && context.now >= deadline) {
     return fail(context, `The agent did not come online within ${minutes(context.deps.agentTimeoutSeconds)}: run the install command on the server (the deployment page offers a new one)`);
@@ -127,7 +137,9 @@ async function stepApply(context: Context): Promise<StepOutcome> {
   const applied = await applyRevision(context, 'apply', revision);
   if (applied.kind === 'pending') return applied.outcome;
   if (applied.kind === 'failed') return failUpdate(context, `deploy_app of revision ${revision.revision} failed: ${applied.reason}`);
-  return moveTo(context, 'health', `Revision ${revision.revision} applied: checking that every service runs`, { attempt: 1, deadlineSeconds: context.deps.healthTimeoutSeconds });
+  if (context.op.kind === 'deploy') context.events.push(progressEvent(context, 'agent', 'done', 'The agent is online and took the stack'));
+  context.events.push(progressEvent(context, 'stack', 'done', `Revision ${revision.revision} applied (${revision.services.map((service) => service.name).join(', ')})`));
+  return moveTo(context, 'health', 'Checking that every service runs', { attempt: 1, deadlineSeconds: context.deps.healthTimeoutSeconds });
 }
 
 type ServicesOutcome = { kind: 'pending'; outcome: StepOutcome } | { kind: 'failed'; reason: string } | { kind: 'done' };
@@ -189,7 +201,7 @@ async function stepHealth(context: Context): Promise<StepOutcome> {
     .where(eq(deploymentOperation.id, context.op.id));
   context.op = { ...context.op, attempt: context.op.attempt + 1, wakeAt: next };
   if (context.op.attempt === 2 || context.op.attempt % 6 === 0) {
-    context.events.push(progressEvent(context, 'health', 'in_progress', `Waiting for the services (${problem})`));
+    context.events.push(progressEvent(context, 'healthy', 'in_progress', `Waiting for the services (${problem})`));
   }
   return { kind: 'wait', wakeAt: next };
 }
@@ -230,7 +242,7 @@ async function moveTo(context: Context, step: EngineStep, message: string, optio
     .where(eq(deploymentOperation.id, context.op.id))
     .returning();
   context.op = updated!;
-  context.events.push(progressEvent(context, step, 'in_progress', message));
+  context.events.push(progressEvent(context, CHECKLIST_OF_STEP[step], 'in_progress', message, PROGRESS_OF_STEP[step]));
   await setDeployment(context, { status: 'in_progress', progress: PROGRESS_OF_STEP[step], message });
   return { kind: 'moved' };
 }
@@ -270,7 +282,7 @@ async function failUpdate(context: Context, reason: string): Promise<StepOutcome
     .returning();
   context.op = updated!;
   const message = `${reason}. Rolling back to revision ${good}`;
-  context.events.push(progressEvent(context, 'rollback', 'in_progress', message));
+  context.events.push(progressEvent(context, 'stack', 'in_progress', message, PROGRESS_OF_STEP.rollback));
   await setDeployment(context, { status: 'in_progress', progress: PROGRESS_OF_STEP.rollback, message });
   return { kind: 'moved' };
 }
@@ -289,7 +301,7 @@ async function end(context: Context, status: 'completed' | 'failed' | 'removed',
   const step = context.op.step as EngineStep;
   // A failed removal leaves the stack as it was: the deployment keeps its status.
   const deploymentStatus = context.op.kind === 'remove' && status === 'failed' ? context.deployment.status : status;
-  context.events.push(progressEvent(context, step, deploymentStatus === status ? status : 'failed', message, status === 'completed' ? 100 : undefined));
+  context.events.push(progressEvent(context, CHECKLIST_OF_STEP[step], deploymentStatus === status ? status : 'failed', message, status === 'completed' ? 100 : PROGRESS_OF_STEP[step]));
   await setDeployment(context, { status: deploymentStatus, progress: status === 'completed' ? 100 : undefined, message, ...(status === 'removed' && { currentRevision: null }) });
   return { kind: 'ended' };
 }
@@ -303,8 +315,8 @@ async function setDeployment(context: Context, values: { status: string; progres
   context.deployment = updated!;
 }
 
-function progressEvent(context: Context, step: EngineStep, status: string, message: string, progress?: number): NewEvent {
-  return { kind: 'progress', status, progress: progress ?? PROGRESS_OF_STEP[step], subject: CHECKLIST_OF_STEP[step], message };
+function progressEvent(context: Context, item: ChecklistItem, status: string, message: string, progress?: number): NewEvent {
+  return { kind: 'progress', status, progress: progress ?? context.deployment.progress ?? null, subject: item, message };
 }
 
 // ---- commands ----
