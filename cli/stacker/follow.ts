@@ -2,7 +2,7 @@
 // that only moves forward, so a dropped connection resumes where it stopped without repeating a line.
 import type { EventView } from '../../functions/services/deployment-events.ts';
 import type { Api } from './api.ts';
-import { activity, CliError, EXIT, info, isTerminal, progressBar } from './output.ts';
+import { activity, clean, CliError, EXIT, info, isTerminal, progressBar } from './output.ts';
 
 /** An event as the server answers it (the CLI only reads the type: nothing of the Worker runs here). */
 export type DeploymentEvent = EventView;
@@ -17,10 +17,11 @@ interface EventsMeta {
 
 export const TERMINAL_COMMAND_STATUSES = new Set(['completed', 'failed', 'cancelled', 'expired']);
 
+/** One line per event; the server's text in it is cleaned of terminal control sequences. */
 export function eventLine(event: DeploymentEvent): string {
   const progress = event.progress === null ? '' : ` ${String(event.progress).padStart(3)}%`;
-  const subject = event.subject && event.kind !== 'command' ? ` [${event.subject}]` : '';
-  return `#${event.seq} ${event.kind} ${event.status ?? '-'}${progress} ${event.message ?? ''}${subject}`.trimEnd();
+  const subject = event.subject && event.kind !== 'command' ? ` [${clean(event.subject)}]` : '';
+  return `#${event.seq} ${event.kind} ${clean(event.status ?? '-')}${progress} ${clean(event.message ?? '')}${subject}`.trimEnd();
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -78,7 +79,7 @@ export async function followEvents(api: Api, projectId: number, deploymentId: nu
           if (options.json) process.stdout.write(`${JSON.stringify(event)}\n`);
           else if (bar) {
             bar.log(eventLine(event));
-            if (event.progress !== null) bar.update(`${progressBar(event.progress)} ${event.message ?? ''}`);
+            if (event.progress !== null) bar.update(`${progressBar(event.progress)} ${clean(event.message ?? '')}`);
           } else process.stdout.write(`${eventLine(event)}\n`);
         }
         if (options.stopOn?.(event)) return { status: meta.status, reason, last: after, stoppedOn: event };

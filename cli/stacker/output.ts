@@ -23,8 +23,9 @@ export const EXIT = {
 
 export const EXIT_CODES_HELP = `
 Exit codes:
-  0  success (a followed deployment ended "completed"; an agent command "completed")
+  0  success (a followed deployment ended "completed", or "removed" for destroy; an agent command "completed")
   1  the server refused or failed the request, or the deployment/command ended otherwise
+     (a broken update that rolled itself back ends "failed": the message says which revision runs)
   2  wrong usage (unknown option, missing argument, invalid --params JSON)
   3  not signed in, sign-in expired, or not allowed (run \`stacker login\`)
   4  stacker.yml missing or invalid (run \`stacker config validate\`)
@@ -55,13 +56,30 @@ export const green = paint(32);
 export const red = paint(31);
 export const yellow = paint(33);
 
+// Terminal control sequences (CSI, OSC, DCS/PM/APC strings, other ESC sequences, 8-bit CSI), the
+// remaining C0/C1 control characters, and bidirectional overrides: what a server's text must not
+// carry to a person's terminal (it could move the cursor, retitle the window or hide what follows).
+const SEQUENCES = /\u001b\[[0-?]*[ -/]*[@-~]?|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)?|\u001b[PX^_][^\u001b]*(?:\u001b\\)?|\u001b[ -/]*[0-~]?|\u009b[0-?]*[ -/]*[@-~]?/g;
+const LINE_BREAKS = /[\t\n\r\u000b\u000c\u0085\u2028\u2029]+/g;
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Server text made safe to print: no terminal control sequences or control characters. One line by
+ * default (line breaks and tabs become a space); `multiline` keeps line breaks.
+ */
+export function clean(text: string, options: { multiline?: boolean } = {}): string {
+  const stripped = text.replace(SEQUENCES, '');
+  if (options.multiline) return stripped.replace(/\r\n?/g, '\n').split('\n').map((line) => line.replace(LINE_BREAKS, ' ').replace(CONTROLS, '')).join('\n');
+  return stripped.replace(LINE_BREAKS, ' ').replace(CONTROLS, '');
+}
+
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
 /** A plain table: columns padded to their widest cell. */
 export function printTable(headers: string[], rows: Array<Array<string | number | null | undefined>>): void {
-  const cells = rows.map((row) => row.map((cell) => (cell === null || cell === undefined ? '' : String(cell))));
+  const cells = rows.map((row) => row.map((cell) => (cell === null || cell === undefined ? '' : clean(String(cell)))));
   const widths = headers.map((header, index) => Math.max(header.length, ...cells.map((row) => row[index]?.length ?? 0)));
   const line = (row: string[]) => row.map((cell, index) => (index === row.length - 1 ? cell : cell.padEnd(widths[index]!))).join('  ').trimEnd();
   process.stdout.write(`${bold(line(headers))}\n`);
