@@ -85,7 +85,7 @@ const serverSchema = z
     server: z.string().min(2).max(50).optional().meta({ description: 'Server type of the cloud (e.g. cx22); locally, "local-fail" makes the install-service stand-in fail' }),
     os: z.string().min(2).max(50).optional(),
     disk_type: z.string().min(3).max(50).optional(),
-    srv_ip: z.union([z.ipv4(), z.ipv6()]).optional(),
+    srv_ip: z.union([z.ipv4(), z.ipv6()]).optional().meta({ description: 'The server\'s public address: with cloud: own, the server to deploy to (or `stacker deploy --address`); the addresses of the apps are made from it' }),
     ssh_port: z.number().int().min(20).max(65_535).optional(),
     ssh_user: z.string().min(3).max(50).optional(),
   })
@@ -104,7 +104,13 @@ export const stackerFileSchema = z
     networks: z.record(networkKey, networkSchema).optional(),
     deploy: z
       .strictObject({
-        cloud: z.union([z.string().min(1), z.number().int().positive()]).optional().meta({ description: 'Saved cloud (id or provider) used when `stacker deploy` has no --cloud' }),
+        cloud: z
+          .union([z.string().min(1), z.number().int().positive()])
+          .optional()
+          .meta({
+            description: '"own": a server you already have (its address in server.srv_ip; the built-in engine installs the agent with the command `stacker deploy` prints). Otherwise a saved cloud (id or provider). Used when `stacker deploy` has no --cloud or --server own',
+            examples: ['own', 'htz', 3],
+          }),
         server: serverSchema.optional(),
       })
       .optional(),
@@ -258,4 +264,9 @@ deploy:
     region: fsn1
     server: cx22
     os: ubuntu-22.04
+# A server you already have instead (stacker deploy --server own --address 203.0.113.10):
+# deploy:
+#   cloud: own
+#   server:
+#     srv_ip: 203.0.113.10
 `;
