@@ -89,6 +89,9 @@ export class Api {
   put<T = unknown>(path: string, body: unknown, options: RequestOptions = {}) {
     return this.request<T>(path, { ...options, method: 'PUT', body });
   }
+  delete<T = unknown>(path: string, options: RequestOptions = {}) {
+    return this.request<T>(path, { ...options, method: 'DELETE' });
+  }
 }
 
 export function unreachable(baseUrl: string, error: unknown): CliError {

@@ -9,10 +9,11 @@ import { registerAuthCommands } from './commands/auth.ts';
 import { registerCompletionCommand } from './commands/completion.ts';
 import { registerConfigCommands } from './commands/config.ts';
 import { registerDeployCommands } from './commands/deploy.ts';
+import { registerOperationCommands } from './commands/operations.ts';
 import { registerProjectCommands } from './commands/project.ts';
 import { registerServiceCommands } from './commands/service.ts';
 import type { CommandDeps } from './commands/shared.ts';
-import { activity, CliError, EXIT, EXIT_CODES_HELP, info, printJson, printTable, progressBar, red } from './output.ts';
+import { activity, clean, CliError, EXIT, EXIT_CODES_HELP, info, printJson, printTable, progressBar, red } from './output.ts';
 
 const program = new Command('stacker');
 
@@ -38,8 +39,11 @@ ${EXIT_CODES_HELP}
 A session:
   $ stacker login
   $ stacker init --from-compose docker-compose.yml
-  $ stacker deploy --cloud htz --follow
-  $ stacker agent restart web`,
+  $ stacker deploy --server own --address 203.0.113.10 --follow   # then run the printed line on the server
+  $ stacker deploy --follow                                       # again: a new revision on the same server
+  $ stacker rollback --revision 1
+  $ stacker agent restart web
+  $ stacker destroy`,
   );
 
 const deps: CommandDeps = { apiFor, apiUrlOf, info, printJson, printTable, progressBar, activity, red };
@@ -59,6 +63,9 @@ registerProjectCommands(program, deps);
 // deploy, status, logs, deployments, servers, clouds, cancel
 registerDeployCommands(program, deps);
 
+// rollback, destroy (the built-in engine, your own server)
+registerOperationCommands(program, deps);
+
 // agent health/status/apps/history/logs/restart/exec
 registerAgentCommands(program, deps);
 
@@ -70,13 +77,14 @@ registerCompletionCommand(program);
 function report(error: unknown): number {
   if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
   if (error instanceof CliError) {
-    const [first, ...rest] = error.message.split('\n');
+    // The message may carry the server's text: no terminal control sequences reach the terminal.
+    const [first, ...rest] = clean(error.message, { multiline: true }).split('\n');
     process.stderr.write(`stacker: ${first}\n`);
     for (const line of rest) process.stderr.write(`${line}\n`);
-    for (const field of error.fields) process.stderr.write(`  ${field.path}: ${field.message}\n`);
+    for (const field of error.fields) process.stderr.write(`  ${clean(field.path)}: ${clean(field.message)}\n`);
     return error.exitCode;
   }
-  process.stderr.write(`stacker: unexpected error: ${error instanceof Error ? error.message : String(error)} (please report it)\n`);
+  process.stderr.write(`stacker: unexpected error: ${clean(error instanceof Error ? error.message : String(error))} (please report it)\n`);
   return EXIT.failed;
 }
 

@@ -65,7 +65,7 @@ export function registerConfigCommands(program: Command, { apiFor, apiUrlOf, inf
           content = { name, services };
         }
         writeStackerFile(target, content, Boolean(options.force), `${apiUrlOf(opts)}/schema/stacker.schema.json`);
-        info(`Wrote ${opts.file} (${Object.keys(content.services as object).length} services). Next: \`stacker config validate\`, then \`stacker deploy --follow\``);
+        info(`Wrote ${opts.file} (${Object.keys(content.services as object).length} services). Next: \`stacker config validate\`, then \`stacker deploy --server own --address <your server's address> --follow\``);
       }),
     'stacker init --from-compose docker-compose.yml',
     'stacker init --app nginx --app postgres --name shop',

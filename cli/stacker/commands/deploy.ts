@@ -1,12 +1,18 @@
 // stacker deploy and what follows a deploy: status, logs, deployments, servers, clouds, cancel.
-// deploymentOf is also the agent group's way to the deployment.
+// deploymentOf is also the agent group's way to the deployment. A deploy goes to a saved cloud (the
+// install service) or, with the built-in engine, to the user's own server (`--server own`: the
+// answer's install command is printed); a project whose latest deployment is a live built-in one is
+// redeployed instead (`--new` starts another).
 import { randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import type { DeploymentView } from '../../../functions/services/deployments.ts';
 import type { Api } from '../api.ts';
-import { eventLine, followEvents, type DeploymentEvent } from '../follow.ts';
-import { CliError, EXIT } from '../output.ts';
-import { projectOf, push, type Project } from './project.ts';
+import { detailOf, ENDED_STATUSES, followToEnd, isLive, latestSeq, printEngineStatus, printInstallCommand, type DeploymentDetail } from '../deployment.ts';
+import { eventLine, type DeploymentEvent } from '../follow.ts';
+import { clean, CliError, EXIT, info } from '../output.ts';
+import type { StackerFile } from '../stacker-file.ts';
+import { findProject, projectOf, push, type Project } from './project.ts';
 import { globals, loadFile, withExamples, withRetry, type CommandDeps } from './shared.ts';
 
 export type Deployment = DeploymentView;
@@ -37,55 +43,154 @@ async function cloudOf(api: Api, wanted: string): Promise<Cloud> {
   throw new CliError(`no saved cloud "${wanted}": see \`stacker clouds\`; add one in the dashboard (Cloud keys)`, EXIT.usage);
 }
 
-async function followAndExit(api: Api, projectId: number, deployment: { id: number }, json: boolean, after = 0): Promise<void> {
-  const result = await followEvents(api, projectId, deployment.id, { json, after });
-  if (result.status === 'completed') {
-    if (!json) process.stdout.write(`Deployment ${deployment.id} completed\n`);
-    return;
+interface DeployOptions {
+  cloud?: string;
+  server?: string;
+  address?: string;
+  new?: boolean;
+  follow?: boolean;
+  idempotencyKey?: string;
+  json?: boolean;
+}
+
+/** Where a new deployment goes, from the flags, else stacker.yml: an own server, or a saved cloud. */
+interface Target {
+  own: boolean;
+  /** The own server's address (--address, else deploy.server.srv_ip). */
+  address?: string;
+  /** The saved cloud (--cloud, else deploy.cloud). */
+  cloud?: string;
+  /** Named on the command line (not only in stacker.yml). */
+  explicit: boolean;
+}
+
+const OWN = 'own';
+
+function targetOf(options: DeployOptions, file: StackerFile): Target {
+  const fileCloud = file.deploy?.cloud === undefined ? undefined : String(file.deploy.cloud);
+  if (options.server === OWN && options.cloud !== undefined && options.cloud !== OWN) {
+    throw new CliError(`--server own deploys to a server you already have, --cloud ${options.cloud} to a saved cloud: pass one of them`, EXIT.usage);
   }
-  throw new CliError(`deployment ${deployment.id} ended ${result.status}: ${result.reason ?? 'no reason given'}`, EXIT.failed);
+  const own = options.server === OWN || options.cloud === OWN || (options.cloud === undefined && fileCloud === OWN);
+  if (options.address !== undefined && !own) throw new CliError('--address is the address of your own server: add --server own (or set deploy.cloud: own in stacker.yml)', EXIT.usage);
+  const explicit = options.cloud !== undefined || options.server !== undefined || options.address !== undefined;
+  if (own) return { own, address: options.address ?? file.deploy?.server?.srv_ip, explicit };
+  return { own, cloud: options.cloud ?? fileCloud, explicit };
+}
+
+/** The project's latest deployment if it is a built-in one (the one `stacker deploy` would redeploy), else undefined. */
+async function latestBuiltin(api: Api, file: StackerFile): Promise<{ project: Project; detail: DeploymentDetail } | undefined> {
+  const project = await findProject(api, file.name);
+  if (!project) return undefined;
+  const latest = ((await api.get<Deployment>(`/project/${project.id}/deployments`)).list ?? [])[0];
+  if (!latest) return undefined;
+  const detail = await detailOf(api, project.id, latest.id);
+  return detail.engine === 'builtin' ? { project, detail } : undefined;
+}
+
+/** What `stacker deploy` started, as --json prints it (the first line when following). */
+interface Started {
+  project_id: number;
+  deployment_id: number;
+  deployment_hash: string;
+  status: string;
+  operation: 'deploy' | 'redeploy';
+  [field: string]: unknown;
+}
+
+async function deploy(api: Api, file: StackerFile, options: DeployOptions): Promise<{ started: Started; after: number }> {
+  const target = targetOf(options, file);
+  const live = options.new ? undefined : await latestBuiltin(api, file);
+  if (live && isLive(live.detail)) {
+    const { detail } = live;
+    const where = detail.server_address ?? 'its server';
+    if (target.explicit && (!target.own || (options.address !== undefined && options.address !== detail.server_address))) {
+      throw new CliError(`deployment ${detail.id} of "${file.name}" is live on ${where}: \`stacker deploy\` redeploys it there; pass --new to start another deployment`, EXIT.usage);
+    }
+    const { project } = await push(api, file);
+    const after = await latestSeq(api, project.id, detail.id);
+    const answer = (await api.post<{ deployment_id: number; deployment_hash: string; operation_id: number; revision: number | null }>(`/project/${project.id}/deployments/${detail.id}/redeploy`, undefined)).item!;
+    const started: Started = { project_id: project.id, ...answer, status: 'in_progress', operation: 'redeploy', server_address: detail.server_address };
+    if (!options.json) {
+      process.stdout.write(`Deployment ${detail.id} of "${project.name}" is live on ${clean(where)} (revision ${detail.current_revision}): redeploying it as revision ${answer.revision} (\`stacker deploy --new\` starts another deployment)\n`);
+    }
+    return { started, after };
+  }
+  if (live && !ENDED_STATUSES.has(live.detail.status)) {
+    const { detail } = live;
+    throw new CliError(
+      `deployment ${detail.id} of "${file.name}" is still ${clean(detail.status)} (${clean(detail.message ?? 'no message')}): follow it with \`stacker logs --follow\` (\`stacker status\` shows its install command), stop it with \`stacker cancel\`, or pass --new`,
+    );
+  }
+  const key = options.idempotencyKey ?? randomUUID();
+  if (target.own) {
+    if (!target.address) throw new CliError('which server? pass --address <ip> (your server\'s public address) or set deploy.server.srv_ip in stacker.yml', EXIT.usage);
+    if (!isIP(target.address)) throw new CliError(`--address "${target.address}" is not an IPv4 or IPv6 address`, EXIT.usage);
+    const { project } = await push(api, file);
+    const server = { ...file.deploy?.server, srv_ip: target.address };
+    const answer = await withRetry(() =>
+      api.post<{ deployment_id: number; deployment_hash: string; status: string; install_command?: string }>(
+        `/project/${project.id}/deploy`,
+        { cloud: { provider: OWN }, server, stack: { stack_code: file.name } },
+        { headers: { 'idempotency-key': key } },
+      ),
+    );
+    const item = answer.item!;
+    const expires = item.install_command ? (await detailOf(api, project.id, item.deployment_id)).install_command_expires_at : null;
+    const started: Started = { project_id: project.id, ...item, operation: 'deploy', server_address: target.address, install_command: item.install_command ?? null, install_command_expires_at: expires };
+    if (!options.json) {
+      process.stdout.write(`Deployment ${item.deployment_id} of "${project.name}" to your own server at ${target.address}: ${clean(item.status)} (${item.deployment_hash})\n`);
+      if (item.install_command) printInstallCommand(item.install_command, expires);
+    }
+    return { started, after: 0 };
+  }
+  if (!target.cloud) throw new CliError('where to? pass --server own --address <ip> (a server you have), or --cloud <id|provider> (a saved cloud: see `stacker clouds`), or set deploy.cloud in stacker.yml', EXIT.usage);
+  const cloud = await cloudOf(api, target.cloud);
+  const { project } = await push(api, file);
+  const server = { ...file.deploy?.server, ...(options.server && { server: options.server }) };
+  const answer = await withRetry(() =>
+    api.post<{ deployment_id: number; deployment_hash: string; status: string }>(`/project/${project.id}/deploy/${cloud.id}`, { stack: { stack_code: file.name }, server }, { headers: { 'idempotency-key': key } }),
+  );
+  const item = answer.item!;
+  if (!options.json) process.stdout.write(`Deployment ${item.deployment_id} of "${project.name}" to ${cloud.provider} (cloud ${cloud.id}): ${clean(item.status)} (${item.deployment_hash})\n`);
+  return { started: { project_id: project.id, ...item, operation: 'deploy' }, after: 0 };
 }
 
 export function registerDeployCommands(program: Command, { apiFor, printJson, printTable, progressBar }: CommandDeps): void {
   withExamples(
     program
       .command('deploy')
-      .description('push stacker.yml, then deploy the project to a saved cloud (with an Idempotency-Key)')
-      .option('--cloud <id|provider>', 'the saved cloud (default: deploy.cloud of stacker.yml)')
-      .option('--server <type>', 'the server type (overrides deploy.server.server; locally "local-fail" makes the stand-in fail)')
+      .description('push stacker.yml, then deploy the project: to your own server (--server own) or a saved cloud; a live deployment of your own server is redeployed')
+      .option('--server <type>', '"own": a server you already have (with --address); else the cloud\'s server type (overrides deploy.server.server; locally "local-fail" makes the install-service stand-in fail)')
+      .option('--address <ip>', 'with --server own: your server\'s public address (default: deploy.server.srv_ip)')
+      .option('--cloud <id|provider>', 'the saved cloud (default: deploy.cloud of stacker.yml; "own" as --server own)')
+      .option('--new', 'start a new deployment even when the latest one is live (default: redeploy it, as a new revision)')
       .option('--follow', 'follow the deployment to its end: exit 0 on completed, 1 otherwise')
       .option('--idempotency-key <key>', 'the same key again answers the deployment it started (default: a new one)')
-      .option('--json', 'the deployment (and with --follow, each event) as JSON')
-      .action(async (options: { cloud?: string; server?: string; follow?: boolean; idempotencyKey?: string; json?: boolean }, command: Command) => {
+      .option('--json', 'what was started as JSON (install_command included); with --follow one object per line: that, each event, the end')
+      .action(async (options: DeployOptions, command: Command) => {
         const opts = globals(command);
         const { file } = loadFile(opts);
         const api = apiFor(opts);
-        const wanted = options.cloud ?? (file.deploy?.cloud === undefined ? undefined : String(file.deploy.cloud));
-        if (!wanted) throw new CliError('which cloud? pass --cloud <id|provider> or set deploy.cloud in stacker.yml (see `stacker clouds`)', EXIT.usage);
-        const cloud = await cloudOf(api, wanted);
-        const { project } = await push(api, file);
-        const server = { ...file.deploy?.server, ...(options.server && { server: options.server }) };
-        const key = options.idempotencyKey ?? randomUUID();
-        const answer = await withRetry(() =>
-          api.post<{ deployment_id: number; deployment_hash: string; status: string }>(
-            `/project/${project.id}/deploy/${cloud.id}`,
-            { stack: { stack_code: file.name }, server },
-            { headers: { 'idempotency-key': key } },
-          ),
-        );
-        const started = answer.item!;
-        if (options.json && !options.follow) return printJson({ project_id: project.id, ...started });
-        if (!options.json) process.stdout.write(`Deployment ${started.deployment_id} of "${project.name}" to ${cloud.provider} (cloud ${cloud.id}): ${started.status} (${started.deployment_hash})\n`);
-        if (options.follow) await followAndExit(api, project.id, { id: started.deployment_id }, Boolean(options.json));
+        const { started, after } = await deploy(api, file, options);
+        const json = Boolean(options.json);
+        if (json && !options.follow) return printJson(started);
+        if (json) process.stdout.write(`${JSON.stringify(started)}\n`);
+        if (options.follow) return followToEnd(api, started.project_id, started.deployment_id, { json, after, summary: true });
+        if (!json && (started.operation === 'redeploy' || started.install_command)) info('Follow it with `stacker logs --follow` (or `stacker deploy --follow` next time).');
       }),
+    'stacker deploy --server own --address 203.0.113.10 --follow',
+    'stacker deploy --follow                 # the project has a live deployment: a new revision on the same server',
+    'stacker deploy --new --server own --address 203.0.113.11',
     'stacker deploy --cloud htz --follow',
     'stacker deploy --cloud 3 --server cx22',
+    'stacker deploy --server own --address 203.0.113.10 --json | jq -r .install_command',
   );
 
   withExamples(
     program
       .command('status')
-      .description('the project\'s latest deployment (or --deployment)')
+      .description('the project\'s latest deployment (or --deployment); for your own server also its address, revisions, addresses and, until the agent enrolled, the install command')
       .option('--project <id|name>', 'another project than stacker.yml\'s')
       .option('--deployment <id|hash>', 'a deployment of the project')
       .option('--json', 'as JSON')
@@ -94,13 +199,15 @@ export function registerDeployCommands(program: Command, { apiFor, printJson, pr
         const api = apiFor(opts);
         const project = await projectOf(api, opts);
         const deployment = await deploymentOf(api, project, options.deployment);
-        if (options.json) return printJson(deployment);
+        const detail = await detailOf(api, project.id, deployment.id);
+        if (options.json) return printJson(detail);
         process.stdout.write(
-          `Project "${project.name}" (id ${project.id}), deployment ${deployment.id} (${deployment.deployment_hash}):\n  ${deployment.status} ${progressBar(deployment.progress ?? 0)} ${deployment.message ?? ''}\n  updated ${deployment.updated_at}\n`,
+          `Project "${project.name}" (id ${project.id}), deployment ${detail.id} (${detail.deployment_hash}):\n  ${clean(detail.status)} ${progressBar(detail.progress ?? 0)} ${clean(detail.message ?? '')}\n  updated ${detail.updated_at}\n`,
         );
+        if (detail.engine === 'builtin') printEngineStatus(detail);
       }),
     'stacker status',
-    'stacker status --json',
+    'stacker status --json | jq .addresses',
   );
 
   withExamples(
@@ -117,7 +224,7 @@ export function registerDeployCommands(program: Command, { apiFor, printJson, pr
         const api = apiFor(opts);
         const project = await projectOf(api, opts);
         const deployment = await deploymentOf(api, project, options.deployment);
-        if (options.follow) return followAndExit(api, project.id, deployment, Boolean(options.json), Number(options.after));
+        if (options.follow) return followToEnd(api, project.id, deployment.id, { json: Boolean(options.json), after: Number(options.after) });
         let after = Number(options.after);
         for (;;) {
           const answer = await api.get<DeploymentEvent>(`/project/${project.id}/deployments/${deployment.id}/events?after=${after}`);

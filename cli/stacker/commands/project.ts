@@ -14,7 +14,8 @@ export interface Project {
   updated_at: string;
 }
 
-async function findProject(api: Api, name: string): Promise<Project | undefined> {
+/** The newest project of this name, if any. */
+export async function findProject(api: Api, name: string): Promise<Project | undefined> {
   const projects = (await api.get<Project>('/project')).list ?? [];
   return projects.filter((project) => project.name === name).sort((a, b) => b.id - a.id)[0];
 }
