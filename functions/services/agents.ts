@@ -187,6 +187,9 @@ export interface AppStatusReport {
 }
 
 export async function recordAppStatus(db: AnyDatabase, report: AppStatusReport): Promise<void> {
+  // v0.2.1 follows a health check of every container (app_code "all") with status "error" for an app
+  // named "all": that answer has no state of its own. It says nothing about any app: not kept.
+  if (report.app_code === 'all') return;
   const values = {
     deploymentHash: report.deployment_hash,
     appCode: report.app_code,

@@ -210,6 +210,11 @@ describe('the built-in engine on an own server', () => {
     expect(events.at(-1)!.message).toBe(`Revision 1 is running at http://${SERVER_IP}:3000`);
     expect(JSON.stringify(events)).not.toContain('password');
 
+    // v0.2.1 posts an app named "all" with status "error" after a health check of every container: not kept.
+    expect((await agent.appStatus('all', 'error')).status).toBe(200);
+    const overview = await api(`/api/v1/deployments/${server.hash}/agent`, { headers: server.owner });
+    expect(((await overview.json()) as { item: { apps: unknown[] } }).item.apps).toEqual([]);
+
     const after = await server.detail();
     expect(after).toMatchObject({ status: 'completed', current_revision: 1, addresses: [{ service: 'postgrest', url: `http://${SERVER_IP}:3000` }] });
     expect(after.revisions).toMatchObject([{ revision: 1, status: 'running', current: true }]);

@@ -122,7 +122,7 @@ async function runStep(context: Context): Promise<StepOutcome> {
 
 async function stepAgent(context: Context): Promise<StepOutcome> {
   if (await agentOf(context)) {
-    context.events.push(progressEvent(context, 'server', 'done', 'Server enrolled: its agent is starting'));
+    context.events.push(progressEvent('server', 'done', 'Server enrolled: its agent is starting', 20));
     return moveTo(context, 'apply', `Waiting for the agent to apply revision ${context.op.revision}`);
   }
   const deadline = context.op.stepDeadlineAt;
@@ -137,8 +137,8 @@ async function stepApply(context: Context): Promise<StepOutcome> {
   const applied = await applyRevision(context, 'apply', revision);
   if (applied.kind === 'pending') return applied.outcome;
   if (applied.kind === 'failed') return failUpdate(context, `deploy_app of revision ${revision.revision} failed: ${applied.reason}`);
-  if (context.op.kind === 'deploy') context.events.push(progressEvent(context, 'agent', 'done', 'The agent is online and took the stack'));
-  context.events.push(progressEvent(context, 'stack', 'done', `Revision ${revision.revision} applied (${revision.services.map((service) => service.name).join(', ')})`));
+  if (context.op.kind === 'deploy') context.events.push(progressEvent('agent', 'done', 'The agent is online and took the stack', 50));
+  context.events.push(progressEvent('stack', 'done', `Revision ${revision.revision} applied (${revision.services.map((service) => service.name).join(', ')})`, 60));
   return moveTo(context, 'health', 'Checking that every service runs', { attempt: 1, deadlineSeconds: context.deps.healthTimeoutSeconds });
 }
 
@@ -201,7 +201,7 @@ async function stepHealth(context: Context): Promise<StepOutcome> {
     .where(eq(deploymentOperation.id, context.op.id));
   context.op = { ...context.op, attempt: context.op.attempt + 1, wakeAt: next };
   if (context.op.attempt === 2 || context.op.attempt % 6 === 0) {
-    context.events.push(progressEvent(context, 'healthy', 'in_progress', `Waiting for the services (${problem})`));
+    context.events.push(progressEvent('healthy', 'in_progress', `Waiting for the services (${problem})`, PROGRESS_OF_STEP.health));
   }
   return { kind: 'wait', wakeAt: next };
 }
@@ -242,7 +242,7 @@ async function moveTo(context: Context, step: EngineStep, message: string, optio
     .where(eq(deploymentOperation.id, context.op.id))
     .returning();
   context.op = updated!;
-  context.events.push(progressEvent(context, CHECKLIST_OF_STEP[step], 'in_progress', message, PROGRESS_OF_STEP[step]));
+  context.events.push(progressEvent(CHECKLIST_OF_STEP[step], 'in_progress', message, PROGRESS_OF_STEP[step]));
   await setDeployment(context, { status: 'in_progress', progress: PROGRESS_OF_STEP[step], message });
   return { kind: 'moved' };
 }
@@ -282,7 +282,7 @@ async function failUpdate(context: Context, reason: string): Promise<StepOutcome
     .returning();
   context.op = updated!;
   const message = `${reason}. Rolling back to revision ${good}`;
-  context.events.push(progressEvent(context, 'stack', 'in_progress', message, PROGRESS_OF_STEP.rollback));
+  context.events.push(progressEvent('stack', 'in_progress', message, PROGRESS_OF_STEP.rollback));
   await setDeployment(context, { status: 'in_progress', progress: PROGRESS_OF_STEP.rollback, message });
   return { kind: 'moved' };
 }
@@ -301,7 +301,7 @@ async function end(context: Context, status: 'completed' | 'failed' | 'removed',
   const step = context.op.step as EngineStep;
   // A failed removal leaves the stack as it was: the deployment keeps its status.
   const deploymentStatus = context.op.kind === 'remove' && status === 'failed' ? context.deployment.status : status;
-  context.events.push(progressEvent(context, CHECKLIST_OF_STEP[step], deploymentStatus === status ? status : 'failed', message, status === 'completed' ? 100 : PROGRESS_OF_STEP[step]));
+  context.events.push(progressEvent(CHECKLIST_OF_STEP[step], deploymentStatus === status ? status : 'failed', message, status === 'completed' ? 100 : PROGRESS_OF_STEP[step]));
   await setDeployment(context, { status: deploymentStatus, progress: status === 'completed' ? 100 : undefined, message, ...(status === 'removed' && { currentRevision: null }) });
   return { kind: 'ended' };
 }
@@ -315,8 +315,8 @@ async function setDeployment(context: Context, values: { status: string; progres
   context.deployment = updated!;
 }
 
-function progressEvent(context: Context, item: ChecklistItem, status: string, message: string, progress?: number): NewEvent {
-  return { kind: 'progress', status, progress: progress ?? context.deployment.progress ?? null, subject: item, message };
+function progressEvent(item: ChecklistItem, status: string, message: string, progress: number): NewEvent {
+  return { kind: 'progress', status, progress, subject: item, message };
 }
 
 // ---- commands ----
