@@ -6,7 +6,9 @@ import { z } from 'zod';
 import { apiClientDeps } from '../http/deps.ts';
 import type { AppEnv } from '../http/env.ts';
 import { ApiError, badRequest } from '../errors.ts';
-import { ActionButton, asFormFailure, FormMessage, type FormFailure } from './components/forms.tsx';
+import { ActionButton, asFormFailure, FormMessage, pageIdempotencyKey, type FormFailure } from './components/forms.tsx';
+import { DataTable } from './components/data-table.tsx';
+import { formatDate } from './components/dates.ts';
 import type { AuthenticatedUser } from '../principal.ts';
 import {
   createApiClient,
@@ -27,9 +29,6 @@ const ownScope = (user: AuthenticatedUser): Scope => ({ ownerId: user.id });
  * (a double click, a reload) creates one client, and the second answer does not show its secret again.
  */
 const createForm = z.object({ request_key: z.uuid().optional() });
-const IDEMPOTENCY_PREFIX = 'dashboard:';
-
-const shortDate = (iso: string) => iso.slice(0, 16).replace('T', ' ');
 
 async function clientsPage(c: PageContext, user: AuthenticatedUser, failure?: { status: number; failure: FormFailure }) {
   const clients = await listApiClients(c.var.database.db, user.id);
@@ -53,55 +52,37 @@ async function clientsPage(c: PageContext, user: AuthenticatedUser, failure?: { 
             <button type="submit">Create API client</button>
           </form>
         </article>
-        {clients.length === 0 ? (
-          <p>No API clients yet.</p>
-        ) : (
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Client id</th>
-                <th scope="col">Status</th>
-                <th scope="col">Created</th>
-                <th scope="col">Changed</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {clients.map((client) => (
-                <tr id={`client-${client.id}`}>
-                  <td>{client.id}</td>
-                  <td>{client.enabled ? 'Enabled' : 'Disabled'}</td>
-                  <td>{shortDate(client.created_at)}</td>
-                  <td>{shortDate(client.updated_at)}</td>
-                  <td>
-                    {client.enabled ? (
-                      <>
-                        <ActionButton
-                          action={`/clients/${client.id}/renew`}
-                          label="Renew secret"
-                          outline
-                          confirm={`Give API client ${client.id} a new secret? Its current secret stops working at once.`}
-                        />
-                        <ActionButton
-                          action={`/clients/${client.id}/disable`}
-                          label="Disable"
-                          variant="secondary"
-                          outline
-                          confirm={`Disable API client ${client.id}? Its secret stops working at once; enabling it again gives a new one.`}
-                        />
-                      </>
-                    ) : (
-                      <ActionButton action={`/clients/${client.id}/enable`} label="Enable with a new secret" outline />
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
+        <DataTable
+          rows={clients}
+          empty="No API clients yet."
+          rowAttributes={(client) => ({ id: `client-${client.id}` })}
+          columns={[
+            { label: 'Client id', cell: (client) => client.id },
+            { label: 'Status', cell: (client) => (client.enabled ? 'Enabled' : 'Disabled') },
+            { label: 'Created', cell: (client) => formatDate(client.created_at) },
+            { label: 'Changed', cell: (client) => formatDate(client.updated_at) },
+            { label: 'Actions', cell: (client) => <ClientActions id={client.id} enabled={client.enabled} /> },
+          ]}
+        />
       </>
     ),
   });
+}
+
+function ClientActions(props: { id: number; enabled: boolean }) {
+  if (!props.enabled) return <ActionButton action={`/clients/${props.id}/enable`} label="Enable with a new secret" outline />;
+  return (
+    <>
+      <ActionButton action={`/clients/${props.id}/renew`} label="Renew secret" outline confirm={`Give API client ${props.id} a new secret? Its current secret stops working at once.`} />
+      <ActionButton
+        action={`/clients/${props.id}/disable`}
+        label="Disable"
+        variant="secondary"
+        outline
+        confirm={`Disable API client ${props.id}? Its secret stops working at once; enabling it again gives a new one.`}
+      />
+    </>
+  );
 }
 
 /** The one page that shows a secret: the answer to the POST that made it. */
@@ -144,7 +125,7 @@ export const apiClientPages = new Hono<AppEnv>()
     userPage(async (c, user) => {
       const form = createForm.safeParse({ request_key: (await FormFields.of(c)).one('request_key') || undefined });
       if (!form.success) throw badRequest('This form is out of date: open API clients again and create the client from there.');
-      const key = form.data.request_key === undefined ? undefined : `${IDEMPOTENCY_PREFIX}${form.data.request_key}`;
+      const key = form.data.request_key === undefined ? undefined : pageIdempotencyKey(form.data.request_key);
       try {
         const { client, created } = await createApiClient(apiClientDeps(c), user.id, key);
         if (!created) {

@@ -5,44 +5,28 @@ import { cloudDeps } from '../http/deps.ts';
 import type { AppEnv } from '../http/env.ts';
 import { ActionButton, asFormFailure, Field, FormMessage, SelectField, type FormFailure } from './components/forms.tsx';
 import type { AuthenticatedUser } from '../principal.ts';
-import { createCloud, deleteCloud, listClouds, type CloudView } from '../services/clouds.ts';
+import { CLOUD_PROVIDERS, cloudProviderOf, createCloud, deleteCloud, listClouds, type CloudCredential, type CloudView } from '../services/clouds.ts';
+import { DataTable } from './components/data-table.tsx';
+import { formatDate } from './components/dates.ts';
 import { CloudForm } from '../services/inputs/clouds.ts';
 import { scopeOfUser } from '../services/scope.ts';
 import { FormFields, idParam, redirectWithNotice, renderPage, userPage, type PageContext } from './components/page.tsx';
 
-type Credential = 'cloud_token' | 'cloud_key' | 'cloud_secret';
-
-/**
- * The providers the form offers, and the credentials each one needs. The API takes any code of 2 to 50
- * characters (the install service routes codes containing "own" to an own server, every other to a cloud);
- * these are the ones the form knows how to ask for.
- */
-export const CLOUD_PROVIDERS: ReadonlyArray<{ code: string; label: string; needs: readonly Credential[] }> = [
-  { code: 'htz', label: 'Hetzner Cloud', needs: ['cloud_token'] },
-  { code: 'do', label: 'DigitalOcean', needs: ['cloud_token'] },
-  { code: 'lo', label: 'Linode', needs: ['cloud_token'] },
-  { code: 'vu', label: 'Vultr', needs: ['cloud_token'] },
-  { code: 'aws', label: 'Amazon Web Services', needs: ['cloud_key', 'cloud_secret'] },
-  { code: 'own', label: 'Own server (no cloud credentials)', needs: [] },
-];
-
-const CREDENTIAL_LABELS: Record<Credential, string> = {
+const CREDENTIAL_LABELS: Record<CloudCredential, string> = {
   cloud_token: 'API token',
   cloud_key: 'Access key ID',
   cloud_secret: 'Secret access key',
 };
 
-const providerOf = (code: string) => CLOUD_PROVIDERS.find((p) => p.code === code);
-
 /** What the page takes: the API's CloudForm, and for a provider it knows, the credentials that provider needs. */
 const cloudKeyForm = CloudForm.superRefine((value, ctx) => {
-  const provider = providerOf(value.provider);
+  const provider = cloudProviderOf(value.provider);
   for (const field of provider?.needs ?? []) {
     if (!value[field]) ctx.addIssue({ code: 'custom', path: [field], message: `${provider!.label} needs the ${CREDENTIAL_LABELS[field].toLowerCase()}` });
   }
 });
 
-const usedBy = (field: Credential) =>
+const usedBy = (field: CloudCredential) =>
   CLOUD_PROVIDERS.filter((p) => p.needs.includes(field))
     .map((p) => p.label)
     .join(', ');
@@ -60,48 +44,23 @@ async function keysPage(c: PageContext, user: AuthenticatedUser, form?: { provid
       <>
         <h1>Cloud keys</h1>
         <p>Credentials are stored encrypted and are never shown again: this page shows only a masked hint of each.</p>
-        {keys.length === 0 ? (
-          <p>No cloud keys yet.</p>
-        ) : (
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Provider</th>
-                <th scope="col">API token</th>
-                <th scope="col">Access key ID</th>
-                <th scope="col">Secret access key</th>
-                <th scope="col">Added</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {keys.map((key) => (
-                <tr>
-                  <td>{providerOf(key.provider) ? `${providerOf(key.provider)!.label} (${key.provider})` : key.provider}</td>
-                  <td>
-                    <Masked value={key.cloud_token} />
-                  </td>
-                  <td>
-                    <Masked value={key.cloud_key} />
-                  </td>
-                  <td>
-                    <Masked value={key.cloud_secret} />
-                  </td>
-                  <td>{key.created_at.slice(0, 16).replace('T', ' ')}</td>
-                  <td>
-                    <ActionButton
-                      action={`/keys/${key.id}/delete`}
-                      label="Delete"
-                      variant="secondary"
-                      outline
-                      confirm={`Delete this ${key.provider} key? Deploys that use it will need a new one.`}
-                    />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
+        <DataTable
+          rows={keys}
+          empty="No cloud keys yet."
+          columns={[
+            { label: 'Provider', cell: (key) => (cloudProviderOf(key.provider) ? `${cloudProviderOf(key.provider)!.label} (${key.provider})` : key.provider) },
+            { label: CREDENTIAL_LABELS.cloud_token, cell: (key) => <Masked value={key.cloud_token} /> },
+            { label: CREDENTIAL_LABELS.cloud_key, cell: (key) => <Masked value={key.cloud_key} /> },
+            { label: CREDENTIAL_LABELS.cloud_secret, cell: (key) => <Masked value={key.cloud_secret} /> },
+            { label: 'Added', cell: (key) => formatDate(key.created_at) },
+            {
+              label: 'Actions',
+              cell: (key) => (
+                <ActionButton action={`/keys/${key.id}/delete`} label="Delete" variant="secondary" outline confirm={`Delete this ${key.provider} key? Deploys that use it will need a new one.`} />
+              ),
+            },
+          ]}
+        />
         <article>
           <h2>Add a cloud key</h2>
           <form method="post" action="/keys">
@@ -133,7 +92,7 @@ export const cloudKeyPages = new Hono<AppEnv>()
     userPage(async (c, user) => {
       const fields = await FormFields.of(c);
       const provider = fields.one('provider');
-      const secret = (name: Credential) => fields.one(name) || null;
+      const secret = (name: CloudCredential) => fields.one(name) || null;
       try {
         const input = cloudKeyForm.parse({
           provider,
@@ -144,7 +103,7 @@ export const cloudKeyPages = new Hono<AppEnv>()
           save_token: true,
         });
         const saved = await createCloud(cloudDeps(c), user.id, input);
-        return redirectWithNotice(c, '/keys', `Cloud key for ${providerOf(saved.provider)?.label ?? saved.provider} saved.`);
+        return redirectWithNotice(c, '/keys', `Cloud key for ${cloudProviderOf(saved.provider)?.label ?? saved.provider} saved.`);
       } catch (error) {
         const failure = asFormFailure(error, (path) => (['provider', 'cloud_token', 'cloud_key', 'cloud_secret'].includes(path) ? path : undefined));
         if (!failure) throw error;

@@ -1,18 +1,21 @@
-// The Stack Builder dashboard: server-rendered pages on a session cookie (functions/services/dashboard-sessions.ts).
-// Served outside the API's OpenAPI registry and its bearer/HMAC/agent authentication; every page
-// reaches data through the same services the API routes call, with the signed-in user's scope.
-// One module per section: projects (list and builder), cloud keys, servers, API clients, ratings, admin.
+// The Stack Builder dashboard's router: server-rendered pages on a session cookie
+// (functions/services/dashboard-sessions.ts), served outside the API's OpenAPI registry and its
+// bearer/HMAC/agent authentication. This file holds what every page goes through (the session, the
+// rate limits, same-origin forms), the static assets, and the mounting of every section's pages: it is
+// the one file of dashboard/ that imports pages. Every page reaches data through the same services the
+// API routes call, with the signed-in user's scope. One module or folder per section: sign-in,
+// projects, builder/, deployments/, live-events, agent-console/, cloud keys, servers, API clients,
+// ratings, admin/.
 import htmxScript from 'htmx.org/dist/htmx.min.js?raw' with { type: 'text' };
 import { version as htmxVersion } from 'htmx.org/package.json';
 import picoCss from '@picocss/pico/css/pico.min.css?raw' with { type: 'text' };
 import { version as picoVersion } from '@picocss/pico/package.json';
 import type { MiddlewareHandler } from 'hono';
-import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { getCookie } from 'hono/cookie';
 import { csrf } from 'hono/csrf';
 import { HTTPException } from 'hono/http-exception';
 import { isDatabaseUnavailable } from '../../db/client.ts';
 import { Hono } from 'hono';
-import { z } from 'zod';
 import type { AppEnv } from '../http/env.ts';
 import { ApiError, forbidden, unavailable } from '../errors.ts';
 import { bucketOf } from '../middleware/rate-limit.ts';
@@ -22,18 +25,7 @@ import { AGENT_JS } from './assets/agent-console.ts';
 import { DEPLOYMENT_JS } from './assets/deployment.ts';
 import { LIVE_JS } from './assets/live.ts';
 import { ASSETS } from './components/layout.tsx';
-import {
-  createSession,
-  endSession,
-  finishSignIn,
-  SESSION_COOKIE,
-  SESSION_TTL_SECONDS,
-  SIGN_IN_COOKIE,
-  SIGN_IN_TTL_SECONDS,
-  sessionUser,
-  signInSettings,
-  startSignIn,
-} from '../services/dashboard-sessions.ts';
+import { SESSION_COOKIE, sessionUser } from '../services/dashboard-sessions.ts';
 import { durableRateLimits } from '../services/rate-limit.ts';
 import { adminPages } from './admin/index.tsx';
 import { agentConsolePages } from './agent-console/index.tsx';
@@ -45,7 +37,8 @@ import { liveEventPages } from './live-events.tsx';
 import { projectPages } from './projects.tsx';
 import { ratingPages } from './ratings.tsx';
 import { serverPages } from './servers.tsx';
-import { cookieOptions, errorPage, renderPage, signedIn } from './components/page.tsx';
+import { signInPages } from './sign-in.tsx';
+import { errorPage } from './components/page.tsx';
 
 const SIGN_IN_PATHS = new Set(['/', '/login', '/auth/callback', '/logout']);
 /** Sections: the path itself and everything under it. None is a prefix of an API path. */
@@ -58,8 +51,6 @@ export function isDashboardPath(path: string): boolean {
   if (path.startsWith('/admin/')) return ['/admin/projects', '/admin/catalog', '/admin/clients'].some((p) => path === p || path.startsWith(`${p}/`));
   return SECTION_PATHS.some((p) => path === p || path.startsWith(`${p}/`));
 }
-
-const callbackUrl = (c: { req: { url: string } }) => new URL('/auth/callback', c.req.url).toString();
 
 const withSession: MiddlewareHandler<AppEnv> = async (c, next) => {
   let user: Awaited<ReturnType<typeof sessionUser>>;
@@ -89,12 +80,6 @@ const pageRateLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
   }
   await next();
 };
-
-/** What the sign-in provider sends back to /auth/callback. */
-const callbackQuery = z.union([
-  z.object({ error: z.string().max(200), error_description: z.string().max(500).optional() }),
-  z.object({ code: z.string().min(1).max(2048), state: z.string().min(1).max(200) }),
-]);
 
 /** Mounted at the root next to the API: its middleware must leave the API's requests alone. */
 function onlyDashboardPaths(middleware: MiddlewareHandler<AppEnv>): MiddlewareHandler<AppEnv> {
@@ -142,53 +127,7 @@ export const dashboardRoutes = new Hono<AppEnv>()
   // State-changing forms come only from this origin.
   .use('*', onlyDashboardPaths(postsFromThisOrigin))
   .use('*', onlyDashboardPaths(formsFromThisOrigin))
-  .get('/', (c) => {
-    if (signedIn(c)) return c.redirect('/projects', 303);
-    return renderPage(c, {
-      title: 'Welcome',
-      body: (
-        <article>
-          <h1>Stacker</h1>
-          <p>Build a stack from open-source apps and your own containers, get its docker-compose, deploy it and drive it.</p>
-          <a href="/login" role="button">
-            Sign in
-          </a>
-        </article>
-      ),
-    });
-  })
-  .get('/login', async (c) => {
-    try {
-      const started = await startSignIn(signInSettings(c.var.config), callbackUrl(c), '/projects');
-      setCookie(c, SIGN_IN_COOKIE, started.cookie, cookieOptions(c, SIGN_IN_TTL_SECONDS));
-      return c.redirect(started.url, 303);
-    } catch (error) {
-      return errorPage(c, error);
-    }
-  })
-  .get('/auth/callback', async (c) => {
-    try {
-      const query = callbackQuery.safeParse(c.req.query());
-      if (!query.success) throw new ApiError(400, 'Sign-in failed: the provider sent neither a code and state nor an error. Start again from the sign-in page.');
-      if ('error' in query.data) throw new ApiError(400, `The provider refused the sign-in: ${query.data.error_description ?? query.data.error}`);
-      const config = c.var.config;
-      const { user, returnTo } = await finishSignIn(
-        signInSettings(config),
-        { authUrl: config.AUTH_URL, jwksUrl: config.OAUTH_JWKS_URL, issuer: config.OAUTH_ISSUER, audience: config.OAUTH_AUDIENCE },
-        { code: query.data.code, state: query.data.state, cookie: getCookie(c, SIGN_IN_COOKIE), redirectUri: callbackUrl(c) },
-      );
-      deleteCookie(c, SIGN_IN_COOKIE, { path: '/' });
-      setCookie(c, SESSION_COOKIE, await createSession(c.var.database.db, user), cookieOptions(c, SESSION_TTL_SECONDS));
-      return c.redirect(returnTo, 303);
-    } catch (error) {
-      return errorPage(c, error);
-    }
-  })
-  .post('/logout', async (c) => {
-    await endSession(c.var.database.db, getCookie(c, SESSION_COOKIE));
-    deleteCookie(c, SESSION_COOKIE, { path: '/' });
-    return c.redirect('/', 303);
-  })
+  .route('/', signInPages)
   .route('/', projectPages)
   .route('/', builderPages)
   .route('/', deploymentPages)

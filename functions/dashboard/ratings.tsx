@@ -7,6 +7,8 @@ import { ratingDeps } from '../http/deps.ts';
 import type { AppEnv } from '../http/env.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { ActionButton, asFormFailure, fieldId, FormMessage, SelectField, type FieldErrors, type FormFailure } from './components/forms.tsx';
+import { DataTable } from './components/data-table.tsx';
+import { formatDate } from './components/dates.ts';
 import type { AuthenticatedUser } from '../principal.ts';
 import {
   createRating,
@@ -112,8 +114,6 @@ function CommentField(props: { value?: string | null; errors?: FieldErrors }) {
   );
 }
 
-const shortDate = (iso: string) => iso.slice(0, 16).replace('T', ' ');
-
 // ---- pages --------------------------------------------------------------------------------------------
 
 async function ratingsPage(c: PageContext, user: AuthenticatedUser, failed?: Failed) {
@@ -147,39 +147,29 @@ async function ratingsPage(c: PageContext, user: AuthenticatedUser, failed?: Fai
           )}
         </article>
         <h2>Your ratings</h2>
-        {ratings.length === 0 ? (
-          <p>No ratings yet.</p>
-        ) : (
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Product</th>
-                <th scope="col">Category</th>
-                <th scope="col">Rate</th>
-                <th scope="col">Comment</th>
-                <th scope="col">Changed</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {ratings.map((r) => (
-                <tr id={`rating-${r.id}`}>
-                  <td>{`#${r.obj_id}`}</td>
-                  <td>{categoryLabel(r.category)}</td>
-                  <td>{r.rate ?? ''}</td>
-                  <td>{r.comment ?? ''}</td>
-                  <td>{shortDate(r.updated_at)}</td>
-                  <td>
-                    <a href={`/ratings/${r.id}/edit`} aria-label={`Edit rating ${r.id}`}>
-                      Edit
-                    </a>{' '}
-                    <ActionButton action={`/ratings/${r.id}/delete`} label="Delete" variant="secondary" outline confirm={deleteQuestion(r)} />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
+        <DataTable
+          rows={ratings}
+          empty="No ratings yet."
+          rowAttributes={(r) => ({ id: `rating-${r.id}` })}
+          columns={[
+            { label: 'Product', cell: (r) => `#${r.obj_id}` },
+            { label: 'Category', cell: (r) => categoryLabel(r.category) },
+            { label: 'Rate', cell: (r) => r.rate ?? '' },
+            { label: 'Comment', cell: (r) => r.comment ?? '' },
+            { label: 'Changed', cell: (r) => formatDate(r.updated_at) },
+            {
+              label: 'Actions',
+              cell: (r) => (
+                <>
+                  <a href={`/ratings/${r.id}/edit`} aria-label={`Edit rating ${r.id}`}>
+                    Edit
+                  </a>{' '}
+                  <ActionButton action={`/ratings/${r.id}/delete`} label="Delete" variant="secondary" outline confirm={deleteQuestion(r)} />
+                </>
+              ),
+            },
+          ]}
+        />
       </>
     ),
   });

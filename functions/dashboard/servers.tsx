@@ -3,7 +3,8 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppEnv } from '../http/env.ts';
-import { ActionButton, asFormFailure, Field, FormMessage, SelectField, type FieldErrors, type FormFailure } from './components/forms.tsx';
+import { ActionButton, asFormFailure, Field, FormMessage, formNumber, SelectField, type FieldErrors, type FormFailure } from './components/forms.tsx';
+import { DataTable } from './components/data-table.tsx';
 import type { AuthenticatedUser } from '../principal.ts';
 import { listProjects, type ProjectView } from '../services/projects.ts';
 import { createServer, deleteServer, getServer, listServers, updateServer, type ServerView } from '../services/servers.ts';
@@ -11,6 +12,7 @@ import { ServerForm } from '../services/inputs/servers.ts';
 import { scopeOfUser } from '../services/scope.ts';
 import { FormFields, idParam, redirectWithNotice, renderPage, userPage, type PageContext } from './components/page.tsx';
 import { Breadcrumbs } from './components/layout.tsx';
+import { projectUrl } from './components/urls.ts';
 
 const TEXT_FIELDS = ['server', 'region', 'zone', 'os', 'disk_type', 'srv_ip', 'ssh_user'] as const;
 const SERVER_FIELDS = [...TEXT_FIELDS, 'ssh_port'] as const;
@@ -27,8 +29,6 @@ const NewServerForm = ServerForm.extend({
 const portMessage = (issue: { code?: string; path?: PropertyKey[] }) =>
   issue.code === 'invalid_type' && issue.path?.[0] === 'ssh_port' ? 'must be a whole number from 20 to 65535' : undefined;
 
-const number = (raw: string) => (raw === '' ? null : /^[+-]?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw);
-
 function postedValues(fields: FormFields): ServerValues {
   const values: ServerValues = {};
   for (const name of [...SERVER_FIELDS, 'project_id'] as const) values[name] = fields.one(name).slice(0, 200);
@@ -39,7 +39,7 @@ function postedValues(fields: FormFields): ServerValues {
 function serverInputOf(values: ServerValues) {
   const input: Record<string, string | number | null> = {};
   for (const name of TEXT_FIELDS) input[name] = values[name] || null;
-  input.ssh_port = number(values.ssh_port ?? '');
+  input.ssh_port = formNumber(values.ssh_port ?? '');
   return input;
 }
 
@@ -80,6 +80,17 @@ function ServerFields(props: { values?: ServerValues; errors?: FieldErrors }) {
   );
 }
 
+/** Deleting a server's record, wherever it is offered. */
+const DeleteServer = (props: { server: ServerView; label?: string }) => (
+  <ActionButton
+    action={`/servers/${props.server.id}/delete`}
+    label={props.label ?? 'Delete'}
+    variant="secondary"
+    outline
+    confirm={`Delete the record of server “${props.server.server ?? props.server.id}”? The machine itself is not touched.`}
+  />
+);
+
 const projectName = (projects: ProjectView[], id: number) => projects.find((p) => p.id === id)?.name ?? `Project ${id}`;
 
 async function serversPage(c: PageContext, user: AuthenticatedUser, form?: { values: ServerValues; failure: FormFailure }) {
@@ -93,47 +104,28 @@ async function serversPage(c: PageContext, user: AuthenticatedUser, form?: { val
     body: (
       <>
         <h1>Servers</h1>
-        {servers.length === 0 ? (
-          <p>No servers yet. Deploying a project adds its server; you can also add one below.</p>
-        ) : (
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Server</th>
-                <th scope="col">Project</th>
-                <th scope="col">Region</th>
-                <th scope="col">IP address</th>
-                <th scope="col">SSH</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {servers.map((s) => (
-                <tr>
-                  <td>
-                    <a href={`/servers/${s.id}`}>{s.server ?? `Server ${s.id}`}</a>
-                  </td>
-                  <td>{projectName(projects, s.project_id)}</td>
-                  <td>{[s.region, s.zone].filter(Boolean).join(' / ') || '—'}</td>
-                  <td>{s.srv_ip ?? '—'}</td>
-                  <td>{s.ssh_user || s.ssh_port ? `${s.ssh_user ?? ''}${s.ssh_port ? `:${s.ssh_port}` : ''}` : '—'}</td>
-                  <td>
-                    <a href={`/servers/${s.id}`} role="button" class="secondary outline" style="padding:0.3rem 0.7rem;font-size:0.875rem;margin-right:0.25rem">
-                      Edit
-                    </a>
-                    <ActionButton
-                      action={`/servers/${s.id}/delete`}
-                      label="Delete"
-                      variant="secondary"
-                      outline
-                      confirm={`Delete the record of server “${s.server ?? s.id}”? The machine itself is not touched.`}
-                    />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
+        <DataTable
+          rows={servers}
+          empty="No servers yet. Deploying a project adds its server; you can also add one below."
+          columns={[
+            { label: 'Server', cell: (s) => <a href={`/servers/${s.id}`}>{s.server ?? `Server ${s.id}`}</a> },
+            { label: 'Project', cell: (s) => projectName(projects, s.project_id) },
+            { label: 'Region', cell: (s) => [s.region, s.zone].filter(Boolean).join(' / ') || '—' },
+            { label: 'IP address', cell: (s) => s.srv_ip ?? '—' },
+            { label: 'SSH', cell: (s) => (s.ssh_user || s.ssh_port ? `${s.ssh_user ?? ''}${s.ssh_port ? `:${s.ssh_port}` : ''}` : '—') },
+            {
+              label: 'Actions',
+              cell: (s) => (
+                <>
+                  <a href={`/servers/${s.id}`} role="button" class="secondary outline" style="padding:0.3rem 0.7rem;font-size:0.875rem;margin-right:0.25rem">
+                    Edit
+                  </a>
+                  <DeleteServer server={s} />
+                </>
+              ),
+            },
+          ]}
+        />
         <article>
           <h2>Add a server</h2>
           {projects.length === 0 ? (
@@ -176,20 +168,14 @@ async function editPage(c: PageContext, user: AuthenticatedUser, form?: { values
         <Breadcrumbs trail={[{ label: 'Servers', href: '/servers' }, { label: title }]} />
         <h1>{title}</h1>
         <p>
-          Project: <a href={`/projects/${found.project_id}`}>{projectName(projects, found.project_id)}</a>
+          Project: <a href={projectUrl(found.project_id)}>{projectName(projects, found.project_id)}</a>
         </p>
         <form method="post" action={`/servers/${found.id}`}>
           <FormMessage failure={form?.failure} />
           <ServerFields values={form?.values ?? storedValues(found)} errors={form?.failure.fields} />
           <button type="submit">Save server</button>
         </form>
-        <ActionButton
-          action={`/servers/${found.id}/delete`}
-          label="Delete server"
-          variant="secondary"
-          outline
-          confirm={`Delete the record of server “${found.server ?? found.id}”? The machine itself is not touched.`}
-        />
+        <DeleteServer server={found} label="Delete server" />
       </>
     ),
   });
@@ -202,7 +188,7 @@ export const serverPages = new Hono<AppEnv>()
     userPage(async (c, user) => {
       const values = postedValues(await FormFields.of(c));
       try {
-        const projectId = number(values.project_id ?? '');
+        const projectId = formNumber(values.project_id ?? '');
         const input = NewServerForm.parse({ ...serverInputOf(values), project_id: projectId ?? undefined }, { error: portMessage });
         const { project_id, ...fields } = input;
         const created = await createServer(c.var.database.db, user.id, project_id, fields);

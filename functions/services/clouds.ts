@@ -39,6 +39,24 @@ export interface CloudCredentials {
   cloudSecret: string | null;
 }
 
+export type CloudCredential = 'cloud_token' | 'cloud_key' | 'cloud_secret';
+
+/**
+ * The providers the cloud key form offers, and the credentials each one needs. The API takes any code of
+ * 2 to 50 characters (the install service routes codes containing "own" to an own server, every other to
+ * a cloud); these are the ones the dashboard knows how to ask for.
+ */
+export const CLOUD_PROVIDERS: ReadonlyArray<{ code: string; label: string; needs: readonly CloudCredential[] }> = [
+  { code: 'htz', label: 'Hetzner Cloud', needs: ['cloud_token'] },
+  { code: 'do', label: 'DigitalOcean', needs: ['cloud_token'] },
+  { code: 'lo', label: 'Linode', needs: ['cloud_token'] },
+  { code: 'vu', label: 'Vultr', needs: ['cloud_token'] },
+  { code: 'aws', label: 'Amazon Web Services', needs: ['cloud_key', 'cloud_secret'] },
+  { code: 'own', label: 'Own server (no cloud credentials)', needs: [] },
+];
+
+export const cloudProviderOf = (code: string) => CLOUD_PROVIDERS.find((p) => p.code === code);
+
 const MASK = '****';
 
 /** Enough of a secret to recognise it, never enough to use it: 4 characters of a long one, none of a short one. */

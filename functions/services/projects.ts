@@ -154,15 +154,19 @@ export async function listProjects(db: AnyDatabase, ownerId: string): Promise<Pr
   return rows.map(toProjectView);
 }
 
-/** Every user's projects, newest first (admins); `search` keeps those whose name or owner contains it. */
-export async function listAllProjects(db: AnyDatabase, limit = 500, search = ''): Promise<ProjectView[]> {
-  const pattern = `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-  const rows = await db
+/**
+ * Projects whose name contains `search` (any case), newest first: one owner's (`ownerId`), or every
+ * user's (admins), where the owner's id matches too. An empty search keeps them all.
+ */
+export async function searchProjects(db: AnyDatabase, request: { ownerId?: string; search: string; limit?: number }): Promise<ProjectView[]> {
+  const pattern = `%${request.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  const matches = request.search === '' ? undefined : request.ownerId === undefined ? or(ilike(project.name, pattern), ilike(project.userId, pattern)) : ilike(project.name, pattern);
+  const query = db
     .select()
     .from(project)
-    .where(search === '' ? undefined : or(ilike(project.name, pattern), ilike(project.userId, pattern)))
-    .orderBy(desc(project.id))
-    .limit(limit);
+    .where(and(request.ownerId === undefined ? undefined : eq(project.userId, request.ownerId), matches))
+    .orderBy(desc(project.id));
+  const rows = await (request.limit === undefined ? query : query.limit(request.limit));
   return rows.map(toProjectView);
 }
 

@@ -4,6 +4,9 @@
 import type { CatalogApp, Project } from '../../db/schema.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { dockerImageString } from './compose.ts';
+import { projectFormSchema } from './inputs/projects.ts';
+import { findProject, updateProject, type ProjectDeps, type ProjectView } from './projects.ts';
+import type { Scope } from './scope.ts';
 
 export const APP_LISTS = ['web', 'service', 'feature'] as const;
 export type AppListName = (typeof APP_LISTS)[number];
@@ -21,6 +24,17 @@ export interface StackApp {
 }
 
 export const RESTART_POLICIES = ['unless-stopped', 'always', 'on-failure', 'no'] as const;
+
+/** The project and a copy of its form, to edit (a project the scope does not reach is 404). */
+export async function loadStackForm(db: ProjectDeps['db'], projectId: number, scope: Scope): Promise<{ row: Project; form: RawForm }> {
+  const row = await findProject(db, projectId, scope);
+  return { row, form: editableForm(row) };
+}
+
+/** Saves an edited form as PUT /project/{id} does: the same schema, the same service. */
+export function saveStackForm(deps: ProjectDeps, projectId: number, scope: Scope, form: RawForm): Promise<ProjectView> {
+  return updateProject(deps, projectId, scope, projectFormSchema.parse(form), form);
+}
 
 /** A copy of the form the project was saved from, to edit. */
 export function editableForm(row: Project): RawForm {

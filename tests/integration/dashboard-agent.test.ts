@@ -5,7 +5,7 @@ import { env } from 'cloudflare:test';
 import { inject } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { agentConsoleUrl } from '../../functions/dashboard/agent-console/index.tsx';
+import { agentConsoleUrl } from '../../functions/dashboard/components/urls.ts';
 import { sha256Hex } from '../../functions/services/crypto.ts';
 import { listCommands } from '../../functions/services/commands.ts';
 import { durableDoorbell } from '../../functions/services/doorbell.ts';

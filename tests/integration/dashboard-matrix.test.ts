@@ -169,6 +169,7 @@ const ROUTES: Record<string, RouteCase> = {
     ok: 303,
   },
   'GET /projects/:id/deployments/:deploymentId': { access: 'user', at: (fx) => ({ path: stackPath(fx, `/deployments/${fx.deploymentId}`) }), ok: 200 },
+  'GET /projects/:id/deployments/:deploymentId/state': { access: 'user', at: (fx) => ({ path: stackPath(fx, `/deployments/${fx.deploymentId}/state`) }), ok: 200 },
   'POST /projects/:id/deployments/:deploymentId/cancel': {
     access: 'user',
     at: (fx) => ({ path: stackPath(fx, `/deployments/${fx.deploymentId}/cancel`), form: [] }),

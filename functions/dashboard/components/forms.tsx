@@ -3,6 +3,7 @@
 import type { Child } from 'hono/jsx';
 import { ZodError } from 'zod';
 import { ApiError, zodFieldErrors } from '../../errors.ts';
+import { DataTable } from './data-table.tsx';
 
 /** Messages by field name, as the form names its fields. */
 export type FieldErrors = Record<string, string>;
@@ -157,30 +158,27 @@ export interface RowColumn<R> {
  * left empty is dropped when read (FormFields.rows), which is how a row is removed.
  */
 export function RowsTable<R extends Record<string, string>>(props: { caption: string; hint: string; rows: R[]; empty: R; columns: Array<RowColumn<R>>; errors?: FieldErrors }) {
-  const rows = [...props.rows, props.empty];
+  const rows = [...props.rows, props.empty].map((row, index) => ({ row, index }));
   return (
     <fieldset>
       <legend>{props.caption}</legend>
       <small>{props.hint}</small>
-      <table>
-        <thead>
-          <tr>
-            {props.columns.map((column) => (
-              <th scope="col">{column.label}</th>
-            ))}
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map((row, index) => (
-            <tr>
-              {props.columns.map((column) => {
-                const common = { label: `${column.label}, row ${index + 1}`, hiddenLabel: true, name: column.field, errorKey: `${column.field}.${index}`, errors: props.errors };
-                return <td>{column.options ? <SelectField {...common} value={row[column.key]} options={column.options} /> : <Field {...common} value={row[column.key]} placeholder={column.placeholder} />}</td>;
-              })}
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <DataTable
+        rows={rows}
+        columns={props.columns.map((column) => ({
+          label: column.label,
+          cell: ({ row, index }: { row: R; index: number }) => {
+            const common = { label: `${column.label}, row ${index + 1}`, hiddenLabel: true, name: column.field, errorKey: `${column.field}.${index}`, errors: props.errors };
+            return column.options ? <SelectField {...common} value={row[column.key]} options={column.options} /> : <Field {...common} value={row[column.key]} placeholder={column.placeholder} />;
+          },
+        }))}
+      />
     </fieldset>
   );
 }
+
+/** A number field as the API's JSON would carry it: '' is none (null), a number a number, anything else the text, for the schema to refuse. */
+export const formNumber = (raw: string) => (raw === '' ? null : /^[+-]?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw);
+
+/** The Idempotency-Key of a form's own request key, apart from any key the user's API calls send. */
+export const pageIdempotencyKey = (key: string) => `dashboard:${key}`;

@@ -92,6 +92,26 @@ export function userPage(handler: UserPageHandler): Handler<AppEnv> {
   };
 }
 
+/**
+ * A fragment a page fetches again with htmx (a panel that follows the live feed). When the session has
+ * ended (signed out in another tab, or expired) the part says so, with a link to sign in, instead of
+ * htmx following the sign-in redirect to the provider; a request that is not htmx's is sent to sign in
+ * as every page is. `following` names what the page follows ("this agent").
+ */
+export function fragment(following: string, handler: UserPageHandler): Handler<AppEnv> {
+  const page = userPage(handler);
+  return (c, next) => {
+    if (c.req.header('hx-request') !== 'true' || signedIn(c)) return page(c, next);
+    return c.html(
+      <p class="form-error" role="status">
+        Your session has ended: <a href="/login">sign in again</a> to follow {following}.
+      </p>,
+      200,
+      pageHeaders,
+    );
+  };
+}
+
 /** A page for admins only; a signed-in user without the role gets 403. */
 export function adminPage(handler: UserPageHandler): Handler<AppEnv> {
   return userPage((c, user) => {

@@ -1,0 +1,76 @@
+// Signing in and out: the welcome page, the provider's sign-in (authorization code + PKCE, with its
+// state in a short-lived cookie), its callback that starts the session, and sign-out.
+import { Hono } from 'hono';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { z } from 'zod';
+import type { AppEnv } from '../http/env.ts';
+import { ApiError } from '../errors.ts';
+import {
+  createSession,
+  endSession,
+  finishSignIn,
+  SESSION_COOKIE,
+  SESSION_TTL_SECONDS,
+  SIGN_IN_COOKIE,
+  SIGN_IN_TTL_SECONDS,
+  signInSettings,
+  startSignIn,
+} from '../services/dashboard-sessions.ts';
+import { cookieOptions, errorPage, renderPage, signedIn } from './components/page.tsx';
+
+const callbackUrl = (c: { req: { url: string } }) => new URL('/auth/callback', c.req.url).toString();
+
+/** What the sign-in provider sends back to /auth/callback. */
+const callbackQuery = z.union([
+  z.object({ error: z.string().max(200), error_description: z.string().max(500).optional() }),
+  z.object({ code: z.string().min(1).max(2048), state: z.string().min(1).max(200) }),
+]);
+
+export const signInPages = new Hono<AppEnv>()
+  .get('/', (c) => {
+    if (signedIn(c)) return c.redirect('/projects', 303);
+    return renderPage(c, {
+      title: 'Welcome',
+      body: (
+        <article>
+          <h1>Stacker</h1>
+          <p>Build a stack from open-source apps and your own containers, get its docker-compose, deploy it and drive it.</p>
+          <a href="/login" role="button">
+            Sign in
+          </a>
+        </article>
+      ),
+    });
+  })
+  .get('/login', async (c) => {
+    try {
+      const started = await startSignIn(signInSettings(c.var.config), callbackUrl(c), '/projects');
+      setCookie(c, SIGN_IN_COOKIE, started.cookie, cookieOptions(c, SIGN_IN_TTL_SECONDS));
+      return c.redirect(started.url, 303);
+    } catch (error) {
+      return errorPage(c, error);
+    }
+  })
+  .get('/auth/callback', async (c) => {
+    try {
+      const query = callbackQuery.safeParse(c.req.query());
+      if (!query.success) throw new ApiError(400, 'Sign-in failed: the provider sent neither a code and state nor an error. Start again from the sign-in page.');
+      if ('error' in query.data) throw new ApiError(400, `The provider refused the sign-in: ${query.data.error_description ?? query.data.error}`);
+      const config = c.var.config;
+      const { user, returnTo } = await finishSignIn(
+        signInSettings(config),
+        { authUrl: config.AUTH_URL, jwksUrl: config.OAUTH_JWKS_URL, issuer: config.OAUTH_ISSUER, audience: config.OAUTH_AUDIENCE },
+        { code: query.data.code, state: query.data.state, cookie: getCookie(c, SIGN_IN_COOKIE), redirectUri: callbackUrl(c) },
+      );
+      deleteCookie(c, SIGN_IN_COOKIE, { path: '/' });
+      setCookie(c, SESSION_COOKIE, await createSession(c.var.database.db, user), cookieOptions(c, SESSION_TTL_SECONDS));
+      return c.redirect(returnTo, 303);
+    } catch (error) {
+      return errorPage(c, error);
+    }
+  })
+  .post('/logout', async (c) => {
+    await endSession(c.var.database.db, getCookie(c, SESSION_COOKIE));
+    deleteCookie(c, SESSION_COOKIE, { path: '/' });
+    return c.redirect('/', 303);
+  });
