@@ -108,6 +108,11 @@ export const configSchema = z.object({
   DEPLOY_HEALTH_TIMEOUT_SECONDS: integerIn(1, 24 * 3600, 300),
   /** How long an install command may be used (once) after it was issued. */
   DEPLOY_ENROLLMENT_TTL_SECONDS: integerIn(60, 30 * 24 * 3600, 24 * 3600),
+  /** How long a server created in the user's cloud may take to run, from the create. */
+  DEPLOY_SERVER_TIMEOUT_SECONDS: integerIn(1, 24 * 3600, 600),
+  /** The cloud providers' API bases (stand-ins under npm start and in tests). */
+  HETZNER_API_URL: optionalUrl.pipe(z.string().default('https://api.hetzner.cloud/v1')),
+  DIGITALOCEAN_API_URL: optionalUrl.pipe(z.string().default('https://api.digitalocean.com/v2')),
   /** The address servers reach this service at (install commands, the agent's DASHBOARD_URL); default: the request's origin. */
   PUBLIC_URL: optionalString.pipe(z.url({ message: 'must be an absolute URL' }).regex(/^https?:\/\/[^/?#\s]+\/?$/, 'must be an origin like https://stacker.example.com').optional()),
   /** Requests per minute per caller (a token bucket refilled continuously); 0 turns that limit off. */
