@@ -1,7 +1,9 @@
 // npm start: the whole local service in one command.
 //   DATABASE_URL unset -> embedded PGlite kept in .data/pglite, served over a local socket.
 //   Settings left unset get local stand-ins (scripts/local-services.ts): generated secrets, a Vault,
-//   an install service, and a development OpenID provider (scripts/dev-openid-provider.ts). Then:
+//   a development OpenID provider (scripts/dev-openid-provider.ts), and with DEPLOY_ENGINE=install-service
+//   an install service. Deploys go to the built-in engine otherwise (own servers; `npm run -s try-server`
+//   stands in for a server). Then:
 //   migrations, the WebSocket proxy the Neon driver needs, `wrangler dev` on PORT, and the Worker's
 //   cron every minute (wrangler dev does not run crons by itself).
 //   STACKER_WORKER_HOST=miniflare serves the Worker with Miniflare (scripts/serve-miniflare.ts: one
@@ -16,6 +18,9 @@ import { writeLocalRun } from './local-run.ts';
 import { localSecrets, startLocalInstallService, startLocalVault } from './local-services.ts';
 import { startPgWsProxy, type PgWsProxy } from './pg-ws-proxy.ts';
 import { loadLocalSettings, toDotenv } from './local-config.ts';
+
+/** The engine that carries out deploys, as functions/config.ts decides it (deployEngineOf). */
+const engineOf = (settings: Record<string, string>) => settings.DEPLOY_ENGINE ?? (settings.INSTALL_SERVICE_URL ? 'install-service' : 'builtin');
 
 const dataDir = process.env.STACKER_DATA_DIR || '.data';
 const cleanups: Array<() => Promise<void>> = [];
@@ -48,7 +53,9 @@ async function startLocalStandIns(settings: Record<string, string>, workerUrl: s
     settings.VAULT_TOKEN = secrets.VAULT_TOKEN;
     say(`Vault stand-in (agent tokens, kept in ${join(dataDir, 'vault.json')}) on ${vault.url}`);
   }
-  if (!settings.INSTALL_SERVICE_URL && !settings.QSTASH_TOKEN) {
+  // The install-service stand-in only when that engine is asked for: otherwise the built-in engine
+  // deploys (to own servers), and `npm run -s try-server` stands in for the server.
+  if (settings.DEPLOY_ENGINE === 'install-service' && !settings.INSTALL_SERVICE_URL && !settings.QSTASH_TOKEN) {
     const install = await startLocalInstallService({
       webhookSecret: settings.INSTALL_WEBHOOK_SECRET!,
       signingKey: settings.QSTASH_CURRENT_SIGNING_KEY!,
@@ -178,7 +185,19 @@ async function main() {
   cleanups.push(async () => removeRunFile());
   // wrangler dev --test-scheduled answers /__scheduled; Miniflare (unsafeTriggerHandlers), /cdn-cgi/local/scheduled.
   runCronEveryMinute(workerUrl, host === 'miniflare' ? '/cdn-cgi/local/scheduled' : '/__scheduled');
+  sayWhoDeploys(settings);
   say(`listening on http://127.0.0.1:${port} (health: /health_check, API document: /openapi.json). Ctrl-C stops.`);
+}
+
+function sayWhoDeploys(settings: Record<string, string>) {
+  if (engineOf(settings) === 'install-service') {
+    say(`deploys go to the install service at ${settings.INSTALL_SERVICE_URL ?? '(QStash)'} (DEPLOY_ENGINE=install-service)`);
+    return;
+  }
+  say(
+    'deploys go to the built-in engine (DEPLOY_ENGINE=builtin): deploy to your own server ({"cloud":{"provider":"own"},"server":{"srv_ip":"<address>"}}), ' +
+      "then run the install command it answers on that server, or try it on this machine: npm run -s try-server -- '<install command>'",
+  );
 }
 
 function runCronEveryMinute(workerUrl: string, path: string) {

@@ -22,7 +22,8 @@ let browser: Browser | undefined;
 
 beforeAll(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
-  service = await startLocalService(dataDir);
+  // The deploy journeys below go through the install-service stand-in (npm start's built-in engine is the default).
+  service = await startLocalService(dataDir, { DEPLOY_ENGINE: 'install-service' });
 }, 150_000);
 
 afterAll(async () => {

@@ -6,13 +6,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { processAlive, readRegistry, waitForExit } from '../../scripts/stand-ins/docker.ts';
 import { startLocalService, type RunningStart } from './helpers.ts';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..', '..');
 const dataDir = mkdtempSync(join(tmpdir(), 'stacker-tour-'));
 let service: RunningStart | undefined;
+/** The stand-in server try-server made for the tour (its folder, and the agent if the tour stopped before its kill). */
+let serverRoot = '';
 afterAll(async () => {
+  if (serverRoot) {
+    for (const record of readRegistry(serverRoot)) if (record.pid !== null && processAlive(record.pid)) process.kill(record.pid, 'SIGKILL');
+    rmSync(serverRoot, { recursive: true, force: true });
+  }
   await service?.stop();
   rmSync(dataDir, { recursive: true, force: true });
 });
@@ -53,8 +60,9 @@ describe('the README tour and the console on the embedded database', () => {
 
   let deploymentHash = '';
 
-  it('runs the tour as written: sign-in, client, project, compose, deploy to completed, agent, command, result', async () => {
-    service = await startLocalService(dataDir);
+  it('runs the tour as written: sign-in, client, project, compose, deploy to an own server, try-server, completed with addresses, agent command, result', async () => {
+    // npm start's default engine, the built-in one; no Docker Hub from tests.
+    service = await startLocalService(dataDir, { DOCKERHUB_CHECK: 'off' });
     const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(service.port), STACKER_DATA_DIR: dataDir };
     delete env.DATABASE_URL;
     let stdout: string;
@@ -62,19 +70,28 @@ describe('the README tour and the console on the embedded database', () => {
       ({ stdout } = await run('bash', ['-euo', 'pipefail', '-c', tourBlock()], { cwd: root, env, timeout: 90_000 }));
     } catch (error) {
       const failed = error as { stdout: string; stderr: string };
+      serverRoot = /^try-server: stand-in root \(the server's \/\): (.+)$/m.exec(failed.stdout ?? '')?.[1] ?? '';
       throw new Error(`the tour stopped:\n${failed.stdout}\n${failed.stderr}\nnpm start said:\n${service.output()}`);
     }
+    serverRoot = /^try-server: stand-in root \(the server's \/\): (.+)$/m.exec(stdout)?.[1] ?? '';
+    expect(serverRoot).not.toBe('');
     expect(stdout).toMatch(/"item":\{"kind":"user","subject":"group_user","user_id":"alice-\d+"\}/);
     expect(stdout).toMatch(/^API client \d+$/m);
     expect(stdout).toMatch(/^services:\n {2}\S+:\n {4}image: /m);
-    const progress = [...stdout.matchAll(/^deployment (deployment_[\w-]+): (\w+) (\d+)% /gm)];
-    expect(progress.at(-1)?.slice(2, 4)).toEqual(['completed', '100']);
+    expect(stdout).toMatch(/^run on the server as root: curl -fsSL 'http:\/\/127\.0\.0\.1:\d+\/install\/[\w-]+' \| sh$/m);
+    expect(stdout).toMatch(/^stacker: enrolled: the agent's credentials are in /m);
+    const progress = [...stdout.matchAll(/^deployment (deployment_[\w-]+): (\w+) (\d+)% (.*)$/gm)];
+    expect(progress.at(-1)?.slice(2, 5)).toEqual(['completed', '100', 'Revision 1 is running at http://203.0.113.10:3000']);
     expect(progress.map((line) => line[2])).toContain('in_progress');
     deploymentHash = progress[0]![1]!;
-    const taken = /^the agent took (cmd_[\w-]+): health$/m.exec(stdout)?.[1];
-    expect(taken).toBeDefined();
-    expect(stdout).toContain(`"accepted":true`);
-    expect(stdout).toContain(`command ${taken}: completed, result {"status":"ok"}`);
+    expect(stdout).toContain('addresses: [{"service":"postgrest","url":"http://203.0.113.10:3000"}]');
+    const result = /^command (cmd_[\w-]+): completed, result (\{.*\})$/m.exec(stdout);
+    expect(result, stdout).not.toBeNull();
+    expect(JSON.parse(result![2]!)).toMatchObject({ type: 'health', app_code: 'postgrest', status: 'ok', container_state: 'running' });
+    // The tour's last step stopped the agent stand-in (SIGTERM: it ends its poll, then exits).
+    const agents = readRegistry(serverRoot).filter((record) => record.pid !== null);
+    expect(agents).toHaveLength(1);
+    expect(await waitForExit(agents[0]!.pid!, 10_000)).toBe(true);
   }, 120_000);
 
   it('while npm start runs, every console command works through it', async () => {

@@ -27,8 +27,9 @@ const servers: Server[] = [];
 
 beforeAll(async () => {
   mkdirSync(project, { recursive: true });
-  // `npm start` as a user runs it: on the embedded database.
-  service = await startLocalService(dataDir);
+  // `npm start` as a user runs it: on the embedded database; its deploys through the install-service
+  // stand-in (DEPLOY_ENGINE=install-service; the built-in engine's journey: stacker-cli-engine.test.ts).
+  service = await startLocalService(dataDir, { DEPLOY_ENGINE: 'install-service' });
   apiUrl = `http://127.0.0.1:${service.port}`;
   issuer = readLocalRun(dataDir)!.services.OAUTH_ISSUER!;
   // As the browser tests' start: a first start bundles the Worker and migrates PGlite, and under the
