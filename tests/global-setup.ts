@@ -13,6 +13,8 @@ import { startAgentStub } from './stubs/agent.ts';
 import { startPgFaultProxy } from './stubs/pg-fault-proxy.ts';
 import { OAUTH_AUDIENCE, OAUTH_ISSUER, startOAuthStub } from './stubs/oauth.ts';
 import { runLeakCheck, startLeakCollector } from './helpers/leak-collector.ts';
+import { startHetznerStandIn } from '../scripts/stand-ins/hetzner.ts';
+import { startDigitalOceanStandIn } from '../scripts/stand-ins/digitalocean.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -35,6 +37,9 @@ declare module 'vitest' {
     leakCollectorUrl: string;
     /** A second WebSocket proxy that can stop the database mid-request (tests/stubs/pg-fault-proxy.ts). */
     pgFaultProxy: { address: string; controlUrl: string };
+    /** The cloud providers' stand-ins (scripts/stand-ins/); a test adds its own account: POST /__stand-in/accounts. */
+    hetznerStandInUrl: string;
+    digitalOceanStandInUrl: string;
   }
 }
 
@@ -84,6 +89,8 @@ async function startShared() {
   const agentStub = await startAgentStub();
   const leakCollector = await startLeakCollector();
   const pgFaultProxy = await startPgFaultProxy();
+  const hetzner = await startHetznerStandIn({ token: randomBytes(16).toString('hex') });
+  const digitalOcean = await startDigitalOceanStandIn({ token: randomBytes(16).toString('hex') });
 
   const securityKey = randomBytes(32).toString('base64');
   const webhookSecret = randomBytes(24).toString('hex');
@@ -101,6 +108,8 @@ async function startShared() {
     project.provide('leakCollectorUrl', leakCollector.url);
     project.provide('jwtPrivateJwk', oauth.privateJwk as Record<string, unknown>);
     project.provide('pgFaultProxy', { address: pgFaultProxy.address, controlUrl: pgFaultProxy.controlUrl });
+    project.provide('hetznerStandInUrl', hetzner.url);
+    project.provide('digitalOceanStandInUrl', digitalOcean.url);
     project.provide('settings', {
       DATABASE_URL: databaseUrl,
       DATABASE_WS_PROXY: proxy.address,
@@ -121,6 +130,8 @@ async function startShared() {
       QSTASH_NEXT_SIGNING_KEY: qstash.nextSigningKey,
       VAULT_ADDRESS: vault.url,
       VAULT_TOKEN: vault.token,
+      HETZNER_API_URL: hetzner.apiUrl,
+      DIGITALOCEAN_API_URL: digitalOcean.apiUrl,
       // The suite sends thousands of requests as a few subjects; tests/integration/abuse-limits.test.ts
       // checks the limits with its own low settings.
       RATE_LIMIT_USER_PER_MINUTE: '1000000',
@@ -148,6 +159,8 @@ async function startShared() {
     await vault.close();
     await agentStub.close();
     await pgFaultProxy.close();
+    await hetzner.close();
+    await digitalOcean.close();
     await proxy.close();
     const client = new pg.Client({ connectionString: adminUrl });
     await client.connect();
