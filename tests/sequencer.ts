@@ -9,6 +9,7 @@ const LONGEST_FIRST = [
   'tests/node/readme-tour.test.ts',
   'tests/node/stacker-cli.test.ts',
   'tests/node/browser-pages.test.ts',
+  'tests/node/deploy-engine.test.ts',
   'tests/integration/hostile-input.test.ts',
   'tests/integration/agent-commands.test.ts',
   'tests/node/console-rotate.test.ts',

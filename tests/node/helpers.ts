@@ -48,8 +48,8 @@ export interface RunningStart {
 }
 
 /**
- * `npm start` (scripts/start.ts) on a free port and the given data folder, with no DATABASE_URL unless
- * extraEnv names one. A
+ * `npm start` (scripts/start.ts) on a free port (or extraEnv.PORT: e.g. a restart that the agents
+ * must find again) and the given data folder, with no DATABASE_URL unless extraEnv names one. A
  * port found free can be taken by another test's server before wrangler binds it: then again, on
  * another port (a few times).
  */
@@ -64,7 +64,7 @@ export async function startLocalService(dataDir: string, extraEnv: NodeJS.Proces
 }
 
 async function startLocalServiceOnce(dataDir: string, extraEnv: NodeJS.ProcessEnv): Promise<RunningStart> {
-  const port = await freePort();
+  const port = extraEnv.PORT ? Number(extraEnv.PORT) : await freePort();
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), STACKER_DATA_DIR: dataDir };
   delete env.DATABASE_URL;
   // DATABASE_URL only when the caller names one (a scratch database): else the embedded PGlite.
