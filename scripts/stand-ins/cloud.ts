@@ -52,6 +52,8 @@ export interface Account {
 export interface CloudStandInOptions {
   /** The token of the first account. */
   token: string;
+  /** Any bearer token opens an account on first use (npm start: whatever token a newcomer saved works). */
+  acceptAnyToken?: boolean;
   /** The public IPv4 address of the n-th server created (from 1); default TEST-NET-3, 203.0.113.n. */
   address?: string | ((n: number) => string);
   /** Created servers run this long after their create; null: only when told (boot). Default 500 ms. */
@@ -227,7 +229,9 @@ export async function startCloudStandIn(flavor: Flavor, options: CloudStandInOpt
     if (url.pathname.startsWith(`${CONTROL}/`)) return send(res, await control(req, url, body));
     if (!url.pathname.startsWith(`${flavor.basePath}/`)) return send(res, flavor.error(404, 'not_found', 'not found'));
 
-    const account = accounts.get(bearerOf(req) ?? '');
+    const bearer = bearerOf(req);
+    if (bearer && options.acceptAnyToken) addAccount(bearer);
+    const account = accounts.get(bearer ?? '');
     if (!account) return send(res, flavor.unauthorized);
     const record = (status: number) => account.requests.push({ method: req.method ?? 'GET', path: `${url.pathname.slice(flavor.basePath.length)}${url.search}`, status });
     if (account.rateLimit && account.rateLimit.times > 0) {

@@ -285,6 +285,29 @@ describe('Hetzner root password', () => {
   });
 });
 
+describe('stand-in options', () => {
+  it('acceptAnyToken opens an account per token; onServerCreated can boot a server from its user data', async () => {
+    const standIn: CloudStandIn = await startDigitalOceanStandIn({
+      token: 'unused',
+      acceptAnyToken: true,
+      bootAfterMs: null,
+      onServerCreated: (server) => {
+        if (runcmdOf(server.userData).length > 0) standIn.boot(server.id);
+      },
+    });
+    try {
+      const provider = cloudProviderFor('do', 'whatever-a-newcomer-saved', { DIGITALOCEAN_API_URL: standIn.apiUrl });
+      const userData = cloudInitUserData({ installCommand: installCommandOf('http://127.0.0.1:8000', 'secret') });
+      const server = await provider.createServer({ name: 'local', type: 's-1vcpu-1gb', location: 'fra1', image: 'debian-12-x64', userData, deployment: 'deployment_local' });
+      expect(await provider.getServer(server.id)).toMatchObject({ status: 'running', ipv4: '203.0.113.1' });
+      expect(standIn.servers('whatever-a-newcomer-saved')).toHaveLength(1);
+      expect(standIn.servers('unused')).toHaveLength(0);
+    } finally {
+      await standIn.close();
+    }
+  });
+});
+
 describe('helpers', () => {
   it('serverNameFor makes a hostname both providers take', () => {
     expect(serverNameFor('My Shop', 'deployment_3f2a9c1e-0000-4000-8000-000000000000')).toBe('my-shop-3f2a9c1e');

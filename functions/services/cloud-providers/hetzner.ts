@@ -135,7 +135,8 @@ export function hetznerProvider(options: ProviderOptions): CloudProvider {
     for (let pages = 0; page !== null && pages < http.maxPages; pages++) {
       const answer: { items: T[]; next: number | null } = await http.send({ method: 'GET', path, query: { ...query, page, per_page: http.pageSize ?? 50 }, schema });
       items.push(...answer.items);
-      page = answer.next;
+      // A next page that does not move on would loop: it ends the listing.
+      page = answer.next !== null && answer.next > page ? answer.next : null;
     }
     return items;
   }
