@@ -176,6 +176,19 @@ const ROUTES: Record<string, RouteCase> = {
     ok: 303,
     fresh: async (fx, db) => ({ path: stackPath(fx, `/deployments/${await newDeployment(db, fx.owner, fx.projectId)}/cancel`), form: [] }),
   },
+  // ---- the built-in engine's buttons (the fixture's deployment is the install service's: each says so on the page) ----
+  'POST /projects/:id/deployments/:deploymentId/redeploy': { access: 'user', at: (fx) => ({ path: stackPath(fx, `/deployments/${fx.deploymentId}/redeploy`), form: [] }), ok: 303 },
+  'POST /projects/:id/deployments/:deploymentId/rollback': {
+    access: 'user',
+    at: (fx) => ({ path: stackPath(fx, `/deployments/${fx.deploymentId}/rollback`), form: [['revision', '1']] }),
+    ok: 303,
+  },
+  'POST /projects/:id/deployments/:deploymentId/remove': { access: 'user', at: (fx) => ({ path: stackPath(fx, `/deployments/${fx.deploymentId}/remove`), form: [] }), ok: 303 },
+  'POST /projects/:id/deployments/:deploymentId/install-command': {
+    access: 'user',
+    at: (fx) => ({ path: stackPath(fx, `/deployments/${fx.deploymentId}/install-command`), form: [] }),
+    ok: 303,
+  },
   // ---- a deployment's live event feed (Server-Sent Events) ----
   'GET /projects/:id/deployments/:deploymentId/events': {
     access: 'user',

@@ -70,7 +70,7 @@ async function consolePage(c: PageContext, user: AuthenticatedUser, form?: { val
         <div data-events-url={deploymentEventsUrl(projectId, deployment.id)} data-after={String(deployment.eventSeq)}>
           <div class="grid-2 agent-top">
             <article id="agent-panel" hx-get={`${url}/panel`} hx-trigger="deployment-event from:body, every 30s" hx-swap="innerHTML" hx-sync="this:queue last">
-              <AgentPanel overview={overview} url={url} />
+              <AgentPanel overview={overview} url={url} deploymentUrl={deploymentUrl(projectId, deployment.id)} enrols={deployment.engine === 'builtin'} />
             </article>
             <article>
               <h2>Send a command</h2>
@@ -94,9 +94,10 @@ export const agentConsolePages = new Hono<AppEnv>()
   .get(
     `${BASE}/panel`,
     fragment('this agent', async (c, user) => {
-      const { deployment, url } = await consoleTarget(c, user);
+      const { projectId, deployment, url } = await consoleTarget(c, user);
       const overview = await agentOverview(c.var.database.db, deployment.deploymentHash, scopeOfUser(user));
-      return c.html(<AgentPanel overview={overview} url={url} />, 200, pageHeaders);
+      const panel = <AgentPanel overview={overview} url={url} deploymentUrl={deploymentUrl(projectId, deployment.id)} enrols={deployment.engine === 'builtin'} />;
+      return c.html(panel, 200, pageHeaders);
     }),
   )
   .get(

@@ -47,8 +47,8 @@ function JsonBlock(props: { value: unknown; label: string }) {
   );
 }
 
-/** The agent and its apps: a fragment of its own (GET .../agent/panel). */
-export function AgentPanel(props: { overview: AgentOverview; url: string }) {
+/** The agent and its apps: a fragment of its own (GET .../agent/panel). A built-in deployment's agent `enrols` with its install command. */
+export function AgentPanel(props: { overview: AgentOverview; url: string; deploymentUrl: string; enrols: boolean }) {
   const { agent, apps } = props.overview;
   if (!agent) {
     return (
@@ -57,10 +57,17 @@ export function AgentPanel(props: { overview: AgentOverview; url: string }) {
           <h2>Agent</h2>
           <span class="badge badge-muted">not registered</span>
         </header>
-        <p>
-          No agent has registered for this deployment yet. The agent on the server registers itself once (<code>POST /api/v1/agent/register</code>{' '}
-          with this deployment’s hash); commands sent before that wait in the queue.
-        </p>
+        {props.enrols ? (
+          <p>
+            No agent has enrolled for this deployment yet: it does when the install command on <a href={props.deploymentUrl}>the deployment’s page</a> runs on the
+            server. Commands sent before that wait in the queue.
+          </p>
+        ) : (
+          <p>
+            No agent has registered for this deployment yet. The agent on the server registers itself once (<code>POST /api/v1/agent/register</code>{' '}
+            with this deployment’s hash); commands sent before that wait in the queue.
+          </p>
+        )}
       </>
     );
   }

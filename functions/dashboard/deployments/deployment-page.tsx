@@ -1,11 +1,16 @@
 // A deployment's page: status, progress, the reason once it ended, the checklist of steps and the log,
 // all from the deployment's event log (services/deployment-steps.ts computes the state). Then live: the
 // feed (live-events.tsx, assets/live.ts) dispatches each later event once; assets/deployment.ts appends
-// it to the log, and htmx fetches the state part again (GET .../state, the same component).
+// it to the log, and htmx fetches the state part again (GET .../state, the same component). A
+// deployment of the built-in engine shows more in that part (engine-panel.tsx): its install command
+// while the agent is awaited, its addresses, Redeploy, Remove and its revisions with Roll back.
 import { raw } from 'hono/html';
+import { operationDeps, publicOrigin } from '../../http/engine.ts';
 import { notFound } from '../../errors.ts';
 import type { AuthenticatedUser } from '../../principal.ts';
 import { listEvents, MAX_EVENTS_PAGE, toEventView, type EventView } from '../../services/deployment-events.ts';
+import { currentInstallCommand } from '../../services/deploy-engine/enrollment.ts';
+import { engineView } from '../../services/deploy-engine/operations.ts';
 import { deploymentState, type DeploymentState, type StepState } from '../../services/deployment-steps.ts';
 import { findDeployment } from '../../services/deployments.ts';
 import { findProject } from '../../services/projects.ts';
@@ -18,9 +23,13 @@ import { ActionButton } from '../components/forms.tsx';
 import { ASSETS, Breadcrumbs } from '../components/layout.tsx';
 import { idParam, renderPage, type PageContext } from '../components/page.tsx';
 import { agentConsoleUrl, deploymentEventsUrl, deploymentUrl, projectUrl } from '../components/urls.ts';
+import { Addresses, InstallCommand, Revisions, waitsForAgent, type EngineState } from './engine-panel.tsx';
 
 const NO_STEPS_YET = 'No steps reported yet: waiting for the install service.';
 const NO_STEPS_ENDED = 'The install service reported no steps.';
+
+/** The ends that are what the user asked for: said as a notice, the others as an error. */
+const ENDED_WELL = ['completed', 'removed'];
 
 const STEP_MARKS: Record<StepState, string> = { pending: '○', running: '◐', done: '✓', failed: '✗' };
 
@@ -42,9 +51,25 @@ async function allEvents(c: PageContext, deploymentId: number): Promise<EventVie
   }
 }
 
-/** What changes as the deployment goes on: status, progress, reason, Cancel, and the checklist. */
-function StatePanel(props: { deployment: Deployment; state: DeploymentState; url: string }) {
-  const { deployment, state, url } = props;
+const CANCEL_QUESTION = {
+  'install-service': 'Cancel this deployment? The install service is told to stop.',
+  builtin: 'Cancel this deployment? The engine stops, and the commands its agent has not taken are withdrawn.',
+};
+
+/** The built-in engine's view of the deployment (undefined for the install service's); the install command for its owner only. */
+async function engineStateOf(c: PageContext, user: AuthenticatedUser, deployment: Deployment): Promise<EngineState | undefined> {
+  if (deployment.engine !== 'builtin') return undefined;
+  const view = await engineView(c.var.database.db, deployment);
+  const over = ['removed', 'cancelled'].includes(deployment.status);
+  if (!waitsForAgent(view)) return { view, over };
+  // A one-time secret: decrypted for the page of its owner only (an admin sees that it is awaited).
+  const install = deployment.userId === user.id ? await currentInstallCommand(operationDeps(c), deployment.id, publicOrigin(c)) : 'not-owner';
+  return { view, install, over };
+}
+
+/** What changes as the deployment goes on: status, progress, reason, Cancel, the checklist, and the engine's part. */
+function StatePanel(props: { deployment: Deployment; state: DeploymentState; url: string; engine?: EngineState }) {
+  const { deployment, state, url, engine } = props;
   return (
     <>
       <article data-deployment data-terminal={String(state.terminal)}>
@@ -55,16 +80,17 @@ function StatePanel(props: { deployment: Deployment; state: DeploymentState; url
           <progress data-deployment-progress value={String(state.progress)} max="100" aria-label="Progress">{`${state.progress}%`}</progress>
           <span data-deployment-progress-text>{`${state.progress}%`}</span>
         </p>
-        <p data-deployment-reason role="status" hidden={!state.terminal} class={state.status === 'completed' ? 'notice' : 'form-error'}>
+        <p data-deployment-reason role="status" hidden={!state.terminal} class={ENDED_WELL.includes(state.status) ? 'notice' : 'form-error'}>
           {state.reason ?? ''}
         </p>
         <div data-deployment-cancel hidden={state.terminal}>
-          {!state.terminal && <ActionButton action={`${url}/cancel`} label="Cancel deployment" variant="secondary" confirm="Cancel this deployment? The install service is told to stop." />}
+          {!state.terminal && <ActionButton action={`${url}/cancel`} label="Cancel deployment" variant="secondary" confirm={CANCEL_QUESTION[engine ? 'builtin' : 'install-service']} />}
         </div>
         <p>
           <a href={agentConsoleUrl(deployment.projectId, deployment.id)}>Agent console</a>: the server's agent, its apps and commands.
         </p>
       </article>
+      {engine?.install !== undefined && <InstallCommand url={url} address={engine.view.server_address} install={engine.install} />}
       <section aria-labelledby="steps-title">
         <h2 id="steps-title">Steps</h2>
         <p data-deployment-no-steps hidden={state.steps.length > 0}>
@@ -81,6 +107,12 @@ function StatePanel(props: { deployment: Deployment; state: DeploymentState; url
           ))}
         </ol>
       </section>
+      {engine && (
+        <>
+          <Addresses addresses={engine.view.addresses} />
+          <Revisions url={url} engine={engine} />
+        </>
+      )}
     </>
   );
 }
@@ -89,13 +121,15 @@ function StatePanel(props: { deployment: Deployment; state: DeploymentState; url
 export async function statePanel(c: PageContext, user: AuthenticatedUser) {
   const { row, deployment } = await loadDeployment(c, user);
   const state = deploymentState(await allEvents(c, deployment.id), deployment);
-  return <StatePanel deployment={deployment} state={state} url={deploymentUrl(row.id, deployment.id)} />;
+  const engine = await engineStateOf(c, user, deployment);
+  return <StatePanel deployment={deployment} state={state} url={deploymentUrl(row.id, deployment.id)} engine={engine} />;
 }
 
 export async function deploymentPage(c: PageContext, user: AuthenticatedUser) {
   const { row, deployment } = await loadDeployment(c, user);
   const events = await allEvents(c, deployment.id);
   const state = deploymentState(events, deployment);
+  const engine = await engineStateOf(c, user, deployment);
   const lastSeq = events.at(-1)?.seq ?? 0;
   const url = deploymentUrl(row.id, deployment.id);
   return renderPage(c, {
@@ -113,7 +147,7 @@ export async function deploymentPage(c: PageContext, user: AuthenticatedUser) {
           </div>
         </div>
         <div id="deployment-state" hx-get={`${url}/state`} hx-trigger="deployment-event from:body" hx-swap="innerHTML" hx-sync="this:queue last">
-          <StatePanel deployment={deployment} state={state} url={url} />
+          <StatePanel deployment={deployment} state={state} url={url} engine={engine} />
         </div>
         <section aria-labelledby="log-title">
           <h2 id="log-title">Log</h2>

@@ -1,25 +1,29 @@
 // Deploying a project from the dashboard and following the deployment: the deploy form
-// (deploy-form.tsx), the deployment page with its live state part (deployment-page.tsx), and its Cancel
-// button. Deploy and cancel go through the helpers the API uses too (http/deploy-actions.ts): the same
-// schema, service and background publish.
+// (deploy-form.tsx), the deployment page with its live state part (deployment-page.tsx), its Cancel
+// button, and the built-in engine's buttons (engine-actions.tsx). Deploy and cancel go through the
+// helpers the API uses too (http/deploy-actions.ts): the same schema, service and background publish.
 import { Hono } from 'hono';
 import { cancelAndPublish, startAndPublish } from '../../http/deploy-actions.ts';
 import { cloudDeps } from '../../http/deps.ts';
+import { usesBuiltinEngine } from '../../http/engine.ts';
 import type { AppEnv } from '../../http/env.ts';
 import { ApiError } from '../../errors.ts';
 import { listClouds } from '../../services/clouds.ts';
 import { findProject } from '../../services/projects.ts';
 import { scopeOfUser } from '../../services/scope.ts';
 import { asFormFailure } from '../components/forms.tsx';
-import { FormFields, fragment, idParam, pageHeaders, redirectWithNotice, userPage } from '../components/page.tsx';
+import { FormFields, fragment, idParam, pageHeaders, redirectWithNotice, userPage, type PageContext } from '../components/page.tsx';
 import { deploymentUrl } from '../components/urls.ts';
-import { deployFormPage, fieldOf, parseDeployForm, postedValues } from './deploy-form.tsx';
+import { deployFormPage, fieldOf, parseDeployForm, postedValues, type Engine } from './deploy-form.tsx';
 import { deploymentPage, loadDeployment, statePanel } from './deployment-page.tsx';
+import { engineActionPages } from './engine-actions.tsx';
+
+const engineOf = (c: PageContext): Engine => (usesBuiltinEngine(c) ? 'builtin' : 'install-service');
 
 export const deploymentPages = new Hono<AppEnv>()
   .get(
     '/projects/:id/deploy',
-    userPage(async (c, user) => deployFormPage(c, user, await findProject(c.var.database.db, idParam(c), scopeOfUser(user)))),
+    userPage(async (c, user) => deployFormPage(c, user, await findProject(c.var.database.db, idParam(c), scopeOfUser(user)), engineOf(c))),
   )
   .post(
     '/projects/:id/deploy',
@@ -28,14 +32,14 @@ export const deploymentPages = new Hono<AppEnv>()
       const values = postedValues(await FormFields.of(c));
       try {
         const keys = await listClouds(cloudDeps(c), user.id);
-        const { page, body } = parseDeployForm(values, keys);
-        const started = await startAndPublish(c, row.id, body, page.idempotency_key, page.cloud_id);
+        const { idempotencyKey, cloudId, body } = parseDeployForm(values, keys, engineOf(c));
+        const started = await startAndPublish(c, row.id, body, idempotencyKey, cloudId);
         const notice = !started.fresh ? `Deployment ${started.deploymentId} was already started by this form.` : `Deployment ${started.deploymentId} started.`;
         return redirectWithNotice(c, deploymentUrl(row.id, started.deploymentId), notice);
       } catch (error) {
         const failure = asFormFailure(error, fieldOf);
         if (!failure) throw error;
-        return deployFormPage(c, user, row, { values, failure });
+        return deployFormPage(c, user, row, engineOf(c), { values, failure });
       }
     }),
   )
@@ -61,4 +65,5 @@ export const deploymentPages = new Hono<AppEnv>()
       }
       return redirectWithNotice(c, url, 'Deployment cancelled.');
     }),
-  );
+  )
+  .route('/', engineActionPages);
