@@ -155,6 +155,10 @@ export const deployment = pgTable(
     serverId: integer('server_id'),
     /** The revision last applied and found healthy: what the server runs (builtin engine). */
     currentRevision: integer('current_revision'),
+    /** The saved cloud whose token creates and deletes the deployment's server (builtin engine, htz/do). */
+    cloudId: integer('cloud_id'),
+    /** Where servers reach this service (the install command in a created server's user data is made from it). */
+    publicOrigin: varchar('public_origin', { length: 255 }),
   },
   (t) => [
     // Fix §12.14: ON DELETE CASCADE, so deleting a project that has deployments works.
@@ -205,6 +209,16 @@ export const server = pgTable(
     srvIp: varchar('srv_ip', { length: 50 }),
     sshUser: varchar('ssh_user', { length: 50 }),
     sshPort: integer('ssh_port'),
+    /** The cloud Stacker created this server in (`htz`, `do`); null for a server the user already had. */
+    provider: varchar('provider', { length: 50 }),
+    /** The provider's ID of the server, once the create answered (or the server was found by its deployment label). */
+    providerServerId: varchar('provider_server_id', { length: 64 }),
+    /** When Stacker deleted the server at the provider. */
+    deletedAt: timestamp('deleted_at', { withTimezone: true }),
+    /** When a failed deployment's server was kept (DEPLOY_KEEP_FAILED_SERVERS=on) instead of deleted. */
+    keptAt: timestamp('kept_at', { withTimezone: true }),
+    /** Why the last try to delete it failed (it is tried again). */
+    deleteError: text('delete_error'),
   },
   (t) => [
     primaryKey({ name: 'user_server_pkey', columns: [t.id] }),
