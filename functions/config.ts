@@ -110,6 +110,8 @@ export const configSchema = z.object({
   DEPLOY_ENROLLMENT_TTL_SECONDS: integerIn(60, 30 * 24 * 3600, 24 * 3600),
   /** How long a server created in the user's cloud may take to run, from the create. */
   DEPLOY_SERVER_TIMEOUT_SECONDS: integerIn(1, 24 * 3600, 600),
+  /** "on": a server Stacker created for a deployment that failed before its stack ran is kept (for debugging) instead of deleted. */
+  DEPLOY_KEEP_FAILED_SERVERS: optionalString.pipe(z.enum(['on', 'off'], { message: 'must be "on" or "off"' }).default('off')),
   /** The cloud providers' API bases (stand-ins under npm start and in tests). */
   HETZNER_API_URL: optionalUrl.pipe(z.string().default('https://api.hetzner.cloud/v1')),
   DIGITALOCEAN_API_URL: optionalUrl.pipe(z.string().default('https://api.digitalocean.com/v2')),

@@ -6,6 +6,7 @@ import { describeError, log, setLogLevel } from './logger.ts';
 import { pruneAgentRequestIds } from './services/agent-signature.ts';
 import { deploymentsWithStaleQueue, expireCommandLeases } from './services/commands.ts';
 import { expireOverdueDeployments } from './services/deployments.ts';
+import { pendingServerDeletions } from './services/deploy-engine/cloud-server.ts';
 import { overdueOperations } from './services/deploy-engine/runs.ts';
 import { durableDoorbell, wakeEngine } from './services/doorbell.ts';
 import { publishDueJobs } from './services/outbox.ts';
@@ -44,7 +45,8 @@ export async function runScheduledJobs(env: Bindings): Promise<ScheduledReport> 
     await Promise.all([...new Set(leases.map((lease) => lease.deploymentHash))].map((hash) => doorbell.ring(hash, 'status')));
 
     // The built-in engine's runs: each object's alarm wakes its own; this catches one that was lost.
-    const overdue = await overdueOperations(database.db);
+    // With the servers created for deployments that never ran their stack and still wait to be deleted.
+    const overdue = [...(await overdueOperations(database.db)), ...(await pendingServerDeletions(database.db))];
     await Promise.all(overdue.map((run) => wakeEngine(env.DEPLOYMENT_DOORBELL, run.deploymentHash, run.deploymentId)));
     report.engineWoken = overdue.length;
 

@@ -8,7 +8,8 @@ import { ApiError } from '../errors.ts';
 import { cloudCredentials } from '../services/clouds.ts';
 import { currentInstallCommand } from '../services/deploy-engine/enrollment.ts';
 import { installCommandOf } from '../services/deploy-engine/install-script.ts';
-import { cancelBuiltin, startBuiltinDeployment } from '../services/deploy-engine/operations.ts';
+import { cancelBuiltin, checkBuiltinProvider, startBuiltinDeployment } from '../services/deploy-engine/operations.ts';
+import { cloudProviderFor, isCloudProviderCode, type CloudProvider } from '../services/cloud-providers/index.ts';
 import { cancelDeployment, findDeployment, startDeployment, type StartedDeployment } from '../services/deployments.ts';
 import { operationDeps, publicOrigin, usesBuiltinEngine, wakeEngineLater } from './engine.ts';
 import { durableDoorbell } from '../services/doorbell.ts';
@@ -49,15 +50,25 @@ export async function startAndPublish(c: Context<AppEnv>, projectId: number, inp
 async function startBuiltin(c: Context<AppEnv>, projectId: number, input: SavedCloudDeployInput, idempotencyKey: string | undefined, savedCloudId?: number): Promise<StartedAnswer> {
   const user = currentUser(c);
   const deps = operationDeps(c);
-  const provider = savedCloudId !== undefined ? (await cloudCredentials(deps, savedCloudId, callerScope(c))).provider : input.cloud?.provider;
+  const saved = savedCloudId !== undefined ? await cloudCredentials(deps, savedCloudId, callerScope(c)) : undefined;
+  const provider = saved?.provider ?? input.cloud?.provider;
   if (!provider) throw new ApiError(400, 'cloud is required', { errors: [{ path: 'body.cloud', message: 'Required' }] });
-  const started = await startBuiltinDeployment(deps, { projectId, scope: callerScope(c), userId: user.id, provider, server: input.server, idempotencyKey });
-  if (started.enrollmentSecret !== undefined) {
-    // The object sets its alarm for the agent's deadline now.
-    wakeEngineLater(c, started.deploymentHash, started.deploymentId);
-    return { ...started, fresh: true, installCommand: installCommandOf(publicOrigin(c), started.enrollmentSecret) };
+  checkBuiltinProvider(provider);
+  let cloud: { id: number; provider: CloudProvider } | undefined;
+  if (saved && savedCloudId !== undefined && isCloudProviderCode(provider)) {
+    if (!saved.cloudToken) throw new ApiError(422, 'This saved cloud has no token: save the key again with its token', { errors: [{ path: 'params.cloud_id', message: 'no token saved' }] });
+    cloud = { id: savedCloudId, provider: cloudProviderFor(provider, saved.cloudToken, c.var.config) };
   }
-  const install = await currentInstallCommand(deps, started.deploymentId, publicOrigin(c));
+  const origin = publicOrigin(c);
+  const started = await startBuiltinDeployment(deps, { projectId, scope: callerScope(c), userId: user.id, provider, server: input.server, idempotencyKey, publicOrigin: origin, cloud });
+  // A server Stacker creates runs its install command itself (its user data): the answer has none.
+  const own = provider === 'own';
+  if (started.enrollmentSecret !== undefined) {
+    // The object creates the server, or sets its alarm for the agent's deadline, now.
+    wakeEngineLater(c, started.deploymentHash, started.deploymentId);
+    return { ...started, fresh: true, installCommand: own ? installCommandOf(origin, started.enrollmentSecret) : undefined };
+  }
+  const install = own ? await currentInstallCommand(deps, started.deploymentId, origin) : null;
   return { ...started, fresh: false, installCommand: install?.install_command };
 }
 
@@ -67,6 +78,8 @@ export async function cancelAndPublish(c: Context<AppEnv>, projectId: number, de
   if (target.engine === 'builtin' && target.projectId === projectId) {
     const cancelled = await cancelBuiltin(c.var.database.db, target);
     c.executionCtx.waitUntil(durableDoorbell(c.env.DEPLOYMENT_DOORBELL).ring(cancelled.deploymentHash, 'status'));
+    // The engine deletes a server it created for a deployment that never ran its stack.
+    wakeEngineLater(c, cancelled.deploymentHash, cancelled.id);
     return cancelled;
   }
   const result = await cancelDeployment(deployDeps(c), projectId, deploymentId, callerScope(c));

@@ -14,6 +14,7 @@ export function operationDeps(c: Context<AppEnv>): OperationDeps {
     dockerHub: { baseUrl: config.DOCKERHUB_URL, enabled: config.DOCKERHUB_CHECK === 'on' },
     agentTimeoutSeconds: config.DEPLOY_AGENT_TIMEOUT_SECONDS,
     enrollmentTtlSeconds: config.DEPLOY_ENROLLMENT_TTL_SECONDS,
+    serverTimeoutSeconds: config.DEPLOY_SERVER_TIMEOUT_SECONDS,
   };
 }
 

@@ -38,6 +38,8 @@ export interface RequestRecord {
   method: string;
   path: string;
   status: number;
+  /** When it came (milliseconds since the epoch). */
+  at: number;
 }
 
 export interface Account {
@@ -233,7 +235,7 @@ export async function startCloudStandIn(flavor: Flavor, options: CloudStandInOpt
     if (bearer && options.acceptAnyToken) addAccount(bearer);
     const account = accounts.get(bearer ?? '');
     if (!account) return send(res, flavor.unauthorized);
-    const record = (status: number) => account.requests.push({ method: req.method ?? 'GET', path: `${url.pathname.slice(flavor.basePath.length)}${url.search}`, status });
+    const record = (status: number) => account.requests.push({ method: req.method ?? 'GET', path: `${url.pathname.slice(flavor.basePath.length)}${url.search}`, status, at: Date.now() });
     if (account.rateLimit && account.rateLimit.times > 0) {
       account.rateLimit.times--;
       const reply = flavor.rateLimited(account.rateLimit.retryAfter);

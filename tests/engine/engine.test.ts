@@ -381,8 +381,8 @@ describe('the built-in engine on an own server', () => {
 
   it('refuses a provider it cannot create servers on, naming the ones it can', async () => {
     const project = await createProjectFor(uniqueId('engine'));
-    const response = await requestAndSettle(`/project/${project.id}/deploy`, jsonRequest('POST', { ...ownDeploy, cloud: { provider: 'htz', cloud_token: 'x'.repeat(20) } }, bearerFor('group_user', project.userId)));
+    const response = await requestAndSettle(`/project/${project.id}/deploy`, jsonRequest('POST', { ...ownDeploy, cloud: { provider: 'lo', cloud_token: 'x'.repeat(20) } }, bearerFor('group_user', project.userId)));
     expect(response.status).toBe(422);
-    expect(((await response.json()) as { message: string }).message).toMatch(/deploys to: own/);
+    expect(((await response.json()) as { message: string }).message).toMatch(/deploys to: own, htz, do/);
   });
 });

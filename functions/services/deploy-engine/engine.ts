@@ -5,19 +5,21 @@
 // something happened (a report, an enrollment, a user's action) and on its alarm; the cron calls it
 // for operations whose wake time has long passed, so a lost wake-up delays a step, never stops it.
 //
-// Steps:  agent (first deploy: wait for the install command's enrollment)
+// Steps:  server (first deploy to htz/do: create the server in the user's cloud, wait until it runs; cloud-server.ts)
+//      -> agent (first deploy: wait for the install command's enrollment)
 //      -> apply (deploy_app with the revision's compose and its secrets as env_vars)
 //      -> health (health "all" until every service runs, or the health deadline)
 //      -> done; a failed update goes to rollback (deploy_app of the last good revision).
-//         remove: remove_app for every service.
+//         remove: remove_app for every service, then delete a server Stacker created.
 import { and, eq, sql } from 'drizzle-orm';
 import type { AnyDatabase } from '../../../db/client.ts';
 import { agents, commands, deployment, deploymentOperation, deploymentRevision, server, type Command, type Deployment, type DeploymentOperation, type DeploymentRevision } from '../../../db/schema.ts';
 import { decryptSecret } from '../crypto.ts';
+import { cleanUpCloudServer, removeCloudServer, stepServer, type CloudEngineDeps } from './cloud-server.ts';
 import { appendEvents, type NewEvent } from '../deployment-events.ts';
 import { composeProjectName, describeUnhealthy, servicesHealth } from './health.ts';
 import { addressesOf } from './revisions.ts';
-import { ENGINE_CREATOR, withdrawQueuedCommands } from './runs.ts';
+import { ENGINE_CREATOR, commandError, earliest, succeededWithWarnings, withdrawQueuedCommands } from './runs.ts';
 
 export const HEALTH_RETRY_MS = 5_000;
 const LEASE_SETTLE_MS = 30_000;
@@ -28,13 +30,15 @@ const REMOVE_TIMEOUT_SECONDS = 120;
 const MAX_TRANSITIONS = 8;
 
 export type OperationKind = 'deploy' | 'redeploy' | 'rollback' | 'remove';
-export type EngineStep = 'agent' | 'apply' | 'health' | 'rollback' | 'remove';
+export type EngineStep = 'server' | 'agent' | 'apply' | 'health' | 'rollback' | 'remove';
 
 export interface EngineDeps {
   db: AnyDatabase;
   securityKey: Uint8Array;
   agentTimeoutSeconds: number;
   healthTimeoutSeconds: number;
+  /** Servers in the user's cloud (htz, do); without it such a deployment fails. */
+  cloud?: CloudEngineDeps;
   now?: () => Date;
 }
 
@@ -56,12 +60,12 @@ export interface AdvanceResult {
  */
 export const CHECKLIST = ['server', 'agent', 'stack', 'healthy'] as const;
 export type ChecklistItem = (typeof CHECKLIST)[number];
-const CHECKLIST_OF_STEP: Record<EngineStep, ChecklistItem> = { agent: 'server', apply: 'agent', health: 'healthy', rollback: 'stack', remove: 'stack' };
-const PROGRESS_OF_STEP: Record<EngineStep, number> = { agent: 10, apply: 40, health: 70, rollback: 80, remove: 50 };
+const CHECKLIST_OF_STEP: Record<EngineStep, ChecklistItem> = { server: 'server', agent: 'server', apply: 'agent', health: 'healthy', rollback: 'stack', remove: 'stack' };
+const PROGRESS_OF_STEP: Record<EngineStep, number> = { server: 5, agent: 10, apply: 40, health: 70, rollback: 80, remove: 50 };
 
 type Tx = AnyDatabase;
 
-interface Context {
+export interface Context {
   tx: Tx;
   deps: EngineDeps;
   now: Date;
@@ -71,9 +75,17 @@ interface Context {
   queued: boolean;
 }
 
-type StepOutcome = { kind: 'wait'; wakeAt: Date | null } | { kind: 'moved' } | { kind: 'ended' };
+export type StepOutcome = { kind: 'wait'; wakeAt: Date | null } | { kind: 'moved' } | { kind: 'ended' };
 
 export async function advanceDeployment(deps: EngineDeps, deploymentId: number): Promise<AdvanceResult> {
+  const result = await advanceOperation(deps, deploymentId);
+  if (result.running) return result;
+  // No operation runs: a server created for a deployment that never ran its stack is not left billed.
+  const cleaned = await cleanUpCloudServer(deps, deploymentId);
+  return { ...result, wakeAt: cleaned.wakeAt, wroteEvents: result.wroteEvents || cleaned.wroteEvents };
+}
+
+async function advanceOperation(deps: EngineDeps, deploymentId: number): Promise<AdvanceResult & { running: boolean }> {
   const now = deps.now?.() ?? new Date();
   return deps.db.transaction(async (tx) => {
     const [op] = await tx
@@ -82,9 +94,10 @@ export async function advanceDeployment(deps: EngineDeps, deploymentId: number):
       .where(and(eq(deploymentOperation.deploymentId, deploymentId), eq(deploymentOperation.status, 'running')))
       .limit(1)
       .for('update');
-    if (!op) return { wakeAt: null, queuedCommands: false, wroteEvents: false };
+    const idle = { wakeAt: null, queuedCommands: false, wroteEvents: false, running: false };
+    if (!op) return idle;
     const [current] = await tx.select().from(deployment).where(eq(deployment.id, deploymentId)).limit(1);
-    if (!current) return { wakeAt: null, queuedCommands: false, wroteEvents: false };
+    if (!current) return idle;
     const context: Context = { tx, deps, now, op, deployment: current, events: [], queued: false };
     let wakeAt: Date | null = null;
     for (let transitions = 0; transitions < MAX_TRANSITIONS; transitions++) {
@@ -97,12 +110,14 @@ export async function advanceDeployment(deps: EngineDeps, deploymentId: number):
     }
     await tx.update(deploymentOperation).set({ wakeAt }).where(eq(deploymentOperation.id, context.op.id));
     if (context.events.length > 0) await appendEvents(tx, deploymentId, context.events);
-    return { wakeAt, queuedCommands: context.queued, wroteEvents: context.events.length > 0, deploymentHash: current.deploymentHash };
+    return { wakeAt, queuedCommands: context.queued, wroteEvents: context.events.length > 0, deploymentHash: current.deploymentHash, running: context.op.status === 'running' };
   });
 }
 
 async function runStep(context: Context): Promise<StepOutcome> {
   switch (context.op.step as EngineStep) {
+    case 'server':
+      return stepServer(context);
     case 'agent':
       return stepAgent(context);
     case 'apply':
@@ -218,7 +233,7 @@ async function stepRollback(context: Context): Promise<StepOutcome> {
 async function stepRemove(context: Context): Promise<StepOutcome> {
   const agent = await agentOf(context);
   const revisionNumber = context.deployment.currentRevision ?? context.op.revision;
-  if (!agent || revisionNumber === null) return end(context, 'removed', agent ? 'Removed: nothing was running' : 'Removed: no agent had enrolled, so nothing was running');
+  if (!agent || revisionNumber === null) return endRemoved(context, agent ? 'Removed: nothing was running' : 'Removed: no agent had enrolled, so nothing was running');
   const revision = await revisionOf(context, revisionNumber);
   // delete_config would delete the compose file the services share (and v0.2.1 then reports a Vault
   // error, which reads as a failure): the containers go, the file stays.
@@ -229,12 +244,17 @@ async function stepRemove(context: Context): Promise<StepOutcome> {
   }));
   if (removed.kind === 'pending') return removed.outcome;
   if (removed.kind === 'failed') return fail(context, `Removing the stack failed: ${removed.reason}`);
-  return end(context, 'removed', `Removed: ${revision.services.map((service) => service.name).join(', ')} stopped and deleted on the server`);
+  return endRemoved(context, `Removed: ${revision.services.map((service) => service.name).join(', ')} stopped and deleted on the server`);
+}
+
+/** The stack is down: a server Stacker created goes too (its deletion retried until it is gone), then removed. */
+async function endRemoved(context: Context, message: string): Promise<StepOutcome> {
+  return (await removeCloudServer(context)) ?? end(context, 'removed', message);
 }
 
 // ---- transitions ----
 
-async function moveTo(context: Context, step: EngineStep, message: string, options: { attempt?: number; deadlineSeconds?: number } = {}): Promise<StepOutcome> {
+export async function moveTo(context: Context, step: EngineStep, message: string, options: { attempt?: number; deadlineSeconds?: number } = {}): Promise<StepOutcome> {
   const stepDeadlineAt = options.deadlineSeconds !== undefined ? new Date(context.now.getTime() + options.deadlineSeconds * 1000) : context.op.stepDeadlineAt;
   const [updated] = await context.tx
     .update(deploymentOperation)
@@ -287,7 +307,7 @@ async function failUpdate(context: Context, reason: string): Promise<StepOutcome
   return { kind: 'moved' };
 }
 
-function fail(context: Context, reason: string): Promise<StepOutcome> {
+export function fail(context: Context, reason: string): Promise<StepOutcome> {
   return end(context, 'failed', reason);
 }
 
@@ -394,19 +414,6 @@ function afterLease(context: Context, command: Command): Date | null {
   return lease > context.now.getTime() ? new Date(lease + 1000) : new Date(context.now.getTime() + LEASE_SETTLE_MS);
 }
 
-/** The agent said success but listed warnings (see recordReport): the step went through. */
-function succeededWithWarnings(command: Command): boolean {
-  return command.status === 'failed' && (command.metadata as { reported_status?: unknown } | null)?.reported_status === 'success';
-}
-
-function commandError(command: Command): string {
-  if (command.status === 'expired') return 'the agent took it but never reported (expired)';
-  if (command.status === 'cancelled') return 'it was cancelled';
-  const error = command.error as unknown;
-  const text = typeof error === 'string' ? error : error && typeof error === 'object' && 'error' in error ? String((error as { error: unknown }).error) : JSON.stringify(error);
-  return (text ?? 'no reason given').slice(0, 500);
-}
-
 // ---- reads ----
 
 async function revisionOf(context: Context, revision: number): Promise<DeploymentRevision> {
@@ -435,9 +442,4 @@ async function serverAddressOf(context: Context): Promise<string | null> {
   return row?.address ?? null;
 }
 
-const minutes = (seconds: number) => (seconds % 60 === 0 ? `${seconds / 60} min` : `${seconds} s`);
-
-function earliest(...dates: Array<Date | null | undefined>): Date | null {
-  const times = dates.filter((date): date is Date => date instanceof Date).map((date) => date.getTime());
-  return times.length > 0 ? new Date(Math.min(...times)) : null;
-}
+export const minutes = (seconds: number) => (seconds % 60 === 0 ? `${seconds / 60} min` : `${seconds} s`);

@@ -16,10 +16,12 @@ import type { ServerInput } from '../servers.ts';
 import { addressesOf, domainsOf, prepareRevision, type RevisionService } from './revisions.ts';
 import { issueEnrollment } from './enrollment.ts';
 import type { OperationKind } from './engine.ts';
+import { checkCloudChoice, providerLabel } from './cloud-server.ts';
+import type { CloudProvider } from '../cloud-providers/index.ts';
 import { withdrawQueuedCommands } from './runs.ts';
 
-/** Cloud providers the built-in engine can deploy to (`own`: a server the user already has). */
-export const BUILTIN_PROVIDERS = ['own'] as const;
+/** Cloud providers the built-in engine can deploy to (`own`: a server the user already has; htz, do: a new one in the user's account). */
+export const BUILTIN_PROVIDERS = ['own', 'htz', 'do'] as const;
 
 export interface OperationDeps {
   db: AnyDatabase;
@@ -27,6 +29,7 @@ export interface OperationDeps {
   dockerHub: DockerHubDeps;
   agentTimeoutSeconds: number;
   enrollmentTtlSeconds: number;
+  serverTimeoutSeconds: number;
 }
 
 export interface StartedBuiltinDeployment extends StartedDeployment {
@@ -37,7 +40,7 @@ export interface StartedBuiltinDeployment extends StartedDeployment {
 /** Refuses a provider the built-in engine cannot deploy to, saying which it can. */
 export function checkBuiltinProvider(provider: string): void {
   if (!(BUILTIN_PROVIDERS as readonly string[]).includes(provider)) {
-    throw new ApiError(422, `The built-in deploy engine cannot create servers on "${provider}" yet; it deploys to: ${BUILTIN_PROVIDERS.join(', ')} (a server you already have)`, {
+    throw new ApiError(422, `The built-in deploy engine cannot create servers on "${provider}" yet; it deploys to: ${BUILTIN_PROVIDERS.join(', ')} (own: a server you already have)`, {
       errors: [{ path: 'body.cloud.provider', message: `must be one of: ${BUILTIN_PROVIDERS.join(', ')}` }],
     });
   }
@@ -45,15 +48,35 @@ export function checkBuiltinProvider(provider: string): void {
 
 export async function startBuiltinDeployment(
   deps: OperationDeps,
-  request: { projectId: number; scope: Scope; userId: string; provider: string; server: ServerInput; idempotencyKey?: string },
+  request: {
+    projectId: number;
+    scope: Scope;
+    userId: string;
+    provider: string;
+    server: ServerInput;
+    idempotencyKey?: string;
+    /** Where servers reach this service (a created server's install command is made from it). */
+    publicOrigin: string;
+    /** htz, do: the saved cloud key, and its provider's adapter with the token. */
+    cloud?: { id: number; provider: CloudProvider };
+  },
 ): Promise<StartedBuiltinDeployment> {
   checkBuiltinProvider(request.provider);
   const project = await findProject(deps.db, request.projectId, request.scope);
   const earlier = () => (request.idempotencyKey === undefined ? undefined : deploymentByKey(deps.db, project.id, request.idempotencyKey));
   const already = await earlier();
   if (already) return already;
-  const address = request.server.srv_ip ?? null;
-  if (!address) {
+  const own = request.provider === 'own';
+  const address = own ? (request.server.srv_ip ?? null) : null;
+  if (!own && !request.cloud) {
+    const label = providerLabel(request.provider);
+    throw new ApiError(422, `Save your ${label} key first (POST /cloud), then deploy with it: POST /project/${project.id}/deploy/{cloud_id}`, {
+      errors: [{ path: 'body.cloud', message: `a saved ${label} key is needed to create the server` }],
+    });
+  }
+  // Checked with the user's key before anything is written: what the provider does not offer is refused here.
+  const choice = request.cloud ? await checkCloudChoice(request.cloud.provider, request.server) : null;
+  if (own && !address) {
     throw new ApiError(400, "An own server needs its address (server.srv_ip): the stack's addresses are made from it", {
       errors: [{ path: 'body.server.srv_ip', message: 'Required for an own server' }],
     });
@@ -74,9 +97,11 @@ export async function startBuiltinDeployment(
           srvIp: address,
           sshUser: request.server.ssh_user ?? null,
           sshPort: request.server.ssh_port ?? null,
+          provider: own ? null : request.provider,
         })
         .returning({ id: server.id });
-      const message = 'Waiting for the agent: run the install command on the server';
+      const where = choice ? `a new ${choice.type} server in ${choice.location} at ${request.cloud!.provider.label}` : `the server at ${address}`;
+      const message = choice ? `Creating a ${choice.type} server in ${choice.location} at ${request.cloud!.provider.label}` : 'Waiting for the agent: run the install command on the server';
       const [created] = await tx
         .insert(deployment)
         .values({
@@ -90,6 +115,8 @@ export async function startBuiltinDeployment(
           message,
           progress: 0,
           idempotencyKey: request.idempotencyKey ?? null,
+          cloudId: request.cloud?.id ?? null,
+          publicOrigin: request.publicOrigin,
         })
         .returning();
       await tx.insert(deploymentRevision).values({ deploymentId: created!.id, revision: 1, compose: prepared.compose, sealedEnv, services: prepared.services });
@@ -97,13 +124,13 @@ export async function startBuiltinDeployment(
         deploymentId: created!.id,
         kind: 'deploy',
         revision: 1,
-        step: 'agent',
-        stepDeadlineAt: new Date(Date.now() + deps.agentTimeoutSeconds * 1000),
+        step: own ? 'agent' : 'server',
+        stepDeadlineAt: new Date(Date.now() + (own ? deps.agentTimeoutSeconds : deps.serverTimeoutSeconds) * 1000),
         createdBy: request.userId,
       });
       const { secret } = await issueEnrollment({ db: tx, securityKey: deps.securityKey, ttlSeconds: deps.enrollmentTtlSeconds }, created!.id);
       await appendEvents(tx, created!.id, [
-        { kind: 'created', status: 'pending', progress: 0, message: `Deployment created (revision 1) for the server at ${address}` },
+        { kind: 'created', status: 'pending', progress: 0, message: `Deployment created (revision 1) for ${where}` },
         { kind: 'progress', status: 'in_progress', progress: 5, subject: 'server', message },
       ]);
       return { deploymentId: created!.id, deploymentHash, status: 'pending', projectId: project.id, enrollmentSecret: secret };

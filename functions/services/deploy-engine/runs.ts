@@ -39,3 +39,21 @@ export function engineDeploymentOf(command: Pick<Command, 'createdBy' | 'metadat
   const id = (command.metadata as { engine?: { deployment?: unknown } } | null)?.engine?.deployment;
   return typeof id === 'number' ? id : undefined;
 }
+
+/** The agent said success but listed warnings (see recordReport): the step went through. */
+export function succeededWithWarnings(command: Command): boolean {
+  return command.status === 'failed' && (command.metadata as { reported_status?: unknown } | null)?.reported_status === 'success';
+}
+
+export function commandError(command: Command): string {
+  if (command.status === 'expired') return 'the agent took it but never reported (expired)';
+  if (command.status === 'cancelled') return 'it was cancelled';
+  const error = command.error as unknown;
+  const text = typeof error === 'string' ? error : error && typeof error === 'object' && 'error' in error ? String((error as { error: unknown }).error) : JSON.stringify(error);
+  return (text ?? 'no reason given').slice(0, 500);
+}
+
+export function earliest(...dates: Array<Date | null | undefined>): Date | null {
+  const times = dates.filter((date): date is Date => date instanceof Date).map((date) => date.getTime());
+  return times.length > 0 ? new Date(Math.min(...times)) : null;
+}

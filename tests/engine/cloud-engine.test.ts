@@ -1,0 +1,309 @@
+// The built-in engine creating, waiting for and deleting servers in the user's cloud, inside workerd
+// (DEPLOY_ENGINE=builtin) against the Hetzner Cloud and DigitalOcean stand-ins of the global setup.
+// Each test saves a cloud key for its own stand-in account, then plays the server: it reads the
+// created server's user data from the stand-in, runs its install command's enrollment and an agent.
+import { env } from 'cloudflare:test';
+import { and, eq, sql } from 'drizzle-orm';
+import { describe, expect, inject, it } from 'vitest';
+import { deploymentOperation } from '../../db/schema.ts';
+import { runcmdOf } from '../../functions/services/deploy-engine/cloud-init.ts';
+import { wakeEngine } from '../../functions/services/doorbell.ts';
+import { AgentSimulator, type WaitAnswer } from '../helpers/agent-simulator.ts';
+import { api, bearerFor, jsonRequest, uniqueId } from '../helpers/auth.ts';
+import { withDatabase } from '../helpers/db.ts';
+import { createProjectFor, requestAndSettle, type ProjectRef } from '../helpers/deploy.ts';
+import { projectForms } from '../helpers/fixtures.ts';
+
+interface Case {
+  code: 'htz' | 'do';
+  label: string;
+  standInUrl: string;
+  choice: { server: string; region: string; os: string };
+}
+
+const cases: Case[] = [
+  { code: 'htz', label: 'Hetzner Cloud', standInUrl: inject('hetznerStandInUrl'), choice: { server: 'cx23', region: 'fsn1', os: 'ubuntu-24.04' } },
+  { code: 'do', label: 'DigitalOcean', standInUrl: inject('digitalOceanStandInUrl'), choice: { server: 's-1vcpu-1gb', region: 'fra1', os: 'ubuntu-24-04-x64' } },
+];
+const hetzner = cases[0]!;
+
+interface EventView {
+  seq: number;
+  kind: string;
+  status: string | null;
+  message: string | null;
+  subject: string | null;
+}
+
+interface StandInRecord {
+  id: number;
+  name: string;
+  status: string;
+  userData: string;
+  ipv4: string | null;
+  deletedAt: string | null;
+}
+
+/** A stand-in account (its own token, servers and faults), a saved cloud key for it and a project. */
+class Account {
+  readonly token = `cloud-token-${crypto.randomUUID()}`;
+  project!: ProjectRef;
+  cloudId!: number;
+  readonly c: Case;
+  constructor(c: Case) {
+    this.c = c;
+  }
+
+  static async open(c: Case, bootAfterMs: number | null = null): Promise<Account> {
+    const account = new Account(c);
+    await account.control('/accounts', { token: account.token });
+    await account.control('/boot-after', { ms: bootAfterMs });
+    account.project = await createProjectFor(uniqueId('cloud'), projectForms[1]!.body);
+    const saved = await api('/cloud', jsonRequest('POST', { provider: c.code, cloud_token: account.token, save_token: true }, account.owner));
+    expect(saved.status).toBe(201);
+    account.cloudId = ((await saved.json()) as { item: { id: number } }).item.id;
+    return account;
+  }
+
+  get owner() {
+    return bearerFor('group_user', this.project.userId);
+  }
+
+  async control(path: string, body?: unknown): Promise<unknown> {
+    const response = await fetch(`${this.c.standInUrl}/__stand-in${path}`, {
+      method: body === undefined ? 'GET' : 'POST',
+      headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    expect(response.ok).toBe(true);
+    return response.json();
+  }
+
+  servers = async () => ((await this.control('/servers')) as { servers: StandInRecord[] }).servers;
+  requests = async () => ((await this.control('/requests')) as { requests: Array<{ method: string; path: string; status: number; at: number }> }).requests;
+
+  deployRequest(server: Record<string, unknown> = this.c.choice): Promise<Response> {
+    return requestAndSettle(`/project/${this.project.id}/deploy/${this.cloudId}`, jsonRequest('POST', { server, stack: { vars: [] } }, this.owner));
+  }
+
+  async deploy(server?: Record<string, unknown>): Promise<CloudDeployment> {
+    const response = await this.deployRequest(server);
+    const body = (await response.json()) as { item: { deployment_id: number; deployment_hash: string; install_command?: string } };
+    expect(response.status).toBe(202);
+    expect(body.item.install_command).toBeUndefined();
+    return new CloudDeployment(this, body.item.deployment_id, body.item.deployment_hash);
+  }
+}
+
+class CloudDeployment {
+  cursor = 0;
+  agent?: AgentSimulator;
+  readonly account: Account;
+  readonly deploymentId: number;
+  readonly hash: string;
+  constructor(account: Account, deploymentId: number, hash: string) {
+    this.account = account;
+    this.deploymentId = deploymentId;
+    this.hash = hash;
+  }
+
+  path(suffix = '') {
+    return `/project/${this.account.project.id}/deployments/${this.deploymentId}${suffix}`;
+  }
+
+  async eventsUntil(until: (event: EventView) => boolean): Promise<EventView[]> {
+    const seen: EventView[] = [];
+    for (let reads = 0; reads < 20; reads++) {
+      const response = await api(`${this.path('/events')}?after=${this.cursor}&wait=10`, { headers: this.account.owner });
+      for (const event of ((await response.json()) as { list: EventView[] }).list) {
+        seen.push(event);
+        this.cursor = event.seq;
+        if (until(event)) return seen;
+      }
+    }
+    throw new Error(`the awaited event never came; saw ${JSON.stringify(seen.map((event) => `${event.kind}/${event.status}: ${event.message}`))}`);
+  }
+
+  /** The server the engine created, once its create event is in the log. */
+  async created(): Promise<StandInRecord> {
+    await this.eventsUntil((event) => event.subject === 'server' && /created at/.test(event.message ?? ''));
+    const servers = await this.account.servers();
+    expect(servers).toHaveLength(1);
+    return servers[0]!;
+  }
+
+  async boot(id: number): Promise<void> {
+    await this.account.control(`/servers/${id}/boot`, {});
+  }
+
+  /** Plays the server: the install command of its user data enrols it, and an agent takes the stack. */
+  async enrollFrom(userData: string): Promise<void> {
+    const [command] = runcmdOf(userData);
+    const secret = /\/install\/([A-Za-z0-9_-]+)'/.exec(command ?? '')?.[1];
+    expect(secret).toBeDefined();
+    const response = await requestAndSettle(`/install/${secret}/enroll`, { method: 'POST' });
+    expect(response.status).toBe(200);
+    const file = Object.fromEntries((await response.text()).trim().split('\n').map((line) => line.split(/=(.*)/s).slice(0, 2) as [string, string]));
+    this.agent = new AgentSimulator({ agentId: file.AGENT_ID!, token: file.AGENT_TOKEN!, deploymentHash: this.hash });
+  }
+
+  async nextCommand(): Promise<NonNullable<WaitAnswer['item']>> {
+    for (let polls = 0; polls < 5; polls++) {
+      const { status, body } = await this.agent!.wait(10);
+      if (status === 200 && body.item && 'command_id' in body.item) return body.item as NonNullable<WaitAnswer['item']>;
+    }
+    throw new Error('no command came');
+  }
+
+  async applyAndReportHealthy(): Promise<void> {
+    const apply = await this.nextCommand();
+    expect(apply.type).toBe('deploy_app');
+    await this.agent!.report(apply.command_id, { result: { status: 'ok' } });
+    const health = await this.nextCommand();
+    expect(health.type).toBe('health');
+    const name = `${this.hash}-postgrest-1`;
+    await this.agent!.report(health.command_id, { result: { type: 'all_health', status: 'ok', containers: [{ app_code: name, container_name: name, container_state: 'running', status: 'ok' }] } });
+  }
+
+  async detail(): Promise<{ status: string; message: string | null; server_address: string | null; addresses: Array<{ url: string }> }> {
+    const response = await api(this.path(), { headers: this.account.owner });
+    return ((await response.json()) as { item: { status: string; message: string | null; server_address: string | null; addresses: Array<{ url: string }> } }).item;
+  }
+
+  async expireStep(): Promise<void> {
+    await withDatabase((db) =>
+      db
+        .update(deploymentOperation)
+        .set({ stepDeadlineAt: sql`now() - interval '1 second'` })
+        .where(and(eq(deploymentOperation.deploymentId, this.deploymentId), eq(deploymentOperation.status, 'running'))),
+    );
+    await wakeEngine(env.DEPLOYMENT_DOORBELL, this.hash, this.deploymentId);
+  }
+
+  /** Create -> running -> enrolled -> completed, with the server's address. */
+  async toCompleted(): Promise<StandInRecord> {
+    const created = await this.created();
+    await this.boot(created.id);
+    const [running] = (await this.account.servers()).filter((entry) => entry.id === created.id);
+    await this.eventsUntil((event) => event.message === `Server ${created.name} running at ${running!.ipv4}: waiting for its agent to enrol`);
+    await this.enrollFrom(created.userData);
+    await this.applyAndReportHealthy();
+    const events = await this.eventsUntil(ended('completed'));
+    expect(events.at(-1)!.message).toBe(`Revision 1 is running at http://${running!.ipv4}:3000`);
+    return running!;
+  }
+}
+
+const ended = (status: string) => (event: EventView) => event.kind === 'progress' && event.status === status;
+const deleted = (event: EventView) => event.subject === 'server' && event.status === 'deleted';
+
+describe.each(cases)('the built-in engine creates a server at $label', (c) => {
+  it('creates it with the install command as its user data, waits until it runs, deploys to it; a normal deployment makes at most 40 provider calls', async () => {
+    const account = await Account.open(c);
+    const deployment = await account.deploy();
+    const first = (await deployment.eventsUntil((event) => event.subject === 'server')).at(-1);
+    expect(first!.message).toBe(`Creating a ${c.choice.server} server in ${c.choice.region} at ${c.label}`);
+    const running = await deployment.toCompleted();
+
+    // The user data: a #cloud-config whose one command is the install command; no token in it.
+    expect(running.userData.startsWith('#cloud-config\n')).toBe(true);
+    expect(runcmdOf(running.userData)).toEqual([expect.stringMatching(/^curl -fsSL 'http:\/\/stacker\.test\/install\/[A-Za-z0-9_-]{32,}' \| sh$/)]);
+    expect(running.userData).not.toContain(account.token);
+    expect(running.userData).not.toContain(deployment.agent!.token);
+    expect(await deployment.detail()).toMatchObject({ status: 'completed', server_address: running.ipv4, addresses: [{ url: `http://${running.ipv4}:3000` }] });
+
+    const calls = await account.requests();
+    expect(calls.length).toBeLessThanOrEqual(40);
+    expect(calls.filter((call) => call.method === 'POST')).toHaveLength(1);
+  });
+
+  it('remove takes the stack down, then deletes the server', async () => {
+    const account = await Account.open(c);
+    const deployment = await account.deploy();
+    const running = await deployment.toCompleted();
+    expect((await requestAndSettle(deployment.path(), { method: 'DELETE', headers: account.owner })).status).toBe(202);
+    const remove = await deployment.nextCommand();
+    expect(remove.type).toBe('remove_app');
+    await deployment.agent!.report(remove.command_id, { result: { status: 'ok' } });
+    const events = await deployment.eventsUntil(ended('removed'));
+    expect(events.find(deleted)?.message).toBe(`Server at ${running.ipv4} (${c.label} ID ${running.id}) deleted at ${c.label}`);
+    expect((await account.servers())[0]!.deletedAt).not.toBeNull();
+    expect((await deployment.detail()).status).toBe('removed');
+  });
+});
+
+describe('cloud servers: refusals, lost answers, deadlines, cancel, rate limits', () => {
+  it('refuses before anything is created: no saved key, missing choices, what the provider does not offer', async () => {
+    const account = await Account.open(hetzner);
+    const inline = await requestAndSettle(`/project/${account.project.id}/deploy`, jsonRequest('POST', { cloud: { provider: 'htz', cloud_token: account.token }, server: hetzner.choice, stack: { vars: [] } }, account.owner));
+    expect(inline.status).toBe(422);
+    expect(((await inline.json()) as { message: string }).message).toMatch(/^Save your Hetzner Cloud key first/);
+
+    const missing = await account.deployRequest({ server: 'cx23' });
+    expect(missing.status).toBe(400);
+    expect(((await missing.json()) as { errors: Array<{ path: string }> }).errors.map((error) => error.path)).toEqual(['body.server.region', 'body.server.os']);
+
+    const withdrawn = await account.deployRequest({ ...hetzner.choice, server: 'cx11' });
+    expect(withdrawn.status).toBe(422);
+    const refusal = (await withdrawn.json()) as { message: string; errors: Array<{ path: string }> };
+    expect(refusal.message).toMatch(/^Hetzner Cloud offers no server type cx11; it offers cx23, /);
+    expect(refusal.errors[0]!.path).toBe('body.server.server');
+
+    const nowhere = await account.deployRequest({ ...hetzner.choice, region: 'xyz1' });
+    expect(nowhere.status).toBe(422);
+    expect(((await nowhere.json()) as { message: string }).message).toMatch(/^Hetzner Cloud has no location xyz1; it offers fsn1, /);
+    expect(await account.servers()).toEqual([]);
+  });
+
+  it('a create the provider refuses fails the deployment in its words, and creates nothing', async () => {
+    const account = await Account.open(hetzner);
+    // Offered by name (rocky-9 is an x86 image), refused by Hetzner for the Arm type cax11.
+    const deployment = await account.deploy({ server: 'cax11', region: 'fsn1', os: 'rocky-9' });
+    const events = await deployment.eventsUntil(ended('failed'));
+    expect(events.at(-1)!.message).toBe('Hetzner Cloud: image rocky-9 not found');
+    expect(await account.servers()).toEqual([]);
+  });
+
+  it('a create whose answer is lost ends with one server, not two', async () => {
+    const account = await Account.open(hetzner);
+    await account.control('/lose-next-create', { how: 'drop' });
+    const deployment = await account.deploy();
+    await deployment.toCompleted();
+    expect(await account.servers()).toHaveLength(1);
+    expect((await account.requests()).filter((call) => call.method === 'POST')).toHaveLength(1);
+  });
+
+  it('a server that never runs fails the deployment at the deadline and is deleted', async () => {
+    const account = await Account.open(cases[1]!);
+    const deployment = await account.deploy();
+    const created = await deployment.created();
+    await deployment.expireStep();
+    const events = await deployment.eventsUntil(deleted);
+    expect(events.find(ended('failed'))?.message).toMatch(/^The server did not start within 10 min \(DigitalOcean says: new\)$/);
+    expect(events.at(-1)!.message).toBe(`Server (DigitalOcean ID ${created.id}) deleted at DigitalOcean`);
+    expect((await account.servers())[0]!.deletedAt).not.toBeNull();
+  });
+
+  it('cancel while the server is being created deletes it', async () => {
+    const account = await Account.open(hetzner);
+    const deployment = await account.deploy();
+    await deployment.created();
+    expect((await requestAndSettle(deployment.path('/cancel'), { method: 'POST', headers: account.owner })).status).toBe(200);
+    await deployment.eventsUntil(deleted);
+    expect((await account.servers())[0]!.deletedAt).not.toBeNull();
+    expect((await deployment.detail()).status).toBe('cancelled');
+  });
+
+  it('a 429 is waited out for its Retry-After, then the server is found running', async () => {
+    const account = await Account.open(hetzner);
+    const deployment = await account.deploy();
+    const created = await deployment.created();
+    await account.control('/rate-limit', { retry_after: 3, times: 1 });
+    await deployment.boot(created.id);
+    const events = await deployment.eventsUntil((event) => /running at/.test(event.message ?? ''));
+    expect(events.map((event) => event.message)).toContain('Hetzner Cloud is rate limiting this cloud key: looking again in 3 s');
+    const calls = await account.requests();
+    const limited = calls.findIndex((call) => call.status === 429);
+    expect(calls[limited + 1]!.at - calls[limited]!.at).toBeGreaterThanOrEqual(3000);
+  });
+});
