@@ -5,7 +5,10 @@
 import { env } from 'cloudflare:test';
 import { and, eq, sql } from 'drizzle-orm';
 import { describe, expect, inject, it } from 'vitest';
-import { deploymentOperation } from '../../db/schema.ts';
+import { deployment as deploymentTable, deploymentOperation, server as serverTable } from '../../db/schema.ts';
+import { configFromBindings } from '../../functions/config.ts';
+import { savedCloudProvider } from '../../functions/services/deploy-engine/cloud-server.ts';
+import { advanceDeployment } from '../../functions/services/deploy-engine/engine.ts';
 import { runcmdOf } from '../../functions/services/deploy-engine/cloud-init.ts';
 import { wakeEngine } from '../../functions/services/doorbell.ts';
 import { AgentSimulator, type WaitAnswer } from '../helpers/agent-simulator.ts';
@@ -305,5 +308,50 @@ describe('cloud servers: refusals, lost answers, deadlines, cancel, rate limits'
     const calls = await account.requests();
     const limited = calls.findIndex((call) => call.status === 429);
     expect(calls[limited + 1]!.at - calls[limited]!.at).toBeGreaterThanOrEqual(3000);
+  });
+
+  it('a deletion that fails is said once and tried again on the next wake', async () => {
+    const account = await Account.open(hetzner);
+    const deployment = await account.deploy();
+    const created = await deployment.created();
+    // The next call (the delete, well before the next 2-second look) is refused.
+    await account.control('/rate-limit', { retry_after: 1, times: 1 });
+    expect((await requestAndSettle(deployment.path('/cancel'), { method: 'POST', headers: account.owner })).status).toBe(200);
+    const failed = await deployment.eventsUntil((event) => event.status === 'delete_failed');
+    expect(failed.at(-1)!.message).toBe(
+      `Deleting the server (Hetzner Cloud ID ${created.id}) failed: Hetzner Cloud is rate limiting this cloud key: limit of 3600 requests per hour reached; Stacker tries again`,
+    );
+    expect((await account.servers())[0]!.deletedAt).toBeNull();
+    await wakeEngine(env.DEPLOYMENT_DOORBELL, deployment.hash, deployment.deploymentId);
+    await deployment.eventsUntil(deleted);
+    expect((await account.servers())[0]!.deletedAt).not.toBeNull();
+    const [row] = await withDatabase((db) => db.select().from(serverTable).innerJoin(deploymentTable, eq(deploymentTable.serverId, serverTable.id)).where(eq(deploymentTable.id, deployment.deploymentId)));
+    expect(row!.server).toMatchObject({ deleteError: null, providerServerId: String(created.id) });
+  });
+
+  it('DEPLOY_KEEP_FAILED_SERVERS=on keeps a failed deployment’s server, saying so', async () => {
+    const account = await Account.open(hetzner);
+    const deployment = await account.deploy();
+    const created = await deployment.created();
+    const config = configFromBindings(env);
+    await withDatabase(async (db) => {
+      await db.update(deploymentOperation).set({ status: 'failed', endedAt: sql`now()` }).where(eq(deploymentOperation.deploymentId, deployment.deploymentId));
+      await db.update(deploymentTable).set({ status: 'failed' }).where(eq(deploymentTable.id, deployment.deploymentId));
+      await advanceDeployment(
+        {
+          db,
+          securityKey: config.SECURITY_KEY!,
+          agentTimeoutSeconds: 900,
+          healthTimeoutSeconds: 300,
+          cloud: { serverTimeoutSeconds: 600, keepFailedServers: true, providerFor: (tx, cloudId) => savedCloudProvider(tx, config.SECURITY_KEY!, config, cloudId) },
+        },
+        deployment.deploymentId,
+      );
+    });
+    const events = await deployment.eventsUntil((event) => event.status === 'kept');
+    expect(events.at(-1)!.message).toMatch(new RegExp(`^The server \\(Hetzner Cloud ID ${created.id}\\) is kept for debugging \\(DEPLOY_KEEP_FAILED_SERVERS=on\\)`));
+    // Later wakes (the object's, the cron's) leave it.
+    await wakeEngine(env.DEPLOYMENT_DOORBELL, deployment.hash, deployment.deploymentId);
+    expect((await account.servers())[0]!.deletedAt).toBeNull();
   });
 });
