@@ -139,4 +139,18 @@ export const casbinSeedRules: ReadonlyArray<CasbinSeedRule> = [
 
   // drizzle/0019_schema_rule.sql: the JSON Schema of stacker.yml.
   ['p', 'group_anonymous', '/schema/stacker.schema.json', 'GET'],
+
+  // drizzle/0021_engine_rules.sql: the built-in engine's deployment detail and operations, the install script and enrollment.
+  ['p', 'group_user', '/project/:id/deployments/:deployment_id', 'GET'],
+  ['p', 'client', '/project/:id/deployments/:deployment_id', 'GET'],
+  ['p', 'group_user', '/project/:id/deployments/:deployment_id', 'DELETE'],
+  ['p', 'group_user', '/project/:id/deployments/:deployment_id/redeploy', 'POST'],
+  ['p', 'group_user', '/project/:id/deployments/:deployment_id/rollback', 'POST'],
+  ['p', 'group_user', '/project/:id/deployments/:deployment_id/install-command', 'POST'],
+  ['p', 'group_anonymous', '/install/:secret', 'GET'],
+  ['p', 'group_anonymous', '/install/:secret/enroll', 'POST'],
+
+  // drizzle/0023_cloud_offers_rules.sql: what a saved cloud key can create.
+  ['p', 'group_user', '/cloud/:id/offers', 'GET'],
+  ['p', 'client', '/cloud/:id/offers', 'GET'],
 ];

@@ -54,6 +54,7 @@ const MATRIX: Array<[string, string, string, Subject[]]> = [
   ['PUT', '/admin/agreement/{id}', '/admin/agreement/2147483000', admins],
   ['GET', '/admin/agreement/{id}', '/admin/agreement/2147483000', admins],
   ['GET', '/cloud/{id}', '/cloud/2147483000', usersAndClients],
+  ['GET', '/cloud/{id}/offers', '/cloud/2147483000/offers', usersAndClients],
   ['GET', '/cloud', '/cloud', usersAndClients],
   ['POST', '/cloud', '/cloud', users],
   ['PUT', '/cloud/{id}', '/cloud/2147483000', users],
