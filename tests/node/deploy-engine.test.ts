@@ -106,6 +106,7 @@ function projectForm(name: string, web = 'nginx:1.27') {
 
 interface EventView {
   seq: number;
+  at: string;
   kind: string;
   status: string | null;
   message: string | null;
@@ -414,6 +415,7 @@ describe('the built-in engine through npm start and try-server', { timeout: 60_0
 
     expect(await service!.stop()).toBe(0);
     service = undefined;
+    const restartingAt = Date.now();
     await startService();
     const restartedAt = Date.now();
 
@@ -423,6 +425,8 @@ describe('the built-in engine through npm start and try-server', { timeout: 60_0
     const failed = await retrying.ended(30_000);
     expect(failed.status, retrying.describe()).toBe('failed');
     expect(failed.message).toMatch(new RegExp(`^(Revision 1|The stack) did not become healthy within ${HEALTH_TIMEOUT_SECONDS} s`));
+    // Ended by the restarted service (the database is closed while npm start is down), soon after it started.
+    expect(Date.parse(failed.at), retrying.describe()).toBeGreaterThanOrEqual(restartingAt);
     expect(Date.now() - restartedAt).toBeLessThan(25_000);
 
     // The first one's agent starts now, as the install script would have started it.
