@@ -40,6 +40,10 @@ const DeploymentDetail = z
     deadline_at: z.string().nullable(),
     engine: z.enum(['builtin', 'install-service']),
     server_address: z.string().nullable(),
+    cloud_server: z
+      .object({ provider: z.string(), label: z.string(), id: z.string().nullable(), console_url: z.string().nullable(), deleted_at: z.string().nullable() })
+      .nullable()
+      .openapi({ description: 'A server Stacker created in the user’s cloud (htz, do): the provider, its ID there, a link to its console, and when Stacker deleted it' }),
     current_revision: z.number().int().nullable(),
     addresses: z.array(z.object({ service: z.string(), url: z.string() })).openapi({ description: 'Where the running stack is reached' }),
     install_command: z
@@ -113,10 +117,11 @@ export const deploymentOperationRoutes = createRouter()
     if (row.projectId !== id) throw notFound('Deployment not found');
     const base = { ...toDeploymentView(row), engine: row.engine === 'builtin' ? ('builtin' as const) : ('install-service' as const) };
     if (row.engine !== 'builtin') {
-      return c.json({ message: 'OK', item: { ...base, server_address: null, current_revision: null, addresses: [], install_command: null, install_command_expires_at: null, revisions: [], operation: null } }, 200);
+      return c.json({ message: 'OK', item: { ...base, server_address: null, cloud_server: null, current_revision: null, addresses: [], install_command: null, install_command_expires_at: null, revisions: [], operation: null } }, 200);
     }
     const engine = await engineView(c.var.database.db, row);
-    const install = await currentInstallCommand(operationDeps(c), row.id, publicOrigin(c));
+    // A created server runs its install command itself (its user data): none is shown for it.
+    const install = engine.cloud_server ? null : await currentInstallCommand(operationDeps(c), row.id, publicOrigin(c));
     return c.json({ message: 'OK', item: { ...base, ...engine, install_command: install?.install_command ?? null, install_command_expires_at: install?.expires_at ?? null } }, 200);
   })
   .openapi(redeploy, async (c) => {

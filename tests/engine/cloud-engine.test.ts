@@ -38,6 +38,15 @@ interface EventView {
   subject: string | null;
 }
 
+interface Detail {
+  status: string;
+  message: string | null;
+  server_address: string | null;
+  install_command: string | null;
+  addresses: Array<{ url: string }>;
+  cloud_server: { provider: string; id: string | null; console_url: string | null; deleted_at: string | null } | null;
+}
+
 interface StandInRecord {
   id: number;
   name: string;
@@ -168,9 +177,9 @@ class CloudDeployment {
     await this.agent!.report(health.command_id, { result: { type: 'all_health', status: 'ok', containers: [{ app_code: name, container_name: name, container_state: 'running', status: 'ok' }] } });
   }
 
-  async detail(): Promise<{ status: string; message: string | null; server_address: string | null; addresses: Array<{ url: string }> }> {
+  async detail(): Promise<Detail> {
     const response = await api(this.path(), { headers: this.account.owner });
-    return ((await response.json()) as { item: { status: string; message: string | null; server_address: string | null; addresses: Array<{ url: string }> } }).item;
+    return ((await response.json()) as { item: Detail }).item;
   }
 
   async expireStep(): Promise<void> {
@@ -186,6 +195,8 @@ class CloudDeployment {
   /** Create -> running -> enrolled -> completed, with the server's address. */
   async toCompleted(): Promise<StandInRecord> {
     const created = await this.created();
+    // The server runs its install command itself: the page shows none.
+    expect(await this.detail()).toMatchObject({ install_command: null, server_address: null, cloud_server: { provider: this.account.c.code, id: String(created.id), deleted_at: null } });
     await this.boot(created.id);
     const [running] = (await this.account.servers()).filter((entry) => entry.id === created.id);
     await this.eventsUntil((event) => event.message === `Server ${created.name} running at ${running!.ipv4}: waiting for its agent to enrol`);
@@ -214,6 +225,7 @@ describe.each(cases)('the built-in engine creates a server at $label', (c) => {
     expect(running.userData).not.toContain(account.token);
     expect(running.userData).not.toContain(deployment.agent!.token);
     expect(await deployment.detail()).toMatchObject({ status: 'completed', server_address: running.ipv4, addresses: [{ url: `http://${running.ipv4}:3000` }] });
+    expect((await deployment.detail()).cloud_server?.console_url).toBe(c.code === 'do' ? `https://cloud.digitalocean.com/droplets/${running.id}` : 'https://console.hetzner.cloud/projects');
 
     const calls = await account.requests();
     expect(calls.length).toBeLessThanOrEqual(40);
@@ -231,7 +243,7 @@ describe.each(cases)('the built-in engine creates a server at $label', (c) => {
     const events = await deployment.eventsUntil(ended('removed'));
     expect(events.find(deleted)?.message).toBe(`Server at ${running.ipv4} (${c.label} ID ${running.id}) deleted at ${c.label}`);
     expect((await account.servers())[0]!.deletedAt).not.toBeNull();
-    expect((await deployment.detail()).status).toBe('removed');
+    expect(await deployment.detail()).toMatchObject({ status: 'removed', cloud_server: { deleted_at: expect.any(String) } });
   });
 });
 

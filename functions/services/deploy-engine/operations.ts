@@ -340,9 +340,20 @@ export function toRevisionView(row: DeploymentRevision, currentRevision: number 
   };
 }
 
+/** A server Stacker created in the user's cloud, as the deployment page shows it. */
+export interface CloudServerView {
+  provider: string;
+  label: string;
+  /** The provider's ID; null until its create answered. */
+  id: string | null;
+  console_url: string | null;
+  deleted_at: string | null;
+}
+
 export interface EngineView {
   engine: 'builtin';
   server_address: string | null;
+  cloud_server: CloudServerView | null;
   current_revision: number | null;
   addresses: Array<{ service: string; url: string }>;
   revisions: RevisionView[];
@@ -352,7 +363,10 @@ export interface EngineView {
 /** What the deployment page, `stacker status` and the API show of a built-in deployment. */
 export async function engineView(db: AnyDatabase, target: Deployment): Promise<EngineView> {
   const revisions = await listRevisions(db, target.id);
-  const [row] = target.serverId === null ? [] : await db.select({ address: server.srvIp }).from(server).where(eq(server.id, target.serverId)).limit(1);
+  const [row] =
+    target.serverId === null
+      ? []
+      : await db.select({ address: server.srvIp, provider: server.provider, id: server.providerServerId, deletedAt: server.deletedAt }).from(server).where(eq(server.id, target.serverId)).limit(1);
   const [operation] = await db
     .select()
     .from(deploymentOperation)
@@ -364,6 +378,16 @@ export async function engineView(db: AnyDatabase, target: Deployment): Promise<E
   return {
     engine: 'builtin',
     server_address: address,
+    cloud_server: row?.provider
+      ? {
+          provider: row.provider,
+          label: providerLabel(row.provider),
+          id: row.id,
+          // Hetzner's console pages are under the project's ID, which the API does not tell.
+          console_url: row.provider === 'do' ? (row.id ? `https://cloud.digitalocean.com/droplets/${row.id}` : null) : 'https://console.hetzner.cloud/projects',
+          deleted_at: row.deletedAt?.toISOString() ?? null,
+        }
+      : null,
     current_revision: target.currentRevision,
     addresses: current && target.status !== 'removed' ? addressesOf(current.services, address) : [],
     revisions: revisions.map((entry) => toRevisionView(entry, target.currentRevision)),
