@@ -43,9 +43,18 @@ async function cloudOf(api: Api, wanted: string): Promise<Cloud> {
   throw new CliError(`no saved cloud "${wanted}": see \`stacker clouds\`; add one in the dashboard (Cloud keys)`, EXIT.usage);
 }
 
+/** GET /cloud/{id}/offers (functions/services/cloud-offers.ts). */
+interface CloudOffers {
+  types: Array<{ name: string; cores: number; memoryGb: number; diskGb: number; architecture: string | null; currency: string; prices: Array<{ location: string; monthly: number }> }>;
+  locations: Array<{ name: string; description: string; country: string | null; city: string | null }>;
+  images: Array<{ name: string; description: string; distribution: string; architecture: string | null }>;
+}
+
 interface DeployOptions {
   cloud?: string;
   server?: string;
+  region?: string;
+  os?: string;
   address?: string;
   new?: boolean;
   follow?: boolean;
@@ -147,7 +156,7 @@ async function deploy(api: Api, file: StackerFile, options: DeployOptions): Prom
   if (!target.cloud) throw new CliError('where to? pass --server own --address <ip> (a server you have), or --cloud <id|provider> (a saved cloud: see `stacker clouds`), or set deploy.cloud in stacker.yml', EXIT.usage);
   const cloud = await cloudOf(api, target.cloud);
   const { project } = await push(api, file);
-  const server = { ...file.deploy?.server, ...(options.server && { server: options.server }) };
+  const server = { ...file.deploy?.server, ...(options.server && { server: options.server }), ...(options.region && { region: options.region }), ...(options.os && { os: options.os }) };
   const answer = await withRetry(() =>
     api.post<{ deployment_id: number; deployment_hash: string; status: string }>(`/project/${project.id}/deploy/${cloud.id}`, { stack: { stack_code: file.name }, server }, { headers: { 'idempotency-key': key } }),
   );
@@ -162,6 +171,8 @@ export function registerDeployCommands(program: Command, { apiFor, printJson, pr
       .command('deploy')
       .description('push stacker.yml, then deploy the project: to your own server (--server own) or a saved cloud; a live deployment of your own server is redeployed')
       .option('--server <type>', '"own": a server you already have (with --address); else the cloud\'s server type (overrides deploy.server.server; locally "local-fail" makes the install-service stand-in fail)')
+      .option('--region <location>', 'a new server\'s location (overrides deploy.server.region; see `stacker clouds regions <cloud>`)')
+      .option('--os <image>', 'a new server\'s system image (overrides deploy.server.os; see `stacker clouds images <cloud>`)')
       .option('--address <ip>', 'with --server own: your server\'s public address (default: deploy.server.srv_ip)')
       .option('--cloud <id|provider>', 'the saved cloud (default: deploy.cloud of stacker.yml; "own" as --server own)')
       .option('--new', 'start a new deployment even when the latest one is live (default: redeploy it, as a new revision)')
@@ -183,7 +194,7 @@ export function registerDeployCommands(program: Command, { apiFor, printJson, pr
     'stacker deploy --follow                 # the project has a live deployment: a new revision on the same server',
     'stacker deploy --new --server own --address 203.0.113.11',
     'stacker deploy --cloud htz --follow',
-    'stacker deploy --cloud 3 --server cx22',
+    'stacker deploy --cloud htz --server cx23 --region fsn1 --os ubuntu-24.04 --follow',
     'stacker deploy --server own --address 203.0.113.10 --json | jq -r .install_command',
   );
 
@@ -267,18 +278,56 @@ export function registerDeployCommands(program: Command, { apiFor, printJson, pr
       }),
     'stacker servers',
   );
-  withExamples(
-    program
-      .command('clouds')
-      .description('your saved clouds (credentials masked)')
-      .option('--json', 'as JSON')
-      .action(async (options: { json?: boolean }, command: Command) => {
-        const list = (await apiFor(globals(command)).get<Cloud>('/cloud')).list ?? [];
-        if (options.json) return printJson(list);
-        printTable(['ID', 'PROVIDER', 'TOKEN', 'CREATED'], list.map((c) => [c.id, c.provider, c.cloud_token, c.created_at]));
-      }),
-    'stacker clouds',
-  );
+  const clouds = program
+    .command('clouds')
+    .description('your saved clouds (credentials masked); `clouds types|regions|images <cloud>`: what a Hetzner Cloud or DigitalOcean key can create')
+    .option('--json', 'as JSON')
+    .action(async (options: { json?: boolean }, command: Command) => {
+      const list = (await apiFor(globals(command)).get<Cloud>('/cloud')).list ?? [];
+      if (options.json) return printJson(list);
+      printTable(['ID', 'PROVIDER', 'TOKEN', 'CREATED'], list.map((c) => [c.id, c.provider, c.cloud_token, c.created_at]));
+    });
+  withExamples(clouds, 'stacker clouds', 'stacker clouds types htz', 'stacker clouds regions 3 --json');
+  // `--json` after the subcommand is read by `clouds` too (commander gives a parent's option to the parent).
+  const offersOf = async (command: Command, wanted: string): Promise<CloudOffers> => {
+    const api = apiFor(globals(command));
+    const cloud = await cloudOf(api, wanted);
+    return (await api.get<CloudOffers>(`/cloud/${cloud.id}/offers`)).item!;
+  };
+  clouds
+    .command('types <cloud>')
+    .description('the server types the saved cloud (id or provider) can create: cores, memory, disk, monthly price and where')
+    .option('--json', 'as JSON')
+    .action(async (wanted: string, options: { json?: boolean }, command: Command) => {
+      const offers = await offersOf(command, wanted);
+      if (options.json || command.parent?.opts().json) return printJson(offers.types);
+      printTable(
+        ['TYPE', 'CORES', 'MEMORY', 'DISK', 'ARCH', 'MONTHLY', 'LOCATIONS'],
+        offers.types.map((type) => {
+          const prices = type.prices.map((entry) => entry.monthly);
+          const from = prices.length ? Math.min(...prices) : null;
+          return [type.name, type.cores, `${type.memoryGb} GB`, `${type.diskGb} GB`, type.architecture, from === null ? 'not orderable' : `${prices.every((p) => p === from) ? '' : 'from '}${from.toFixed(2)} ${type.currency}`, type.prices.map((entry) => entry.location).join(' ')];
+        }),
+      );
+    });
+  clouds
+    .command('regions <cloud>')
+    .description('the locations (Hetzner) or regions (DigitalOcean) of the saved cloud')
+    .option('--json', 'as JSON')
+    .action(async (wanted: string, options: { json?: boolean }, command: Command) => {
+      const offers = await offersOf(command, wanted);
+      if (options.json || command.parent?.opts().json) return printJson(offers.locations);
+      printTable(['REGION', 'NAME', 'COUNTRY', 'CITY'], offers.locations.map((entry) => [entry.name, entry.description, entry.country, entry.city]));
+    });
+  clouds
+    .command('images <cloud>')
+    .description('the system images the saved cloud can create servers with')
+    .option('--json', 'as JSON')
+    .action(async (wanted: string, options: { json?: boolean }, command: Command) => {
+      const offers = await offersOf(command, wanted);
+      if (options.json || command.parent?.opts().json) return printJson(offers.images);
+      printTable(['IMAGE', 'DESCRIPTION', 'DISTRIBUTION', 'ARCH'], offers.images.map((entry) => [entry.name, entry.description, entry.distribution, entry.architecture ?? 'any']));
+    });
   withExamples(
     program
       .command('cancel')
