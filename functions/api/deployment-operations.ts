@@ -148,6 +148,8 @@ export const deploymentOperationRoutes = createRouter()
     const row = await findDeployment(c.var.database.db, { id: deployment_id }, callerScope(c));
     if (row.projectId !== id) throw notFound('Deployment not found');
     if (row.engine !== 'builtin') throw new ApiError(422, 'This deployment is carried out by the install service: it has no install command');
+    // Its user data holds the first command: a new one would never reach it.
+    if (row.cloudId !== null) throw new ApiError(422, 'Stacker created this deployment’s server, which runs its own install command: remove the deployment and deploy again for a new server');
     const deps = operationDeps(c);
     const issued = await issueEnrollment({ db: deps.db, securityKey: deps.securityKey, ttlSeconds: deps.enrollmentTtlSeconds }, row.id);
     return c.json({ message: 'A new install command: the earlier one no longer works', item: { install_command: installCommandOf(publicOrigin(c), issued.secret), expires_at: issued.expiresAt.toISOString() } }, 201);

@@ -303,6 +303,10 @@ describe('cloud servers: refusals, lost answers, deadlines, cancel, rate limits'
     const account = await Account.open(hetzner);
     const deployment = await account.deploy();
     await deployment.created();
+    // Its user data holds the install command: no other is made for it.
+    const renewed = await requestAndSettle(deployment.path('/install-command'), { method: 'POST', headers: account.owner });
+    expect(renewed.status).toBe(422);
+    expect(((await renewed.json()) as { message: string }).message).toMatch(/runs its own install command/);
     expect((await requestAndSettle(deployment.path('/cancel'), { method: 'POST', headers: account.owner })).status).toBe(200);
     await deployment.eventsUntil(deleted);
     expect((await account.servers())[0]!.deletedAt).not.toBeNull();
