@@ -3,7 +3,8 @@
 //   Settings left unset get local stand-ins (scripts/local-services.ts): generated secrets, a Vault,
 //   a development OpenID provider (scripts/dev-openid-provider.ts), and with DEPLOY_ENGINE=install-service
 //   an install service. Deploys go to the built-in engine otherwise (own servers; `npm run -s try-server`
-//   stands in for a server). Then:
+//   stands in for a server), with Hetzner Cloud and DigitalOcean API stand-ins when HETZNER_API_URL and
+//   DIGITALOCEAN_API_URL are unset (scripts/stand-ins/local-cloud.ts). Then:
 //   migrations, the WebSocket proxy the Neon driver needs, `wrangler dev` on PORT, and the Worker's
 //   cron every minute (wrangler dev does not run crons by itself).
 //   STACKER_WORKER_HOST=miniflare serves the Worker with Miniflare (scripts/serve-miniflare.ts: one
@@ -16,6 +17,7 @@ import { openEmbeddedDatabase, pgliteFolder, type EmbeddedDatabase } from './emb
 import { startDevOpenIdProvider } from './dev-openid-provider.ts';
 import { writeLocalRun } from './local-run.ts';
 import { localSecrets, startLocalInstallService, startLocalVault } from './local-services.ts';
+import { startLocalClouds } from './stand-ins/local-cloud.ts';
 import { startPgWsProxy, type PgWsProxy } from './pg-ws-proxy.ts';
 import { loadLocalSettings, toDotenv } from './local-config.ts';
 
@@ -64,6 +66,15 @@ async function startLocalStandIns(settings: Record<string, string>, workerUrl: s
     cleanups.push(() => install.close());
     settings.INSTALL_SERVICE_URL = announced.INSTALL_SERVICE_URL = install.url;
     say(`install-service stand-in (deploys nothing, reports progress to completed) on ${install.url}`);
+  }
+  // The cloud providers' APIs for the built-in engine, unless named: a deploy "to Hetzner" end to end.
+  const unset = { hetzner: !settings.HETZNER_API_URL, digitalOcean: !settings.DIGITALOCEAN_API_URL };
+  if (engineOf(settings) === 'builtin' && (unset.hetzner || unset.digitalOcean)) {
+    const clouds = await startLocalClouds(unset, (line) => say(`cloud stand-in: ${line}`));
+    cleanups.push(() => clouds.close());
+    Object.assign(settings, clouds.settings);
+    Object.assign(announced, clouds.settings);
+    say(`Hetzner Cloud and DigitalOcean API stand-ins (any saved token works; a created server runs its install command as try-server does, no container runs) on ${Object.values(clouds.settings).join(' and ')}`);
   }
   if (!settings.OAUTH_JWKS_URL && !settings.AUTH_URL) {
     const provider = await startDevOpenIdProvider({ dataDir, audience: workerUrl, dashboardRedirectUris: [`${workerUrl}/auth/callback`] });
