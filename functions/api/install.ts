@@ -16,7 +16,7 @@ const params = z.object({
   secret: z
     .string()
     .regex(ENROLLMENT_SECRET_PATTERN, 'must be the secret of an install command')
-    .openapi({ description: 'The one-time secret of the install command (shown on the deployment page)' }),
+    .openapi({ description: 'The one-time secret of the install command (shown on the deployment page)', example: 'kq3V2u7Yf0x9Lr4TbN8wZcA1sDe6GhJm5PoQiRyUvXk' }),
 });
 
 const script = createRoute({
