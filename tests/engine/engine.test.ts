@@ -355,7 +355,9 @@ describe('the built-in engine on an own server', () => {
     await agent.report(remove.command_id, { result: { status: 'ok' } });
     const events = await server.eventsUntil(ended('removed'));
     expect(events.at(-1)!.message).toMatch(/^Removed: postgrest/);
-    expect(await server.detail()).toMatchObject({ status: 'removed', addresses: [] });
+    const removed = await server.detail();
+    expect(removed).toMatchObject({ status: 'removed', addresses: [], current_revision: null });
+    expect(removed.revisions.map((entry) => entry.status)).toEqual(['superseded']);
     expect((await server.post('/redeploy')).status).toBe(409);
   });
 

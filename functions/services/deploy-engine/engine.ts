@@ -321,8 +321,12 @@ async function end(context: Context, status: 'completed' | 'failed' | 'removed',
   const step = context.op.step as EngineStep;
   // A failed removal leaves the stack as it was: the deployment keeps its status.
   const deploymentStatus = context.op.kind === 'remove' && status === 'failed' ? context.deployment.status : status;
-  context.events.push(progressEvent(CHECKLIST_OF_STEP[step], deploymentStatus === status ? status : 'failed', message, status === 'completed' ? 100 : PROGRESS_OF_STEP[step]));
-  await setDeployment(context, { status: deploymentStatus, progress: status === 'completed' ? 100 : undefined, message, ...(status === 'removed' && { currentRevision: null }) });
+  const done = status === 'completed' || status === 'removed';
+  context.events.push(progressEvent(CHECKLIST_OF_STEP[step], deploymentStatus === status ? status : 'failed', message, done ? 100 : PROGRESS_OF_STEP[step]));
+  // After a removal no revision runs any more.
+  const running = and(eq(deploymentRevision.deploymentId, context.deployment.id), eq(deploymentRevision.status, 'running'));
+  if (status === 'removed') await context.tx.update(deploymentRevision).set({ status: 'superseded', message: 'Removed from the server' }).where(running);
+  await setDeployment(context, { status: deploymentStatus, progress: done ? 100 : undefined, message, ...(status === 'removed' && { currentRevision: null }) });
   return { kind: 'ended' };
 }
 
