@@ -128,18 +128,7 @@ export function hetznerProvider(options: ProviderOptions): CloudProvider {
   const now = () => options.now?.() ?? Date.now();
 
   /** Every page of a listing (meta.pagination.next_page), up to maxPages. */
-  async function all<T>(path: string, key: string, item: z.ZodType<T>, query: Record<string, string> = {}): Promise<T[]> {
-    const schema = paged(key, item);
-    const items: T[] = [];
-    let page: number | null = 1;
-    for (let pages = 0; page !== null && pages < http.maxPages; pages++) {
-      const answer: { items: T[]; next: number | null } = await http.send({ method: 'GET', path, query: { ...query, page, per_page: http.pageSize ?? 50 }, schema });
-      items.push(...answer.items);
-      // A next page that does not move on would loop: it ends the listing.
-      page = answer.next !== null && answer.next > page ? answer.next : null;
-    }
-    return items;
-  }
+  const all = <T,>(path: string, key: string, item: z.ZodType<T>, query: Record<string, string> = {}) => http.allPages(path, paged(key, item), query, 50);
 
   return {
     code: 'htz',

@@ -200,6 +200,21 @@ export class ProviderHttp {
     return this.parse(spec, response.body);
   }
 
+  /**
+   * Every item of a paged listing, page after page (at most maxPages). `schema` reads one page as
+   * its items and the next page's number; a next that does not move on ends the listing.
+   */
+  async allPages<T>(path: string, schema: z.ZodType<{ items: T[]; next: number | null }>, query: Record<string, string>, defaultPageSize: number): Promise<T[]> {
+    const items: T[] = [];
+    let page: number | null = 1;
+    for (let pages = 0; page !== null && pages < this.maxPages; pages++) {
+      const answer: { items: T[]; next: number | null } = await this.send({ method: 'GET', path, query: { ...query, page, per_page: this.pageSize ?? defaultPageSize }, schema });
+      items.push(...answer.items);
+      page = answer.next !== null && answer.next > page ? answer.next : null;
+    }
+    return items;
+  }
+
   /** As send, but a 404 is null (a server that is gone). */
   async sendOrNull<T>(spec: RequestSpec<T>): Promise<T | null> {
     try {
