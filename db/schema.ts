@@ -219,6 +219,8 @@ export const server = pgTable(
     keptAt: timestamp('kept_at', { withTimezone: true }),
     /** Why the last try to delete it failed (it is tried again). */
     deleteError: text('delete_error'),
+    /** An OpenSSH public key the user gave for a server Stacker creates: cloud-init lets it log in (it is public; no password is ever kept). */
+    sshPublicKey: text('ssh_public_key'),
   },
   (t) => [
     primaryKey({ name: 'user_server_pkey', columns: [t.id] }),

@@ -1,0 +1,1 @@
+ALTER TABLE "server" ADD COLUMN "ssh_public_key" text;
