@@ -10,6 +10,7 @@ import { configFromBindings } from '../../functions/config.ts';
 import { savedCloudProvider } from '../../functions/services/deploy-engine/cloud-server.ts';
 import { advanceDeployment } from '../../functions/services/deploy-engine/engine.ts';
 import { runcmdOf } from '../../functions/services/deploy-engine/cloud-init.ts';
+import { parse } from 'yaml';
 import { wakeEngine } from '../../functions/services/doorbell.ts';
 import { AgentSimulator, type WaitAnswer } from '../helpers/agent-simulator.ts';
 import { api, bearerFor, jsonRequest, uniqueId } from '../helpers/auth.ts';
@@ -214,7 +215,8 @@ const deleted = (event: EventView) => event.subject === 'server' && event.status
 describe.each(cases)('the built-in engine creates a server at $label', (c) => {
   it('creates it with the install command as its user data, waits until it runs, deploys to it; a normal deployment makes at most 40 provider calls', async () => {
     const account = await Account.open(c);
-    const deployment = await account.deploy();
+    const sshKey = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHkeyOfTheUserWhoDeploysAbcdefghijklmnopqr you@laptop';
+    const deployment = await account.deploy({ ...c.choice, ssh_public_key: `  ${sshKey}\n` });
     const first = (await deployment.eventsUntil((event) => event.subject === 'server')).at(-1);
     expect(first!.message).toBe(`Creating a ${c.choice.server} server in ${c.choice.region} at ${c.label}`);
     const running = await deployment.toCompleted();
@@ -222,6 +224,8 @@ describe.each(cases)('the built-in engine creates a server at $label', (c) => {
     // The user data: a #cloud-config whose one command is the install command; no token in it.
     expect(running.userData.startsWith('#cloud-config\n')).toBe(true);
     expect(runcmdOf(running.userData)).toEqual([expect.stringMatching(/^curl -fsSL 'http:\/\/stacker\.test\/install\/[A-Za-z0-9_-]{32,}' \| sh$/)]);
+    // The user's public key may log in; no password is set or kept.
+    expect(parse(running.userData)).toMatchObject({ ssh_authorized_keys: [sshKey] });
     expect(running.userData).not.toContain(account.token);
     expect(running.userData).not.toContain(deployment.agent!.token);
     expect(await deployment.detail()).toMatchObject({ status: 'completed', server_address: running.ipv4, addresses: [{ url: `http://${running.ipv4}:3000` }] });
@@ -257,6 +261,12 @@ describe('cloud servers: refusals, lost answers, deadlines, cancel, rate limits'
     const missing = await account.deployRequest({ server: 'cx23' });
     expect(missing.status).toBe(400);
     expect(((await missing.json()) as { errors: Array<{ path: string }> }).errors.map((error) => error.path)).toEqual(['body.server.region', 'body.server.os']);
+
+    const privateKey = await account.deployRequest({ ...hetzner.choice, ssh_public_key: '-----BEGIN OPENSSH PRIVATE KEY-----' });
+    expect(privateKey.status).toBe(400);
+    expect(((await privateKey.json()) as { errors: Array<{ path: string; message: string }> }).errors).toEqual([
+      { path: 'body.server.ssh_public_key', message: expect.stringMatching(/^must be one OpenSSH public key line/) },
+    ]);
 
     const withdrawn = await account.deployRequest({ ...hetzner.choice, server: 'cx11' });
     expect(withdrawn.status).toBe(422);

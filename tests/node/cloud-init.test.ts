@@ -8,7 +8,8 @@ import addFormats from 'ajv-formats';
 import fc from 'fast-check';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { cloudInitUserData, isSshPublicKey, runcmdOf } from '../../functions/services/deploy-engine/cloud-init.ts';
+import { cloudInitUserData, runcmdOf } from '../../functions/services/deploy-engine/cloud-init.ts';
+import { isSshPublicKey } from '../../functions/services/inputs/servers.ts';
 import { installCommandOf } from '../../functions/services/deploy-engine/install-script.ts';
 
 const schema = JSON.parse(readFileSync(join(import.meta.dirname, '../fixtures/cloud-init/schema-cloud-config-v1.json'), 'utf8')) as {

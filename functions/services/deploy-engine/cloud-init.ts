@@ -4,6 +4,7 @@
 // token and no agent token is ever in it (the agent's credentials are traded for the secret later).
 // Every document made here is valid against cloud-init's schema (tests/node/cloud-init.test.ts).
 import { parse, stringify } from 'yaml';
+import { isSshPublicKey } from '../inputs/servers.ts';
 
 export interface CloudInitOptions {
   /** `curl -fsSL '<origin>/install/<secret>' | sh`. */
@@ -11,11 +12,6 @@ export interface CloudInitOptions {
   /** OpenSSH public keys to log in as the image's default user (root on Hetzner and DigitalOcean). */
   sshAuthorizedKeys?: string[];
 }
-
-const publicKey = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\r\n]{0,200})?$/;
-
-/** Whether a line is an OpenSSH public key (type, base64, optional comment). */
-export const isSshPublicKey = (line: string) => publicKey.test(line.trim());
 
 export function cloudInitUserData(options: CloudInitOptions): string {
   const command = options.installCommand.trim();

@@ -140,7 +140,7 @@ async function createOnce(context: Context, provider: CloudProvider, row: Server
     type: row.server ?? '',
     location: row.region ?? '',
     image: row.os ?? '',
-    userData: cloudInitUserData({ installCommand }),
+    userData: cloudInitUserData({ installCommand, sshAuthorizedKeys: row.sshPublicKey ? [row.sshPublicKey] : [] }),
     deployment: hash,
   });
 }

@@ -98,6 +98,7 @@ export async function startBuiltinDeployment(
           sshUser: request.server.ssh_user ?? null,
           sshPort: request.server.ssh_port ?? null,
           provider: own ? null : request.provider,
+          sshPublicKey: own ? null : (request.server.ssh_public_key ?? null),
         })
         .returning({ id: server.id });
       const where = choice ? `a new ${choice.type} server in ${choice.location} at ${request.cloud!.provider.label}` : `the server at ${address}`;
