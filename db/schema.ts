@@ -407,6 +407,25 @@ export const agentRequestId = pgTable(
   ],
 );
 
+/**
+ * Nonces of signed API-client requests (stacker-nonce), each refused a second time while its
+ * timestamp is within the 300 s window; kept in Postgres so a restart forgets none. The cron deletes
+ * rows past expires_at (the timestamp + 300 s: past it, the signature is refused for its age anyway).
+ */
+export const apiClientNonce = pgTable(
+  'api_client_nonce',
+  {
+    clientId: integer('client_id').notNull(),
+    nonce: varchar('nonce', { length: 64 }).notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [
+    primaryKey({ name: 'api_client_nonce_pkey', columns: [t.clientId, t.nonce] }),
+    foreignKey({ name: 'fk_api_client_nonce_client', columns: [t.clientId], foreignColumns: [client.id] }).onDelete('cascade'),
+    index('idx_api_client_nonce_expires_at').on(t.expiresAt),
+  ],
+);
+
 export const commandQueue = pgTable(
   'command_queue',
   {
