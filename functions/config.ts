@@ -52,6 +52,11 @@ export const configSchema = z.object({
   OAUTH_JWKS_URL: optionalUrl,
   OAUTH_ISSUER: optionalString,
   OAUTH_AUDIENCE: optionalString,
+  /**
+   * The JWT header `typ` the provider gives its access tokens (RFC 9068: at+jwt). When set, a JWT
+   * bearer without it (an ID token, say) is refused; unset, `typ` is not checked.
+   */
+  OAUTH_ACCESS_TOKEN_TYP: optionalString.pipe(z.string().regex(/^[\w.+/-]{1,64}$/, 'must be a media type like at+jwt').optional()),
   /** The dashboard's sign-in (authorization code + PKCE): the provider's endpoints and this app's client id. */
   OAUTH_AUTHORIZE_URL: optionalUrl,
   OAUTH_TOKEN_URL: optionalUrl,
@@ -77,6 +82,11 @@ export const configSchema = z.object({
   LOG_LEVEL: optionalString.pipe(z.enum(['debug', 'info', 'warn', 'error'], { message: 'must be debug, info, warn or error' }).default('info')),
   /** "on": agent requests must carry X-Agent-Signature, X-Timestamp and X-Request-Id. */
   AGENT_REQUIRE_SIGNATURE: optionalString.pipe(z.enum(['on', 'off'], { message: 'must be "on" or "off"' }).default('off')),
+  /**
+   * "on": API clients may still sign the body alone (stacker-id + stacker-hash, no timestamp or nonce),
+   * a signature that can be replayed forever. Off by default: see docs/api-clients.md.
+   */
+  HMAC_BODY_ONLY: optionalString.pipe(z.enum(['on', 'off'], { message: 'must be "on" or "off"' }).default('off')),
   QSTASH_URL: optionalUrl,
   QSTASH_TOKEN: optionalString,
   QSTASH_CURRENT_SIGNING_KEY: optionalString,
@@ -123,6 +133,11 @@ export const configSchema = z.object({
   RATE_LIMIT_AGENT_PER_MINUTE: integerIn(0, 1_000_000, 300),
   /** Per IP address (cf-connecting-ip), for callers without credentials (health checks, first registration). */
   RATE_LIMIT_ANONYMOUS_PER_MINUTE: integerIn(0, 1_000_000, 120),
+  /**
+   * Failed authentications (a 401 to a bearer, an API client's signature, an agent's token, or a
+   * dashboard sign-in callback) per IP address per minute; past it, 429 with Retry-After. 0 turns it off.
+   */
+  RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: integerIn(0, 1_000_000, 30),
   /**
    * Browser origins allowed to call the API with credentials (comma-separated, e.g.
    * https://console.example.com). Unset: no CORS headers, so browsers allow same-origin calls only.

@@ -138,6 +138,7 @@ async function startShared() {
       RATE_LIMIT_CLIENT_PER_MINUTE: '1000000',
       RATE_LIMIT_AGENT_PER_MINUTE: '1000000',
       RATE_LIMIT_ANONYMOUS_PER_MINUTE: '1000000',
+      RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: '1000000',
       // The engine project (tests/engine/) deploys with the built-in engine instead of the install service.
       ...(project.name === 'engine' && { DEPLOY_ENGINE: 'builtin' }),
     });
