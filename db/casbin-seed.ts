@@ -153,4 +153,14 @@ export const casbinSeedRules: ReadonlyArray<CasbinSeedRule> = [
   // drizzle/0023_cloud_offers_rules.sql: what a saved cloud key can create.
   ['p', 'group_user', '/cloud/:id/offers', 'GET'],
   ['p', 'client', '/cloud/:id/offers', 'GET'],
+
+  // drizzle/0026_project_secrets.sql: a project's secrets (list, reveal, set, rotate), its owner and the owner's clients.
+  ['p', 'group_user', '/project/:id/secrets', 'GET'],
+  ['p', 'group_user', '/project/:id/secrets/:name', 'GET'],
+  ['p', 'group_user', '/project/:id/secrets/:name', 'PUT'],
+  ['p', 'group_user', '/project/:id/secrets/:name/rotate', 'POST'],
+  ['p', 'client', '/project/:id/secrets', 'GET'],
+  ['p', 'client', '/project/:id/secrets/:name', 'GET'],
+  ['p', 'client', '/project/:id/secrets/:name', 'PUT'],
+  ['p', 'client', '/project/:id/secrets/:name/rotate', 'POST'],
 ];
