@@ -127,11 +127,17 @@ export const configSchema = z.object({
   DIGITALOCEAN_API_URL: optionalUrl.pipe(z.string().default('https://api.digitalocean.com/v2')),
   /** The address servers reach this service at (install commands, the agent's DASHBOARD_URL); default: the request's origin. */
   PUBLIC_URL: optionalString.pipe(z.url({ message: 'must be an absolute URL' }).regex(/^https?:\/\/[^/?#\s]+\/?$/, 'must be an origin like https://stacker.example.com').optional()),
+  /**
+   * "on": the service runs behind Cloudflare, which sets CF-Connecting-IP itself, so it names the caller's
+   * address (per-address rate limits). "off" (default): the header is anyone's to send and is ignored;
+   * callers without credentials then share one bucket.
+   */
+  TRUST_CF_CONNECTING_IP: optionalString.pipe(z.enum(['on', 'off'], { message: 'must be "on" or "off"' }).default('off')),
   /** Requests per minute per caller (a token bucket refilled continuously); 0 turns that limit off. */
   RATE_LIMIT_USER_PER_MINUTE: integerIn(0, 1_000_000, 600),
   RATE_LIMIT_CLIENT_PER_MINUTE: integerIn(0, 1_000_000, 600),
   RATE_LIMIT_AGENT_PER_MINUTE: integerIn(0, 1_000_000, 300),
-  /** Per IP address (cf-connecting-ip), for callers without credentials (health checks, first registration). */
+  /** Per IP address (see TRUST_CF_CONNECTING_IP), for callers without credentials (health checks, first registration). */
   RATE_LIMIT_ANONYMOUS_PER_MINUTE: integerIn(0, 1_000_000, 120),
   /**
    * Failed authentications (a 401 to a bearer, an API client's signature, an agent's token, or a

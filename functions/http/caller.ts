@@ -37,8 +37,13 @@ export function callerOwnerId(c: Context<AppEnv>): string {
 
 const ipAddress = z.union([z.ipv4(), z.ipv6()]);
 
-/** The caller's IP address as Cloudflare gives it (CF-Connecting-IP), if it is one. */
+/**
+ * The caller's IP address as Cloudflare gives it (CF-Connecting-IP), if it is one and the settings say
+ * the service runs behind Cloudflare (TRUST_CF_CONNECTING_IP=on). Elsewhere the header is the client's
+ * own claim, and nothing else in the request names the address either: undefined.
+ */
 export function callerIp(c: Context<AppEnv>): string | undefined {
+  if (c.var.config.TRUST_CF_CONNECTING_IP !== 'on') return undefined;
   return ipAddress.safeParse(c.req.header('cf-connecting-ip')).data;
 }
 

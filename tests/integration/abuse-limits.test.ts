@@ -56,13 +56,15 @@ describe('rate limits: 429 with Retry-After, per caller', () => {
 
   it('per address for anonymous callers; signed webhooks are not throttled by address', async () => {
     const from = (ip: string) => ({ headers: { 'cf-connecting-ip': ip } });
+    // Behind Cloudflare (TRUST_CF_CONNECTING_IP=on) the header names the address; tests/integration/client-address.test.ts checks it is ignored otherwise.
+    const trusted = (perMinute: number) => ({ ...limits(perMinute), TRUST_CF_CONNECTING_IP: 'on' });
     const ip = `203.0.113.${Math.floor(Math.random() * 250) + 1}`;
-    expect((await apiWith(limits(1), '/whoami', from(ip))).status).toBe(200);
-    await expectRateLimited(await apiWith(limits(1), '/whoami', from(ip)));
-    expect((await apiWith(limits(1), '/whoami', from('2001:db8::1'))).status).toBe(200);
+    expect((await apiWith(trusted(1), '/whoami', from(ip))).status).toBe(200);
+    await expectRateLimited(await apiWith(trusted(1), '/whoami', from(ip)));
+    expect((await apiWith(trusted(1), '/whoami', from('2001:db8::1'))).status).toBe(200);
     // The webhook checks its own signature: beyond the anonymous limit it still answers 401, not 429.
     for (let i = 0; i < 3; i++) {
-      const response = await apiWith(limits(1), '/webhooks/install', { method: 'POST', headers: { ...from(ip).headers, 'content-type': 'application/json' }, body: '{}' });
+      const response = await apiWith(trusted(1), '/webhooks/install', { method: 'POST', headers: { ...from(ip).headers, 'content-type': 'application/json' }, body: '{}' });
       expect(response.status).toBe(401);
     }
   });
