@@ -14,6 +14,8 @@ export interface ServerInput {
   srv_ip?: string | null;
   ssh_port?: number | null;
   ssh_user?: string | null;
+  /** A server Stacker creates: the OpenSSH public key cloud-init lets log in. */
+  ssh_public_key?: string | null;
 }
 
 export interface ServerView {
