@@ -1,6 +1,7 @@
 // WebSocket-to-TCP proxy for the Neon serverless driver: each WebSocket carries one Postgres
 // connection to the `address` given in its query string (host:port). Neon runs the same kind of
-// proxy in front of its databases; locally it lets workerd reach a plain PostgreSQL or PGlite.
+// proxy in front of its databases; locally it lets workerd reach a plain PostgreSQL. Upgrades that carry an Origin header (from a
+// web page) are refused.
 //
 // With `pool` on it also does what Neon's pooler (PgBouncer, session mode) does in production: a
 // Worker opens a connection per request, and a new PostgreSQL backend costs ~10 ms of CPU (a fork),
@@ -316,7 +317,16 @@ export async function startPgWsProxy(options: PgWsProxyOptions = {}): Promise<Pg
   const server: Server = createServer((_req, res) => {
     res.writeHead(426, { 'content-type': 'text/plain' }).end('WebSocket upgrade required\n');
   });
-  const wss = new WebSocketServer({ server });
+  // A browser puts an Origin header on every WebSocket it opens, and a web page may open one to any
+  // loopback port: refused, or a page visited during `npm start` could reach the password-less
+  // local database. workerd's Neon driver and Node clients send none.
+  const wss = new WebSocketServer({
+    server,
+    verifyClient: (info: { req: { headers: Record<string, string | string[] | undefined> } }, done: (ok: boolean, code?: number, message?: string) => void) => {
+      const fromPage = info.req.headers.origin !== undefined || info.req.headers['sec-websocket-origin'] !== undefined;
+      done(!fromPage, 403, 'WebSocket upgrades from web pages (with an Origin header) are refused');
+    },
+  });
   const sockets = new Set<WebSocket>();
 
   wss.on('connection', (ws, req) => {

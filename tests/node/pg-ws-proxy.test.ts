@@ -175,3 +175,27 @@ describe('pg-ws-proxy with pool, a server that asks for a password', () => {
     expect(connections).toBe(2);
   });
 });
+
+describe('pg-ws-proxy and web pages', () => {
+  /** The upgrade's answer: 101 when the proxy took the WebSocket, else the status it refused it with. */
+  function upgrade(headers: Record<string, string>): Promise<number> {
+    const target = new URL(database.url);
+    return new Promise((resolve, reject) => {
+      const socket = new WebSocket(`ws://${proxy.address}/v1?address=${target.hostname}:${target.port}`, { headers });
+      socket.once('open', () => {
+        socket.close();
+        resolve(101);
+      });
+      socket.once('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0));
+      socket.once('error', reject);
+    });
+  }
+
+  it('refuses an upgrade that carries an Origin header, so a page in a browser cannot reach the password-less database', async () => {
+    expect(await upgrade({ origin: 'https://attacker.example' })).toBe(403);
+    expect(await upgrade({ origin: 'http://127.0.0.1:8000' })).toBe(403);
+    expect(await upgrade({ origin: 'null' })).toBe(403);
+    // workerd's Neon driver and node clients send none.
+    expect(await upgrade({})).toBe(101);
+  });
+});
