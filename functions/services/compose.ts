@@ -1,5 +1,6 @@
 // docker-compose generation from a project's normalised metadata (spec §3), with the reference's bugs fixed.
 import { stringify } from 'yaml';
+import type { ComposeExtras } from './compose-fields.ts';
 
 /** The metadata cannot become a valid compose file; the message names the app and the field. */
 export class ComposeError extends Error {
@@ -21,16 +22,17 @@ export interface ImageFields {
   dockerhub_image?: Optional<string>;
 }
 
-export interface ComposeApp extends ImageFields {
+/** The compose-vocabulary fields (compose-fields.ts), each also null in stored metadata. */
+type Extras = { [K in keyof ComposeExtras]?: Optional<ComposeExtras[K]> };
+
+export interface ComposeApp extends ImageFields, Extras {
   _id: string;
   code: string;
   restart: string;
-  shared_ports?: Optional<ReadonlyArray<{ host_port?: Optional<string>; container_port: string; protocol?: Optional<string> }>>;
+  shared_ports?: Optional<ReadonlyArray<{ host_port?: Optional<string>; container_port: string; protocol?: Optional<string>; host_ip?: Optional<string> }>>;
   environment?: Optional<ReadonlyArray<{ key: string; value: string }>>;
-  volumes?: Optional<ReadonlyArray<{ host_path?: Optional<string>; container_path?: Optional<string> }>>;
+  volumes?: Optional<ReadonlyArray<{ host_path?: Optional<string>; container_path?: Optional<string>; read_only?: Optional<boolean> }>>;
   network?: Optional<readonly string[]>;
-  command?: Optional<string>;
-  entrypoint?: Optional<string>;
 }
 
 export interface ComposeNetworkInput {
@@ -56,15 +58,17 @@ export interface ComposePort {
   target: number;
   published?: number;
   protocol?: string;
+  host_ip?: string;
 }
 
 export interface ComposeServiceVolume {
   source: string;
   target: string;
   type: 'volume' | 'bind';
+  read_only?: true;
 }
 
-export interface ComposeService {
+export interface ComposeService extends ComposeExtras {
   image: string;
   ports?: ComposePort[];
   expose?: string[];
@@ -72,8 +76,6 @@ export interface ComposeService {
   restart: string;
   volumes?: ComposeServiceVolume[];
   networks?: string[];
-  command?: string;
-  entrypoint?: string;
 }
 
 export interface ComposeVolume {
@@ -92,7 +94,6 @@ export interface ComposeNetwork {
 }
 
 export interface ComposeDocument {
-  version: '3.8';
   services?: Record<string, ComposeService>;
   volumes?: Record<string, ComposeVolume>;
   networks?: Record<string, ComposeNetwork>;
@@ -179,6 +180,7 @@ function composeService(app: ComposeApp, where: string, context: Context): Built
       );
     }
     const protocol = port.protocol || undefined;
+    const hostIp = port.host_ip || undefined;
     const hostPort = port.host_port ?? '';
     if (hostPort === '') {
       const exposed = protocol ? `${target}/${protocol}` : String(target);
@@ -192,8 +194,8 @@ function composeService(app: ComposeApp, where: string, context: Context): Built
         `${where}.shared_ports.${index}.host_port`,
       );
     }
-    if (!ports.some((p) => p.target === target && p.published === published && p.protocol === protocol)) {
-      ports.push({ target, published, ...(protocol && { protocol }) });
+    if (!ports.some((p) => p.target === target && p.published === published && p.protocol === protocol && p.host_ip === hostIp)) {
+      ports.push({ target, published, ...(protocol && { protocol }), ...(hostIp && { host_ip: hostIp }) });
     }
   });
 
@@ -212,7 +214,7 @@ function composeService(app: ComposeApp, where: string, context: Context): Built
     const named = namedVolumePattern.test(source);
     if (named) context.volumes.set(source, namedVolume(source));
     if (!volumes.some((v) => v.source === source && v.target === target)) {
-      volumes.push({ source, target, type: named ? 'volume' : 'bind' });
+      volumes.push({ source, target, type: named ? 'volume' : 'bind', ...(volume.read_only === true && { read_only: true as const }) });
     }
   });
 
@@ -236,10 +238,27 @@ function composeService(app: ComposeApp, where: string, context: Context): Built
     restart: app.restart,
     ...(volumes.length > 0 && { volumes }),
     ...(networks.length > 0 && { networks }),
-    ...(app.command && { command: app.command }),
-    ...(app.entrypoint && { entrypoint: app.entrypoint }),
+    ...extrasOf(app),
   };
 }
+
+const isEmpty = (value: unknown) =>
+  value === null || value === undefined || value === '' || (Array.isArray(value) && value.length === 0) || (typeof value === 'object' && Object.keys(value).length === 0);
+
+/**
+ * The compose-vocabulary fields, as the form has them (compose-fields.ts validated them): what a
+ * compose file said comes back the same. Empty ones are left out, as an empty command always was.
+ */
+function extrasOf(app: ComposeApp): ComposeExtras {
+  const extras: Record<string, unknown> = {};
+  for (const key of EXTRA_KEYS) {
+    const value = app[key];
+    if (!isEmpty(value)) extras[key] = value;
+  }
+  return extras as ComposeExtras;
+}
+
+const EXTRA_KEYS = ['command', 'entrypoint', 'depends_on', 'healthcheck', 'user', 'working_dir', 'labels', 'cap_add', 'cap_drop', 'ulimits', 'logging', 'extra_hosts'] as const;
 
 // Mappings keyed by user input are Maps while building: a plain object would move integer-like keys first.
 const toRecord = <T>(map: Map<string, T>): Record<string, T> => Object.fromEntries(map);
@@ -286,15 +305,14 @@ export function buildCompose(metadata: ComposeInput): { yaml: string; document: 
   const networks = new Map<string, ComposeNetwork>();
   for (const network of declaredNetworks) networks.set(network.name, composeNetwork(network));
 
-  // `version` is obsolete for Compose v2 (ignored with a warning) but kept for installers that run v1.
-  const tree = new Map<string, unknown>([['version', '3.8']]);
+  // No `version`: the compose specification calls it obsolete, and Docker warns about it.
+  const tree = new Map<string, unknown>();
   if (services.size > 0) tree.set('services', services);
   if (context.volumes.size > 0) tree.set('volumes', context.volumes);
   if (networks.size > 0) tree.set('networks', networks);
   const yaml = stringify(tree, yamlOptions);
 
   const document: ComposeDocument = {
-    version: '3.8',
     ...(services.size > 0 && {
       services: Object.fromEntries([...services].map(([code, service]) => [code, serviceRecord(service)])),
     }),

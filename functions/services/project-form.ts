@@ -18,15 +18,19 @@ import {
 /** Every known key present, absent optionals as null (as the reference stores the parsed form). */
 type Normalised<T> = { [K in keyof T]-?: undefined extends T[K] ? Exclude<T[K], undefined> | null : T[K] };
 
-export type NormalisedPort = Normalised<ProjectPort>;
-export type NormalisedVolume = Normalised<ProjectVolume>;
+/** Keys a form of the reference does not have: kept only when given. */
+type Added = 'host_ip' | 'read_only' | 'depends_on' | 'healthcheck' | 'user' | 'working_dir' | 'labels' | 'cap_add' | 'cap_drop' | 'ulimits' | 'logging' | 'extra_hosts';
+type WithAdded<T> = Omit<Normalised<T>, Added & keyof T> & { [K in Added & keyof T]?: Exclude<T[K], null | undefined> };
+
+export type NormalisedPort = WithAdded<ProjectPort>;
+export type NormalisedVolume = WithAdded<ProjectVolume>;
 export type NormalisedEnvVar = ProjectEnvVar;
 export type NormalisedVersion = Normalised<ProjectVersion>;
 export type NormalisedIcon = { light: NormalisedIconVariant; dark: NormalisedIconVariant };
 type NormalisedIconVariant = Normalised<ProjectIconVariant>;
 export type NormalisedNetwork = Normalised<ProjectNetwork>;
 
-export type NormalisedApp = Omit<Normalised<ProjectApp>, 'descr' | 'versions' | 'icon' | 'volumes' | 'shared_ports'> & {
+export type NormalisedApp = Omit<WithAdded<ProjectApp>, 'descr' | 'versions' | 'icon' | 'volumes' | 'shared_ports'> & {
   /** Omitted when null, as the reference does. */
   descr?: string;
   versions: NormalisedVersion[] | null;
@@ -51,6 +55,10 @@ export interface ProjectMetadata {
     networks: NormalisedNetwork[] | null;
   };
 }
+
+/** The entries that are neither null nor undefined. */
+const given = <T extends Record<string, unknown>>(fields: T): { [K in keyof T]?: Exclude<T[K], null | undefined> } =>
+  Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== null && value !== undefined)) as never;
 
 const orNull = <T>(value: T | null | undefined): T | null => (value === undefined ? null : value);
 const mapOrNull = <T, U>(items: T[] | null | undefined, map: (item: T) => U): U[] | null => (items ? items.map(map) : null);
@@ -121,6 +129,7 @@ function normaliseApp(app: ProjectApp): NormalisedApp {
     volumes: mapOrNull(app.volumes, (volume) => ({
       host_path: orNull(volume.host_path),
       container_path: volume.container_path,
+      ...given({ read_only: volume.read_only }),
     })),
     environment: mapOrNull(app.environment, (variable) => ({ key: variable.key, value: variable.value })),
     network: orNull(app.network),
@@ -128,8 +137,23 @@ function normaliseApp(app: ProjectApp): NormalisedApp {
       host_port: orNull(port.host_port),
       container_port: port.container_port,
       protocol: orNull(port.protocol),
+      ...given({ host_ip: port.host_ip }),
     })),
     custom: orNull(app.custom),
+    // The compose-vocabulary fields (compose-fields.ts), after the reference's keys and only when given,
+    // so that a form of the reference is stored as the reference stores it.
+    ...given({
+      depends_on: app.depends_on,
+      healthcheck: app.healthcheck,
+      user: app.user,
+      working_dir: app.working_dir,
+      labels: app.labels,
+      cap_add: app.cap_add,
+      cap_drop: app.cap_drop,
+      ulimits: app.ulimits,
+      logging: app.logging,
+      extra_hosts: app.extra_hosts,
+    }),
   };
   return { ...head, ...descr, ...tail };
 }

@@ -107,7 +107,7 @@ const codeOf = (value: string) =>
 
 /** A service name not used yet in the stack: the wish, else wish-2, wish-3, ... */
 export function uniqueCode(form: RawForm, wish: string): string {
-  const base = (codeOf(wish) || 'app').slice(0, 44).padEnd(3, '0');
+  const base = (codeOf(wish) || 'app').slice(0, 57);
   const taken = new Set(appsOf(form).map((entry) => entry.app.code));
   if (!taken.has(base)) return base;
   for (let n = 2; ; n += 1) if (!taken.has(`${base}-${n}`)) return `${base}-${n}`;

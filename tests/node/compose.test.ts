@@ -73,8 +73,7 @@ describe('compose of every accepted fixture', () => {
 describe('the worked examples of §3.8–§3.11', () => {
   it('A: custom.json (§3.8)', () => {
     // Fixed: postgres's port has no host port, so it is exposed to the stack instead of published at random.
-    expect(buildCompose(metadataOf(fixture('custom.json'))).yaml).toBe(`version: '3.8'
-services:
+    expect(buildCompose(metadataOf(fixture('custom.json'))).yaml).toBe(`services:
   samplecom:
     image: nginx:latest
     ports:
@@ -107,8 +106,7 @@ networks:
   });
 
   it('B: custom-stack-payload.json (§3.9), unchanged', () => {
-    expect(buildCompose(metadataOf(fixture('custom-stack-payload.json'))).yaml).toBe(`version: '3.8'
-services:
+    expect(buildCompose(metadataOf(fixture('custom-stack-payload.json'))).yaml).toBe(`services:
   postgrest:
     image: mariadb:11.3.2-latest
     ports:
@@ -135,8 +133,7 @@ networks:
 
   it('C: custom-stack-payload-no-networks.json (§3.10)', () => {
     // Fixed: the empty host port gives `expose`, and `no` is quoted.
-    expect(buildCompose(metadataOf(fixture('custom-stack-payload-no-networks.json'))).yaml).toBe(`version: '3.8'
-services:
+    expect(buildCompose(metadataOf(fixture('custom-stack-payload-no-networks.json'))).yaml).toBe(`services:
   myapp:
     image: nginx
     expose:
@@ -171,8 +168,7 @@ services:
     };
     const result = buildCompose(metadataOf(body));
     // Fixed: `protocol: udp` is kept.
-    expect(result.yaml).toBe(`version: '3.8'
-services:
+    expect(result.yaml).toBe(`services:
   flask:
     image: trydirect/flask:2.0
     ports:
@@ -417,11 +413,10 @@ describe('service mapping (§3.4)', () => {
 });
 
 describe('top level (§3.2, §3.5, §3.6)', () => {
-  it('zero apps give only the version (and the networks)', () => {
-    expect(buildCompose(stack([])).yaml).toBe("version: '3.8'\n");
+  it('zero apps give an empty document (and the networks); never a version key', () => {
+    expect(buildCompose(stack([])).yaml).toBe('{}\n');
     const result = buildCompose(stack([], { networks: [{ id: 'n1', name: 'backend' }] }));
-    expect(result.yaml).toBe(`version: '3.8'
-networks:
+    expect(result.yaml).toBe(`networks:
   backend:
     external: false
     name: backend
@@ -455,8 +450,7 @@ networks:
         ],
       }),
     );
-    expect(result.yaml).toBe(`version: '3.8'
-networks:
+    expect(result.yaml).toBe(`networks:
   default_network:
     external: true
     name: default_network

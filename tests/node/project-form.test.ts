@@ -132,10 +132,11 @@ describe('the project form refuses', () => {
     ['an app without _id', withoutApp('_id'), 'custom.web.0._id'],
     ['a numeric _id', app({ _id: 180 }), 'custom.web.0._id'],
     ['an app without name', withoutApp('name'), 'custom.web.0.name'],
-    ['a name of 2 characters', app({ name: 'ab' }), 'custom.web.0.name'],
+    ['an empty name', app({ name: '' }), 'custom.web.0.name'],
     ['a name of 51 characters', app({ name: 'n'.repeat(51) }), 'custom.web.0.name'],
     ['an app without code', withoutApp('code'), 'custom.web.0.code'],
-    ['a code of 51 characters', app({ code: 'c'.repeat(51) }), 'custom.web.0.code'],
+    ['a code of 64 characters (a service name is a host name: 63 at most)', app({ code: 'c'.repeat(64) }), 'custom.web.0.code'],
+    ['a code compose does not allow', app({ code: 'my db' }), 'custom.web.0.code'],
     ['a code that is not a compose service name', app({ code: 'my app' }), 'custom.web.0.code'],
     ['an app without type', withoutApp('type'), 'custom.web.0.type'],
     ['a type of 2 characters', app({ type: 'wb' }), 'custom.web.0.type'],
@@ -218,10 +219,10 @@ describe('the project form refuses', () => {
 
   it('says what is wrong', () => {
     const body = minimalBody();
-    Object.assign(body.custom.web[0], { name: 'ab', shared_ports: [{ host_port: '1', container_port: '80' }] });
+    Object.assign(body.custom.web[0], { name: '', shared_ports: [{ host_port: '1', container_port: '80' }] });
     const result = projectFormSchema.safeParse(body);
     expect(result.error?.issues.map((issue) => [issue.path.join('.'), issue.message])).toEqual([
-      ['custom.web.0.name', 'must be 3 to 50 characters'],
+      ['custom.web.0.name', 'must be 1 to 50 characters'],
       ['custom.web.0.shared_ports.0.host_port', 'Port is not valid.'],
     ]);
   });

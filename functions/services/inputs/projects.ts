@@ -1,6 +1,7 @@
 // The project form as POST /project, PUT /project/{id} and the dashboard's Stack Builder take it
 // (functions/services/project-form.ts normalises it).
 import { z } from '@hono/zod-openapi';
+import { composeExtraFields, composeNamePattern, dependencyNames, restartPattern, SERVICE_NAME_MAX } from '../compose-fields.ts';
 import { noNul } from './text.ts';
 
 const codePoints = (value: string) => [...value].length;
@@ -26,9 +27,6 @@ const portPattern = /^\d{2,6}$/;
 const isPort = (value: string) => portPattern.test(value) && Number(value) >= 1 && Number(value) <= 65_535;
 const portMessage = 'Port is not valid.';
 
-/** Compose's own rule for service, network and volume keys. */
-const composeNamePattern = /^[a-zA-Z0-9._-]+$/;
-
 const PortSchema = z
   .object({
     host_port: z
@@ -38,6 +36,10 @@ const PortSchema = z
       .openapi({ description: 'Host port; empty or absent = not published, reachable inside the stack only', example: '8080' }),
     container_port: z.string().refine(isPort, portMessage).openapi({ pattern: '^\\d{2,6}$', example: '80' }),
     protocol: z.enum(['tcp', 'udp']).nullish(),
+    host_ip: z
+      .union([z.ipv4(), z.ipv6()])
+      .nullish()
+      .openapi({ description: 'The host address the port is published on (absent: all addresses)', example: '127.0.0.1' }),
   })
   .openapi('ProjectPort', { description: 'Ports are strings of 2 to 6 digits, 1 to 65535' });
 
@@ -46,7 +48,8 @@ const VolumeSchema = z
     host_path: text()
       .nullish()
       .openapi({ description: 'Bind source (a path) or a named volume ([A-Za-z0-9_-]+); absent = a named volume for the app' }),
-    container_path: text(1),
+    container_path: text(1, 4096),
+    read_only: z.boolean().nullish().openapi({ description: 'Mounted read-only (compose `:ro`)' }),
   })
   .openapi('ProjectVolume');
 
@@ -85,16 +88,20 @@ const resource = (pattern: RegExp, example: string) =>
     .nullish()
     .openapi({ pattern: pattern.source, example });
 
+/** The compose-vocabulary fields, each also taking null (as the reference's optional fields do). */
+const nullish = <T extends Record<string, z.ZodType>>(fields: T) =>
+  Object.fromEntries(Object.entries(fields).map(([key, schema]) => [key, schema.nullable()])) as { [K in keyof T]: z.ZodNullable<T[K]> };
+
 export const AppSchema = z
   .object({
     _etag: text(3, 255).nullish(),
     _id: text().openapi({ description: 'App id from the UI' }),
     _created: text().nullish(),
     _updated: text().nullish(),
-    name: text(3, 50),
-    code: text(3, 50)
+    name: text(1, 50),
+    code: text(1, SERVICE_NAME_MAX)
       .refine((value) => composeNamePattern.test(value), 'must contain only letters, digits, ".", "_" and "-"')
-      .openapi({ description: 'Compose service name', pattern: composeNamePattern.source }),
+      .openapi({ description: 'Compose service name (any name compose allows, e.g. db)', pattern: composeNamePattern.source }),
     type: text(3, 50),
     role: z.array(text()).nullish(),
     default: z.boolean().nullish(),
@@ -126,13 +133,14 @@ export const AppSchema = z
     repo_dir: text().nullish(),
     url_app: text().nullish(),
     url_git: text().nullish(),
-    restart: z.enum(['always', 'no', 'unless-stopped', 'on-failure']),
-    command: text().nullish(),
-    entrypoint: text().nullish(),
-    volumes: z.array(VolumeSchema).nullish(),
-    environment: z.array(EnvVarSchema).nullish(),
-    network: z.array(text()).nullish().openapi({ description: 'Ids of entries of custom.networks' }),
-    shared_ports: z.array(PortSchema).nullish(),
+    restart: text(1, 30)
+      .refine((value) => restartPattern.test(value), 'must be no, always, unless-stopped or on-failure[:retries]')
+      .openapi({ example: 'unless-stopped', pattern: restartPattern.source }),
+    ...nullish(composeExtraFields),
+    volumes: z.array(VolumeSchema).max(100, 'must have at most 100 volumes').nullish(),
+    environment: z.array(EnvVarSchema).max(500, 'must have at most 500 variables').nullish(),
+    network: z.array(text()).max(20, 'must have at most 20 networks').nullish().openapi({ description: 'Ids of entries of custom.networks' }),
+    shared_ports: z.array(PortSchema).max(100, 'must have at most 100 ports').nullish(),
     custom: z.boolean().nullish().openapi({ description: 'True for user-defined (non-catalogue) apps' }),
   })
   .superRefine((app, ctx) => {
@@ -192,7 +200,8 @@ const CustomSchema = z
       networkIds.add(network.id);
     });
     const codes = new Set<string>();
-    const publishedPorts = new Set<string>();
+    // A published port is host address + port + protocol; an address of 0.0.0.0 (or none) takes the port on every address.
+    const published: Array<{ ip: string; port: string; by: string }> = [];
     for (const list of appLists) {
       custom[list]?.forEach((app, appIndex) => {
         if (codes.has(app.code)) {
@@ -206,15 +215,26 @@ const CustomSchema = z
         });
         app.shared_ports?.forEach((port, index) => {
           if (!port.host_port) return;
-          const published = `${Number(port.host_port)}/${port.protocol ?? 'tcp'}`;
-          if (publishedPorts.has(published)) {
+          const where = { ip: port.host_ip && !['0.0.0.0', '::'].includes(port.host_ip) ? port.host_ip : '*', port: `${Number(port.host_port)}/${port.protocol ?? 'tcp'}`, by: app.code };
+          const clash = published.find((other) => other.port === where.port && (other.ip === where.ip || other.ip === '*' || where.ip === '*'));
+          if (clash) {
             ctx.addIssue({
               code: 'custom',
               path: [list, appIndex, 'shared_ports', index, 'host_port'],
-              message: `host port ${published} is already published by another port of the stack`,
+              message: `service "${app.code}": host port ${where.port} is already published by ${clash.by === app.code ? 'another port of this service' : `service "${clash.by}"`}`,
             });
           }
-          publishedPorts.add(published);
+          published.push(where);
+        });
+      });
+    }
+    // A dependency on a service the stack does not have: compose refuses the file.
+    for (const list of appLists) {
+      custom[list]?.forEach((app, appIndex) => {
+        dependencyNames(app.depends_on).forEach((name, index) => {
+          if (codes.has(name) && name !== app.code) return;
+          const message = name === app.code ? `service "${app.code}" depends on itself` : `service "${app.code}" depends on "${name}", which is no service of this stack`;
+          ctx.addIssue({ code: 'custom', path: [list, appIndex, 'depends_on', Array.isArray(app.depends_on) ? index : name], message });
         });
       });
     }
