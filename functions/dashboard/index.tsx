@@ -38,7 +38,7 @@ import { projectPages } from './projects.tsx';
 import { ratingPages } from './ratings.tsx';
 import { serverPages } from './servers.tsx';
 import { signInPages } from './sign-in.tsx';
-import { errorPage } from './components/page.tsx';
+import { cookieName, errorPage } from './components/page.tsx';
 
 const SIGN_IN_PATHS = new Set(['/', '/login', '/auth/callback', '/logout']);
 /** Sections: the path itself and everything under it. None is a prefix of an API path. */
@@ -55,7 +55,7 @@ export function isDashboardPath(path: string): boolean {
 const withSession: MiddlewareHandler<AppEnv> = async (c, next) => {
   let user: Awaited<ReturnType<typeof sessionUser>>;
   try {
-    user = await sessionUser(c.var.database.db, getCookie(c, SESSION_COOKIE));
+    user = await sessionUser(c.var.database.db, getCookie(c, cookieName(c, SESSION_COOKIE)));
   } catch (error) {
     if (isDatabaseUnavailable(error)) return errorPage(c, unavailable('The database is not answering; try again in a moment.'));
     throw error;

@@ -16,7 +16,7 @@ import {
   signInSettings,
   startSignIn,
 } from '../services/dashboard-sessions.ts';
-import { cookieOptions, errorPage, renderPage, signedIn } from './components/page.tsx';
+import { cookieName, cookieOptions, errorPage, renderPage, signedIn } from './components/page.tsx';
 
 const callbackUrl = (c: { req: { url: string } }) => new URL('/auth/callback', c.req.url).toString();
 
@@ -25,6 +25,8 @@ const callbackQuery = z.union([
   z.object({ error: z.string().max(200), error_description: z.string().max(500).optional() }),
   z.object({ code: z.string().min(1).max(2048), state: z.string().min(1).max(200) }),
 ]);
+
+const PROVIDER_REFUSED = 'The provider did not sign you in. Start again from the sign-in page.';
 
 export const signInPages = new Hono<AppEnv>()
   .get('/', (c) => {
@@ -45,7 +47,7 @@ export const signInPages = new Hono<AppEnv>()
   .get('/login', async (c) => {
     try {
       const started = await startSignIn(signInSettings(c.var.config), callbackUrl(c), '/projects');
-      setCookie(c, SIGN_IN_COOKIE, started.cookie, cookieOptions(c, SIGN_IN_TTL_SECONDS));
+      setCookie(c, cookieName(c, SIGN_IN_COOKIE), started.cookie, cookieOptions(c, SIGN_IN_TTL_SECONDS));
       return c.redirect(started.url, 303);
     } catch (error) {
       return errorPage(c, error);
@@ -55,22 +57,23 @@ export const signInPages = new Hono<AppEnv>()
     try {
       const query = callbackQuery.safeParse(c.req.query());
       if (!query.success) throw new ApiError(400, 'Sign-in failed: the provider sent neither a code and state nor an error. Start again from the sign-in page.');
-      if ('error' in query.data) throw new ApiError(400, `The provider refused the sign-in: ${query.data.error_description ?? query.data.error}`);
+      // Fixed words: error_description (and a made-up error) is anyone's text in a link to this page.
+      if ('error' in query.data) throw new ApiError(400, PROVIDER_REFUSED);
       const config = c.var.config;
       const { user, returnTo } = await finishSignIn(
         signInSettings(config),
         { authUrl: config.AUTH_URL, jwksUrl: config.OAUTH_JWKS_URL, issuer: config.OAUTH_ISSUER, audience: config.OAUTH_AUDIENCE },
-        { code: query.data.code, state: query.data.state, cookie: getCookie(c, SIGN_IN_COOKIE), redirectUri: callbackUrl(c) },
+        { code: query.data.code, state: query.data.state, cookie: getCookie(c, cookieName(c, SIGN_IN_COOKIE)), redirectUri: callbackUrl(c) },
       );
-      deleteCookie(c, SIGN_IN_COOKIE, { path: '/' });
-      setCookie(c, SESSION_COOKIE, await createSession(c.var.database.db, user), cookieOptions(c, SESSION_TTL_SECONDS));
+      deleteCookie(c, cookieName(c, SIGN_IN_COOKIE), cookieOptions(c, 0));
+      setCookie(c, cookieName(c, SESSION_COOKIE), await createSession(c.var.database.db, user), cookieOptions(c, SESSION_TTL_SECONDS));
       return c.redirect(returnTo, 303);
     } catch (error) {
       return errorPage(c, error);
     }
   })
   .post('/logout', async (c) => {
-    await endSession(c.var.database.db, getCookie(c, SESSION_COOKIE));
-    deleteCookie(c, SESSION_COOKIE, { path: '/' });
+    await endSession(c.var.database.db, getCookie(c, cookieName(c, SESSION_COOKIE)));
+    deleteCookie(c, cookieName(c, SESSION_COOKIE), cookieOptions(c, 0));
     return c.redirect('/', 303);
   });

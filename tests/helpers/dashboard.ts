@@ -8,7 +8,7 @@ import { withDatabase } from './db.ts';
 /** A session as sign-in leaves it, as the cookie header of later requests. */
 export async function signedIn(userId: string, role = 'group_user'): Promise<Record<string, string>> {
   const token = await withDatabase((db) => createSession(db, { id: userId, role, email: `${userId}@example.com` }));
-  return { cookie: `stacker_session=${token}` };
+  return { cookie: `__Host-stacker_session=${token}` };
 }
 
 /** A form as the browser posts it from the page (Origin of the page, urlencoded), redirects not followed. */

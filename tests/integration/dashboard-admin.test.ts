@@ -11,7 +11,7 @@ import { createProjectFor } from '../helpers/deploy.ts';
 
 async function signedIn(userId: string, role: 'group_admin' | 'group_user'): Promise<Record<string, string>> {
   const token = await withDatabase((db) => createSession(db, { id: userId, role, email: `${userId}@example.com` }));
-  return { cookie: `stacker_session=${token}` };
+  return { cookie: `__Host-stacker_session=${token}` };
 }
 
 const admin = () => signedIn(uniqueId('admin'), 'group_admin');

@@ -107,7 +107,7 @@ describe('the agent console', () => {
     // The page's own refresh after the session ended (signed out in another tab): the part says so,
     // rather than htmx following the sign-in redirect; it shows nothing of the deployment.
     for (const path of [`${url}/commands`, `${url}/panel`]) {
-      const ended = await api(path, { headers: { 'hx-request': 'true', cookie: 'stacker_session=gone' }, redirect: 'manual' });
+      const ended = await api(path, { headers: { 'hx-request': 'true', cookie: '__Host-stacker_session=gone' }, redirect: 'manual' });
       expect(ended.status, path).toBe(200);
       const html = await ended.text();
       expect(html).toBe('<p class="form-error" role="status">Your session has ended: <a href="/login">sign in again</a> to follow this agent.</p>');

@@ -11,7 +11,7 @@ type Cookie = { cookie: string };
 
 async function signIn(userId: string, role = 'group_user'): Promise<Cookie> {
   const token = await withDatabase((db) => createSession(db, { id: userId, role, email: `${userId}@example.com` }));
-  return { cookie: `stacker_session=${token}` };
+  return { cookie: `__Host-stacker_session=${token}` };
 }
 
 function post(session: Cookie, path: string, fields: Array<[string, string]>): Promise<Response> {

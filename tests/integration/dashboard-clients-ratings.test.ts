@@ -10,7 +10,7 @@ import { withDatabase } from '../helpers/db.ts';
 
 async function signedIn(userId: string): Promise<Record<string, string>> {
   const token = await withDatabase((db) => createSession(db, { id: userId, role: 'group_user', email: `${userId}@example.com` }));
-  return { cookie: `stacker_session=${token}` };
+  return { cookie: `__Host-stacker_session=${token}` };
 }
 
 /** A form posted from the dashboard's own origin (or, for CSRF, another). */

@@ -18,7 +18,7 @@ type Headers = Record<string, string>;
 
 async function signedIn(userId: string, role = 'group_user'): Promise<Headers> {
   const token = await withDatabase((db) => createSession(db, { id: userId, role, email: `${userId}@example.com` }));
-  return { cookie: `stacker_session=${token}` };
+  return { cookie: `__Host-stacker_session=${token}` };
 }
 
 /** A form post through a fresh app, waiting for the work it leaves behind (the background publish). */

@@ -327,7 +327,7 @@ type Case = (typeof CASES)[number];
 const cloudDeps = (db: Database): CloudDeps => ({ db, securityKey: requireSetting(configFromBindings(env), 'SECURITY_KEY') });
 
 async function sessionOf(db: Database, userId: string, role = 'group_user'): Promise<Headers> {
-  return { cookie: `stacker_session=${await createSession(db, { id: userId, role, email: `${userId}@example.com` })}` };
+  return { cookie: `__Host-stacker_session=${await createSession(db, { id: userId, role, email: `${userId}@example.com` })}` };
 }
 
 /** A project as the builder makes it: one web app (code `web`, nginx) and one network. */
@@ -420,7 +420,7 @@ async function buildFixture(): Promise<Fixture> {
       owner,
       marker,
       token,
-      session: { cookie: `stacker_session=${token}` },
+      session: { cookie: `__Host-stacker_session=${token}` },
       strangerSession: await sessionOf(db, uniqueId('mxs')),
       adminSession: await sessionOf(db, uniqueId('mxa'), 'group_admin'),
       projectId: stack.id,

@@ -55,7 +55,7 @@ describe('dashboard pages', () => {
     expect(empty.status).toBe(400);
     expect(await empty.text()).toContain('the provider sent neither a code and state nor an error');
     const refusedByProvider = await apiWith(settings, '/auth/callback?error=access_denied&error_description=User%20said%20no');
-    expect(await refusedByProvider.text()).toContain('The provider refused the sign-in: User said no');
+    expect(await refusedByProvider.text()).toContain('The provider did not sign you in. Start again from the sign-in page.');
     const login = await apiWith(settings, '/login', { redirect: 'manual' });
     expect(login.status).toBe(303);
     const location = new URL(login.headers.get('location')!);

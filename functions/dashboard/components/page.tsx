@@ -24,6 +24,13 @@ const isLoopback = (c: Context) => ['127.0.0.1', 'localhost', '[::1]'].includes(
 
 export const cookieOptions = (c: Context, maxAge: number) => ({ httpOnly: true, secure: !isLoopback(c), sameSite: 'Lax', path: '/', maxAge }) as const;
 
+/**
+ * The name of the session and sign-in cookies on this origin: `__Host-` prefixed wherever they are
+ * Secure (browsers then take them only from this host over HTTPS, Path=/, no Domain: a sibling
+ * subdomain or a plain-http page cannot plant one). On loopback http (npm start) no cookie can be Secure.
+ */
+export const cookieName = (c: Context, name: string) => (isLoopback(c) ? name : `__Host-${name}`);
+
 /** The signed-in user, as the session middleware found them (the same principal the API's services take). */
 export function signedIn(c: PageContext): AuthenticatedUser | undefined {
   const principal = c.get('principal') as AppEnv['Variables']['principal'] | undefined;
