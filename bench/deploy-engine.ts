@@ -38,7 +38,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { runAgentStandIn, type AgentStandInHandle } from '../scripts/stand-ins/agent.ts';
-import { ms, percentile, shellQuote, sleep } from './lib/measure.ts';
+import { eachLimited, ms, percentile, shellQuote, sleep } from './lib/measure.ts';
 import { describeHost, machine, RATE_LIMITS_OFF, startService, type WorkerHost } from './lib/service.ts';
 
 const OWNER = 'benchengineowner';
@@ -135,17 +135,6 @@ function recordAgentRequests(): void {
 async function api<T>(base: string, path: string, init: { method?: string; body?: unknown } = {}): Promise<{ status: number; body: T }> {
   const response = await fetch(`${base}${path}`, { method: init.method ?? 'GET', headers: OWNER_HEADERS, body: init.body === undefined ? undefined : JSON.stringify(init.body) });
   return { status: response.status, body: (await response.json()) as T };
-}
-
-/** Runs `work` for each item, `concurrency` at a time. */
-async function eachLimited<T>(items: T[], concurrency: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < items.length) {
-      const index = next++;
-      await work(items[index]!, index);
-    }
-  }));
 }
 
 interface Started {
