@@ -40,6 +40,10 @@ const CatalogEntry = z
     ports: z.array(z.object({ host_port: z.string(), container_port: z.string() })),
     environment: z.array(z.object({ key: z.string(), value: z.string() })),
     volumes: z.array(z.object({ host_path: z.string().nullable(), container_path: z.string() })),
+    template: z.record(z.string(), z.unknown()).openapi({
+      description:
+        'What makes the entry a template: provides, exports, requires ([{as, kind, default}]), healthcheck, command, docs. Environment values and exports hold {{secret:NAME}}, {{service}}, {{published:PORT}}, {{<as>.<export>}} and {{env:KEY}} references, filled in when the app is added to a stack',
+    }),
   })
   .openapi('CatalogApp');
 
@@ -48,7 +52,7 @@ const catalog = createRoute({
   path: '/catalog',
   tags: ['projects'],
   security: userSecurity,
-  summary: 'The app catalog the Stack Builder offers (code, image, default ports, environment, volumes)',
+  summary: 'The app catalog the Stack Builder offers: templates (code, image, default ports, environment, volumes, what each requires and provides)',
   responses: {
     200: jsonContent(z.object({ message: z.string(), list: z.array(CatalogEntry) }), 'The catalog, by category then name'),
     ...authErrorResponses,
@@ -93,6 +97,7 @@ export const cliRoutes = createRouter()
       ports: row.ports,
       environment: row.environment,
       volumes: row.volumes,
+      template: row.template,
     }));
     return c.json({ message: 'OK', list }, 200);
   });

@@ -6,9 +6,29 @@ import { catalogApp, type CatalogApp } from '../../db/schema.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { parseImageReference } from './dockerhub.ts';
 import { containsNul, noNul } from './inputs/text.ts';
+import { templateFieldsSchema, type TemplateEntry, type TemplatePlan } from './templates.ts';
 
 export async function listCatalog(db: AnyDatabase): Promise<CatalogApp[]> {
   return db.select().from(catalogApp).orderBy(asc(catalogApp.category), asc(catalogApp.name));
+}
+
+/** The catalog as the template planner takes it (an entry whose template does not parse is a lone app). */
+export async function templateCatalog(db: AnyDatabase): Promise<TemplateEntry[]> {
+  const rows = await listCatalog(db);
+  return rows.map((row) => {
+    const template = templateFieldsSchema.safeParse(row.template);
+    return { ...row, template: template.success ? template.data : {} };
+  });
+}
+
+/** What adding a template did, in a sentence: `WordPress added as “wordpress”, with MariaDB (“mariadb”) for db.` */
+export function describePlan(plan: TemplatePlan): string {
+  const main = plan.services.at(-1)!;
+  const names = new Map(plan.services.map((service) => [service.code, service.entry.name]));
+  const parts = plan.links.map((link) =>
+    link.added ? `${names.get(link.provider) ?? link.provider} (“${link.provider}”) added for ${link.service}'s ${link.as}` : `${link.service}'s ${link.as} linked to “${link.provider}”`,
+  );
+  return `${main.entry.name} added as service “${main.code}”${parts.length > 0 ? `; ${parts.join('; ')}` : ''}.`;
 }
 
 export async function getCatalogApp(db: AnyDatabase, code: string): Promise<CatalogApp> {
@@ -83,6 +103,8 @@ export const catalogEntrySchema = z
     ports: z.array(catalogPortSchema).max(20, 'at most 20 ports'),
     environment: z.array(catalogEnvSchema).max(50, 'at most 50 variables'),
     volumes: z.array(catalogVolumeSchema).max(20, 'at most 20 volumes'),
+    /** What makes it a template (services/templates.ts); none: a lone app. */
+    template: templateFieldsSchema.default({}),
   })
   .superRefine((entry, ctx) => {
     const seen = <T>(list: T[], key: (item: T) => string, path: (index: number) => (string | number)[], message: (value: string) => string) => {
@@ -97,6 +119,12 @@ export const catalogEntrySchema = z
     seen(entry.ports, (p) => p.host_port, (i) => ['ports', i, 'host_port'], (v) => `host port ${v} is published twice`);
     seen(entry.environment, (e) => e.key, (i) => ['environment', i, 'key'], (v) => `${v} is set twice`);
     seen(entry.volumes, (v) => v.container_path, (i) => ['volumes', i, 'container_path'], (v) => `${v} is mounted twice`);
+    if (entry.tag === 'latest') ctx.addIssue({ code: 'custom', path: ['tag'], message: 'must name a version (a template runs the same image every time), not latest' });
+    entry.environment.forEach((variable, index) => {
+      if (/change-?me/i.test(variable.value)) {
+        ctx.addIssue({ code: 'custom', path: ['environment', index, 'value'], message: 'must not be a default password: write {{secret:NAME}} and Stacker generates one per project' });
+      }
+    });
   });
 
 export type CatalogEntryInput = z.input<typeof catalogEntrySchema>;
@@ -125,6 +153,7 @@ const columnsOf = (entry: CatalogEntry) => ({
   ports: entry.ports,
   environment: entry.environment,
   volumes: entry.volumes,
+  template: entry.template,
 });
 
 /**

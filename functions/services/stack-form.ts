@@ -1,12 +1,13 @@
 // The builder's edits of a project form: the same JSON the API's POST /project takes (custom.web,
 // custom.service, custom.feature, custom.networks), changed one step at a time and saved through the
 // project service, so a stack built in the page and one posted as JSON are the same thing.
-import type { CatalogApp, Project } from '../../db/schema.ts';
+import type { Project } from '../../db/schema.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { dockerImageString } from './compose.ts';
 import { projectFormSchema } from './inputs/projects.ts';
 import { findProject, updateProject, type ProjectDeps, type ProjectView } from './projects.ts';
 import type { Scope } from './scope.ts';
+import { listOfCategory, planTemplate, TemplateError, type PlannedService, type StackService, type TemplateEntry, type TemplatePlan } from './templates.ts';
 
 export const APP_LISTS = ['web', 'service', 'feature'] as const;
 export type AppListName = (typeof APP_LISTS)[number];
@@ -130,36 +131,58 @@ function publishedPorts(form: RawForm): Set<number> {
   return used;
 }
 
-/** The catalog's default host port, or the next one up that the stack does not publish yet. */
-function freeHostPort(wanted: string, used: Set<number>): string {
-  let port = Number(wanted);
-  while (used.has(port) && port < 65_535) port += 1;
-  used.add(port);
-  return String(port);
+/** The services of a form as the template planner reads them (image, environment, host ports). */
+export function stackServicesOf(form: RawForm): StackService[] {
+  return appsOf(form).map(({ app }) => ({
+    code: asString(app.code),
+    image: dockerImageString({ dockerhub_user: asString(app.dockerhub_user), dockerhub_name: asString(app.dockerhub_name), dockerhub_image: asString(app.dockerhub_image) }),
+    environment: (Array.isArray(app.environment) ? (app.environment as Array<{ key?: unknown; value?: unknown }>) : []).map((v) => ({ key: asString(v.key), value: asString(v.value) })),
+    hostPorts: [...publishedPorts({ custom: { web: [app] } } as RawForm)],
+    healthcheck: Boolean(app.healthcheck && typeof app.healthcheck === 'object'),
+  }));
 }
 
-/** Databases and caches are the stack's services; everything else its web apps. */
-const listFor = (entry: CatalogApp): AppListName => (['Database', 'Cache', 'Queue'].includes(entry.category) ? 'service' : 'web');
-
-/** Adds a catalog app with its defaults; its code and host ports are moved aside if the stack uses them. */
-export function addCatalogApp(form: RawForm, entry: CatalogApp): StackApp {
-  const used = publishedPorts(form);
-  const list = listFor(entry);
+/** One service a template plan adds, as the project form's app. */
+function appOfPlanned(planned: PlannedService): { list: AppListName; app: RawApp } {
+  const list = listOfCategory(planned.entry.category);
   const app: RawApp = {
     _id: crypto.randomUUID(),
-    name: entry.name,
-    code: uniqueCode(form, entry.code),
+    name: planned.entry.name,
+    code: planned.code,
     type: list,
-    dockerhub_name: `${entry.image}:${entry.tag}`,
+    dockerhub_name: `${planned.entry.image}:${planned.entry.tag}`,
     restart: 'unless-stopped',
-    shared_ports: entry.ports.map((port) => ({ host_port: port.host_port ? freeHostPort(port.host_port, used) : '', container_port: port.container_port })),
-    environment: entry.environment.map(({ key, value }) => ({ key, value })),
-    volumes: entry.volumes.map(({ host_path, container_path }) => ({ host_path, container_path })),
+    shared_ports: planned.ports,
+    environment: planned.environment,
+    volumes: planned.volumes,
     network: [],
+    ...(planned.command && { command: planned.command }),
+    ...(planned.healthcheck && { healthcheck: planned.healthcheck }),
+    ...(planned.depends_on && { depends_on: planned.depends_on }),
   };
-  const apps = listOf(form, list);
-  apps.push(app);
-  return { list, index: apps.length - 1, app };
+  return { list, app };
+}
+
+/**
+ * Adds catalog app `code` as a template: with what it requires (linked to an app of the stack that
+ * provides it, or added), its environment wired to them, its code and host ports moved aside if the
+ * stack uses them. A template that cannot be planned is a 400 naming the catalog field.
+ */
+export function addCatalogApp(form: RawForm, catalog: readonly TemplateEntry[], code: string): { added: StackApp[]; plan: TemplatePlan } {
+  let plan: TemplatePlan;
+  try {
+    plan = planTemplate(catalog, code, stackServicesOf(form));
+  } catch (error) {
+    if (error instanceof TemplateError) throw new ApiError(400, error.message, { errors: [{ path: 'catalog', message: error.message }] });
+    throw error;
+  }
+  const added = plan.services.map((planned) => {
+    const { list, app } = appOfPlanned(planned);
+    const apps = listOf(form, list);
+    apps.push(app);
+    return { list, index: apps.length - 1, app };
+  });
+  return { added, plan };
 }
 
 /** Adds the user's own container by image (`repository[:tag]`). */

@@ -18,7 +18,7 @@ import {
 import { DataTable } from '../components/data-table.tsx';
 import { AppRows, ROW_FIELDS, rowFieldKey } from '../components/app-rows.tsx';
 import { ActionButton, asFormFailure, Field, fieldId, FormMessage, type FormFailure } from '../components/forms.tsx';
-import { adminPage, FormFields, redirectWithNotice, renderPage, type PageContext } from '../components/page.tsx';
+import { adminPage, FormFields, invalidForm, redirectWithNotice, renderPage, type PageContext } from '../components/page.tsx';
 import { AdminNav } from './admin-nav.tsx';
 
 const catalogUrl = (code: string) => `/admin/catalog/${encodeURIComponent(code)}`;
@@ -34,9 +34,11 @@ interface CatalogFormValues {
   ports: Array<{ host_port: string; container_port: string }>;
   environment: Array<{ key: string; value: string }>;
   volumes: Array<{ host_path: string; container_path: string }>;
+  /** catalog_app.template as JSON text (what it provides, exports, requires; health check; command). */
+  template: string;
 }
 
-const emptyCatalogForm: CatalogFormValues = { code: '', name: '', category: '', description: '', image: '', tag: 'latest', ports: [], environment: [], volumes: [] };
+const emptyCatalogForm: CatalogFormValues = { code: '', name: '', category: '', description: '', image: '', tag: '', ports: [], environment: [], volumes: [], template: '{}' };
 
 const valuesOf = (app: CatalogApp): CatalogFormValues => ({
   code: app.code,
@@ -48,6 +50,7 @@ const valuesOf = (app: CatalogApp): CatalogFormValues => ({
   ports: app.ports.map((p) => ({ host_port: p.host_port ?? '', container_port: p.container_port })),
   environment: app.environment.map((e) => ({ key: e.key, value: e.value })),
   volumes: app.volumes.map((v) => ({ host_path: v.host_path ?? '', container_path: v.container_path })),
+  template: JSON.stringify(app.template ?? {}, null, 2),
 });
 
 function readCatalogForm(form: FormFields): CatalogFormValues {
@@ -61,12 +64,23 @@ function readCatalogForm(form: FormFields): CatalogFormValues {
     ports: form.rows({ host_port: ROW_FIELDS.ports.host_port, container_port: ROW_FIELDS.ports.container_port }),
     environment: form.rows(ROW_FIELDS.environment),
     volumes: form.rows(ROW_FIELDS.volumes),
+    template: form.raw('template').trim() || '{}',
   };
+}
+
+/** The template field's text as the entry schema takes it; text that is no JSON is the field's error. */
+function parsedTemplate(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw invalidForm('The template is not JSON', [{ path: 'template', message: 'must be a JSON object, e.g. {"requires": [{"as": "db", "kind": "mysql", "default": "mariadb"}]}' }]);
+  }
 }
 
 /** The service's error path (`ports.0.container_port`) as the form's field key (`port_container.0`). */
 function catalogFieldOf(path: string): string | undefined {
   if (['code', 'name', 'category', 'description', 'image', 'tag'].includes(path)) return path;
+  if (path === 'template' || path.startsWith('template.')) return 'template';
   const [list, index, column] = path.split('.');
   return list && index !== undefined && column ? rowFieldKey(list, index, column) : undefined;
 }
@@ -76,6 +90,8 @@ function CatalogForm(props: { action: string; values: CatalogFormValues; failure
   const errors = props.failure?.fields;
   const descriptionId = fieldId('description');
   const descriptionError = errors?.description;
+  const templateId = fieldId('template');
+  const templateError = errors?.template;
   return (
     <form method="post" action={props.action}>
       <FormMessage failure={props.failure} />
@@ -96,6 +112,16 @@ function CatalogForm(props: { action: string; values: CatalogFormValues; failure
         <Field label="Tag" name="tag" value={values.tag} errors={errors} required />
       </div>
       <AppRows kind="catalog" ports={values.ports} environment={values.environment} volumes={values.volumes} errors={errors} />
+      <label for={templateId}>
+        Template (JSON)
+        <textarea id={templateId} name="template" rows={8} spellcheck={false} aria-invalid={templateError ? 'true' : undefined} aria-describedby={`${templateId}-help`}>
+          {values.template}
+        </textarea>
+        <small id={`${templateId}-help`}>
+          {templateError ??
+            'What it provides ("provides": ["mysql"]) and exports to apps that use it, what it requires ({"as": "db", "kind": "mysql", "default": "mariadb"}), "healthcheck", "command", "docs". In values: {{secret:NAME}} (generated per project), {{service}}, {{published:PORT}}, {{db.host}}, {{env:KEY}} (exports).'}
+        </small>
+      </label>
       <button type="submit">{props.submit}</button>
     </form>
   );
@@ -108,7 +134,8 @@ async function saveCatalogEntry(
 ): Promise<{ saved: CatalogApp } | { values: CatalogFormValues; failure: FormFailure }> {
   const values = readCatalogForm(await FormFields.of(c));
   try {
-    return { saved: await save(catalogEntrySchema.parse(values satisfies CatalogEntryInput)) };
+    const input = { ...values, template: parsedTemplate(values.template) } as CatalogEntryInput;
+    return { saved: await save(catalogEntrySchema.parse(input)) };
   } catch (error) {
     const failure = asFormFailure(error, catalogFieldOf);
     if (!failure) throw error;

@@ -109,7 +109,7 @@ export async function builderPage(c: PageContext, user: AuthenticatedUser, row: 
                     </optgroup>
                   ))}
               </select>
-              <small id="field-catalog-help">Comes with its image, ports, environment and volumes; change them after adding.</small>
+              <small id="field-catalog-help">Comes with what it needs: a database or cache it requires is added, or linked to the one the stack has, and wired to it; its passwords are generated (see Secrets). Change anything after adding.</small>
               <button type="submit">Add app</button>
             </form>
           </article>

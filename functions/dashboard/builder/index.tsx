@@ -7,10 +7,12 @@ import { z } from 'zod';
 import { projectDeps } from '../../http/deps.ts';
 import type { AppEnv } from '../../http/env.ts';
 import type { AuthenticatedUser } from '../../principal.ts';
-import { catalogCodePattern, getCatalogApp } from '../../services/catalog.ts';
+import { catalogCodePattern, describePlan, templateCatalog } from '../../services/catalog.ts';
 import { parseEnvFile } from '../../services/env-file.ts';
 import { composeOfStored, findProject } from '../../services/projects.ts';
 import { scopeOfUser } from '../../services/scope.ts';
+import type { TemplatePlan } from '../../services/templates.ts';
+import { notFound } from '../../errors.ts';
 import { addCatalogApp, addCustomApp, addNetwork, editableForm, findApp, loadStackForm, locate, removeApp, removeNetwork, saveStackForm, type RawForm, type StackApp } from '../../services/stack-form.ts';
 import type { Project } from '../../../db/schema.ts';
 import { asFormFailure, type FormFailure } from '../components/forms.tsx';
@@ -97,8 +99,17 @@ export const builderPages = new Hono<AppEnv>()
       // Only a code the catalog could have reaches the database (a NUL in it is PostgreSQL's error, a 500).
       const code = z.string().trim().min(1).max(50).regex(catalogCodePattern).safeParse((await FormFields.of(c)).one('catalog'));
       if (!code.success) throw invalidForm('Pick an app from the catalog', [{ path: 'catalog', message: 'pick an app' }]);
-      const { app } = addCatalogApp(stack.form, await getCatalogApp(c.var.database.db, code.data));
-      return saveStack(c, user, stack, { to: projectUrl(stack.row.id), notice: `${str(app.name)} added as service “${str(app.code)}”.` }, (error) => {
+      const catalog = await templateCatalog(c.var.database.db);
+      if (!catalog.some((entry) => entry.code === code.data)) throw notFound(`No app "${code.data}" in the catalog`);
+      let plan: TemplatePlan;
+      try {
+        plan = addCatalogApp(stack.form, catalog, code.data).plan;
+      } catch (error) {
+        const failure = asFormFailure(error, () => undefined);
+        if (!failure) throw error;
+        return builderPage(c, user, stack.row, editableForm(stack.row), { status: 400, failure });
+      }
+      return saveStack(c, user, stack, { to: projectUrl(stack.row.id), notice: describePlan(plan) }, (error) => {
         const shown = builderFailure(stack.form, error);
         return shown && builderPage(c, user, stack.row, editableForm(stack.row), { status: 400, ...shown });
       });
