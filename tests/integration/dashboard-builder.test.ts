@@ -71,7 +71,7 @@ describe('the builder', () => {
     const compose = await apiCompose(owner, id);
     const services = compose.services as Record<string, { image: string; ports?: string[]; environment?: Record<string, string> }>;
     expect(Object.keys(services).sort()).toEqual(['edge-proxy', 'nginx', 'nginx-2', 'postgres', 'redis']);
-    expect(services.postgres!.image).toBe('postgres:16');
+    expect(services.postgres!.image).toBe('postgres:16.6');
     expect(services['edge-proxy']!.image).toBe('trydirect/nginx-waf:1.2');
     // The second nginx gets the next free host port instead of a clash.
     expect(JSON.stringify(services.nginx!.ports)).toContain('8080');
