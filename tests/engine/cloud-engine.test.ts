@@ -14,6 +14,8 @@ import { parse } from 'yaml';
 import { wakeEngine } from '../../functions/services/doorbell.ts';
 import { AgentSimulator, type WaitAnswer } from '../helpers/agent-simulator.ts';
 import { api, bearerFor, jsonRequest, uniqueId } from '../helpers/auth.ts';
+import { apiWith, BASE_URL } from '../helpers/api.ts';
+import { expectFieldError, page, signedIn } from '../helpers/dashboard.ts';
 import { withDatabase } from '../helpers/db.ts';
 import { createProjectFor, requestAndSettle, type ProjectRef } from '../helpers/deploy.ts';
 import { projectForms } from '../helpers/fixtures.ts';
@@ -379,5 +381,55 @@ describe('cloud servers: refusals, lost answers, deadlines, cancel, rate limits'
     // Later wakes (the object's, the cron's) leave it.
     await wakeEngine(env.DEPLOYMENT_DOORBELL, deployment.hash, deployment.deploymentId);
     expect((await account.servers())[0]!.deletedAt).toBeNull();
+  });
+});
+
+describe('the dashboard’s deploy to a cloud', () => {
+  const formPost = (path: string, session: Record<string, string>, form: Record<string, string>) =>
+    apiWith({}, path, { method: 'POST', headers: { ...session, origin: BASE_URL, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString(), redirect: 'manual' });
+  const optionsOf = (html: string, name: string) => {
+    const select = new RegExp(`<select id="field-${name}" name="${name}"[^>]*>([\\s\\S]*?)</select>`).exec(html)?.[1] ?? '';
+    return [...select.matchAll(/<option value="([^"]*)"[^>]*>([^<]*)<\/option>/g)].map((m) => [m[1], m[2]!.replace(/&amp;/g, '&')]);
+  };
+
+  it('lists the key’s server types with cores, memory, disk and price, its locations and images; deploys the choice; the page shows the provider and a console link', async () => {
+    const account = await Account.open(hetzner);
+    const session = await signedIn(account.project.userId);
+    const form = await page(`/projects/${account.project.id}/deploy`, session);
+    expect(form.status).toBe(200);
+    expect(form.html).toContain('data-server-offers="htz"');
+    expect(optionsOf(form.html, 'server')).toContainEqual(['cx23', 'cx23 · 2 vCPU · 4 GB RAM · 40 GB disk · 3.49 EUR/month']);
+    expect(optionsOf(form.html, 'region')).toContainEqual(['fsn1', 'fsn1 · Falkenstein · DE']);
+    expect(optionsOf(form.html, 'os').map(([value]) => value)).toContain('ubuntu-24.04');
+    // Choosing the key again (htmx) gives the same fields; a key that is not the user's gives none.
+    const again = await page(`/projects/${account.project.id}/deploy/offers?cloud_id=${account.cloudId}`, { ...session, 'hx-request': 'true' });
+    expect(optionsOf(again.html, 'server')).toEqual(optionsOf(form.html, 'server'));
+    const other = await Account.open(hetzner);
+    const foreign = await page(`/projects/${account.project.id}/deploy/offers?cloud_id=${other.cloudId}`, { ...session, 'hx-request': 'true' });
+    expect(foreign.html).not.toContain('data-server-offers');
+    expect(foreign.html).toContain('name="server"');
+
+    // A type the provider does not offer is refused at the field before anything is created.
+    const key = /name="idempotency_key" value="([^"]+)"/.exec(form.html)![1]!;
+    const fields = { idempotency_key: key, target: 'new', cloud_id: String(account.cloudId), ...hetzner.choice };
+    const refused = await formPost(`/projects/${account.project.id}/deploy`, session, { ...fields, server: 'cx11' });
+    expect(refused.status).toBe(400);
+    const refusal = await refused.text();
+    expectFieldError(refusal, 'server', (/<small id="field-server-help">(Hetzner Cloud offers no server type cx11; it offers cx23, [^<]+)<\/small>/.exec(refusal) ?? [])[1] ?? 'the provider’s refusal');
+    expect(await account.servers()).toEqual([]);
+
+    const sshKey = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFormKeyOfTheUserAbcdefghijklmnopqrstuvwxyz0 me@laptop';
+    const posted = await formPost(`/projects/${account.project.id}/deploy`, session, { ...fields, ssh_public_key: sshKey });
+    expect(posted.status, await posted.clone().text()).toBe(303);
+    const url = posted.headers.get('location')!;
+    const deployment = new CloudDeployment(account, Number(/\/deployments\/(\d+)$/.exec(url)![1]), '');
+    const created = await deployment.created();
+    expect(parse(created.userData)).toMatchObject({ ssh_authorized_keys: [sshKey] });
+    const shown = await page(url, session);
+    expect(shown.html).toContain('data-cloud-server="htz"');
+    expect(shown.html).toContain(`ID <code>${created.id}</code>`);
+    expect(shown.html).toContain('<a href="https://console.hetzner.cloud/projects" target="_blank" rel="noopener noreferrer">Open it in the Hetzner Cloud console</a>');
+    // The server runs its install command itself: the page shows none.
+    expect(shown.html).not.toContain('id="install-command"');
   });
 });

@@ -2,8 +2,9 @@
 // - the install service: a saved cloud key and the server, a new one the cloud creates or an existing
 //   one reached over SSH;
 // - the built-in engine: the user's own server (its address; no cloud key: the deployment page gives the
-//   install command to run on it), or a new server with a saved cloud key, which the engine refuses for
-//   the providers it cannot create servers on yet (the service's 422, shown on the form).
+//   install command to run on it), or a new server with a saved cloud key, chosen from what its provider
+//   offers (server-offers.tsx), which the engine refuses for the providers it cannot create servers on
+//   yet (the service's 422, shown on the form).
 // The form carries an Idempotency-Key of its own, so that a double click is one deployment. It is checked
 // by the page's own fields, then by the API's SavedCloudDeployForm.
 import type { Child } from 'hono/jsx';
@@ -14,11 +15,14 @@ import { ApiError } from '../../errors.ts';
 import type { AuthenticatedUser } from '../../principal.ts';
 import { cloudProviderOf, listClouds, type CloudView } from '../../services/clouds.ts';
 import { SavedCloudDeployForm, type SavedCloudDeployInput } from '../../services/inputs/deployments.ts';
+import { SSH_PUBLIC_KEY_MAX } from '../../services/inputs/servers.ts';
+import { scopeOfUser } from '../../services/scope.ts';
 import { listServers, type ServerView } from '../../services/servers.ts';
 import { Field, FormMessage, formNumber, SelectField, type FieldErrors, type FormFailure } from '../components/forms.tsx';
 import { Breadcrumbs } from '../components/layout.tsx';
 import { renderPage, type FormFields, type PageContext } from '../components/page.tsx';
 import { deployUrl, projectUrl } from '../components/urls.ts';
+import { chosenKey, NewCloudServer, serverOffers, type ServerOffers } from './server-offers.tsx';
 
 export type Engine = 'builtin' | 'install-service';
 type Target = 'new' | 'existing' | 'own';
@@ -27,7 +31,7 @@ type Target = 'new' | 'existing' | 'own';
 const TARGETS: Record<Engine, readonly Target[]> = { 'install-service': ['new', 'existing'], builtin: ['own', 'new'] };
 const TARGET_ERROR: Record<Engine, string> = { 'install-service': 'choose a new or an existing server', builtin: 'choose your own server or a new one in a cloud' };
 
-const NEW_SERVER_FIELDS = ['server', 'region', 'zone', 'os', 'disk_type'] as const;
+const NEW_SERVER_FIELDS = ['server', 'region', 'zone', 'os', 'disk_type', 'ssh_public_key'] as const;
 const OWN_SERVER_FIELDS = ['srv_ip', 'ssh_port', 'ssh_user'] as const;
 const FORM_FIELDS = ['cloud_id', 'target', 'idempotency_key', ...NEW_SERVER_FIELDS, ...OWN_SERVER_FIELDS] as const;
 export type DeployValues = Partial<Record<(typeof FORM_FIELDS)[number], string>>;
@@ -51,7 +55,8 @@ const REQUIRED_MESSAGE: Record<Target, string> = { new: 'a new server needs this
 
 export function postedValues(fields: FormFields): DeployValues {
   const values: DeployValues = {};
-  for (const name of FORM_FIELDS) values[name] = fields.one(name).slice(0, 200);
+  // Cut well past each field's own limit, so that a value too long is named by the schema, not shortened.
+  for (const name of FORM_FIELDS) values[name] = fields.one(name).slice(0, name === 'ssh_public_key' ? SSH_PUBLIC_KEY_MAX + 1 : 200);
   return values;
 }
 
@@ -103,6 +108,7 @@ export async function deployFormPage(c: PageContext, user: AuthenticatedUser, ro
   const values = form?.values ?? storedValues(await serverOf(c, row), engine);
   const errors: FieldErrors = form?.failure.fields ?? {};
   const target = targetOf(values, engine);
+  const offers = engine === 'builtin' ? await serverOffers(c, scopeOfUser(user), chosenKey(keys, values.cloud_id)) : null;
   // A new key for each form shown: a double click or a resubmit of this one starts one deployment.
   const key = form?.values.idempotency_key && idempotencyKey.safeParse(form.values.idempotency_key).success ? form.values.idempotency_key : crypto.randomUUID();
   const keyField = keys.length > 0 && (
@@ -126,7 +132,7 @@ export async function deployFormPage(c: PageContext, user: AuthenticatedUser, ro
     <form method="post" action={deployUrl(row.id)}>
       <FormMessage failure={form?.failure} />
       <input type="hidden" name="idempotency_key" value={key} />
-      <Targets engine={engine} target={target} keyField={keyField} values={values} errors={errors} />
+      <Targets engine={engine} target={target} keyField={keyField} values={values} errors={errors} projectId={row.id} offers={offers} />
       <button type="submit">Deploy</button>
     </form>
   );
@@ -152,6 +158,8 @@ export async function deployFormPage(c: PageContext, user: AuthenticatedUser, ro
 }
 
 interface TargetProps {
+  projectId: number;
+  offers: ServerOffers;
   target: Target;
   keyField: Child;
   values: DeployValues;
@@ -245,7 +253,7 @@ function Targets(props: TargetProps & { engine: Engine }) {
                   No cloud key yet: <a href="/keys">add one on the Cloud keys page</a>.
                 </p>
               )}
-              <NewServerFields values={values} errors={errors} />
+              <NewCloudServer projectId={props.projectId} offers={props.offers} values={values} errors={errors} />
             </>,
           ],
         ];

@@ -23,7 +23,7 @@ import { ActionButton } from '../components/forms.tsx';
 import { ASSETS, Breadcrumbs } from '../components/layout.tsx';
 import { idParam, renderPage, type PageContext } from '../components/page.tsx';
 import { agentConsoleUrl, deploymentEventsUrl, deploymentUrl, projectUrl } from '../components/urls.ts';
-import { Addresses, InstallCommand, Revisions, waitsForAgent, type EngineState } from './engine-panel.tsx';
+import { Addresses, CloudServer, InstallCommand, Revisions, waitsForAgent, type EngineState } from './engine-panel.tsx';
 
 const NO_STEPS_YET = 'No steps reported yet: waiting for the install service.';
 const NO_STEPS_ENDED = 'The install service reported no steps.';
@@ -61,7 +61,8 @@ async function engineStateOf(c: PageContext, user: AuthenticatedUser, deployment
   if (deployment.engine !== 'builtin') return undefined;
   const view = await engineView(c.var.database.db, deployment);
   const over = ['removed', 'cancelled'].includes(deployment.status);
-  if (!waitsForAgent(view)) return { view, over };
+  // A server Stacker created runs its install command itself (cloud-init): none is shown.
+  if (!waitsForAgent(view) || view.cloud_server) return { view, over };
   // A one-time secret: decrypted for the page of its owner only (an admin sees that it is awaited).
   const install = deployment.userId === user.id ? await currentInstallCommand(operationDeps(c), deployment.id, publicOrigin(c)) : 'not-owner';
   return { view, install, over };
@@ -109,6 +110,7 @@ function StatePanel(props: { deployment: Deployment; state: DeploymentState; url
       </section>
       {engine && (
         <>
+          <CloudServer view={engine.view} />
           <Addresses addresses={engine.view.addresses} />
           <Revisions url={url} engine={engine} />
         </>

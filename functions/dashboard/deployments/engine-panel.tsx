@@ -57,6 +57,28 @@ export function InstallCommand(props: { url: string; address: string | null; ins
   );
 }
 
+/** The server Stacker created in the user's cloud: provider, its ID and address, a link to it in the provider's console. */
+export function CloudServer(props: { view: EngineView }) {
+  const server = props.view.cloud_server;
+  if (!server) return null;
+  return (
+    <section aria-labelledby="cloud-server-title" data-cloud-server={server.provider}>
+      <h2 id="cloud-server-title">Server</h2>
+      <p>
+        {`A server Stacker created in your ${server.label} account`}
+        {server.id ? <>{', ID '}<code>{server.id}</code></> : ' (being created)'}
+        {props.view.server_address ? <>{', at '}<code>{props.view.server_address}</code></> : ''}
+        {server.deleted_at ? `; deleted at ${server.label} on ${formatDate(server.deleted_at)}.` : '.'}{' '}
+        {server.console_url && !server.deleted_at && (
+          <a href={server.console_url} target="_blank" rel="noopener noreferrer">
+            {`Open it in the ${server.label} console`}
+          </a>
+        )}
+      </p>
+    </section>
+  );
+}
+
 /** Where the running stack is reached. */
 export function Addresses(props: { addresses: EngineView['addresses'] }) {
   if (props.addresses.length === 0) return null;

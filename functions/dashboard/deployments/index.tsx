@@ -15,6 +15,7 @@ import { asFormFailure } from '../components/forms.tsx';
 import { FormFields, fragment, idParam, pageHeaders, redirectWithNotice, userPage, type PageContext } from '../components/page.tsx';
 import { deploymentUrl } from '../components/urls.ts';
 import { deployFormPage, fieldOf, parseDeployForm, postedValues, type Engine } from './deploy-form.tsx';
+import { chosenKey, NewCloudServerFields, serverOffers } from './server-offers.tsx';
 import { deploymentPage, loadDeployment, statePanel } from './deployment-page.tsx';
 import { engineActionPages } from './engine-actions.tsx';
 
@@ -24,6 +25,19 @@ export const deploymentPages = new Hono<AppEnv>()
   .get(
     '/projects/:id/deploy',
     userPage(async (c, user) => deployFormPage(c, user, await findProject(c.var.database.db, idParam(c), scopeOfUser(user)), engineOf(c))),
+  )
+  .get(
+    '/projects/:id/deploy/offers',
+    fragment('the deploy form', async (c, user) => {
+      const scope = scopeOfUser(user);
+      await findProject(c.var.database.db, idParam(c), scope);
+      const keys = await listClouds(cloudDeps(c), user.id);
+      const wanted = c.req.query('cloud_id')?.slice(0, 20);
+      // Only a key of the user's: anything else is answered for none.
+      const key = keys.find((k) => String(k.id) === wanted);
+      const offers = key ? await serverOffers(c, scope, chosenKey(keys, wanted)) : null;
+      return c.html(<NewCloudServerFields offers={offers} values={{}} errors={{}} />, 200, pageHeaders);
+    }),
   )
   .post(
     '/projects/:id/deploy',
