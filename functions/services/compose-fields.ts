@@ -38,8 +38,8 @@ export const healthcheckField = z.strictObject({
     .refine((test) => !Array.isArray(test) || ['NONE', 'CMD', 'CMD-SHELL'].includes(test[0]!), 'a list starts with NONE, CMD or CMD-SHELL'),
   interval: duration.optional(),
   timeout: duration.optional(),
-  start_period: duration.optional(),
   retries: z.number().int('must be an integer').min(0).max(1_000_000).optional(),
+  start_period: duration.optional(),
   disable: z.boolean().optional(),
 });
 
