@@ -1,6 +1,7 @@
 // stacker.yml converted: to the project form POST /project takes, from a docker-compose.yml, and from
 // the server's app catalog. The file itself (schema, parsing) is stacker-file.ts.
 import { parseDocument } from 'yaml';
+import type { CatalogTemplateFields } from '../../functions/services/templates.ts';
 import { portPattern, RESTART_POLICIES, SERVICE_KINDS, volumePattern, type StackerFile, type StackerService } from './stacker-file.ts';
 
 // ---- to the project form -------------------------------------------------------------------------
@@ -210,26 +211,8 @@ export interface CatalogEntry {
   ports: Array<{ host_port: string; container_port: string }>;
   environment: Array<{ key: string; value: string }>;
   volumes: Array<{ host_path: string | null; container_path: string }>;
-}
-
-/** Databases, caches and queues are a stack's services; everything else its web apps (as the dashboard does). */
-const kindOf = (entry: CatalogEntry) => (['Database', 'Cache', 'Queue'].includes(entry.category) ? 'service' : 'web');
-
-/** The service of a catalog app; its host ports moved up past those in `used`. */
-export function serviceFromCatalog(entry: CatalogEntry, used: Set<number>): Record<string, unknown> {
-  const service: Record<string, unknown> = { image: `${entry.image}:${entry.tag}`, kind: kindOf(entry), catalog: entry.code };
-  if (entry.name.length >= 3) service.name = entry.name;
-  const ports = entry.ports.map((port) => {
-    if (!port.host_port) return port.container_port;
-    let host = Number(port.host_port);
-    while (used.has(host) && host < 65_535) host++;
-    used.add(host);
-    return `${host}:${port.container_port}`;
-  });
-  if (ports.length) service.ports = ports;
-  if (entry.environment.length) service.environment = Object.fromEntries(entry.environment.map(({ key, value }) => [key, value]));
-  if (entry.volumes.length) service.volumes = entry.volumes.map((volume) => (volume.host_path ? `${volume.host_path}:${volume.container_path}` : volume.container_path));
-  return service;
+  /** What makes it a template (functions/services/templates.ts). */
+  template?: CatalogTemplateFields | null;
 }
 
 /** Host ports already published by the services of a (raw) stacker.yml. */

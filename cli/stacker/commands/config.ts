@@ -8,7 +8,7 @@ import { stringify } from 'yaml';
 import { fromCompose, serviceNameFor, toProjectForm } from '../conversions.ts';
 import { CliError, EXIT } from '../output.ts';
 import { EXAMPLE, formatProblems, parseStackerFile, stackerJsonSchema } from '../stacker-file.ts';
-import { addCatalogServices, catalogOf, pickFromCatalog } from './service.ts';
+import { addCatalogServices, catalogOf } from './service.ts';
 import { globals, loadFile, withExamples, type CommandDeps } from './shared.ts';
 
 const sanitizeName = (wish: string) => serviceNameFor(wish.toLowerCase(), new Set());
@@ -46,7 +46,7 @@ export function registerConfigCommands(program: Command, { apiFor, apiUrlOf, inf
           }
           for (const note of converted.notes) info(`note: ${note}`);
           content = converted.file;
-          if (options.app?.length) addCatalogServices(content.services as Record<string, unknown>, pickFromCatalog(await catalogOf(apiFor(opts)), options.app));
+          if (options.app?.length) for (const line of addCatalogServices(content.services as Record<string, unknown>, await catalogOf(apiFor(opts)), options.app)) info(`Added ${line}`);
         } else {
           let codes = options.app ?? [];
           const api = apiFor(opts);
@@ -61,7 +61,7 @@ export function registerConfigCommands(program: Command, { apiFor, apiUrlOf, inf
             if (codes.length === 0) throw new CliError('no app chosen', EXIT.usage);
           }
           const services: Record<string, unknown> = {};
-          addCatalogServices(services, pickFromCatalog(catalog, codes));
+          for (const line of addCatalogServices(services, catalog, codes)) info(`Added ${line}`);
           content = { name, services };
         }
         writeStackerFile(target, content, Boolean(options.force), `${apiUrlOf(opts)}/schema/stacker.schema.json`);
