@@ -1,8 +1,8 @@
 // `stacker login`: OAuth 2.0 authorization code + PKCE (RFC 7636) with a loopback redirect (RFC 8252
 // §7.3) against the provider the server names at GET /auth/config; or a given token (CI).
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
+import open from 'open';
 import { Api, type Envelope } from './api.ts';
 import { saveCredentials, type CredentialEntry } from './credentials.ts';
 import { CliError, EXIT, info } from './output.ts';
@@ -164,16 +164,14 @@ async function listenForCallback(port: number, state: string, timeoutMs: number)
   };
 }
 
+/**
+ * Opens the address with the `open` package: the platform's opener (xdg-open, macOS open, Windows'
+ * own launcher) gets it as one argument, never through a command interpreter that would read `&` or
+ * quotes in an address the server supplied.
+ */
 function openBrowser(url: string): void {
-  const command = process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'cmd' : 'xdg-open';
-  const args = process.platform === 'win32' ? ['/c', 'start', '""', url] : [url];
-  try {
-    const child = spawn(command, args, { stdio: 'ignore', detached: true });
-    child.on('error', () => info('(no browser could be opened: open the address above yourself)'));
-    child.unref();
-  } catch {
-    info('(no browser could be opened: open the address above yourself)');
-  }
+  const failed = () => info('(no browser could be opened: open the address above yourself)');
+  open(url).then((child) => child.once('error', failed), failed);
 }
 
 export type { Envelope };

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { Option, type Command } from 'commander';
 import { stringify } from 'yaml';
 import { followEvents, TERMINAL_COMMAND_STATUSES, type DeploymentEvent } from '../follow.ts';
-import { CliError, EXIT } from '../output.ts';
+import { clean, CliError, EXIT } from '../output.ts';
 import { deploymentOf } from './deploy.ts';
 import { projectOf } from './project.ts';
 import { globals, loadFile, withExamples, withRetry, type CommandDeps, type Opts } from './shared.ts';
@@ -78,9 +78,13 @@ export function registerAgentCommands(program: Command, { apiFor, activity, prin
     }
     if (opts.json) printJson(final);
     else {
-      process.stdout.write(`${type} ${final.command_id}: ${final.status}\n`);
-      if (final.result !== null && final.result !== undefined) process.stdout.write(`${typeof final.result === 'string' ? final.result : stringify(final.result, { lineWidth: 0 })}`.replace(/\n?$/, '\n'));
-      if (final.error) process.stderr.write(`${red('error')}: ${typeof final.error === 'string' ? final.error : JSON.stringify(final.error)}\n`);
+      // The agent's words (its output, its error) are shown without terminal control sequences.
+      process.stdout.write(`${type} ${clean(final.command_id)}: ${clean(final.status)}\n`);
+      if (final.result !== null && final.result !== undefined) {
+        const text = typeof final.result === 'string' ? final.result : stringify(final.result, { lineWidth: 0 });
+        process.stdout.write(clean(text, { multiline: true }).replace(/\n?$/, '\n'));
+      }
+      if (final.error) process.stderr.write(`${red('error')}: ${clean(typeof final.error === 'string' ? final.error : JSON.stringify(final.error), { multiline: true })}\n`);
     }
     if (final.status !== 'completed') process.exitCode = EXIT.failed;
   }
@@ -105,7 +109,7 @@ export function registerAgentCommands(program: Command, { apiFor, activity, prin
         const { opts, api, deployment } = await agentTarget(command);
         const item = (await api.get<Record<string, unknown>>(`/api/v1/deployments/${deployment.deployment_hash}/agent`)).item ?? {};
         if (opts.json) return printJson(item);
-        process.stdout.write(stringify(item, { lineWidth: 0 }));
+        process.stdout.write(clean(stringify(item, { lineWidth: 0 }), { multiline: true }));
       }),
     'stacker agent status',
   );

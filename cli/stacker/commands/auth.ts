@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { credentialsPath, removeCredentials } from '../credentials.ts';
 import { loginInBrowser, loginWithToken, whoAmI } from '../login.ts';
+import { clean } from '../output.ts';
 import { globals, withExamples, type CommandDeps } from './shared.ts';
 
 export function registerAuthCommands(program: Command, { apiFor, apiUrlOf, info, printJson }: CommandDeps): void {
@@ -18,7 +19,7 @@ export function registerAuthCommands(program: Command, { apiFor, apiUrlOf, info,
         const me = options.token
           ? await loginWithToken(url, options.token.trim())
           : await loginInBrowser(url, { noBrowser: !options.browser, port: Number(options.port), timeoutMs: Number(options.timeout) * 1000 });
-        info(`Signed in to ${url} as ${me.user_id ?? me.subject} (${me.subject}); credentials saved in ${credentialsPath()}`);
+        info(`Signed in to ${url} as ${clean(me.user_id ?? me.subject)} (${clean(me.subject)}); credentials saved in ${credentialsPath()}`);
       }),
     'stacker login',
     'stacker login --no-browser',
@@ -45,7 +46,7 @@ export function registerAuthCommands(program: Command, { apiFor, apiUrlOf, info,
         const api = apiFor(globals(command));
         const me = await whoAmI(api);
         if (options.json) printJson(me);
-        else process.stdout.write(`${me.user_id ?? me.subject} (${me.kind}, ${me.subject}) on ${api.baseUrl}\n`);
+        else process.stdout.write(`${clean(me.user_id ?? me.subject)} (${clean(me.kind)}, ${clean(me.subject)}) on ${api.baseUrl}\n`);
       }),
     'stacker whoami',
     'stacker whoami --json',

@@ -342,7 +342,7 @@ export function registerDeployCommands(program: Command, { apiFor, printJson, pr
         const deployment = await deploymentOf(api, project, options.deployment);
         const cancelled = (await api.post<Deployment>(`/project/${project.id}/deployments/${deployment.id}/cancel`, {})).item!;
         if (options.json) return printJson(cancelled);
-        process.stdout.write(`Deployment ${cancelled.id}: ${cancelled.status}\n`);
+        process.stdout.write(`Deployment ${cancelled.id}: ${clean(cancelled.status)}\n`);
       }),
     'stacker cancel',
   );

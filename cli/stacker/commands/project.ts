@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import type { Api } from '../api.ts';
 import { toProjectForm } from '../conversions.ts';
-import { CliError } from '../output.ts';
+import { clean, CliError } from '../output.ts';
 import type { StackerFile } from '../stacker-file.ts';
 import { globals, loadFile, withExamples, withRetry, type CommandDeps, type Opts } from './shared.ts';
 
@@ -49,7 +49,7 @@ export function registerProjectCommands(program: Command, { apiFor, printJson }:
         const { file } = loadFile(opts);
         const { project, created } = await push(apiFor(opts), file);
         if (options.json) return printJson(project);
-        process.stdout.write(`${created ? 'Created' : 'Updated'} project "${project.name}" (id ${project.id})\n`);
+        process.stdout.write(`${created ? 'Created' : 'Updated'} project "${clean(project.name)}" (id ${project.id})\n`);
       }),
     'stacker push',
   );
@@ -62,7 +62,7 @@ export function registerProjectCommands(program: Command, { apiFor, printJson }:
         const opts = { ...globals(command), ...options };
         const api = apiFor(opts);
         const project = await projectOf(api, opts);
-        process.stdout.write((await api.get<string>(`/project/${project.id}/compose`)).item ?? '');
+        process.stdout.write(clean((await api.get<string>(`/project/${project.id}/compose`)).item ?? '', { multiline: true }));
       }),
     'stacker compose > docker-compose.generated.yml',
   );
