@@ -2,8 +2,10 @@
 // Chromium (tests/helpers/browser.ts) over one `npm start` with DEPLOY_ENGINE=builtin: sign in, build a
 // project, deploy it to an own server, copy the install command with the page's Copy button, run it on
 // a stand-in server (tests/node/own-server.ts: the real install script, the docker and agent stand-ins),
-// watch the checklist reach healthy live and the addresses appear, redeploy, roll back, remove. A
-// screenshot of each step under $TMPDIR/stacker-screenshots/engine/.
+// watch the checklist reach healthy live and the addresses appear, redeploy, roll back, remove. Then a
+// new server "at Hetzner" (npm start's stand-in), chosen from the offers the form lists with their
+// prices, which boots, runs its stack and is deleted on Remove. A screenshot of each step under
+// $TMPDIR/stacker-screenshots/engine/.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +24,8 @@ let server: OwnServer | undefined;
 
 beforeAll(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
-  service = await startLocalService(dataDir, { DEPLOY_ENGINE: 'builtin', DOCKERHUB_CHECK: 'off' });
+  // The cloud providers' settings unset: npm start stands in for both (scripts/stand-ins/local-cloud.ts).
+  service = await startLocalService(dataDir, { DEPLOY_ENGINE: 'builtin', DOCKERHUB_CHECK: 'off', HETZNER_API_URL: '', DIGITALOCEAN_API_URL: '' });
 }, 150_000);
 
 afterAll(async () => {
@@ -128,5 +131,65 @@ describe('the built-in engine in the dashboard', () => {
     await shot('5-removed');
     expect(problems).toEqual([]);
     console.log(`screenshots of the built-in engine's pages (${browser.picked.source} Chromium): ${SCREENSHOTS}`);
+  }, 300_000);
+
+  it('deploys to a new Hetzner server chosen from the offers the form lists with prices, shows it with a console link, and deletes it on Remove', async () => {
+    browser ??= await launchBrowser({ viewport: { width: 1280, height: 800 } });
+    const base = `http://127.0.0.1:${service!.port}`;
+    const page = await browser.context.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    page.on('dialog', (dialog) => void dialog.accept());
+    const shot = (name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+    const notice = (text: string | RegExp) => page.getByRole('status').filter({ hasText: text }).waitFor();
+    const status = page.locator('[data-deployment-status]');
+
+    // Another person: the first test's session ends first.
+    await browser.context.clearCookies();
+    await page.goto(`${base}/login`);
+    await page.getByLabel('User name').fill('hanna');
+    await page.getByLabel('Role').selectOption('user');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${base}/projects`);
+    await page.goto(`${base}/keys`);
+    await page.getByLabel('Provider').selectOption('htz');
+    await page.getByLabel('API token').fill('any-token-a-newcomer-saved');
+    await page.getByRole('button', { name: 'Save key' }).click();
+    await notice('Cloud key for Hetzner Cloud saved.');
+    await page.goto(`${base}/projects`);
+    await page.getByLabel('Project name').fill('cloud-stack');
+    await page.getByRole('button', { name: 'Create project' }).click();
+    await notice('Project “cloud-stack” created');
+    await page.getByLabel('App', { exact: true }).selectOption('nginx');
+    await page.getByRole('button', { name: 'Add app' }).click();
+    await notice(/^Nginx added as service/);
+
+    await page.getByRole('button', { name: 'Deploy this stack' }).click();
+    await page.waitForURL(/\/deploy$/);
+    await page.getByLabel(/^A new server in a cloud/).check();
+    const types = page.getByLabel('Server type');
+    expect(await types.locator('option', { hasText: /^cx23 · 2 vCPU · 4 GB RAM · 40 GB disk · [\d.]+ EUR\/month$/ }).count()).toBe(1);
+    await types.selectOption('cx23');
+    await page.getByLabel('Location').selectOption('fsn1');
+    await page.getByLabel('System image').selectOption('ubuntu-24.04');
+    await page.getByLabel('Your SSH public key (optional)').fill('ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBrowserKeyOfHannaAbcdefghijklmnopqrstuvwxyz01 hanna@laptop');
+    await shot('6-cloud-deploy-form');
+    await page.getByRole('button', { name: 'Deploy', exact: true }).click();
+    await page.waitForURL(/\/deployments\/\d+$/);
+    await notice(/^Deployment \d+ started\.$/);
+    // The created server runs its install command itself (the stand-in boots it as try-server does).
+    await status.filter({ hasText: 'completed' }).waitFor({ timeout: 120_000 });
+    const server = page.locator('[data-cloud-server="htz"]');
+    await server.getByText(/^A server Stacker created in your Hetzner Cloud account, ID \d+, at [\d.]+\./).waitFor();
+    expect(await server.getByRole('link', { name: 'Open it in the Hetzner Cloud console' }).getAttribute('href')).toBe('https://console.hetzner.cloud/projects');
+    expect(await page.locator('#install-command').count()).toBe(0);
+    await page.locator('[data-deployment-addresses] a').first().waitFor();
+    await shot('7-cloud-completed');
+
+    await page.getByRole('button', { name: 'Remove', exact: true }).click();
+    await status.filter({ hasText: 'removed' }).waitFor({ timeout: 90_000 });
+    await server.getByText(/deleted at Hetzner Cloud on /).waitFor();
+    await shot('8-cloud-removed');
+    expect(problems).toEqual([]);
   }, 300_000);
 });
