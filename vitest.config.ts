@@ -45,11 +45,14 @@ export default defineConfig({
         },
       },
       {
-        // Node-side code: migrations, npm start's helpers, the console, document validation.
+        // Node-side code: migrations, npm start's helpers, the console, document validation. The
+        // global setup finds or starts the run's PostgreSQL (tests/database-server.ts, shared with
+        // the projects above) and hands it to the files as DATABASE_URL.
         test: {
           name: 'node',
           include: ['tests/node/**/*.test.ts'],
           environment: 'node',
+          globalSetup: ['./tests/node/global-setup.ts'],
         },
       },
     ],

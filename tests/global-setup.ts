@@ -1,9 +1,11 @@
-// Runs in Node before the workerd test pool: a fresh database on the real PostgreSQL, migrated,
-// reached by the Worker through the same Neon driver and WebSocket proxy as in local runs.
+// Runs in Node before the workerd test pool: a fresh database on the real PostgreSQL (the run's
+// server: tests/database-server.ts), migrated, reached by the Worker through the same Neon driver
+// and WebSocket proxy as in local runs.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { migrateDatabase } from '../db/migrate.ts';
+import { acquireDatabaseServer, releaseDatabaseServer } from './database-server.ts';
 import { startPgWsProxy } from '../scripts/pg-ws-proxy.ts';
 import { startDockerHubStub } from './stubs/dockerhub.ts';
 import { startInstallServiceStub } from './stubs/install-service.ts';
@@ -57,12 +59,16 @@ export default async function setup(project: TestProject) {
   return async () => {
     if (--state.users > 0) return;
     sharedState.stackerShared = undefined;
-    await shared.teardown(project);
+    try {
+      await shared.teardown(project);
+    } finally {
+      await releaseDatabaseServer();
+    }
   };
 }
 
 async function startShared() {
-  const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const adminUrl = await acquireDatabaseServer();
   const name = `stacker_test_${Date.now()}_${randomBytes(3).toString('hex')}`;
   const isolatedName = `${name}_isolated`;
   const admin = new pg.Client({ connectionString: adminUrl });

@@ -67,7 +67,7 @@ async function startLocalServiceOnce(dataDir: string, extraEnv: NodeJS.ProcessEn
   const port = extraEnv.PORT ? Number(extraEnv.PORT) : await freePort();
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), STACKER_DATA_DIR: dataDir };
   delete env.DATABASE_URL;
-  // DATABASE_URL only when the caller names one (a scratch database): else the embedded PGlite.
+  // DATABASE_URL only when the caller names one (a scratch database): else the embedded PostgreSQL.
   Object.assign(env, extraEnv);
   const child = spawn(process.execPath, ['scripts/start.ts'], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';

@@ -32,9 +32,9 @@ function tourBlock(): string {
 }
 
 /**
- * The console as a person runs it: no DATABASE_URL, the data folder of npm start. Each run opens the
- * embedded database (WASM PostgreSQL) cold: ~3 s alone, several times that beside the suite's other
- * files on a 2-core machine; a run that hangs is stopped and reported with what it printed.
+ * The console as a person runs it: no DATABASE_URL, the data folder of npm start. A run while npm
+ * start is down starts the embedded PostgreSQL itself (well under a second alone, more beside the
+ * suite's other files on a 2-core machine); a run that hangs is stopped and reported with what it printed.
  */
 async function consoleCommand(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const env: NodeJS.ProcessEnv = { ...process.env, STACKER_DATA_DIR: dataDir };
@@ -54,7 +54,7 @@ describe('the README tour and the console on the embedded database', () => {
     const answer = await consoleCommand('appclient', 'new', '--user-id', 'u0');
     expect(answer.code).toBe(1);
     expect(answer.stderr.trim()).toBe(
-      `console: there is no embedded database in ${join(dataDir, 'pglite')}: run \`npm start\` once to create it, or set DATABASE_URL`,
+      `console: there is no embedded database in ${join(dataDir, 'postgres')}: run \`npm start\` once to create it, or set DATABASE_URL`,
     );
   });
 
@@ -146,7 +146,7 @@ describe('the console and a data folder another process is opening', () => {
       };
       expect(failure.code).toBe(1);
       expect(failure.stderr.trim()).toBe(
-        `console: the embedded database in ${join(opening, 'pglite')} is being opened by npm start (pid ${process.pid}); try again in a moment.`,
+        `console: the embedded database in ${join(opening, 'postgres')} is being opened by npm start (pid ${process.pid}); try again in a moment.`,
       );
       expect(readdirSync(opening)).toEqual(['embedded-database.json']);
     } finally {

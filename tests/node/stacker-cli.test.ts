@@ -32,7 +32,7 @@ beforeAll(async () => {
   service = await startLocalService(dataDir, { DEPLOY_ENGINE: 'install-service' });
   apiUrl = `http://127.0.0.1:${service.port}`;
   issuer = readLocalRun(dataDir)!.services.OAUTH_ISSUER!;
-  // As the browser tests' start: a first start bundles the Worker and migrates PGlite, and under the
+  // As the browser tests' start: a first start bundles the Worker and migrates the database, and under the
   // whole suite's load on 2 cores that took over 60 s once.
 }, 150_000);
 
