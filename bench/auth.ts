@@ -10,7 +10,7 @@ import pg from 'pg';
 import type { AnyDatabase } from '../db/client.ts';
 import * as schema from '../db/schema.ts';
 import { createApiClient } from '../functions/services/api-clients.ts';
-import { hmacSha256Hex } from '../functions/services/crypto.ts';
+import { signedClientHeaders, signedGet } from './lib/client-signing.ts';
 import { JWT_KEY_ID, OAUTH_AUDIENCE, OAUTH_ISSUER } from '../tests/stubs/oauth.ts';
 import { seedAgents } from './load/agents.ts';
 import { machine, RATE_LIMITS_OFF, startService, type Service } from './lib/service.ts';
@@ -43,6 +43,8 @@ const command = [
 interface Method {
   name: string;
   headers: Record<string, string>;
+  /** Headers made afresh for each request (an API client's signature: a new nonce each time). */
+  signed?: { id: number; secret: string };
   /** What GET /whoami must answer with these headers. */
   expect: { kind: string; user_id?: string };
 }
@@ -75,7 +77,8 @@ async function credentials(service: Service): Promise<Method[]> {
       },
       {
         name: 'HMAC',
-        headers: { 'stacker-id': String(apiClient.id), 'stacker-hash': await hmacSha256Hex(apiClient.secret, new Uint8Array()) },
+        headers: {},
+        signed: apiClient,
         expect: { kind: 'client', user_id: 'bench-hmac' },
       },
       { name: 'agent', headers: { 'x-agent-id': agent!.id, authorization: `Bearer ${agent!.token}` }, expect: { kind: 'agent' } },
@@ -87,7 +90,8 @@ async function credentials(service: Service): Promise<Method[]> {
 
 /** One request first: the credential must be accepted as what it is (this also fills the caches). */
 async function check(url: string, method: Method): Promise<void> {
-  const response = await fetch(url, { headers: method.headers });
+  const headers = method.signed ? signedClientHeaders(method.signed, 'GET', new URL(url).pathname) : method.headers;
+  const response = await fetch(url, { headers });
   const body = (await response.json()) as { item?: Record<string, unknown> };
   const wrong = Object.entries(method.expect).find(([key, value]) => body.item?.[key] !== value);
   if (response.status !== 200 || wrong) throw new Error(`${method.name}: GET /whoami answered ${response.status} ${JSON.stringify(body)}`);
@@ -102,9 +106,10 @@ interface Row {
   errors: number;
 }
 
-function load(url: string, headers: Record<string, string>, seconds: number): Promise<autocannon.Result> {
+function load(url: string, method: Method, seconds: number): Promise<autocannon.Result> {
+  const requests = method.signed ? [signedGet(method.signed, new URL(url).pathname)] : undefined;
   return new Promise((resolve, reject) => {
-    autocannon({ url, headers, connections, duration: seconds }, (error, result) => (error ? reject(error) : resolve(result)));
+    autocannon({ url, headers: method.headers, requests, connections, duration: seconds }, (error, result) => (error ? reject(error) : resolve(result)));
   });
 }
 
@@ -117,8 +122,8 @@ async function main(): Promise<number> {
     const rows: Row[] = [];
     for (const method of await credentials(service)) {
       await check(url, method);
-      if (warmup > 0) await load(url, method.headers, warmup);
-      const result = await load(url, method.headers, duration);
+      if (warmup > 0) await load(url, method, warmup);
+      const result = await load(url, method, duration);
       rows.push({
         name: method.name,
         rps: result.requests.average,

@@ -19,7 +19,7 @@ import pg from 'pg';
 import type { AnyDatabase } from '../db/client.ts';
 import * as schema from '../db/schema.ts';
 import { createApiClient } from '../functions/services/api-clients.ts';
-import { hmacSha256Hex } from '../functions/services/crypto.ts';
+import { signedGet } from './lib/client-signing.ts';
 import { registerEach, seedAgents } from './load/agents.ts';
 import { cpuBetween, snapshot } from './load/processes.ts';
 import { machine, RATE_LIMITS_OFF, startService, type Service } from './lib/service.ts';
@@ -56,6 +56,8 @@ interface Kind extends Request {
    * deployment); `run` 0 is the warm-up, 1 the measured run.
    */
   perConnection?: (connection: number, run: number) => Request[];
+  /** An API client that signs each request (docs/api-clients.md). */
+  signedBy?: { id: number; secret: string };
 }
 
 const WARM_UP = 100;
@@ -85,7 +87,9 @@ async function kinds(service: Service): Promise<Kind[]> {
       {
         name: 'GET /whoami (HMAC client)',
         path: '/whoami',
-        headers: { 'stacker-id': String(apiClient.id), 'stacker-hash': await hmacSha256Hex(apiClient.secret, new Uint8Array()) },
+        headers: {},
+        // Each request signed afresh: a nonce is accepted once.
+        signedBy: apiClient,
       },
       { name: 'GET /whoami (agent)', path: '/whoami', headers: agentHeaders },
       // The shortest wait (1 s) with nothing queued: an agent's idle poll, the bulk of the load run.
@@ -126,6 +130,7 @@ function load(baseUrl: string, kind: Kind, amount: number, run: number): Promise
   const setupClient = (client: autocannon.Client) => {
     const own = kind.perConnection?.(next++, run);
     if (own) client.setRequests(own.map((request) => ({ method: 'GET', path: request.path, headers: request.headers })));
+    else if (kind.signedBy) client.setRequests([signedGet(kind.signedBy, kind.path)]);
   };
   return new Promise((resolve, reject) => {
     autocannon({ url: `${baseUrl}${kind.path}`, headers: kind.headers, connections, amount, timeout: 30, setupClient }, (error, result) =>

@@ -42,6 +42,8 @@ const commands: Record<string, Command> = {
       }
       console.log(`Created API client ${created.id} for user ${created.user_id}.`);
       console.log(`Secret (shown once, keep it safe): ${created.secret}`);
+      console.log('');
+      console.log(signedCurlExample(created.id, config.PUBLIC_URL?.replace(/\/$/, '') ?? `http://127.0.0.1:${config.PORT}`));
     },
   },
   'agent rotate-token': {
@@ -84,6 +86,21 @@ const commands: Record<string, Command> = {
     },
   },
 };
+
+/**
+ * A request signed as docs/api-clients.md says, for a shell with openssl and curl: the secret is read
+ * from STACKER_CLIENT_SECRET (it is printed once, above, and never again).
+ */
+function signedCurlExample(clientId: number, origin: string): string {
+  return [
+    'Sign each request (docs/api-clients.md). With the secret in STACKER_CLIENT_SECRET, GET /whoami from a shell:',
+    `  STACKER_CLIENT_ID=${clientId}`,
+    '  P=/whoami TS=$(date +%s) NONCE=$(openssl rand -hex 16)',
+    "  BODY_SHA=$(printf '' | openssl dgst -sha256 -r | cut -d' ' -f1)",
+    `  HASH=$(printf 'GET\\n%s\\n%s\\n%s\\n%s' "$P" "$TS" "$NONCE" "$BODY_SHA" | openssl dgst -sha256 -hmac "$STACKER_CLIENT_SECRET" -r | cut -d' ' -f1)`,
+    `  curl -s "${origin}$P" -H "stacker-id: $STACKER_CLIENT_ID" -H "stacker-timestamp: $TS" -H "stacker-nonce: $NONCE" -H "stacker-hash: $HASH"`,
+  ].join('\n');
+}
 
 function usage(): string {
   const lines = ['Usage: npm run console -- <command> [options]', '', 'Commands:'];

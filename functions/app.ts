@@ -52,8 +52,11 @@ const securitySchemes = {
     scheme: 'bearer',
     description: 'TryDirect OAuth access token (a JWT verified against OAUTH_JWKS_URL, or introspected at AUTH_URL)',
   },
-  hmacClient: header('stacker-id', 'API client id; goes with stacker-hash'),
-  hmacSignature: header('stacker-hash', 'Lowercase hex HMAC-SHA256 of the raw request body (empty for GET) with the client secret'),
+  hmacClient: header('stacker-id', 'API client id; goes with stacker-timestamp (Unix seconds, within 300 s), stacker-nonce (1-64 of [A-Za-z0-9_-], once) and stacker-hash'),
+  hmacSignature: header(
+    'stacker-hash',
+    'Hex HMAC-SHA256 with the client secret of METHOD\\npath-with-query\\nstacker-timestamp\\nstacker-nonce\\nhex SHA-256 of the raw body (docs/api-clients.md)',
+  ),
   agentId: header('X-Agent-Id', 'Agent UUID; goes with an Authorization header carrying the agent token as a bearer'),
   upstashSignature: header('Upstash-Signature', 'QStash JWT over the raw body (current or next signing key)'),
   installSignature: header('X-Install-Signature', 'sha256=<hex HMAC-SHA256 of the raw body with INSTALL_WEBHOOK_SECRET>'),
@@ -91,7 +94,7 @@ export function createApp() {
       origin: (origin) => (allowed.includes(origin) ? origin : null),
       credentials: true,
       allowMethods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
-      allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id', 'stacker-id', 'stacker-hash'],
+      allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id', 'stacker-id', 'stacker-timestamp', 'stacker-nonce', 'stacker-hash'],
       exposeHeaders: ['X-Request-Id', 'Retry-After'],
       maxAge: 600,
     })(c, next);

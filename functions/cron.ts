@@ -4,6 +4,7 @@ import { configFromBindings, requireSetting } from './config.ts';
 import type { Bindings } from './http/env.ts';
 import { describeError, log, setLogLevel } from './logger.ts';
 import { pruneAgentRequestIds } from './services/agent-signature.ts';
+import { pruneClientNonces } from './services/client-signature.ts';
 import { deploymentsWithStaleQueue, expireCommandLeases } from './services/commands.ts';
 import { expireOverdueDeployments } from './services/deployments.ts';
 import { pendingServerDeletions } from './services/deploy-engine/cloud-server.ts';
@@ -30,6 +31,7 @@ export async function runScheduledJobs(env: Bindings): Promise<ScheduledReport> 
   const report: ScheduledReport = { timedOut: 0, requeued: 0, expiredCommands: 0, published: 0, failed: 0, engineWoken: 0 };
   try {
     await pruneAgentRequestIds(database.db); // replay protection only needs the last 10 minutes
+    await pruneClientNonces(database.db); // API clients' nonces whose timestamps are past the 300 s window
     const expired = await expireOverdueDeployments(database.db);
     report.timedOut = expired.length;
     const doorbell = durableDoorbell(env.DEPLOYMENT_DOORBELL);

@@ -1,5 +1,5 @@
 // Authentication, tried in order: agent (X-Agent-Id + bearer), OAuth bearer, HMAC client
-// (stacker-id + stacker-hash), anonymous. A recognised but bad credential is a 401; there is no
+// (stacker-id, stacker-timestamp, stacker-nonce, stacker-hash: services/client-signature.ts), anonymous. A recognised but bad credential is a 401; there is no
 // falling through to the next method, and never a made-up user.
 import { createMiddleware } from 'hono/factory';
 import { z } from 'zod';
@@ -10,15 +10,14 @@ import type { GateAnswer } from '../durable/agent-gate-types.ts';
 import { cachedFrom, doorbellStub, heartbeatStale, readAgent, rowAccepts } from '../services/agent-gate.ts';
 import type { Principal } from '../principal.ts';
 import { checkAgentSignature, verifySignedAgentRequest } from '../services/agent-signature.ts';
-import { constantTimeEqual, decryptSecret, DecryptionError, hmacKey, hmacSha256HexWithKey, sha256Hex } from '../services/crypto.ts';
+import { parseClientHeaders, verifyClientSignature } from '../services/client-signature.ts';
+import { decryptSecret, DecryptionError, hmacKey, sha256Hex } from '../services/crypto.ts';
 import { openAgentWait } from '../services/doorbell.ts';
 import { verifyBearer } from '../services/oauth.ts';
 import { clientCredentials } from '../services/api-clients.ts';
 
 const agentIdHeader = z.uuid();
 const bearerHeader = /^Bearer ([\x21-\x7e]+)$/;
-const clientIdHeader = z.string().regex(/^\d{1,9}$/).transform(Number);
-const clientHashHeader = z.string().regex(/^[0-9a-fA-F]{64}$/);
 
 function bearerToken(header: string | undefined, missing: string): string {
   if (header === undefined) throw unauthorized(missing);
@@ -35,7 +34,7 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   let principal: Principal;
   if (agentId !== undefined) principal = await authenticateAgent(c, agentId, authorization);
   else if (authorization !== undefined) principal = await authenticateUser(c, authorization);
-  else if (clientId !== undefined) principal = await authenticateClient(c, clientId, c.req.header('stacker-hash'));
+  else if (clientId !== undefined) principal = await authenticateClient(c, clientId);
   else principal = { kind: 'anonymous', subject: 'anonym' };
 
   c.set('principal', principal);
@@ -154,22 +153,19 @@ async function authenticateUser(c: Ctx, authorization: string): Promise<Principa
   return { kind: 'user', subject: user.role, user };
 }
 
-async function authenticateClient(c: Ctx, rawId: string, rawHash: string | undefined): Promise<Principal> {
-  const id = clientIdHeader.safeParse(rawId);
-  if (!id.success) throw unauthorized('stacker-id must be a client id (a positive integer)');
-  if (rawHash === undefined) throw unauthorized('stacker-hash header is required with stacker-id');
-  const hash = clientHashHeader.safeParse(rawHash);
-  if (!hash.success) throw unauthorized('stacker-hash must be a hex HMAC-SHA256 (64 characters)');
-
+async function authenticateClient(c: Ctx, rawId: string): Promise<Principal> {
+  const parsed = parseClientHeaders(
+    { id: rawId, hash: c.req.header('stacker-hash'), timestamp: c.req.header('stacker-timestamp'), nonce: c.req.header('stacker-nonce') },
+    c.var.config.HMAC_BODY_ONLY === 'on',
+  );
   // The row as this isolate read it at most CLIENT_ROW_TTL_MS ago (services/api-clients.ts).
-  const row = await clientCredentials(c.var.database.db, id.data);
+  const row = await clientCredentials(c.var.database.db, parsed.clientId);
   if (!row) throw unauthorized('Invalid API client credentials');
   if (row.secret === null) throw unauthorized('API client is disabled');
 
   const signingKey = await clientSigningKey(requireSetting(c.var.config, 'SECURITY_KEY'), row.secret);
-  const body = await c.req.arrayBuffer();
-  const expected = await hmacSha256HexWithKey(signingKey, body);
-  if (!constantTimeEqual(expected, hash.data.toLowerCase())) throw unauthorized('Invalid API client credentials');
+  const url = new URL(c.req.url);
+  await verifyClientSignature(c.var.database.db, signingKey, parsed, { method: c.req.method, pathWithQuery: url.pathname + url.search, body: await c.req.arrayBuffer() });
   return { kind: 'client', subject: 'client', clientId: row.id, userId: row.userId };
 }
 

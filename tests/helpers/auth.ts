@@ -84,7 +84,32 @@ export async function createApiClientFor(userId = uniqueId('cli')): Promise<Test
   return { id: body.item.id, secret: body.item.secret, userId };
 }
 
-export async function hmacHeaders(apiClient: { id: number; secret: string }, body = ''): Promise<Record<string, string>> {
+/**
+ * The headers of a request signed as docs/api-clients.md says: stacker-hash = hex HMAC-SHA256(secret,
+ * METHOD \n path-with-query \n timestamp \n nonce \n hex SHA-256 of the body). Computed here, apart
+ * from the service's own code. A fresh nonce and the current time unless given.
+ */
+export async function hmacHeaders(
+  apiClient: { id: number; secret: string },
+  method: string,
+  path: string,
+  body: string | Uint8Array = '',
+  options: { timestamp?: number; nonce?: string } = {},
+): Promise<Record<string, string>> {
+  const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body;
+  const timestamp = String(options.timestamp ?? Math.floor(Date.now() / 1000));
+  const nonce = options.nonce ?? crypto.randomUUID().replace(/-/g, '');
+  const message = `${method.toUpperCase()}\n${path}\n${timestamp}\n${nonce}\n${await sha256Hex(bytes)}`;
+  return {
+    'stacker-id': String(apiClient.id),
+    'stacker-timestamp': timestamp,
+    'stacker-nonce': nonce,
+    'stacker-hash': await hmacSha256Hex(apiClient.secret, new TextEncoder().encode(message)),
+  };
+}
+
+/** The old scheme (HMAC_BODY_ONLY=on only): stacker-hash over the body alone. */
+export async function bodyOnlyHmacHeaders(apiClient: { id: number; secret: string }, body = ''): Promise<Record<string, string>> {
   return { 'stacker-id': String(apiClient.id), 'stacker-hash': await hmacSha256Hex(apiClient.secret, new TextEncoder().encode(body)) };
 }
 

@@ -33,8 +33,8 @@ describe('rate limits: 429 with Retry-After, per caller', () => {
 
   it('per API client, separately from its owner', async () => {
     const apiClient = await createApiClientFor();
-    for (let i = 0; i < 2; i++) expect((await apiWith(limits(2), '/whoami', { headers: await hmacHeaders(apiClient) })).status).toBe(200);
-    const body = await expectRateLimited(await apiWith(limits(2), '/whoami', { headers: await hmacHeaders(apiClient) }));
+    for (let i = 0; i < 2; i++) expect((await apiWith(limits(2), '/whoami', { headers: await hmacHeaders(apiClient, 'GET', '/whoami') })).status).toBe(200);
+    const body = await expectRateLimited(await apiWith(limits(2), '/whoami', { headers: await hmacHeaders(apiClient, 'GET', '/whoami') }));
     expect(body.message).toContain('this API client');
     expect((await apiWith(limits(2), '/whoami', { headers: bearerFor('group_user', apiClient.userId) })).status).toBe(200);
   });

@@ -132,12 +132,12 @@ beforeAll(async () => {
   agent = await createAgent();
 });
 
-async function credentials(subject: Subject): Promise<Record<string, string>> {
+async function credentials(subject: Subject, method = 'GET', url = '/'): Promise<Record<string, string>> {
   switch (subject) {
     case 'anonym':
       return {};
     case 'client':
-      return hmacHeaders(apiClient, '');
+      return hmacHeaders(apiClient, method, url);
     case 'agent':
       return agentHeaders(agent);
     default:
@@ -160,7 +160,7 @@ describe('access matrix', () => {
       const expected: Record<string, string> = {};
       for (const subject of SUBJECTS) {
         const url = concrete.replace('HASH', subject === 'agent' ? agent.deploymentHash : 'deployment_unknown');
-        const response = await apiOf(app, url, { method, headers: await credentials(subject) });
+        const response = await apiOf(app, url, { method, headers: await credentials(subject, method, url) });
         // Refused by authorization (not by the handler's own checks, e.g. a webhook's signature).
         const message = response.status === 401 || response.status === 403 ? ((await response.clone().json()) as { message: string }).message : '';
         const denied = (response.status === 401 && message === 'Authentication required') || (response.status === 403 && message.startsWith('Not allowed'));
@@ -182,7 +182,7 @@ describe('access matrix', () => {
 
   it('an unknown route is 404 for every subject', async () => {
     for (const subject of SUBJECTS) {
-      const response = await apiOf(app, '/no/such/thing', { headers: await credentials(subject) });
+      const response = await apiOf(app, '/no/such/thing', { headers: await credentials(subject, 'GET', '/no/such/thing') });
       expect(response.status, subject).toBe(404);
     }
   });

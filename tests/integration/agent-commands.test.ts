@@ -165,7 +165,7 @@ describe('commands through the agent, as the real agent speaks', () => {
     expect((await api(`/api/v1/commands/${agent.deploymentHash}/${created.body.item.command_id}/cancel`, { method: 'POST', headers: stranger })).status).toBe(404);
     expect((await api(`/api/v1/commands/${agent.deploymentHash}`, { headers: bearerFor('group_admin', uniqueId('adm')) })).status).toBe(200);
     const apiClient = await createApiClientFor(agent.ownerId);
-    const viaClient = await api(`/api/v1/commands/${agent.deploymentHash}`, { headers: await hmacHeaders(apiClient) });
+    const viaClient = await api(`/api/v1/commands/${agent.deploymentHash}`, { headers: await hmacHeaders(apiClient, 'GET', `/api/v1/commands/${agent.deploymentHash}`) });
     expect(((await viaClient.json()) as { list: unknown[] }).list).toHaveLength(1);
   });
 

@@ -71,7 +71,7 @@ describe('POST /api/v1/agent/register', () => {
 
     const text = JSON.stringify(registration(deployment.deploymentHash));
     const apiClient = await createApiClientFor(deployment.ownerId);
-    const byClient = await api('/api/v1/agent/register', { method: 'POST', headers: { ...(await hmacHeaders(apiClient, text)), 'content-type': 'application/json' }, body: text });
+    const byClient = await api('/api/v1/agent/register', { method: 'POST', headers: { ...(await hmacHeaders(apiClient, 'POST', '/api/v1/agent/register', text)), 'content-type': 'application/json' }, body: text });
     expect(byClient.status).toBe(201);
     expect((await api('/api/v1/agent/register', jsonRequest('POST', registration(deployment.deploymentHash), bearerFor('group_admin', uniqueId('adm'))))).status).toBe(201);
     const stranger = await api('/api/v1/agent/register', jsonRequest('POST', registration(deployment.deploymentHash), bearerFor('group_user', uniqueId('str'))));

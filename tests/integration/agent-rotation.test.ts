@@ -239,7 +239,7 @@ describe('POST /admin/agent/{deployment_hash}/rotate-token', () => {
     const callers: Array<[string, Record<string, string>, number]> = [
       ['group_user', bearerFor('group_user', uniqueId('u')), 403],
       ['user', bearerFor('user', uniqueId('u')), 403],
-      ['client', await hmacHeaders(apiClient, ''), 403],
+      ['client', await hmacHeaders(apiClient, 'POST', `/admin/agent/${agent.deploymentHash}/rotate-token`), 403],
       ['agent', agentHeaders(agent), 403],
       ['anonymous', {}, 401],
     ];

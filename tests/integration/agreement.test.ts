@@ -200,7 +200,7 @@ describe('GET /agreement/{id} and GET /admin/agreement/{id}', () => {
     const reads: Array<[string, Record<string, string>]> = [
       [`/agreement/${created.id}`, userHeaders(uniqueId('u'))],
       [`/agreement/${created.id}`, bearerFor('user', uniqueId('u'))],
-      [`/agreement/${created.id}`, await hmacHeaders(apiClient, '')],
+      [`/agreement/${created.id}`, await hmacHeaders(apiClient, 'GET', `/agreement/${created.id}`)],
       [`/agreement/${created.id}`, admin()],
       [`/admin/agreement/${created.id}`, admin()],
     ];
@@ -328,7 +328,7 @@ describe('POST /agreement and GET /agreement/accepted/{id}', () => {
     expect((await api(`/agreement/accepted/${created.id}`)).status).toBe(401);
     const apiClient = await createApiClientFor();
     const payload = JSON.stringify({ agrt_id: created.id });
-    const signed = await api('/agreement', { method: 'POST', body: payload, headers: { 'content-type': 'application/json', ...(await hmacHeaders(apiClient, payload)) } });
+    const signed = await api('/agreement', { method: 'POST', body: payload, headers: { 'content-type': 'application/json', ...(await hmacHeaders(apiClient, 'POST', '/agreement', payload)) } });
     expect(signed.status).toBe(403);
     expect(await acceptances(apiClient.userId)).toEqual([]);
   });

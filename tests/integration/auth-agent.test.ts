@@ -80,7 +80,7 @@ describe('GET /whoami', () => {
     const user = await (await api('/whoami', { headers: bearerFor('user', 'who1') })).json();
     expect(user).toEqual({ message: 'OK', item: { kind: 'user', subject: 'user', user_id: 'who1' } });
     const apiClient = await createApiClientFor('who2');
-    const viaClient = await (await api('/whoami', { headers: await hmacHeaders(apiClient) })).json();
+    const viaClient = await (await api('/whoami', { headers: await hmacHeaders(apiClient, 'GET', '/whoami') })).json();
     expect(viaClient).toEqual({ message: 'OK', item: { kind: 'client', subject: 'client', user_id: 'who2', client_id: apiClient.id } });
     const viaAgent = await (await api('/whoami', { headers: agentHeaders(agent) })).json();
     expect(viaAgent).toEqual({ message: 'OK', item: { kind: 'agent', subject: 'agent', agent_id: agent.agentId, deployment_hash: agent.deploymentHash } });

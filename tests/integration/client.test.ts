@@ -17,7 +17,7 @@ async function item(response: Response): Promise<ClientItem> {
 }
 
 const signedProbe = async (client: { id: number; secret: string }) =>
-  (await api('/test/deploy', { method: 'POST', headers: await hmacHeaders(client, '') })).status;
+  (await api('/test/deploy', { method: 'POST', headers: await hmacHeaders(client, 'POST', '/test/deploy') })).status;
 
 describe('POST /client', () => {
   it('creates a client for the caller and shows its secret once', async () => {

@@ -112,7 +112,7 @@ describe('GET /cloud and /cloud/{id}', () => {
     expect((await api(`/cloud/${created.id}`, { headers: bearerFor('group_user', uniqueId('x')) })).status).toBe(404);
     expect((await api(`/cloud/${created.id}`, { headers: bearerFor('group_admin', uniqueId('adm')) })).status).toBe(200);
     const apiClient = await createApiClientFor(userId);
-    const viaClient = await api(`/cloud/${created.id}`, { headers: await hmacHeaders(apiClient) });
+    const viaClient = await api(`/cloud/${created.id}`, { headers: await hmacHeaders(apiClient, 'GET', `/cloud/${created.id}`) });
     expect(viaClient.status).toBe(200);
     expect(((await viaClient.json()) as { item: CloudItem }).item.cloud_token).toBe('clou****');
   });

@@ -114,7 +114,7 @@ describe('admin pages: who may see them', () => {
     expect((await postForm(`/admin/clients/${victim.id}/disable`, headers)).status).toBe(403);
     const [stored] = await withDatabase((db) => listAllApiClients(db, victim.userId));
     expect(stored).toMatchObject({ id: victim.id, enabled: true });
-    expect((await api('/test/deploy', { method: 'POST', headers: await hmacHeaders(victim, '') })).status).toBe(200);
+    expect((await api('/test/deploy', { method: 'POST', headers: await hmacHeaders(victim, 'POST', '/test/deploy') })).status).toBe(200);
   });
 
   it('an admin sees the overview linking to the three sections and the Admin link in the menu', async () => {
@@ -299,7 +299,7 @@ describe('admin: all API clients', () => {
     const disabled = await postForm(`/admin/clients/${victim.id}/disable`, headers);
     expect(disabled.status).toBe(303);
     expect(disabled.headers.get('location')).toBe('/admin/clients');
-    expect((await api('/test/deploy', { method: 'POST', headers: await hmacHeaders(victim, '') })).status).toBe(401);
+    expect((await api('/test/deploy', { method: 'POST', headers: await hmacHeaders(victim, 'POST', '/test/deploy') })).status).toBe(401);
     const filtered = await (await api(`/admin/clients?owner=${owner}`, { headers })).text();
     expect(filtered).toMatch(new RegExp(`<tr id="client-${victim.id}"><td>${victim.id}</td><td>${owner}</td><td>disabled</td>`));
     expect(filtered).toContain(`action="/admin/clients/${victim.id}/enable"`);

@@ -48,7 +48,7 @@ async function createOnPage(headers: Record<string, string>): Promise<{ response
 }
 
 /** What a request signed with this secret gets from the API. */
-const signedStatus = async (client: ShownClient) => (await api('/test/deploy', { method: 'POST', headers: await hmacHeaders(client, '') })).status;
+const signedStatus = async (client: ShownClient) => (await api('/test/deploy', { method: 'POST', headers: await hmacHeaders(client, 'POST', '/test/deploy') })).status;
 
 /**
  * A form field as the page draws it: its label, its control and its message, from the label to the
@@ -137,7 +137,7 @@ describe('dashboard: API clients', () => {
     expect(response.headers.get('cache-control')).toBe('no-store');
     expect(response.headers.get('location')).toBeNull();
     // The real secret: the API takes requests signed with it, for this user.
-    const signed = await api('/test/deploy', { method: 'POST', headers: await hmacHeaders(client, '') });
+    const signed = await api('/test/deploy', { method: 'POST', headers: await hmacHeaders(client, 'POST', '/test/deploy') });
     expect(signed.status).toBe(200);
     expect(await signed.json()).toEqual({ message: 'success', item: { client_id: client.id, user_id: userId } });
     expect(await signedStatus({ id: client.id, secret: `${client.secret.slice(0, -1)}${client.secret.endsWith('A') ? 'B' : 'A'}` })).toBe(401);

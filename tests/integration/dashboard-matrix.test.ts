@@ -458,7 +458,7 @@ async function snapshot(fx: Fixture) {
     signedIn: (await sessionUser(db, fx.token))?.id,
   }));
   // The secrets still sign: nothing renewed or disabled them.
-  const signs = async (client: TestClient) => (await api('/test/deploy', { method: 'POST', headers: await hmacHeaders(client, '') })).status;
+  const signs = async (client: TestClient) => (await api('/test/deploy', { method: 'POST', headers: await hmacHeaders(client, 'POST', '/test/deploy') })).status;
   return { ...rows, clientSigns: await signs(fx.client), victimSigns: await signs(fx.victim) };
 }
 

@@ -155,11 +155,11 @@ const QUERY: Record<string, string> = {
 };
 
 /** Who may call an operation, read from its `security`; admins for /admin routes. */
-async function credentials(served: Served, body: string): Promise<Record<string, string>> {
+async function credentials(served: Served, body: string, url: string): Promise<Record<string, string>> {
   const schemes = (served.operation.security ?? [{}]).map((requirement) => Object.keys(requirement).sort().join('+'));
   if (schemes.includes('')) return {};
   if (schemes.includes('bearer')) return bearerFor(served.path.startsWith('/admin/') ? 'group_admin' : 'group_user', uniqueId('down'));
-  if (schemes.includes('hmacClient+hmacSignature')) return hmacHeaders(apiClient, body);
+  if (schemes.includes('hmacClient+hmacSignature')) return hmacHeaders(apiClient, served.method, url, body);
   if (schemes.includes('agentId+bearer')) return agentHeaders(agent);
   if (schemes.includes('installSignature')) {
     return { 'x-install-signature': `sha256=${await hmacSha256Hex(env.INSTALL_WEBHOOK_SECRET as string, new TextEncoder().encode(body))}` };
@@ -176,7 +176,7 @@ async function requestFor(served: Served): Promise<{ url: string; init: RequestI
   const content = served.operation.requestBody?.content['application/json'];
   const value = content ? (bodyOverride(served.method, served.path) ?? exampleOf(content.schema)) : undefined;
   const body = value === undefined ? '' : JSON.stringify(value);
-  const headers = await credentials(served, body);
+  const headers = await credentials(served, body, url);
   if (value === undefined) return { url, init: { method: served.method, headers } };
   return { url, init: { method: served.method, body, headers: { ...headers, 'content-type': 'application/json' } } };
 }

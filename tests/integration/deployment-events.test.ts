@@ -148,11 +148,11 @@ describe('the deployment event log', () => {
     expect((await api(eventsPath(otherProject, id), { headers: bearerFor('group_user', project.userId) })).status).toBe(404);
 
     const ownClient = await createApiClientFor(project.userId);
-    const mine = await api(path, { headers: await hmacHeaders(ownClient) });
+    const mine = await api(path, { headers: await hmacHeaders(ownClient, 'GET', path) });
     expect(mine.status).toBe(200);
     expect(((await mine.json()) as EventsAnswer).list[0]!.kind).toBe('created');
     const strangerClient = await createApiClientFor(uniqueId('cli'));
-    expect((await api(path, { headers: await hmacHeaders(strangerClient) })).status).toBe(404);
+    expect((await api(path, { headers: await hmacHeaders(strangerClient, 'GET', path) })).status).toBe(404);
   });
 
   it('refuses a bad cursor, limit or wait with the field named', async () => {

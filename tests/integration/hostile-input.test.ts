@@ -73,7 +73,7 @@ describe('hostile input to every operation of /openapi.json', () => {
   it('authenticates each subject with the credentials the hostile cases use', async () => {
     const kinds: Record<Exclude<Subject, 'webhook'>, string> = { anonymous: 'anonymous', user: 'user', admin: 'user', client: 'client', agent: 'agent', 'agent-signed': 'agent' };
     for (const [subject, kind] of Object.entries(kinds)) {
-      const headers = await requests.credentialsOf(subject as Subject)(new Uint8Array());
+      const headers = await requests.credentialsOf(subject as Subject)(new Uint8Array(), { method: 'GET', url: '/whoami' });
       const response = await apiWith(isolated(), '/whoami', { headers });
       expect(response.status, subject).toBe(200);
       expect(((await response.json()) as { item: { kind: string } }).item.kind, subject).toBe(kind);
@@ -81,7 +81,7 @@ describe('hostile input to every operation of /openapi.json', () => {
     }
     // A correctly signed progress message for no deployment: past the signature check, refused as unknown.
     const body = new TextEncoder().encode(JSON.stringify({ deploy_id: 2_147_483_647, status: 'in_progress' }));
-    const headers = [['content-type', 'application/json'], ...(await requests.credentialsOf('webhook')(body))] as Array<[string, string]>;
+    const headers = [['content-type', 'application/json'], ...(await requests.credentialsOf('webhook')(body, { method: 'POST', url: '/webhooks/install' }))] as Array<[string, string]>;
     const response = await apiWith(isolated(), '/webhooks/install', { method: 'POST', headers, body });
     expect(response.status).toBe(404);
     // Unsigned, the same message stops at the signature check.

@@ -48,7 +48,9 @@ describe('every fixture project round-trips: create, read, compose', () => {
 
       const compose = await api(`/project/${created.id}/compose`, { headers: bearerFor('group_user', userId) });
       expect(compose.status).toBe(200);
-      expect(await compose.json()).toEqual({ message: 'OK', id: created.id, item: fixture.compose });
+      // A secret-looking variable's value is kept apart (issue 28): the compose names it, never shows it.
+      const expected = fixture.compose.replace("'PGPASSWORD ': password", "'PGPASSWORD ': ${POSTGREST_PGPASSWORD_}");
+      expect(await compose.json()).toEqual({ message: 'OK', id: created.id, item: expected });
     });
   }
 });
@@ -181,8 +183,8 @@ describe('ownership', () => {
     expect(ofUser.map((p) => p.id)).toEqual([created.id]);
 
     const apiClient = await createApiClientFor(ownerId);
-    expect((await api(`/project/${created.id}`, { headers: await hmacHeaders(apiClient) })).status).toBe(200);
-    expect((await api(`/project/${created.id}`, { method: 'DELETE', headers: await hmacHeaders(apiClient) })).status).toBe(403);
+    expect((await api(`/project/${created.id}`, { headers: await hmacHeaders(apiClient, 'GET', `/project/${created.id}`) })).status).toBe(200);
+    expect((await api(`/project/${created.id}`, { method: 'DELETE', headers: await hmacHeaders(apiClient, 'DELETE', `/project/${created.id}`) })).status).toBe(403);
   });
 });
 

@@ -283,7 +283,7 @@ describe('GET /rating and GET /rating/{id}: each role its own view', () => {
 
     const anonymous = (await body<{ item: RatingItem }>(await api(`/rating/${created.id}`))).item;
     expect(Object.keys(anonymous).sort()).toEqual(PUBLIC_KEYS);
-    const client = (await body<{ item: RatingItem }>(await api(`/rating/${created.id}`, { headers: await hmacHeaders(apiClient, '') }))).item;
+    const client = (await body<{ item: RatingItem }>(await api(`/rating/${created.id}`, { headers: await hmacHeaders(apiClient, 'GET', `/rating/${created.id}`) }))).item;
     expect(client).toEqual(anonymous);
 
     for (const headers of [bearerFor('group_user', userId), bearerFor('group_user', user()), admin()]) {

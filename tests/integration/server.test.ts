@@ -100,8 +100,8 @@ describe('servers', () => {
     const userId = uniqueId('del');
     const seeded = await seedServer(userId);
     const apiClient = await createApiClientFor(userId);
-    expect((await api(`/server/${seeded.id}`, { headers: await hmacHeaders(apiClient) })).status).toBe(200);
-    expect((await api(`/server/${seeded.id}`, { method: 'DELETE', headers: await hmacHeaders(apiClient) })).status).toBe(403);
+    expect((await api(`/server/${seeded.id}`, { headers: await hmacHeaders(apiClient, 'GET', `/server/${seeded.id}`) })).status).toBe(200);
+    expect((await api(`/server/${seeded.id}`, { method: 'DELETE', headers: await hmacHeaders(apiClient, 'DELETE', `/server/${seeded.id}`) })).status).toBe(403);
     const response = await api(`/server/${seeded.id}`, { method: 'DELETE', headers: bearerFor('group_user', userId) });
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ message: 'Item deleted' });

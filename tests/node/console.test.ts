@@ -1,10 +1,13 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateDatabase } from '../../db/migrate.ts';
 import { parseConfig } from '../../functions/config.ts';
-import { decryptSecret } from '../../functions/services/crypto.ts';
+import { clientRequestSignature } from '../../functions/services/client-signature.ts';
+import { decryptSecret, hmacKey } from '../../functions/services/crypto.ts';
 import { createScratchDatabase, withClient } from './helpers.ts';
 
 const run = promisify(execFile);
@@ -20,8 +23,12 @@ afterAll(async () => {
 });
 
 function console_(...args: string[]) {
+  return consoleWith({}, ...args);
+}
+
+function consoleWith(env: Record<string, string>, ...args: string[]) {
   return run(process.execPath, ['cli/console.ts', ...args], {
-    env: { ...process.env, DATABASE_URL: scratch.url, SECURITY_KEY: securityKey, MAX_CLIENTS_NUMBER: '1' },
+    env: { ...process.env, DATABASE_URL: scratch.url, SECURITY_KEY: securityKey, MAX_CLIENTS_NUMBER: '1', ...env },
   });
 }
 
@@ -37,6 +44,38 @@ describe('npm run console', { timeout: 60_000 }, () => {
     const stored = await withClient(scratch.url, async (client) => (await client.query('select user_id, secret from client where id = $1', [id])).rows[0]);
     expect(stored.user_id).toBe('hy181TZa4DaabUZWklsrxw');
     expect(await decryptSecret(parseConfig({ SECURITY_KEY: securityKey }).SECURITY_KEY!, stored.secret)).toBe(secret);
+  });
+
+  it('appclient new prints a curl example that signs a request as docs/api-clients.md says', async () => {
+    const seen: Array<{ method?: string; url?: string; headers: Record<string, string | string[] | undefined> }> = [];
+    const server = createServer((request, response) => {
+      seen.push({ method: request.method, url: request.url, headers: request.headers });
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const { stdout } = await consoleWith({ PUBLIC_URL: origin }, 'appclient', 'new', '--user-id', 'curl-user');
+      const id = /Created API client (\d+) for user curl-user/.exec(stdout)?.[1];
+      const secret = /Secret \(shown once, keep it safe\): (\S+)/.exec(stdout)?.[1];
+      expect(stdout.split(secret!).length - 1).toBe(1); // the example names the variable, not the secret
+      const example = /from a shell:\n((?: {2}.*\n)+)/.exec(stdout)?.[1]?.replace(/^ {2}/gm, '');
+      expect(example, stdout).toBeDefined();
+      const before = Math.floor(Date.now() / 1000);
+      await run('bash', ['-euo', 'pipefail', '-c', example!], { env: { PATH: process.env.PATH!, STACKER_CLIENT_SECRET: secret! } });
+      expect(seen).toHaveLength(1);
+      const { method, url, headers } = seen[0]!;
+      expect([method, url, headers['stacker-id']]).toEqual(['GET', '/whoami', id]);
+      const timestamp = String(headers['stacker-timestamp']);
+      expect(Number(timestamp)).toBeGreaterThanOrEqual(before);
+      expect(Number(timestamp)).toBeLessThanOrEqual(Math.floor(Date.now() / 1000));
+      const nonce = String(headers['stacker-nonce']);
+      expect(nonce).toMatch(/^[A-Za-z0-9_-]{1,64}$/);
+      const expected = await clientRequestSignature(await hmacKey(secret!), { method: 'GET', pathWithQuery: '/whoami', timestamp, nonce, body: new Uint8Array() });
+      expect(headers['stacker-hash']).toBe(expected);
+    } finally {
+      server.close();
+    }
   });
 
   it('appclient new fails with one clear line and a non-zero exit past the limit', async () => {

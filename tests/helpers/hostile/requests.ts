@@ -7,7 +7,7 @@ import { hmacSha256Hex } from '../../../functions/services/crypto.ts';
 import { signLikeQStash } from '../../../functions/services/queue.ts';
 import { MAX_BODY_BYTES } from '../../../functions/app.ts';
 import { apiWith, BASE_URL } from '../api.ts';
-import { bearerFor, signJwt } from '../auth.ts';
+import { bearerFor, hmacHeaders, signJwt } from '../auth.ts';
 import { isDashboardPath } from '../../../functions/dashboard/index.tsx';
 import { brokenBodies, exampleOf, wrongContentTypes, type Hints } from './bodies.ts';
 import { encodeJson, type OpenApiDocument, type Operation, type Parameter, type Schema, type Value } from './schema.ts';
@@ -19,6 +19,18 @@ export type Category = (typeof CATEGORIES)[number];
 export type Subject = 'anonymous' | 'user' | 'admin' | 'client' | 'agent' | 'agent-signed' | 'webhook';
 
 type HeaderList = Array<[string, string]>;
+/** The request credentials are made for: API clients sign its method and path with query. */
+export interface SentRequest {
+  method: string;
+  url: string;
+}
+type Credentials = (body: Uint8Array, request: SentRequest) => Promise<HeaderList>;
+
+/** The path and query a client signs: the URL as fetch sends it (normalised as the server reads it). */
+const signedPath = (url: string) => {
+  const parsed = new URL(url, BASE_URL);
+  return parsed.pathname + parsed.search;
+};
 
 export interface Plan {
   category: Category;
@@ -30,7 +42,7 @@ export interface Plan {
   url: string;
   headers: HeaderList;
   body?: Uint8Array;
-  credentials: (body: Uint8Array) => Promise<HeaderList>;
+  credentials: Credentials;
   /** The statuses the server may answer. */
   expected: number[];
   /** Refused before credentials are looked at (an unknown path, a body over the size limit). */
@@ -136,9 +148,9 @@ export class HostileRequests {
 
   // ---- credentials ------------------------------------------------------------------------------
 
-  credentialsOf(subject: Subject): (body: Uint8Array) => Promise<HeaderList> {
+  credentialsOf(subject: Subject): Credentials {
     const s = this.seeded;
-    return async (body) => {
+    return async (body, request) => {
       switch (subject) {
         case 'anonymous':
           return [];
@@ -147,10 +159,8 @@ export class HostileRequests {
         case 'admin':
           return Object.entries(bearerFor('group_admin', s.adminId));
         case 'client':
-          return [
-            ['stacker-id', String(s.client.id)],
-            ['stacker-hash', await hmacSha256Hex(s.client.secret, body)],
-          ];
+          // The nonce's prefix: a correctly signed request records it (seed.ts EXPECTED_CHANGES).
+          return Object.entries(await hmacHeaders(s.client, request.method, signedPath(request.url), body, { nonce: `hostilesigned${crypto.randomUUID().replace(/-/g, '')}` }));
         case 'agent':
           return [
             ['x-agent-id', s.agent.agentId],
@@ -171,7 +181,7 @@ export class HostileRequests {
   }
 
   /** Credentials that must not authenticate anyone: malformed, duplicated, forged, stale. */
-  hostileCredentials(op: Operation): Array<{ name: string; headers: (body: Uint8Array) => Promise<HeaderList> }> {
+  hostileCredentials(op: Operation): Array<{ name: string; headers: Credentials }> {
     const s = this.seeded;
     const agentToken = `Bearer ${s.agent.token}`;
     const now = Math.floor(Date.now() / 1000);
@@ -191,14 +201,24 @@ export class HostileRequests {
         return Object.entries(headers);
       },
     });
-    const client = (name: string, id: string, hash: (body: Uint8Array) => Promise<string | undefined>) => ({
+    // Signed as docs/api-clients.md says (stacker-timestamp, stacker-nonce); `hash` gives stacker-hash
+    // from a signer that signs this request (fresh nonce) with a secret, and `change` edits the headers.
+    type Signer = (secret: string, body?: Uint8Array) => Promise<string>;
+    const client = (name: string, id: string, hash: (sign: Signer) => Promise<string | undefined>, change?: (headers: Record<string, string>) => void) => ({
       name,
-      headers: async (body: Uint8Array) => {
-        const value = await hash(body);
-        return value === undefined ? ([['stacker-id', id]] as HeaderList) : ([['stacker-id', id], ['stacker-hash', value]] as HeaderList);
+      headers: async (body: Uint8Array, request: SentRequest) => {
+        // Not the "hostilesigned" prefix: a refused request must never record its nonce.
+        const options = { timestamp: now, nonce: `hostilerefused${crypto.randomUUID().replace(/-/g, '')}` };
+        const sign: Signer = async (secret, signedBody = body) =>
+          (await hmacHeaders({ id: 0, secret }, request.method, signedPath(request.url), signedBody, options))['stacker-hash']!;
+        const headers: Record<string, string> = { 'stacker-id': id, 'stacker-timestamp': String(options.timestamp), 'stacker-nonce': options.nonce };
+        const value = await hash(sign);
+        if (value !== undefined) headers['stacker-hash'] = value;
+        change?.(headers);
+        return Object.entries(headers);
       },
     });
-    const validHash = (secret: string) => (body: Uint8Array) => hmacSha256Hex(secret, body);
+    const validHash = (secret: string) => (sign: Signer) => sign(secret);
     const jwt = (name: string, claims: Record<string, unknown>, options: Parameters<typeof signJwt>[1]) => ({
       name,
       headers: async () => [['authorization', `Bearer ${await signJwt(claims, options)}`]] as HeaderList,
@@ -260,17 +280,25 @@ export class HostileRequests {
       client('stacker-id 0', '0', validHash(s.client.secret)),
       client('stacker-id twice, joined', `${s.client.id}, ${s.client.id}`, validHash(s.client.secret)),
       client('stacker-hash missing', String(s.client.id), async () => undefined),
-      client('stacker-hash 63 characters', String(s.client.id), async (body) => (await hmacSha256Hex(s.client.secret, body)).slice(1)),
-      client('stacker-hash 65 characters', String(s.client.id), async (body) => `${await hmacSha256Hex(s.client.secret, body)}0`),
+      client('stacker-hash 63 characters', String(s.client.id), async (sign) => (await sign(s.client.secret)).slice(1)),
+      client('stacker-hash 65 characters', String(s.client.id), async (sign) => `${await sign(s.client.secret)}0`),
       client('stacker-hash not hex', String(s.client.id), async () => 'g'.repeat(64)),
       client('stacker-hash with the wrong secret', String(s.client.id), validHash('not-the-secret')),
-      client('stacker-hash of another body', String(s.client.id), async () => hmacSha256Hex(s.client.secret, encoder.encode('other'))),
+      client('stacker-hash of another body', String(s.client.id), (sign) => sign(s.client.secret, encoder.encode('other'))),
       client('disabled client, signed correctly', String(s.disabledClient.id), validHash(s.disabledClient.secret)),
+      client('stale stacker-timestamp', String(s.client.id), async () => 'a'.repeat(64), (h) => void (h['stacker-timestamp'] = String(now - 3600))),
+      client('stacker-timestamp missing', String(s.client.id), validHash(s.client.secret), (h) => void delete h['stacker-timestamp']),
+      client('stacker-nonce missing', String(s.client.id), validHash(s.client.secret), (h) => void delete h['stacker-nonce']),
+      client('stacker-nonce of 65 characters', String(s.client.id), validHash(s.client.secret), (h) => void (h['stacker-nonce'] = 'n'.repeat(65))),
+      {
+        name: 'body-only signature (the old scheme)',
+        headers: async (body: Uint8Array) => [['stacker-id', String(s.client.id)], ['stacker-hash', await hmacSha256Hex(s.client.secret, body)]] as HeaderList,
+      },
       {
         name: 'stacker-hash twice',
-        headers: async (body: Uint8Array) => {
-          const hash = await hmacSha256Hex(s.client.secret, body);
-          return [['stacker-id', String(s.client.id)], ['stacker-hash', hash], ['stacker-hash', hash]] as HeaderList;
+        headers: async (body: Uint8Array, request: SentRequest) => {
+          const signed = await hmacHeaders(s.client, request.method, signedPath(request.url), body, { nonce: `hostilerefused${crypto.randomUUID().replace(/-/g, '')}` });
+          return [...Object.entries(signed), ['stacker-hash', signed['stacker-hash']!]] as HeaderList;
         },
       },
     ];
@@ -557,6 +585,6 @@ function describedPlan(plan: Plan): Plan {
 export async function send(plan: Plan): Promise<Response> {
   const body = plan.body ?? new Uint8Array();
   const headers = new Headers();
-  for (const [name, value] of [...plan.headers, ...(await plan.credentials(body))]) headers.append(name, value);
+  for (const [name, value] of [...plan.headers, ...(await plan.credentials(body, { method: plan.op.method, url: plan.url }))]) headers.append(name, value);
   return apiWith(isolated(), plan.url, { method: plan.op.method, headers, body: plan.op.method === 'GET' ? undefined : plan.body });
 }

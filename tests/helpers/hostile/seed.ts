@@ -111,6 +111,8 @@ export const EXPECTED_CHANGES: Record<string, string> = {
   // request (replay protection must hold whatever the route answers). The suite gives exactly those
   // requests ids starting with this prefix; ids of badly signed requests must never be recorded.
   agent_request_id: "request_id not like 'hostile-signed-%'",
+  // Likewise a correctly signed API-client request spends its nonce before the route validates it.
+  api_client_nonce: "nonce not like 'hostilesigned%'",
 };
 
 /** md5 of every row of every table of the public schema, by table name. */
