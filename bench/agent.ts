@@ -28,7 +28,7 @@
 //
 // A waiting request lets its Postgres connection go, but agents that start at once each open one
 // for their first poll, so many agents need many connections: by default the service runs on a private PostgreSQL server with
-// max_connections above the largest level (bench/lib/postgres.ts); --postgres shared uses the server
+// max_connections above the largest level (startTemporaryPostgres, scripts/embedded-database.ts); --postgres shared uses the server
 // at DATABASE_URL, whose limit (100 on these machines) is then what fails first, and which every other
 // user of that server shares meanwhile.
 import { createHash, createHmac, randomBytes } from 'node:crypto';

