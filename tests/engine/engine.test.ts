@@ -342,6 +342,43 @@ describe('the built-in engine on an own server', () => {
     expect((await server.detail()).current_revision).toBe(1);
   });
 
+  it('takes down a service the applied revision no longer has (deploy_app never stops one): remove_app for it before the health check', async () => {
+    const server = await OwnServer.deploy();
+    const agent = await server.enrollAgent();
+    await applyAndReportHealthy(server);
+    await server.eventsUntil(ended('completed'));
+
+    // Revision 2 adds a service; rolling back to revision 1 drops it again.
+    const form = structuredClone(projectForms[1]!.body) as { custom: { web: Array<Record<string, unknown>> } };
+    const postgrest = form.custom.web[0]!;
+    form.custom.web.push({ ...postgrest, _id: 'cache0000000001', name: 'Cache', code: 'cache', dockerhub_name: 'redis:7.4', ports: {}, shared_ports: [], environment: [], volumes: [], custom_preset: { volumes: [], environment: [], shared_ports: [], restart: 'always' } });
+    const updated = await api(`/project/${server.project.id}`, jsonRequest('PUT', form, server.owner));
+    expect(updated.status, await updated.clone().text()).toBe(200);
+    expect((await server.post('/redeploy')).status).toBe(202);
+    for (const service of ['postgrest', 'cache']) {
+      const apply = await server.nextCommand();
+      expect([apply.type, apply.parameters.app_code]).toEqual(['deploy_app', service]);
+      await agent.report(apply.command_id, { result: { status: 'ok' } });
+    }
+    const health = await server.nextCommand();
+    await agent.report(health.command_id, { result: healthy(server.hash, ['postgrest', 'cache']) });
+    await server.eventsUntil(ended('completed'));
+
+    expect((await server.post('/rollback', { revision: 1 })).status).toBe(202);
+    const apply = await server.nextCommand();
+    expect([apply.type, apply.parameters.app_code]).toEqual(['deploy_app', 'postgrest']);
+    await agent.report(apply.command_id, { result: { status: 'ok' } });
+    const drop = await server.nextCommand();
+    expect([drop.type, drop.parameters]).toEqual(['remove_app', expect.objectContaining({ app_code: 'cache', delete_config: false, remove_volumes: false })]);
+    await agent.report(drop.command_id, { result: { status: 'ok' } });
+    const check = await server.nextCommand();
+    expect(check.type).toBe('health');
+    await agent.report(check.command_id, { result: healthy(server.hash, ['postgrest']) });
+    const events = await server.eventsUntil(ended('completed'));
+    expect(events.map((event) => event.message)).toContain('Revision 1 applied (postgrest); cache, which it does not have, stopped and deleted');
+    expect((await commandsOf(server.hash, 'remove_app')).map((command) => command.parameters)).toEqual([expect.objectContaining({ app_code: 'cache' })]);
+  });
+
   it('removes the stack: remove_app for each service, then removed', async () => {
     const server = await OwnServer.deploy();
     const agent = await server.enrollAgent();

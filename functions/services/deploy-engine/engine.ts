@@ -17,12 +17,12 @@ import { agents, commands, deployment, deploymentOperation, deploymentRevision, 
 import { decryptSecret } from '../crypto.ts';
 import { cleanUpCloudServer, removeCloudServer, stepServer, type CloudEngineDeps } from './cloud-server.ts';
 import { appendEvents, type NewEvent } from '../deployment-events.ts';
+import { afterLease, commandByKey, ensureCommand } from './engine-commands.ts';
 import { composeProjectName, describeUnhealthy, servicesHealth } from './health.ts';
 import { addressesOf } from './revisions.ts';
 import { ENGINE_CREATOR, commandError, earliest, succeededWithWarnings, withdrawQueuedCommands } from './runs.ts';
 
 export const HEALTH_RETRY_MS = 5_000;
-const LEASE_SETTLE_MS = 30_000;
 const APPLY_TIMEOUT_SECONDS = 600;
 const HEALTH_COMMAND_TIMEOUT_SECONDS = 60;
 const REMOVE_TIMEOUT_SECONDS = 120;
@@ -152,8 +152,10 @@ async function stepApply(context: Context): Promise<StepOutcome> {
   const applied = await applyRevision(context, 'apply', revision);
   if (applied.kind === 'pending') return applied.outcome;
   if (applied.kind === 'failed') return failUpdate(context, `deploy_app of revision ${revision.revision} failed: ${applied.reason}`);
+  const dropped = await removeDropped(context, 'apply', context.deployment.currentRevision, revision);
+  if (dropped.kind === 'pending') return dropped.outcome;
   if (context.op.kind === 'deploy') context.events.push(progressEvent('agent', 'done', 'The agent is online and took the stack', 50));
-  context.events.push(progressEvent('stack', 'done', `Revision ${revision.revision} applied (${revision.services.map((service) => service.name).join(', ')})`, 60));
+  context.events.push(progressEvent('stack', 'done', `Revision ${revision.revision} applied (${namesOf(revision).join(', ')})${dropped.said}`, 60));
   return moveTo(context, 'health', 'Checking that every service runs', { attempt: 1, deadlineSeconds: context.deps.healthTimeoutSeconds });
 }
 
@@ -165,18 +167,36 @@ type ServicesOutcome = { kind: 'pending'; outcome: StepOutcome } | { kind: 'fail
  * The agent takes them in the order they were queued.
  */
 function applyRevision(context: Context, step: string, revision: DeploymentRevision): Promise<ServicesOutcome> {
-  return perService(context, step, revision, 'deploy_app', APPLY_TIMEOUT_SECONDS, async (service) => ({ ...(await deployParameters(context, revision)), app_code: service }));
+  return perService(context, step, namesOf(revision), 'deploy_app', APPLY_TIMEOUT_SECONDS, async (service) => ({ ...(await deployParameters(context, revision)), app_code: service }));
+}
+
+const namesOf = (revision: DeploymentRevision) => revision.services.map((service) => service.name);
+const removeParameters = async (service: string) => ({ app_code: service, delete_config: false, remove_volumes: false });
+
+/**
+ * The services of the revision that ran (`from`) which `to` does not have: deploy_app only starts
+ * services, so each of these gets a remove_app. A removal that fails is said, not fatal: the
+ * revision itself is applied.
+ */
+async function removeDropped(context: Context, step: string, from: number | null, to: DeploymentRevision): Promise<{ kind: 'pending'; outcome: StepOutcome } | { kind: 'done'; said: string }> {
+  if (from === null || from === to.revision) return { kind: 'done', said: '' };
+  const kept = new Set(namesOf(to));
+  const dropped = namesOf(await revisionOf(context, from)).filter((name) => !kept.has(name));
+  if (dropped.length === 0) return { kind: 'done', said: '' };
+  const removed = await perService(context, `${step}:drop`, dropped, 'remove_app', REMOVE_TIMEOUT_SECONDS, removeParameters);
+  if (removed.kind === 'pending') return removed;
+  const which = dropped.join(', ');
+  return { kind: 'done', said: removed.kind === 'failed' ? `; removing ${which}, which it does not have, failed: ${removed.reason}` : `; ${which}, which it does not have, stopped and deleted` };
 }
 
 async function perService(
   context: Context,
   step: string,
-  revision: DeploymentRevision,
+  services: string[],
   type: string,
   timeoutSeconds: number,
   parameters: (service: string) => Promise<Record<string, unknown>>,
 ): Promise<ServicesOutcome> {
-  const services = revision.services.map((service) => service.name);
   const queued: Command[] = [];
   for (const service of services) {
     queued.push(await ensureCommand(context, `${step}:${service}`, type, () => parameters(service), timeoutSeconds));
@@ -227,7 +247,10 @@ async function stepRollback(context: Context): Promise<StepOutcome> {
   if (applied.kind === 'pending') return applied.outcome;
   const failure = context.op.failure ?? 'The update failed';
   if (applied.kind === 'failed') return end(context, 'failed', `${failure}. The rollback to revision ${good.revision} failed too: ${applied.reason}`);
-  return end(context, 'failed', `${failure}. Rolled back to revision ${good.revision}, which is running again.`);
+  // What the broken revision added goes too.
+  const dropped = await removeDropped(context, `rollback-r${good.revision}`, context.op.revision, good);
+  if (dropped.kind === 'pending') return dropped.outcome;
+  return end(context, 'failed', `${failure}. Rolled back to revision ${good.revision}, which is running again${dropped.said}.`);
 }
 
 async function stepRemove(context: Context): Promise<StepOutcome> {
@@ -237,11 +260,7 @@ async function stepRemove(context: Context): Promise<StepOutcome> {
   const revision = await revisionOf(context, revisionNumber);
   // delete_config would delete the compose file the services share (and v0.2.1 then reports a Vault
   // error, which reads as a failure): the containers go, the file stays.
-  const removed = await perService(context, 'remove', revision, 'remove_app', REMOVE_TIMEOUT_SECONDS, async (service) => ({
-    app_code: service,
-    delete_config: false,
-    remove_volumes: false,
-  }));
+  const removed = await perService(context, 'remove', namesOf(revision), 'remove_app', REMOVE_TIMEOUT_SECONDS, removeParameters);
   if (removed.kind === 'pending') return removed.outcome;
   if (removed.kind === 'failed') return fail(context, `Removing the stack failed: ${removed.reason}`);
   return endRemoved(context, `Removed: ${revision.services.map((service) => service.name).join(', ')} stopped and deleted on the server`);
@@ -345,53 +364,6 @@ function progressEvent(item: ChecklistItem, status: string, message: string, pro
 
 // ---- commands ----
 
-/** The idempotency key of a step's command: one per deployment, operation, revision and step. */
-function commandKey(context: Context, step: string): string {
-  return `engine:op${context.op.id}:r${context.op.revision ?? 0}:${step}`;
-}
-
-async function commandByKey(context: Context, step: string): Promise<Command | undefined> {
-  const [row] = await context.tx
-    .select()
-    .from(commands)
-    .where(and(eq(commands.deploymentHash, context.deployment.deploymentHash), eq(commands.createdBy, ENGINE_CREATOR), eq(commands.idempotencyKey, commandKey(context, step))))
-    .limit(1);
-  return row;
-}
-
-/** Queues the step's command unless it exists; however often a step runs, its command is queued once. */
-async function ensureCommand(
-  context: Context,
-  step: string,
-  type: string,
-  parameters: Record<string, unknown> | (() => Promise<Record<string, unknown>>),
-  timeoutSeconds: number,
-): Promise<Command> {
-  const existing = await commandByKey(context, step);
-  if (existing) return existing;
-  const [row] = await context.tx
-    .insert(commands)
-    .values({
-      commandId: `cmd_${crypto.randomUUID()}`,
-      deploymentHash: context.deployment.deploymentHash,
-      type,
-      priority: 'high',
-      priorityRank: 2,
-      parameters: typeof parameters === 'function' ? await parameters() : parameters,
-      timeoutSeconds,
-      metadata: { engine: { deployment: context.deployment.id, operation: context.op.id, step } },
-      createdBy: ENGINE_CREATOR,
-      idempotencyKey: commandKey(context, step),
-      maxAttempts: 3,
-    })
-    .onConflictDoNothing()
-    .returning();
-  if (!row) return (await commandByKey(context, step))!;
-  context.queued = true;
-  context.events.push({ kind: 'command', status: 'queued', subject: row.commandId, message: `${type}: queued by the engine` });
-  return row;
-}
-
 /** While the agent has not finished the command: wait for its report (or give up at the agent's deadline). */
 async function awaitCommand(context: Context, command: Command): Promise<StepOutcome | undefined> {
   if (command.status === 'queued') {
@@ -405,17 +377,6 @@ async function awaitCommand(context: Context, command: Command): Promise<StepOut
     return { kind: 'wait', wakeAt: afterLease(context, command) };
   }
   return undefined;
-}
-
-/**
- * When to look at a command the agent holds: just after its lease ends. A lease that already ended
- * is the cron's to settle (offered again, or expired), so look again after its next run.
- */
-function afterLease(context: Context, command: Command): Date | null {
-  if (command.status === 'queued') return null;
-  const lease = command.leaseExpiresAt?.getTime();
-  if (lease === undefined) return null;
-  return lease > context.now.getTime() ? new Date(lease + 1000) : new Date(context.now.getTime() + LEASE_SETTLE_MS);
 }
 
 // ---- reads ----
