@@ -100,7 +100,7 @@ function SshKeyField(props: { value?: string; errors: FieldErrors }) {
       <textarea id={id} name="ssh_public_key" rows={2} maxlength={SSH_PUBLIC_KEY_MAX} placeholder="ssh-ed25519 AAAA... you@laptop" aria-invalid={error ? 'true' : undefined} aria-describedby={`${id}-help`}>
         {props.value ?? ''}
       </textarea>
-      <small id={`${id}-help`}>{error ?? 'The one line of your .pub file: it may log in to the new server as root. Stacker never keeps or shows a root password.'}</small>
+      <small id={`${id}-help`}>{error ?? 'The one line of your .pub file: it may log in to the new server as root. Stacker never keeps or shows a root login the provider sets.'}</small>
     </div>
   );
 }
