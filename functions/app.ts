@@ -19,6 +19,7 @@ import { cliRoutes } from './api/cli.ts';
 import { clientRoutes } from './api/clients.ts';
 import { dashboardRoutes } from './dashboard/index.tsx';
 import { cloudRoutes } from './api/clouds.ts';
+import { projectSecretRoutes } from './api/project-secrets.ts';
 import { commandRoutes } from './api/commands.ts';
 import { deployRoutes } from './api/deployments.ts';
 import { deploymentOperationRoutes } from './api/deployment-operations.ts';
@@ -163,6 +164,7 @@ export function createApp() {
     deploymentOperationRoutes,
     installRoutes,
     projectRoutes,
+    projectSecretRoutes,
     webhookRoutes,
     agentRoutes,
     commandRoutes,

@@ -22,7 +22,7 @@ const dockerHubOf = (config: Config): DockerHubDeps => ({ baseUrl: config.DOCKER
 
 /** The project services: the database and the Docker Hub check settings. */
 export function projectDeps(c: RequestContext): ProjectDeps {
-  return { db: c.var.database.db, dockerHub: dockerHubOf(c.var.config) };
+  return { db: c.var.database.db, dockerHub: dockerHubOf(c.var.config), securityKey: c.var.config.SECURITY_KEY };
 }
 
 export function deployDeps(c: RequestContext): DeployDeps {

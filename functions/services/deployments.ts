@@ -9,6 +9,7 @@ import { cloudCredentials, createCloud, type CloudCredentials, type CloudInput }
 import { verifyImages, type DockerHubDeps } from './dockerhub.ts';
 import { outboxRow } from './outbox.ts';
 import { composeOfStored, findProject, imagesOf } from './projects.ts';
+import { composeWithSecrets } from './project-secrets.ts';
 import { appendEvents, durationBetween } from './deployment-events.ts';
 import { withinScope, type Scope } from './scope.ts';
 import type { ServerInput } from './servers.ts';
@@ -165,7 +166,8 @@ export async function startDeployment(
     throw new ApiError(400, 'cloud is required', { errors: [{ path: 'body.cloud', message: 'Required' }] });
   }
 
-  const composeYaml = composeOfStored(metadata);
+  // The install service's job carries the compose alone: the project's secrets go in it, at the deploy step only.
+  const composeYaml = await composeWithSecrets({ db: deps.db, securityKey: deps.securityKey }, row.id, composeOfStored(metadata));
   await verifyImages(deps.dockerHub, imagesOf(metadata as never));
 
   const deploymentHash = `deployment_${crypto.randomUUID()}`;

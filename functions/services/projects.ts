@@ -7,11 +7,14 @@ import { buildCompose, ComposeError, dockerImageString } from './compose.ts';
 import { verifyImages, type DockerHubDeps, type ImageToCheck } from './dockerhub.ts';
 import type { ProjectForm } from './inputs/projects.ts';
 import { listApps, normaliseProjectForm, redactProjectSecrets, type ProjectMetadata } from './project-form.ts';
+import { keepProjectSecrets, separateSecrets } from './project-secrets.ts';
 import { withinScope, type Scope } from './scope.ts';
 
 export interface ProjectDeps {
   db: AnyDatabase;
   dockerHub: DockerHubDeps;
+  /** SECURITY_KEY, which seals the project's secrets (project-secrets.ts). */
+  securityKey?: Uint8Array;
 }
 
 export interface ProjectView {
@@ -97,8 +100,11 @@ export async function createProject(
   if (already) return already;
 
   const metadata = normaliseProjectForm(form);
+  // Secret values leave the form for the project's sealed secrets; the form keeps `${NAME}`.
+  const secrets = separateSecrets(metadata as never, rawBody as never);
   checkComposes(metadata);
   await verifyImages(deps.dockerHub, imagesOf(metadata));
+  if (secrets.given.size + secrets.referenced.size > 0 && !deps.securityKey) throw new ApiError(503, "SECURITY_KEY is not set: Stacker cannot keep this project's secrets");
   try {
     const [row] = await deps.db
       .insert(project)
@@ -111,6 +117,7 @@ export async function createProject(
         idempotencyKey: idempotencyKey ?? null,
       })
       .returning();
+    await keepProjectSecrets({ db: deps.db, securityKey: deps.securityKey }, row!.id, secrets.given, secrets.referenced);
     return { project: toProjectView(row!), created: true };
   } catch (error) {
     // The same key sent twice at once: the second insert meets the first's unique index.
@@ -133,8 +140,10 @@ export async function findProject(db: AnyDatabase, id: number, scope: Scope): Pr
 export async function updateProject(deps: ProjectDeps, id: number, scope: Scope, form: ProjectForm, rawBody: unknown): Promise<ProjectView> {
   const stored = await findProject(deps.db, id, scope);
   const metadata = keepStoredPasswords(normaliseProjectForm(form), stored.metadata);
+  const secrets = separateSecrets(metadata as never, rawBody as never);
   checkComposes(metadata);
   await verifyImages(deps.dockerHub, imagesOf(metadata));
+  await keepProjectSecrets({ db: deps.db, securityKey: deps.securityKey }, stored.id, secrets.given, secrets.referenced);
   const [row] = await deps.db
     .update(project)
     .set({

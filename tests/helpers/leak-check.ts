@@ -64,6 +64,7 @@ function readBody(exemption: Exemption, text: string): { body: unknown } | undef
 
 export const CLIENT_SECRET = 'API client secret';
 export const AGENT_TOKEN = 'agent token';
+export const PROJECT_SECRET = 'project secret';
 /** Where an agent token could stand in a text: a whole run of 32–256 token characters (agentTokenSchema). */
 export const AGENT_TOKEN_CANDIDATES = /(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{32,256}(?![A-Za-z0-9_-])/g;
 
@@ -92,6 +93,27 @@ export const EXEMPTIONS: readonly Exemption[] = [
   },
   // functions/api/agents-admin.ts: rotation answers with the new token.
   { method: 'POST', path: /^\/admin\/agent\/[^/]+\/rotate-token$/, kind: AGENT_TOKEN, handedOver: (body) => [item(body)?.agent_token] },
+  // functions/api/project-secrets.ts: the owner asks for one secret's value (reveal).
+  { method: 'GET', path: /^\/project\/\d+\/secrets\/[A-Za-z0-9_]+$/, kind: PROJECT_SECRET, handedOver: (body) => [item(body)?.value] },
+  // functions/dashboard/builder/secrets.tsx: the secrets page shows one value its owner asked to reveal.
+  {
+    method: 'POST',
+    path: /^\/projects\/\d+\/secrets\/[A-Za-z0-9_]+\/reveal$/,
+    kind: PROJECT_SECRET,
+    parse: (text) => /<code id="revealed-secret"[^>]*>([^<]*)<\/code>/.exec(text)?.[1],
+    handedOver: (value) => [value],
+  },
+  // functions/api/agents.ts: the deploy step hands the agent the project's secrets as deploy_app's env_vars.
+  {
+    method: 'GET',
+    path: /^\/api\/v1\/agent\/commands\/wait\/[^/]+$/,
+    kind: PROJECT_SECRET,
+    handedOver: (body) => {
+      const parameters = (item(body) as { parameters?: { env_vars?: unknown } } | undefined)?.parameters;
+      const envVars = parameters?.env_vars;
+      return envVars && typeof envVars === 'object' ? Object.values(envVars as Record<string, unknown>) : [];
+    },
+  },
 ];
 
 /** Shorter values (or ones like "********") would match by chance: they are counted, not searched. */
@@ -224,11 +246,12 @@ export function scanForSecrets(
     if (found.length === 0) continue;
 
     // One leak per secret and text, in clear if it is there in clear. A secret handed over is excused
-    // in clear, with the forms that are part of it (base64 without its padding), and nowhere else.
+    // in clear, with the forms that are part of it (base64 without its padding), and nowhere else; a
+    // JSON answer hands it over JSON-escaped (a value its owner set may hold a quote).
     const excused = excusedValues(collected, exemptions);
     const perSecret = new Map<string, { kind: string; form: string }>();
     for (const { kind, form, value, text: match } of found) {
-      if (excused.get(kind)?.has(value) && value.includes(match)) continue;
+      if (excused.get(kind)?.has(value) && (value.includes(match) || form === 'JSON-escaped')) continue;
       const key = `${kind}\u0000${value}`;
       const seen = perSecret.get(key);
       if (!seen || (seen.form !== 'in clear' && form === 'in clear')) perSecret.set(key, { kind, form });

@@ -14,6 +14,7 @@ import { startStubServer, type StubServer } from '../stubs/http.ts';
 import {
   AGENT_TOKEN,
   AGENT_TOKEN_CANDIDATES,
+  PROJECT_SECRET,
   CLIENT_SECRET,
   describeLeaks,
   handedOverSecrets,
@@ -136,6 +137,12 @@ export async function storedSecrets(sources: SecretSources): Promise<{ secrets: 
         await decrypted('cloud_token', row.cloud_token);
         await decrypted('cloud_key', row.cloud_key);
         await decrypted('cloud_secret', row.cloud_secret);
+      }
+      // A project's secrets (issue 28): generated passwords and values kept secret.
+      const projectSecrets = await client.query<{ name: string | null }>(`select to_regclass('public.project_secret')::text as name`);
+      if (projectSecrets.rows[0]?.name !== null) {
+        const rows = await client.query<{ sealed_value: string }>('select sealed_value from project_secret');
+        for (const row of rows.rows) await decrypted(PROJECT_SECRET, row.sealed_value);
       }
       const clients = await client.query<{ secret: string | null }>('select secret from client');
       for (const row of clients.rows) await decrypted(CLIENT_SECRET, row.secret);

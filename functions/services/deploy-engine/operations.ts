@@ -14,6 +14,7 @@ import { composeOfStored, findProject, imagesOf } from '../projects.ts';
 import type { Scope } from '../scope.ts';
 import type { ServerInput } from '../servers.ts';
 import { addressesOf, domainsOf, prepareRevision, type RevisionService } from './revisions.ts';
+import { secretValuesFor } from '../project-secrets.ts';
 import { issueEnrollment } from './enrollment.ts';
 import type { OperationKind } from './engine.ts';
 import { checkCloudChoice, providerLabel } from './cloud-server.ts';
@@ -81,7 +82,7 @@ export async function startBuiltinDeployment(
       errors: [{ path: 'body.server.srv_ip', message: 'Required for an own server' }],
     });
   }
-  const prepared = await prepareFromProject(deps, project.metadata);
+  const prepared = await prepareFromProject(deps, project);
   const deploymentHash = `deployment_${crypto.randomUUID()}`;
   const sealedEnv = await encryptSecret(deps.securityKey, JSON.stringify(prepared.env));
   try {
@@ -143,10 +144,13 @@ export async function startBuiltinDeployment(
   }
 }
 
-async function prepareFromProject(deps: Pick<OperationDeps, 'dockerHub'>, metadata: unknown) {
-  const composeYaml = composeOfStored(metadata);
-  await verifyImages(deps.dockerHub, imagesOf(metadata as never));
-  return prepareRevision(composeYaml, domainsOf(metadata));
+/** The revision of the project as it is now: its compose, and as env_vars its secrets and the values prepareRevision takes out. */
+async function prepareFromProject(deps: Pick<OperationDeps, 'db' | 'dockerHub' | 'securityKey'>, project: { id: number; metadata: unknown }) {
+  const composeYaml = composeOfStored(project.metadata);
+  await verifyImages(deps.dockerHub, imagesOf(project.metadata as never));
+  const prepared = prepareRevision(composeYaml, domainsOf(project.metadata));
+  const secrets = await secretValuesFor({ db: deps.db, securityKey: deps.securityKey }, project.id, prepared.compose);
+  return { ...prepared, env: { ...secrets, ...prepared.env } };
 }
 
 /** A built-in deployment of the project that the caller may reach. */
@@ -206,7 +210,7 @@ export async function requestRedeploy(deps: OperationDeps, request: { projectId:
   if (['removed', 'cancelled'].includes(target.status)) throw conflict(`This deployment was ${target.status}: start a new one`);
   await runningOperationGuard(deps.db, target.id);
   const project = await findProject(deps.db, target.projectId, request.scope);
-  const prepared = await prepareFromProject(deps, project.metadata);
+  const prepared = await prepareFromProject(deps, project);
   const sealedEnv = await encryptSecret(deps.securityKey, JSON.stringify(prepared.env));
   return deps.db.transaction(async (tx) => {
     // Two redeploys at once: the second waits here, then finds the first's operation running.
