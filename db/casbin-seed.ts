@@ -163,4 +163,7 @@ export const casbinSeedRules: ReadonlyArray<CasbinSeedRule> = [
   ['p', 'client', '/project/:id/secrets/:name', 'GET'],
   ['p', 'client', '/project/:id/secrets/:name', 'PUT'],
   ['p', 'client', '/project/:id/secrets/:name/rotate', 'POST'],
+
+  // drizzle/0028_compose_import_rule.sql: a compose file imported as a project form or project, its owner.
+  ['p', 'group_user', '/project/import', 'POST'],
 ];
