@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { startHetznerStandIn, type CloudStandIn } from '../../scripts/stand-ins/hetzner.ts';
 import { startLocalService, type RunningStart } from './helpers.ts';
 
@@ -69,19 +70,26 @@ describe('stacker clouds and a deploy to a new Hetzner server', () => {
     expect(`${types.stdout}${regions.stdout}${images.stdout}`).not.toContain(cloudToken);
   });
 
-  it('deploys with --server, --region and --os: the server is created; cancel deletes it', async () => {
+  it('deploys with --server, --region, --os and --ssh-key (the .pub file; a private key is refused): the server is created with the key; cancel deletes it', async () => {
     writeFileSync(join(project, 'docker-compose.yml'), 'services:\n  web:\n    image: nginx:1.27\n    ports:\n      - "8080:80"\n');
     expect(await stacker(['init', '--from-compose', 'docker-compose.yml'])).toMatchObject({ code: 0 });
     const refused = await stacker(['deploy', '--cloud', 'htz', '--server', 'cx11', '--region', 'fsn1', '--os', 'ubuntu-24.04']);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/Hetzner Cloud offers no server type cx11/);
-    const started = await stacker(['deploy', '--cloud', 'htz', '--server', 'cx23', '--region', 'fsn1', '--os', 'ubuntu-24.04', '--json']);
+    const sshKey = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICliKeyOfTheUserAbcdefghijklmnopqrstuvwxyz012 me@laptop';
+    writeFileSync(join(scratch, 'id_ed25519'), '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n');
+    writeFileSync(join(scratch, 'id_ed25519.pub'), `${sshKey}\n`);
+    const privateKey = await stacker(['deploy', '--cloud', 'htz', '--server', 'cx23', '--region', 'fsn1', '--os', 'ubuntu-24.04', '--ssh-key', join(scratch, 'id_ed25519')]);
+    expect(privateKey).toMatchObject({ code: 2 });
+    expect(privateKey.stderr).toContain('is a private key: pass the .pub file beside it');
+    const started = await stacker(['deploy', '--cloud', 'htz', '--server', 'cx23', '--region', 'fsn1', '--os', 'ubuntu-24.04', '--ssh-key', join(scratch, 'id_ed25519.pub'), '--json']);
     expect(started, started.stderr).toMatchObject({ code: 0 });
     expect(JSON.parse(started.stdout).install_command).toBeUndefined();
     // The engine creates the server right after the answer; the stand-in keeps it starting.
     for (let tries = 0; tries < 100 && hetzner!.servers(cloudToken).length === 0; tries++) await new Promise((resolve) => setTimeout(resolve, 100));
     const [server] = hetzner!.servers(cloudToken);
     expect(server).toMatchObject({ type: 'cx23', location: 'fsn1', status: 'initializing' });
+    expect(parse(server!.userData)).toMatchObject({ ssh_authorized_keys: [sshKey] });
     expect(await stacker(['cancel'])).toMatchObject({ code: 0 });
     for (let tries = 0; tries < 100 && !hetzner!.servers(cloudToken)[0]!.deletedAt; tries++) await new Promise((resolve) => setTimeout(resolve, 100));
     expect(hetzner!.servers(cloudToken)[0]!.deletedAt).not.toBeNull();

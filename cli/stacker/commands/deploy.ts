@@ -4,6 +4,7 @@
 // answer's install command is printed); a project whose latest deployment is a live built-in one is
 // redeployed instead (`--new` starts another).
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import type { DeploymentView } from '../../../functions/services/deployments.ts';
@@ -55,6 +56,7 @@ interface DeployOptions {
   server?: string;
   region?: string;
   os?: string;
+  sshKey?: string;
   address?: string;
   new?: boolean;
   follow?: boolean;
@@ -156,13 +158,34 @@ async function deploy(api: Api, file: StackerFile, options: DeployOptions): Prom
   if (!target.cloud) throw new CliError('where to? pass --server own --address <ip> (a server you have), or --cloud <id|provider> (a saved cloud: see `stacker clouds`), or set deploy.cloud in stacker.yml', EXIT.usage);
   const cloud = await cloudOf(api, target.cloud);
   const { project } = await push(api, file);
-  const server = { ...file.deploy?.server, ...(options.server && { server: options.server }), ...(options.region && { region: options.region }), ...(options.os && { os: options.os }) };
+  const sshKey = options.sshKey === undefined ? undefined : sshPublicKeyOf(options.sshKey);
+  const server = {
+    ...file.deploy?.server,
+    ...(options.server && { server: options.server }),
+    ...(options.region && { region: options.region }),
+    ...(options.os && { os: options.os }),
+    ...(sshKey && { ssh_public_key: sshKey }),
+  };
   const answer = await withRetry(() =>
     api.post<{ deployment_id: number; deployment_hash: string; status: string }>(`/project/${project.id}/deploy/${cloud.id}`, { stack: { stack_code: file.name }, server }, { headers: { 'idempotency-key': key } }),
   );
   const item = answer.item!;
   if (!options.json) process.stdout.write(`Deployment ${item.deployment_id} of "${project.name}" to ${cloud.provider} (cloud ${cloud.id}): ${clean(item.status)} (${item.deployment_hash})\n`);
   return { started: { project_id: project.id, ...item, operation: 'deploy' }, after: 0 };
+}
+
+/** The first line of an OpenSSH .pub file; a private key is refused here, before it is sent anywhere. */
+function sshPublicKeyOf(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new CliError(`--ssh-key ${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'cannot be read'}`, EXIT.usage);
+  }
+  if (/PRIVATE KEY/.test(text)) throw new CliError(`--ssh-key ${path} is a private key: pass the .pub file beside it`, EXIT.usage);
+  const line = text.split('\n').map((entry) => entry.trim()).find((entry) => entry !== '');
+  if (!line) throw new CliError(`--ssh-key ${path} is empty`, EXIT.usage);
+  return line;
 }
 
 export function registerDeployCommands(program: Command, { apiFor, printJson, printTable, progressBar }: CommandDeps): void {
@@ -173,6 +196,7 @@ export function registerDeployCommands(program: Command, { apiFor, printJson, pr
       .option('--server <type>', '"own": a server you already have (with --address); else the cloud\'s server type (overrides deploy.server.server; locally "local-fail" makes the install-service stand-in fail)')
       .option('--region <location>', 'a new server\'s location (overrides deploy.server.region; see `stacker clouds regions <cloud>`)')
       .option('--os <image>', 'a new server\'s system image (overrides deploy.server.os; see `stacker clouds images <cloud>`)')
+      .option('--ssh-key <file>', 'a new server in a cloud: your OpenSSH public key (the .pub file), which may log in as root')
       .option('--address <ip>', 'with --server own: your server\'s public address (default: deploy.server.srv_ip)')
       .option('--cloud <id|provider>', 'the saved cloud (default: deploy.cloud of stacker.yml; "own" as --server own)')
       .option('--new', 'start a new deployment even when the latest one is live (default: redeploy it, as a new revision)')
@@ -195,6 +219,7 @@ export function registerDeployCommands(program: Command, { apiFor, printJson, pr
     'stacker deploy --new --server own --address 203.0.113.11',
     'stacker deploy --cloud htz --follow',
     'stacker deploy --cloud htz --server cx23 --region fsn1 --os ubuntu-24.04 --follow',
+    'stacker deploy --cloud do --server s-1vcpu-1gb --region fra1 --ssh-key ~/.ssh/id_ed25519.pub',
     'stacker deploy --server own --address 203.0.113.10 --json | jq -r .install_command',
   );
 
