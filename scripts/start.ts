@@ -94,6 +94,7 @@ async function startLocalStandIns(settings: Record<string, string>, workerUrl: s
     settings.OAUTH_JWKS_URL = provider.jwksUrl;
     settings.OAUTH_ISSUER = announced.OAUTH_ISSUER = provider.issuer;
     settings.OAUTH_AUDIENCE = provider.audience;
+    settings.OAUTH_ACCESS_TOKEN_TYP ??= 'at+jwt'; // its access tokens are RFC 9068 JWTs: no ID token is taken for one
     say(`development OpenID provider (signs in anyone; \`npm run -s dev-login -- --user <name>\` prints a token) on ${provider.issuer}`);
   }
   if (!settings.DOCKERHUB_CHECK && !(await reachable(settings.DOCKERHUB_URL ?? 'https://hub.docker.com'))) {

@@ -16,6 +16,7 @@ import {
   signInSettings,
   startSignIn,
 } from '../services/dashboard-sessions.ts';
+import { oauthSettingsOf } from '../services/oauth.ts';
 import { cookieName, cookieOptions, errorPage, renderPage, signedIn } from './components/page.tsx';
 
 const callbackUrl = (c: { req: { url: string } }) => new URL('/auth/callback', c.req.url).toString();
@@ -62,7 +63,7 @@ export const signInPages = new Hono<AppEnv>()
       const config = c.var.config;
       const { user, returnTo } = await finishSignIn(
         signInSettings(config),
-        { authUrl: config.AUTH_URL, jwksUrl: config.OAUTH_JWKS_URL, issuer: config.OAUTH_ISSUER, audience: config.OAUTH_AUDIENCE },
+        oauthSettingsOf(config),
         { code: query.data.code, state: query.data.state, cookie: getCookie(c, cookieName(c, SIGN_IN_COOKIE)), redirectUri: callbackUrl(c) },
       );
       deleteCookie(c, cookieName(c, SIGN_IN_COOKIE), cookieOptions(c, 0));

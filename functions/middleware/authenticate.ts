@@ -13,7 +13,7 @@ import { checkAgentSignature, verifySignedAgentRequest } from '../services/agent
 import { parseClientHeaders, verifyClientSignature } from '../services/client-signature.ts';
 import { decryptSecret, DecryptionError, hmacKey, sha256Hex } from '../services/crypto.ts';
 import { openAgentWait } from '../services/doorbell.ts';
-import { verifyBearer } from '../services/oauth.ts';
+import { oauthSettingsOf, verifyBearer } from '../services/oauth.ts';
 import { clientCredentials } from '../services/api-clients.ts';
 
 const agentIdHeader = z.uuid();
@@ -143,12 +143,7 @@ async function authenticateWaitingAgent(c: Ctx, agentId: string, token: string, 
 async function authenticateUser(c: Ctx, authorization: string): Promise<Principal> {
   const token = bearerToken(authorization, 'Authentication required');
   const config = c.var.config;
-  const user = await verifyBearer(token, {
-    authUrl: config.AUTH_URL,
-    jwksUrl: config.OAUTH_JWKS_URL,
-    issuer: config.OAUTH_ISSUER,
-    audience: config.OAUTH_AUDIENCE,
-  });
+  const user = await verifyBearer(token, oauthSettingsOf(config));
   if (!user.role) throw unauthorized('The user has no role');
   return { kind: 'user', subject: user.role, user };
 }

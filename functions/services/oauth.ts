@@ -2,6 +2,7 @@
 import { createRemoteJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { z } from 'zod';
 import { ApiError, unauthorized, unavailable } from '../errors.ts';
+import type { Config } from '../config.ts';
 import type { AuthenticatedUser } from '../principal.ts';
 import { sha256Hex } from './crypto.ts';
 
@@ -41,6 +42,19 @@ export interface OAuthSettings {
   jwksUrl?: string;
   issuer?: string;
   audience?: string;
+  /** The header typ the provider gives access tokens (OAUTH_ACCESS_TOKEN_TYP, e.g. at+jwt): required when set. */
+  accessTokenTyp?: string;
+}
+
+/** The bearer settings of a configuration. */
+export function oauthSettingsOf(config: Pick<Config, 'AUTH_URL' | 'OAUTH_JWKS_URL' | 'OAUTH_ISSUER' | 'OAUTH_AUDIENCE' | 'OAUTH_ACCESS_TOKEN_TYP'>): OAuthSettings {
+  return {
+    authUrl: config.AUTH_URL,
+    jwksUrl: config.OAUTH_JWKS_URL,
+    issuer: config.OAUTH_ISSUER,
+    audience: config.OAUTH_AUDIENCE,
+    accessTokenTyp: config.OAUTH_ACCESS_TOKEN_TYP,
+  };
 }
 
 // Per isolate: plain data and resolvers only (no request-bound I/O objects).
@@ -84,9 +98,12 @@ async function verifyJwt(token: string, settings: OAuthSettings): Promise<Authen
       issuer: settings.issuer,
       audience: settings.audience,
       algorithms: ['RS256', 'ES256', 'EdDSA'],
+      // A token that never expires is refused; so is, when the provider marks its access tokens, an ID token.
+      requiredClaims: ['exp'],
+      ...(settings.accessTokenTyp !== undefined && { typ: settings.accessTokenTyp }),
     }));
   } catch (error) {
-    throw jwtFailure(error);
+    throw jwtFailure(error, settings.accessTokenTyp);
   }
   const claims = jwtClaims.safeParse(payload);
   if (!claims.success) throw unauthorized('Token lacks the claims sub and role');
@@ -99,10 +116,12 @@ async function verifyJwt(token: string, settings: OAuthSettings): Promise<Authen
   };
 }
 
-function jwtFailure(error: unknown): ApiError {
+function jwtFailure(error: unknown, accessTokenTyp?: string): ApiError {
   if (error instanceof joseErrors.JWTExpired) return unauthorized('Token has expired');
   if (error instanceof joseErrors.JWTClaimValidationFailed) {
     if (error.claim === 'nbf') return unauthorized('Token is not valid yet');
+    if (error.claim === 'exp') return unauthorized('Token has no expiry (exp claim)');
+    if (error.claim === 'typ') return unauthorized(`Token is not an access token (its typ must be ${accessTokenTyp})`);
     return unauthorized(`Token claim "${error.claim}" is not accepted`);
   }
   if (error instanceof joseErrors.JWKSNoMatchingKey) return unauthorized('Token is signed with an unknown key');

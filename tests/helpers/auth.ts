@@ -15,15 +15,19 @@ export function uniqueId(prefix: string): string {
   return `${prefix}${crypto.randomUUID().replace(/-/g, '').slice(0, 12)}`;
 }
 
-export async function signJwt(claims: JWTPayload, options: { expiresIn?: string | number; notBefore?: string | number; issuer?: string; audience?: string; key?: CryptoKey; kid?: string } = {}): Promise<string> {
+/** A JWT signed with the test key set's key. `expiresIn: null`: no exp claim; `typ`: the header's typ. */
+export async function signJwt(
+  claims: JWTPayload,
+  options: { expiresIn?: string | number | null; notBefore?: string | number; issuer?: string; audience?: string; key?: CryptoKey; kid?: string; typ?: string } = {},
+): Promise<string> {
   const jwk = inject('jwtPrivateJwk');
   const key = options.key ?? ((await importJWK(jwk as never, 'RS256')) as CryptoKey);
   let jwt = new SignJWT(claims)
-    .setProtectedHeader({ alg: 'RS256', kid: options.kid ?? (jwk.kid as string) })
+    .setProtectedHeader({ alg: 'RS256', kid: options.kid ?? (jwk.kid as string), ...(options.typ !== undefined && { typ: options.typ }) })
     .setIssuedAt()
     .setIssuer(options.issuer ?? env.OAUTH_ISSUER)
-    .setAudience(options.audience ?? env.OAUTH_AUDIENCE)
-    .setExpirationTime(options.expiresIn ?? '5m');
+    .setAudience(options.audience ?? env.OAUTH_AUDIENCE);
+  if (options.expiresIn !== null) jwt = jwt.setExpirationTime(options.expiresIn ?? '5m');
   if (options.notBefore !== undefined) jwt = jwt.setNotBefore(options.notBefore);
   return jwt.sign(key);
 }

@@ -78,6 +78,29 @@ describe('JWT bearers (verified with the JWKS)', () => {
     expect(await message(response)).toMatch(/OAUTH_ISSUER and OAUTH_AUDIENCE/);
   });
 
+  it('refuses a token without an expiry (exp)', async () => {
+    const token = await signJwt({ sub: 'u1', role: 'group_user' }, { expiresIn: null });
+    const response = await api('/health_check', { headers: withBearer(token) });
+    expect(response.status).toBe(401);
+    expect(await message(response)).toBe('Token has no expiry (exp claim)');
+  });
+
+  it('with OAUTH_ACCESS_TOKEN_TYP=at+jwt takes only access tokens: an ID token (typ JWT) or a token without typ is refused', async () => {
+    const settings = { OAUTH_ACCESS_TOKEN_TYP: 'at+jwt' };
+    const claims = { sub: uniqueId('typ'), role: 'group_user' };
+    for (const typ of ['at+jwt', 'application/at+jwt']) {
+      const response = await apiWith(settings, '/client', { method: 'POST', headers: withBearer(await signJwt(claims, { typ })) });
+      expect(response.status, typ).toBe(201);
+    }
+    for (const typ of ['JWT', undefined]) {
+      const response = await apiWith(settings, '/health_check', { headers: withBearer(await signJwt(claims, { typ })) });
+      expect(response.status, String(typ)).toBe(401);
+      expect(await message(response)).toBe('Token is not an access token (its typ must be at+jwt)');
+    }
+    // Without the setting the provider's typ is not looked at.
+    expect((await api('/health_check', { headers: withBearer(await signJwt(claims, { typ: 'JWT' })) })).status).toBe(200);
+  });
+
   it('refuses a token without a role claim', async () => {
     const token = await signJwt({ sub: 'u1' });
     const response = await api('/health_check', { headers: withBearer(token) });

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
+import { verifyBearer } from '../../functions/services/oauth.ts';
 import { CLI_CLIENT_ID, signInAtDevProvider, startDevOpenIdProvider } from '../../scripts/dev-openid-provider.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'stacker-oidc-'));
@@ -19,8 +20,12 @@ describe('the development OpenID provider', () => {
   it('signs a name in as user or admin through its form: a JWT access token with sub, role and email for the Worker', async () => {
     const provider = await startDevOpenIdProvider({ dataDir, audience });
     try {
-      const user = await verified(await signInAtDevProvider(provider.issuer, { name: 'carol', role: 'user' }), provider);
+      const token = await signInAtDevProvider(provider.issuer, { name: 'carol', role: 'user' });
+      const user = await verified(token, provider);
       expect(user).toMatchObject({ sub: 'carol', role: 'group_user', email: 'carol@example.com', client_id: CLI_CLIENT_ID, scope: 'api' });
+      // An RFC 9068 access token (typ at+jwt): npm start sets OAUTH_ACCESS_TOKEN_TYP=at+jwt, so the Worker takes no ID token for one.
+      const settings = { jwksUrl: provider.jwksUrl, issuer: provider.issuer, audience, accessTokenTyp: 'at+jwt' };
+      expect(await verifyBearer(token, settings)).toMatchObject({ id: 'carol', role: 'group_user' });
       const admin = await verified(await signInAtDevProvider(provider.issuer, { name: 'dave', role: 'admin' }), provider);
       expect(admin).toMatchObject({ sub: 'dave', role: 'group_admin' });
       expect(admin.exp! - admin.iat!).toBe(8 * 3600);
