@@ -16,6 +16,7 @@ import { renderPage, type PageContext } from '../components/page.tsx';
 import { deleteProjectQuestion } from '../components/project-list.tsx';
 import { appUrl, projectUrl } from '../components/urls.ts';
 import { DeploySection } from './deploy-section.tsx';
+import { secretsUrl } from './secrets.tsx';
 import { rows, str } from './raw.ts';
 
 export interface BuilderState {
@@ -156,6 +157,12 @@ export async function builderPage(c: PageContext, user: AuthenticatedUser, row: 
         </section>
         <section aria-labelledby="compose-title">
           <h2 id="compose-title">docker-compose.yml</h2>
+          {user.id === row.userId && (
+            <p>
+              Passwords and keys are generated for this stack and kept apart: the compose names them as <code>{'${NAME}'}</code>.{' '}
+              <a href={secretsUrl(row.id)}>Secrets</a>
+            </p>
+          )}
           {compose.yaml !== undefined ? (
             <>
               <a href={`${projectUrl(row.id)}/compose.yml`} role="button" download>

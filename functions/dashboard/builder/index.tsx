@@ -21,6 +21,7 @@ import { appUrl, projectUrl } from '../components/urls.ts';
 import { appFailure, appPage, applyValues, postedAppValues, type AppPageState } from './app-page.tsx';
 import { builderFailure, builderPage, type BuilderState } from './builder-page.tsx';
 import { str } from './raw.ts';
+import { secretPages } from './secrets.tsx';
 
 const loadStack = (c: PageContext, user: AuthenticatedUser) => loadStackForm(c.var.database.db, idParam(c), scopeOfUser(user));
 
@@ -67,6 +68,7 @@ const nameField = (path: string) => (path === 'custom.custom_stack_code' ? 'name
 const networkField = (path: string) => (path === 'network_name' || /^custom\.networks\.\d+\.(name|id)$/.test(path) ? 'network_name' : undefined);
 
 export const builderPages = new Hono<AppEnv>()
+  .route('/', secretPages)
   .get(
     '/projects/:id',
     userPage(async (c, user) => {

@@ -1,0 +1,133 @@
+// The builder with templates and secrets inside workerd (issue 28): adding WordPress adds MariaDB and
+// wires it (host, one generated password on both sides), a second app links to it; the secrets page
+// shows names masked to the owner, reveals one value on a POST, rotates and sets; nobody else (an admin
+// included) reaches it; no page but the reveal shows a value.
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { createSession } from '../../functions/services/dashboard-sessions.ts';
+import { BASE_URL, api } from '../helpers/api.ts';
+import { bearerFor, uniqueId } from '../helpers/auth.ts';
+import { withDatabase } from '../helpers/db.ts';
+
+type Cookie = { cookie: string };
+
+async function signIn(userId: string, role = 'group_user'): Promise<Cookie> {
+  const token = await withDatabase((db) => createSession(db, { id: userId, role, email: `${userId}@example.com` }));
+  return { cookie: `__Host-stacker_session=${token}` };
+}
+
+function post(session: Cookie, path: string, fields: Array<[string, string]>): Promise<Response> {
+  return api(path, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { ...session, origin: BASE_URL, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(fields).toString(),
+  });
+}
+
+async function page(session: Cookie, path: string): Promise<string> {
+  const response = await api(path, { headers: session });
+  expect(response.status, path).toBe(200);
+  return response.text();
+}
+
+async function newProject(session: Cookie): Promise<number> {
+  const created = await post(session, '/projects', [['name', uniqueId('tpl')]]);
+  expect(created.status).toBe(303);
+  return Number(/^\/projects\/(\d+)$/.exec(created.headers.get('location')!)![1]);
+}
+
+async function composeOf(owner: string, id: number) {
+  const response = await api(`/project/${id}/compose`, { headers: bearerFor('group_user', owner) });
+  expect(response.status).toBe(200);
+  const yaml = ((await response.json()) as { item: string }).item;
+  return { yaml, services: (parse(yaml) as { services: Record<string, { environment?: Record<string, string>; depends_on?: unknown; healthcheck?: unknown }> }).services };
+}
+
+/** The notice a redirect carries (a cookie the next page shows). */
+const noticeOf = (response: Response) => decodeURIComponent(response.headers.get('set-cookie') ?? '');
+
+const revealed = (html: string) => /<code id="revealed-secret">([^<]*)<\/code>/.exec(html)?.[1];
+
+describe('the builder with templates', () => {
+  it('adds WordPress with MariaDB wired to it, and links Matomo to the same MariaDB', async () => {
+    const owner = uniqueId('tpl');
+    const session = await signIn(owner);
+    const id = await newProject(session);
+    const added = await post(session, `/projects/${id}/apps`, [['catalog', 'wordpress']]);
+    expect(added.status).toBe(303);
+    expect(noticeOf(added)).toContain('WordPress added as service “wordpress”; MariaDB (“mariadb”) added for wordpress\'s db.');
+
+    const { services, yaml } = await composeOf(owner, id);
+    expect(Object.keys(services).sort()).toEqual(['mariadb', 'wordpress']);
+    expect(services.wordpress!.environment!.WORDPRESS_DB_HOST).toBe('mariadb');
+    expect(services.wordpress!.environment!.WORDPRESS_DB_PASSWORD).toBe('${MARIADB_PASSWORD}');
+    expect(services.mariadb!.environment!.MARIADB_PASSWORD).toBe('${MARIADB_PASSWORD}');
+    expect(services.wordpress!.depends_on).toEqual({ mariadb: { condition: 'service_healthy' } });
+    expect(services.mariadb!.healthcheck).toMatchObject({ test: ['CMD', 'healthcheck.sh', '--connect', '--innodb_initialized'] });
+    expect(yaml).not.toMatch(/change-?me/);
+
+    const matomo = await post(session, `/projects/${id}/apps`, [['catalog', 'matomo']]);
+    expect(matomo.status).toBe(303);
+    expect(noticeOf(matomo)).toContain('matomo\'s db linked to “mariadb”');
+    const linked = await composeOf(owner, id);
+    expect(Object.keys(linked.services).sort()).toEqual(['mariadb', 'matomo', 'wordpress']);
+    expect(linked.services.matomo!.environment!.MATOMO_DATABASE_PASSWORD).toBe('${MARIADB_PASSWORD}');
+  });
+
+  it('an app of no catalog is a 404; the secrets page is its owner’s: masked, reveal on a POST, rotate, set', async () => {
+    const owner = uniqueId('tpl');
+    const session = await signIn(owner);
+    const id = await newProject(session);
+    expect((await post(session, `/projects/${id}/apps`, [['catalog', 'no-such-app']])).status).toBe(404);
+    await post(session, `/projects/${id}/apps`, [['catalog', 'postgres']]);
+    expect(await page(session, `/projects/${id}`)).toContain(`href="/projects/${id}/secrets"`);
+
+    const listing = await page(session, `/projects/${id}/secrets`);
+    expect(listing).toContain('<code>POSTGRES_PASSWORD</code>');
+    expect(listing).toContain('********');
+    expect(revealed(listing)).toBeUndefined();
+
+    const shown = await post(session, `/projects/${id}/secrets/POSTGRES_PASSWORD/reveal`, []);
+    expect(shown.status).toBe(200);
+    expect(shown.headers.get('cache-control')).toBe('no-store');
+    const value = revealed(await shown.text());
+    expect(value).toMatch(/^[A-Za-z0-9]{64}$/);
+    const api1 = await api(`/project/${id}/secrets/POSTGRES_PASSWORD`, { headers: bearerFor('group_user', owner) });
+    expect(((await api1.json()) as { item: { value: string } }).item.value).toBe(value);
+
+    const rotated = await post(session, `/projects/${id}/secrets/POSTGRES_PASSWORD/rotate`, []);
+    expect(rotated.status).toBe(303);
+    const after = revealed(await (await post(session, `/projects/${id}/secrets/POSTGRES_PASSWORD/reveal`, [])).text());
+    expect(after).toMatch(/^[A-Za-z0-9]{64}$/);
+    expect(after).not.toBe(value);
+
+    const badSet = await post(session, `/projects/${id}/secrets/set`, [['name', '1bad name'], ['value', '']]);
+    expect(badSet.status).toBe(400);
+    const badHtml = await badSet.text();
+    expect(badHtml).toMatch(/<small id="field-name-help">must be a variable name/);
+    expect(badHtml).toMatch(/<small id="field-value-help">must not be empty/);
+    const set = await post(session, `/projects/${id}/secrets/set`, [['name', 'SMTP_PASSWORD'], ['value', 'owner-chosen-Vb83']]);
+    expect(set.status).toBe(303);
+    expect(await page(session, `/projects/${id}/secrets`)).toContain('<code>SMTP_PASSWORD</code>');
+    expect(revealed(await (await post(session, `/projects/${id}/secrets/SMTP_PASSWORD/reveal`, [])).text())).toBe('owner-chosen-Vb83');
+
+    // Nobody else: another user, and an admin (who may open the builder of anyone's project).
+    for (const other of [await signIn(uniqueId('other')), await signIn(uniqueId('admin'), 'group_admin')]) {
+      expect((await api(`/projects/${id}/secrets`, { headers: other })).status).toBe(404);
+      expect((await post(other, `/projects/${id}/secrets/POSTGRES_PASSWORD/reveal`, [])).status).toBe(404);
+      expect((await post(other, `/projects/${id}/secrets/POSTGRES_PASSWORD/rotate`, [])).status).toBe(404);
+      expect((await post(other, `/projects/${id}/secrets/set`, [['name', 'POSTGRES_PASSWORD'], ['value', 'taken-over-1234']])).status).toBe(404);
+    }
+    const admin = await signIn(uniqueId('admin'), 'group_admin');
+    expect(await page(admin, `/projects/${id}`)).not.toContain(`href="/projects/${id}/secrets"`);
+    expect(revealed(await (await post(session, `/projects/${id}/secrets/POSTGRES_PASSWORD/reveal`, [])).text())).toBe(after);
+
+    // No other page shows a value: the builder, the app page, the download.
+    for (const path of [`/projects/${id}`, `/projects/${id}/apps/postgres`, `/projects/${id}/compose.yml`]) {
+      const text = await (await api(path, { headers: session })).text();
+      expect(text).not.toContain(after!);
+      expect(text).toContain('${POSTGRES_PASSWORD}');
+    }
+  });
+});
