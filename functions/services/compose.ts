@@ -1,6 +1,7 @@
 // docker-compose generation from a project's normalised metadata (spec §3), with the reference's bugs fixed.
 import { stringify } from 'yaml';
 import type { ComposeExtras } from './compose-fields.ts';
+import { trimDashes } from './inputs/text.ts';
 
 /** The metadata cannot become a valid compose file; the message names the app and the field. */
 export class ComposeError extends Error {
@@ -128,7 +129,7 @@ const toPort = (value: string): number | undefined => {
 /** A host path that names a Docker volume rather than a directory (ASCII: compose keys allow no more). */
 const namedVolumePattern = /^[A-Za-z0-9_-]+$/;
 
-const slug = (value: string) => value.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '');
+const slug = (value: string) => trimDashes(value.replace(/[^A-Za-z0-9_-]+/g, '-'));
 
 /** The volume of a mount without `host_path`: named after the app and the mount point, so it is stable. */
 const volumeNameFor = (code: string, containerPath: string) =>

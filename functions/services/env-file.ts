@@ -33,8 +33,10 @@ function unquote(raw: string): string | undefined {
     const match = /^'([^']*)'\s*(#.*)?$/.exec(raw);
     return match ? match[1] : undefined;
   }
-  // Unquoted: a `#` after whitespace starts a comment.
-  return raw.replace(/\s+#.*$/, '').trim();
+  // Unquoted: a `#` after whitespace starts a comment (found by a search of two characters: `\s+#.*$`
+  // retried its run of spaces from each of them, quadratic on a long line of spaces).
+  const comment = raw.search(/\s#/);
+  return (comment < 0 ? raw : raw.slice(0, comment)).trim();
 }
 
 /** Parses `.env` text: blank lines and `#` comments skipped, `export ` allowed, each key once. */

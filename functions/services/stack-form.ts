@@ -5,6 +5,7 @@ import type { Project } from '../../db/schema.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { dockerImageString } from './compose.ts';
 import { projectFormSchema } from './inputs/projects.ts';
+import { trimDashes } from './inputs/text.ts';
 import { findProject, updateProject, type ProjectDeps, type ProjectView } from './projects.ts';
 import type { Scope } from './scope.ts';
 import { listOfCategory, planTemplate, TemplateError, type PlannedService, type StackService, type TemplateEntry, type TemplatePlan } from './templates.ts';
@@ -100,11 +101,7 @@ export function setImage(app: RawApp, image: string, tag: string): void {
   app.dockerhub_image = null;
 }
 
-const codeOf = (value: string) =>
-  value
-    .toLowerCase()
-    .replace(/[^a-z0-9._-]+/g, '-')
-    .replace(/^-+|-+$/g, '');
+const codeOf = (value: string) => trimDashes(value.toLowerCase().replace(/[^a-z0-9._-]+/g, '-'));
 
 /** A service name not used yet in the stack: the wish, else wish-2, wish-3, ... */
 export function uniqueCode(form: RawForm, wish: string): string {

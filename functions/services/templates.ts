@@ -4,6 +4,7 @@
 // stack already has, its environment wired to them. Pure: the dashboard's builder (stack-form.ts) and
 // the command line (`stacker init --app`, `stacker service add`) both plan with it, from the catalog.
 import { z } from 'zod';
+import { trimDashes } from './inputs/text.ts';
 
 export const TEMPLATE_KINDS_MAX = 10;
 const kind = z.string().trim().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'a kind is lowercase letters, digits and "-", e.g. mysql, postgres, redis');
@@ -177,7 +178,7 @@ function exportsOf(entry: TemplateEntry, service: StackService): Record<string, 
 const providesKind = (entry: TemplateEntry | undefined, kind: string) => Boolean(entry?.template?.provides?.includes(kind));
 
 function uniqueName(wish: string, taken: Set<string>): string {
-  const base = wish.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 44) || 'app';
+  const base = trimDashes(wish.toLowerCase().replace(/[^a-z0-9._-]+/g, '-')).slice(0, 44) || 'app';
   let name = base;
   for (let n = 2; taken.has(name); n += 1) name = `${base}-${n}`;
   return name;

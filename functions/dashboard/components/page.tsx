@@ -136,6 +136,9 @@ export function idParam(c: PageContext, name = 'id'): number {
   return parsed.data;
 }
 
+/** The longest value any dashboard form field may carry (a pasted .env file fits; docs/security.md). */
+export const FORM_FIELD_MAX = 65_536;
+
 /** A posted form: each field's values as strings (files are not taken). */
 export class FormFields {
   private readonly body: Record<string, string | File | (string | File)[]>;
@@ -151,6 +154,14 @@ export class FormFields {
       body = await c.req.parseBody({ all: true });
     } catch {
       throw badRequest('This form could not be read: open the page again and send the form from there.');
+    }
+    // Every field has its own cap where it is checked (the services' schemas); none is read past this one.
+    for (const [name, value] of Object.entries(body)) {
+      for (const item of Array.isArray(value) ? value : [value]) {
+        if (typeof item === 'string' && item.length > FORM_FIELD_MAX) {
+          throw invalidForm(`The field ${name.slice(0, 100)} is too long.`, [{ path: name.slice(0, 100), message: `must be at most ${FORM_FIELD_MAX} characters` }]);
+        }
+      }
     }
     return new FormFields(body);
   }

@@ -1,6 +1,7 @@
 // The cloud providers Stacker creates servers on, chosen by the cloud key's provider code (`htz`,
 // `do`, as services/clouds.ts's CLOUD_PROVIDERS has them), with the API bases from the settings.
 import { ApiError } from '../../errors.ts';
+import { trimDashes } from '../inputs/text.ts';
 import { DIGITALOCEAN_DEFAULT_API_URL, digitalOceanProvider } from './digitalocean.ts';
 import { HETZNER_DEFAULT_API_URL, hetznerProvider } from './hetzner.ts';
 import { CloudProviderError, type CloudProvider, type CloudProviderCode, type ImageOffer, type LocationOffer, type ProviderOptions, type ServerTypeOffer } from './provider.ts';
@@ -41,11 +42,8 @@ export function serverNameFor(project: string, deploymentHash: string): string {
       .normalize('NFKD')
       .replace(/[\u0300-\u036f]/g, '')
       .toLowerCase()
-      .replace(/[^a-z0-9]+/g, '-')
-      .replace(/^-+|-+$/g, '')
-      .slice(0, 63 - suffix.length - 1)
-      .replace(/-+$/g, '') || 'stacker';
-  return `${base}-${suffix}`;
+      .replace(/[^a-z0-9]+/g, '-');
+  return `${trimDashes(trimDashes(base).slice(0, 63 - suffix.length - 1)) || 'stacker'}-${suffix}`;
 }
 
 export interface ServerChoice {

@@ -11,14 +11,42 @@ const lengthMessage = (min: number, max: number) => {
   return min === 0 ? `must be at most ${max} characters` : `must be ${min} to ${max} characters`;
 };
 
-/** A string of `min` to `max` characters (code points, as JSON Schema counts them) without NUL. */
-const text = (min = 0, max = Number.POSITIVE_INFINITY) =>
-  noNul(z.string())
-    .refine((value) => {
-      const length = codePoints(value);
-      return length >= min && length <= max;
-    }, lengthMessage(min, max))
-    .openapi({ ...(min > 0 && { minLength: min }), ...(max !== Number.POSITIVE_INFINITY && { maxLength: max }) });
+/**
+ * The length caps of the form's free text, in characters (docs/security.md lists them): no field takes
+ * an unbounded string, so no request can make the services work on megabytes of one value.
+ */
+export const TEXT_CAPS = {
+  /** Names, codes, tags, ids, dates, domains, list items: everything not named below. */
+  short: 255,
+  /** Paths (host_path, container_path, repo_dir), Ansible variables, a network's ipam and labels. */
+  path: 4096,
+  /** URLs (url_app, url_git, an icon's image). */
+  url: 2048,
+  /** Descriptions and overviews. */
+  description: 10_000,
+  /** An environment variable's value (a certificate or a key fits). */
+  envValue: 32_768,
+} as const;
+
+/**
+ * A string of `min` to `max` characters (code points, as JSON Schema counts them) without NUL. Without
+ * `max`, the short cap applies, said apart from the minimum's message.
+ */
+const text = (min = 0, max?: number) => {
+  const cap = max ?? TEXT_CAPS.short;
+  // A code point is one or two UTF-16 units: a value longer than twice the cap is refused uncounted.
+  const length = (value: string) => (value.length > cap * 2 ? Number.POSITIVE_INFINITY : codePoints(value));
+  const schema =
+    max === undefined
+      ? noNul(z.string())
+          .refine((value) => length(value) >= min, lengthMessage(min, Number.POSITIVE_INFINITY))
+          .refine((value) => length(value) <= cap, `must be at most ${cap} characters`)
+      : noNul(z.string()).refine((value) => {
+          const count = length(value);
+          return count >= min && count <= cap;
+        }, lengthMessage(min, cap));
+  return schema.openapi({ ...(min > 0 && { minLength: min }), maxLength: cap });
+};
 
 const unsignedInt = (min = 0) =>
   z.number().int('must be an integer').min(min, `must be at least ${min}`).max(4_294_967_295, 'is out of range');
@@ -45,15 +73,15 @@ const PortSchema = z
 
 const VolumeSchema = z
   .object({
-    host_path: text()
+    host_path: text(0, TEXT_CAPS.path)
       .nullish()
       .openapi({ description: 'Bind source (a path) or a named volume ([A-Za-z0-9_-]+); absent = a named volume for the app' }),
-    container_path: text(1, 4096),
+    container_path: text(1, TEXT_CAPS.path),
     read_only: z.boolean().nullish().openapi({ description: 'Mounted read-only (compose `:ro`)' }),
   })
   .openapi('ProjectVolume');
 
-const EnvVarSchema = z.object({ key: text(1), value: text() }).openapi('ProjectEnvVar');
+const EnvVarSchema = z.object({ key: text(1), value: text(0, TEXT_CAPS.envValue) }).openapi('ProjectEnvVar');
 
 const VersionSchema = z
   .object({
@@ -73,7 +101,7 @@ const VersionSchema = z
 const IconVariantSchema = z.object({
   width: z.number().int('must be an integer').nullish(),
   height: z.number().int('must be an integer').nullish(),
-  image: text().nullish(),
+  image: text(0, TEXT_CAPS.url).nullish(),
 });
 
 const IconSchema = z.object({ light: IconVariantSchema, dark: IconVariantSchema }).openapi('ProjectIcon');
@@ -125,14 +153,14 @@ export const AppSchema = z
     domain: text().nullish(),
     category_id: unsignedInt().nullish(),
     parent_app_id: unsignedInt().nullish(),
-    descr: text().nullish(),
-    full_description: text().nullish(),
-    description: text().nullish(),
+    descr: text(0, TEXT_CAPS.description).nullish(),
+    full_description: text(0, TEXT_CAPS.description).nullish(),
+    description: text(0, TEXT_CAPS.description).nullish(),
     plan_type: text().nullish(),
-    ansible_var: text().nullish(),
-    repo_dir: text().nullish(),
-    url_app: text().nullish(),
-    url_git: text().nullish(),
+    ansible_var: text(0, TEXT_CAPS.path).nullish(),
+    repo_dir: text(0, TEXT_CAPS.path).nullish(),
+    url_app: text(0, TEXT_CAPS.url).nullish(),
+    url_git: text(0, TEXT_CAPS.url).nullish(),
     restart: text(1, 30)
       .refine((value) => restartPattern.test(value), 'must be no, always, unless-stopped or on-failure[:retries]')
       .openapi({ example: 'unless-stopped', pattern: restartPattern.source }),
@@ -167,8 +195,8 @@ export const NetworkSchema = z
     enable_ipv6: z.boolean().nullish(),
     internal: z.boolean().nullish(),
     external: z.boolean().nullish().openapi({ description: 'Forced true for "default_network"' }),
-    ipam: text().nullish(),
-    labels: text().nullish(),
+    ipam: text(0, TEXT_CAPS.path).nullish(),
+    labels: text(0, TEXT_CAPS.path).nullish(),
   })
   .openapi('ProjectNetwork');
 
@@ -183,11 +211,11 @@ const CustomSchema = z
     custom_stack_code: text(3, 50).openapi({ description: 'Project code; becomes the project name' }),
     project_git_url: text(3, 255).nullish(),
     custom_stack_category: z.array(text()).nullish(),
-    custom_stack_short_description: text().nullish(),
-    custom_stack_description: text().nullish(),
+    custom_stack_short_description: text(0, TEXT_CAPS.description).nullish(),
+    custom_stack_description: text(0, TEXT_CAPS.description).nullish(),
     project_name: text().nullish(),
-    project_overview: text().nullish(),
-    project_description: text().nullish(),
+    project_overview: text(0, TEXT_CAPS.description).nullish(),
+    project_description: text(0, TEXT_CAPS.description).nullish(),
     networks: z.array(NetworkSchema).nullish(),
   })
   .superRefine((custom, ctx) => {

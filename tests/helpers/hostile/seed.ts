@@ -37,17 +37,21 @@ export interface Seeded {
   agent: { agentId: string; token: string; deploymentHash: string };
 }
 
-async function call<T>(expected: number, path: string, init?: RequestInit): Promise<T> {
-  const response = await apiWith(isolated(), path, init);
+async function callAt<T>(expected: number, path: string, init?: RequestInit, target: Record<string, unknown> = isolated()): Promise<T> {
+  const response = await apiWith(target, path, init);
   const text = await response.text();
   if (response.status !== expected) throw new Error(`seeding: ${init?.method ?? 'GET'} ${path} answered ${response.status}: ${text}`);
   return JSON.parse(text) as T;
 }
 
-/** One of everything, owned by one user, created the way users and agents create them. */
-export async function seedThroughApi(): Promise<Seeded> {
-  const userId = 'hostileowner';
-  const adminId = 'hostileadmin';
+/**
+ * One of everything, owned by one user, created the way users and agents create them: in the isolated
+ * database, or where `target` (settings for apiWith, {} for the suite's database) points, as `owner` and `adminName`.
+ */
+export async function seedThroughApi(target: Record<string, unknown> = isolated(), owner = 'hostileowner', adminName = 'hostileadmin'): Promise<Seeded> {
+  const call = <T>(expected: number, path: string, init?: RequestInit) => callAt<T>(expected, path, init, target);
+  const userId = owner;
+  const adminId = adminName;
   const user = bearerFor('group_user', userId);
   const admin = bearerFor('group_admin', adminId);
 
