@@ -55,6 +55,11 @@ const MATRIX: Array<[string, string, string, Subject[]]> = [
   ['GET', '/admin/agreement/{id}', '/admin/agreement/2147483000', admins],
   ['GET', '/cloud/{id}', '/cloud/2147483000', usersAndClients],
   ['GET', '/cloud/{id}/offers', '/cloud/2147483000/offers', usersAndClients],
+  // A project's secrets (issue 28): the owner (the service answers others 404) and the owner's clients.
+  ['GET', '/project/{id}/secrets', '/project/2147483000/secrets', usersAndClients],
+  ['GET', '/project/{id}/secrets/{name}', '/project/2147483000/secrets/DB_PASSWORD', usersAndClients],
+  ['PUT', '/project/{id}/secrets/{name}', '/project/2147483000/secrets/DB_PASSWORD', usersAndClients],
+  ['POST', '/project/{id}/secrets/{name}/rotate', '/project/2147483000/secrets/DB_PASSWORD/rotate', usersAndClients],
   ['GET', '/cloud', '/cloud', usersAndClients],
   ['POST', '/cloud', '/cloud', users],
   ['PUT', '/cloud/{id}', '/cloud/2147483000', users],

@@ -121,7 +121,7 @@ describe('casbin seed', () => {
       );
       return result.rows;
     }, inject('isolatedDatabaseUrl'));
-    expect(rows).toHaveLength(99);
+    expect(rows).toHaveLength(108);
     expect(rows.map((row) => [row.ptype, row.v0, row.v1, row.v2])).toEqual(casbinSeedRules.map((rule) => [...rule]));
     expect(rows.every((row) => row.v3 === '')).toBe(true);
   });
