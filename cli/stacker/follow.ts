@@ -74,7 +74,7 @@ export async function followEvents(api: Api, projectId: number, deploymentId: nu
       for (const event of list) {
         if (event.seq <= after) continue;
         after = event.seq;
-        if (event.kind !== 'command' && event.kind !== 'agent' && event.kind !== 'app_status' && event.message) reason = event.message;
+        if (!['command', 'agent', 'app_status', 'server'].includes(event.kind) && event.message) reason = event.message;
         if (!options.quiet) {
           if (options.json) process.stdout.write(`${JSON.stringify(event)}\n`);
           else if (bar) {

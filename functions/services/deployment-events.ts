@@ -5,7 +5,9 @@ import type { AnyDatabase } from '../../db/client.ts';
 import { deployment, deploymentEvent, type DeploymentEvent } from '../../db/schema.ts';
 import type { Doorbell } from './doorbell.ts';
 
-export const EVENT_KINDS = ['created', 'progress', 'cancelled', 'timed_out', 'agent', 'command', 'app_status'] as const;
+// `server`: a server Stacker created in the user's cloud was deleted, kept, or its deletion failed; not
+// the deployment's own status (which its progress events carry).
+export const EVENT_KINDS = ['created', 'progress', 'cancelled', 'timed_out', 'agent', 'command', 'app_status', 'server'] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
 export interface NewEvent {

@@ -307,8 +307,13 @@ describe('cloud servers: refusals, lost answers, deadlines, cancel, rate limits'
     await deployment.expireStep();
     const events = await deployment.eventsUntil(deleted);
     expect(events.find(ended('failed'))?.message).toMatch(/^The server did not start within 10 min \(DigitalOcean says: new\)$/);
-    expect(events.at(-1)!.message).toBe(`Server (DigitalOcean ID ${created.id}) deleted at DigitalOcean`);
+    expect(events.at(-1)).toMatchObject({ kind: 'server', status: 'deleted', message: `Server (DigitalOcean ID ${created.id}) deleted at DigitalOcean` });
     expect((await account.servers())[0]!.deletedAt).not.toBeNull();
+    // The deletion after the end is the server's news, not the deployment's: its page still says failed, and why.
+    const shown = await page(`/projects/${account.project.id}/deployments/${deployment.deploymentId}`, await signedIn(account.project.userId));
+    expect(/data-deployment-status="true">([^<]+)</.exec(shown.html)?.[1]).toBe('failed');
+    expect(shown.html).toContain('data-terminal="true"');
+    expect(shown.html).toContain('<li data-step="server" data-state="failed">');
   });
 
   it('cancel while the server is being created deletes it', async () => {

@@ -192,7 +192,7 @@ async function deleteServerOf(db: AnyDatabase, deps: CloudEngineDeps, target: { 
   }
 }
 
-const serverEvent = (status: string, message: string): NewEvent => ({ kind: 'progress', status, subject: 'server', message });
+const serverEvent = (status: string, message: string): NewEvent => ({ kind: 'server', status, subject: 'server', message });
 
 /**
  * The remove operation, once the stack is down: deletes the server Stacker created for the
