@@ -11,6 +11,7 @@ import { registerConfigCommands } from './commands/config.ts';
 import { registerDeployCommands } from './commands/deploy.ts';
 import { registerOperationCommands } from './commands/operations.ts';
 import { registerProjectCommands } from './commands/project.ts';
+import { registerSecretsCommands } from './commands/secrets.ts';
 import { registerServiceCommands } from './commands/service.ts';
 import type { CommandDeps } from './commands/shared.ts';
 import { activity, clean, CliError, EXIT, EXIT_CODES_HELP, info, printJson, printTable, progressBar, red } from './output.ts';
@@ -59,6 +60,9 @@ registerServiceCommands(program, deps);
 
 // push, compose
 registerProjectCommands(program, deps);
+
+// secrets list/show/set/rotate
+registerSecretsCommands(program, deps);
 
 // deploy, status, logs, deployments, servers, clouds, cancel
 registerDeployCommands(program, deps);
