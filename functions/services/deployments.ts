@@ -7,6 +7,7 @@ import { deployOutbox, deployment, project, server, webhookReceipt, type Deploym
 import { ApiError, conflict, notFound } from '../errors.ts';
 import { cloudCredentials, createCloud, type CloudCredentials, type CloudInput } from './clouds.ts';
 import { verifyImages, type DockerHubDeps } from './dockerhub.ts';
+import { openDockerHubPasswords } from './dockerhub-passwords.ts';
 import { outboxRow } from './outbox.ts';
 import { composeOfStored, findProject, imagesOf } from './projects.ts';
 import { composeWithSecrets } from './project-secrets.ts';
@@ -168,7 +169,9 @@ export async function startDeployment(
 
   // The install service's job carries the compose alone: the project's secrets go in it, at the deploy step only.
   const composeYaml = await composeWithSecrets({ db: deps.db, securityKey: deps.securityKey }, row.id, composeOfStored(metadata));
-  await verifyImages(deps.dockerHub, imagesOf(metadata as never));
+  // Docker Hub passwords are sealed in the metadata: opened for the image check and the install service's job.
+  const opened = await openDockerHubPasswords(metadata as never, deps.securityKey);
+  await verifyImages(deps.dockerHub, imagesOf(opened));
 
   const deploymentHash = `deployment_${crypto.randomUUID()}`;
   const started = deps.db.transaction(async (tx) => {
@@ -215,7 +218,7 @@ export async function startDeployment(
       cloud,
       server: { ...wanted, srv_ip: serverValues.srvIp, ssh_port: serverValues.sshPort, ssh_user: serverValues.sshUser },
       stack: request.input.stack,
-      custom: metadata.custom,
+      custom: (opened as { custom: unknown }).custom,
       composeYaml,
       progressUrl: deps.progressUrl,
     });

@@ -7,6 +7,7 @@ import { buildCompose, ComposeError, dockerImageString } from './compose.ts';
 import { verifyImages, type DockerHubDeps, type ImageToCheck } from './dockerhub.ts';
 import type { ProjectForm } from './inputs/projects.ts';
 import { listApps, normaliseProjectForm, redactProjectSecrets, type ProjectMetadata } from './project-form.ts';
+import { openDockerHubPasswords, sealDockerHubPasswords, withoutDockerHubPasswords } from './dockerhub-passwords.ts';
 import { keepProjectSecrets, separateSecrets } from './project-secrets.ts';
 import { withinScope, type Scope } from './scope.ts';
 
@@ -99,11 +100,11 @@ export async function createProject(
   const already = await earlier();
   if (already) return already;
 
-  const metadata = normaliseProjectForm(form);
+  const metadata = await sealDockerHubPasswords(normaliseProjectForm(form), deps.securityKey, 'given');
   // Secret values leave the form for the project's sealed secrets; the form keeps `${NAME}`.
   const secrets = separateSecrets(metadata as never, rawBody as never);
   checkComposes(metadata);
-  await verifyImages(deps.dockerHub, imagesOf(metadata));
+  await verifyImages(deps.dockerHub, imagesOf(await openDockerHubPasswords(metadata, deps.securityKey)));
   if (secrets.given.size + secrets.referenced.size > 0 && !deps.securityKey) throw new ApiError(503, "SECURITY_KEY is not set: Stacker cannot keep this project's secrets");
   try {
     const [row] = await deps.db
@@ -113,7 +114,7 @@ export async function createProject(
         userId: ownerId,
         name: metadata.custom.custom_stack_code,
         metadata: metadata as unknown as Record<string, unknown>,
-        requestJson: rawBody as Record<string, unknown>,
+        requestJson: withoutDockerHubPasswords(rawBody),
         idempotencyKey: idempotencyKey ?? null,
       })
       .returning();
@@ -139,17 +140,19 @@ export async function findProject(db: AnyDatabase, id: number, scope: Scope): Pr
 
 export async function updateProject(deps: ProjectDeps, id: number, scope: Scope, form: ProjectForm, rawBody: unknown): Promise<ProjectView> {
   const stored = await findProject(deps.db, id, scope);
-  const metadata = keepStoredPasswords(normaliseProjectForm(form), stored.metadata);
+  const given = await sealDockerHubPasswords(normaliseProjectForm(form), deps.securityKey, 'given');
+  // Kept ones are sealed already, or (stored by an earlier version) in clear: sealed now.
+  const metadata = await sealDockerHubPasswords(keepStoredPasswords(given, stored.metadata), deps.securityKey, 'stored');
   const secrets = separateSecrets(metadata as never, rawBody as never);
   checkComposes(metadata);
-  await verifyImages(deps.dockerHub, imagesOf(metadata));
+  await verifyImages(deps.dockerHub, imagesOf(await openDockerHubPasswords(metadata, deps.securityKey)));
   await keepProjectSecrets({ db: deps.db, securityKey: deps.securityKey }, stored.id, secrets.given, secrets.referenced);
   const [row] = await deps.db
     .update(project)
     .set({
       name: metadata.custom.custom_stack_code,
       metadata: metadata as unknown as Record<string, unknown>,
-      requestJson: rawBody as Record<string, unknown>,
+      requestJson: withoutDockerHubPasswords(rawBody),
       updatedAt: sql`now()`,
     })
     .where(and(eq(project.id, id), withinScope(project.userId, scope)))

@@ -144,6 +144,11 @@ export async function storedSecrets(sources: SecretSources): Promise<{ secrets: 
         const rows = await client.query<{ sealed_value: string }>('select sealed_value from project_secret');
         for (const row of rows.rows) await decrypted(PROJECT_SECRET, row.sealed_value);
       }
+      // Docker Hub passwords of projects, sealed in their metadata (functions/services/dockerhub-passwords.ts).
+      const sealed = await client.query<{ value: string }>(
+        `select app->>'dockerhub_password' as value from project, jsonb_array_elements(coalesce(metadata::jsonb->'custom'->'web', '[]') || coalesce(metadata::jsonb->'custom'->'service', '[]') || coalesce(metadata::jsonb->'custom'->'feature', '[]')) as app where app->>'dockerhub_password' like 'sealed:v1:%'`,
+      );
+      for (const row of sealed.rows) await decrypted('Docker Hub password', row.value.slice('sealed:v1:'.length));
       const clients = await client.query<{ secret: string | null }>('select secret from client');
       for (const row of clients.rows) await decrypted(CLIENT_SECRET, row.secret);
       const agents = await client.query<{ token_hash: string | null; previous_token_hash: string | null }>(

@@ -10,6 +10,7 @@ import { encryptSecret } from '../crypto.ts';
 import { appendEvents } from '../deployment-events.ts';
 import { deploymentByKey, findDeployment, isTerminal, type StartedDeployment } from '../deployments.ts';
 import { verifyImages, type DockerHubDeps } from '../dockerhub.ts';
+import { openDockerHubPasswords } from '../dockerhub-passwords.ts';
 import { composeOfStored, findProject, imagesOf } from '../projects.ts';
 import type { Scope } from '../scope.ts';
 import type { ServerInput } from '../servers.ts';
@@ -147,7 +148,7 @@ export async function startBuiltinDeployment(
 /** The revision of the project as it is now: its compose, and as env_vars its secrets and the values prepareRevision takes out. */
 async function prepareFromProject(deps: Pick<OperationDeps, 'db' | 'dockerHub' | 'securityKey'>, project: { id: number; metadata: unknown }) {
   const composeYaml = composeOfStored(project.metadata);
-  await verifyImages(deps.dockerHub, imagesOf(project.metadata as never));
+  await verifyImages(deps.dockerHub, imagesOf(await openDockerHubPasswords(project.metadata as never, deps.securityKey)));
   const prepared = prepareRevision(composeYaml, domainsOf(project.metadata));
   const secrets = await secretValuesFor({ db: deps.db, securityKey: deps.securityKey }, project.id, prepared.compose);
   return { ...prepared, env: { ...secrets, ...prepared.env } };
