@@ -6,7 +6,9 @@ import * as schema from '../db/schema.ts';
 import type { AnyDatabase } from '../db/client.ts';
 import { parseConfig, requireSetting, type Config } from '../functions/config.ts';
 import { buildEnforcer, decide, loadRules } from '../functions/services/access-control.ts';
-import { rotateAgentToken } from '../functions/services/agent-tokens.ts';
+import { DEFAULT_GRACE_SECONDS, graceSecondsSchema, rotateAgentToken } from '../functions/services/agent-tokens.ts';
+import { HEARTBEAT_FLUSH_MS } from '../functions/durable/agent-gate-types.ts';
+import { z } from 'zod';
 import { createApiClient } from '../functions/services/api-clients.ts';
 import { vaultFromConfig } from '../functions/services/vault-kv.ts';
 import { migrateDatabase } from '../db/migrate.ts';
@@ -17,7 +19,8 @@ import { localSecrets, startLocalVault, type LocalService } from '../scripts/loc
 
 interface Command {
   summary: string;
-  options: Record<string, { description: string; required?: boolean }>;
+  /** Each option takes a value, but a `flag` (given or not; its value is then "on"). */
+  options: Record<string, { description: string; required?: boolean; flag?: boolean }>;
   run(values: Record<string, string>, context: { config: Config; db: () => AnyDatabase }): Promise<void>;
 }
 
@@ -47,21 +50,30 @@ const commands: Record<string, Command> = {
     },
   },
   'agent rotate-token': {
-    summary: "Give a deployment's agent a new token: stored in Vault, the previous one valid 10 more minutes.",
+    summary: `Give a deployment's agent a new token: stored in Vault, the previous one valid ${DEFAULT_GRACE_SECONDS / 60} more minutes (--grace-seconds, --revoke-now).`,
     options: {
       'deployment-hash': { description: 'the deployment whose agent gets the token', required: true },
       'new-token': { description: 'the token to set (32-256 of A-Z a-z 0-9 _ -); generated and printed when absent' },
+      'grace-seconds': { description: `how long the previous token keeps working, 0 to 3600 (default ${DEFAULT_GRACE_SECONDS})` },
+      'revoke-now': { description: 'refuse the previous token at once (--grace-seconds 0)', flag: true },
     },
     async run(values, { config, db }) {
       const hash = values['deployment-hash']!;
+      const grace = graceOption(values);
       const rotated = await rotateAgentToken(
         { db: db(), vault: vaultFromConfig(config), agentBaseUrl: config.AGENT_BASE_URL },
         hash,
         values['new-token'],
+        grace,
       );
       console.log(`Rotated agent token for deployment_hash ${rotated.deployment_hash} (stored in Vault)`);
       if (values['new-token'] === undefined) console.log(`New agent token (shown once, keep it safe): ${rotated.agent_token}`);
-      console.log(`The previous token is accepted until ${rotated.previous_token_valid_until}.`);
+      if (grace === 0) {
+        // The console cannot reach the service's Durable Objects: the wait route's cache learns it at its next re-read.
+        console.log(
+          `The previous token is refused from now on by every route that reads the database; an agent's long-poll may still be let in by the service's cache until it re-reads the agent, within ${HEARTBEAT_FLUSH_MS / 1000} s (POST /admin/agent/{deployment_hash}/rotate-token or the dashboard revoke it there at once too).`,
+        );
+      } else console.log(`The previous token is accepted until ${rotated.previous_token_valid_until}.`);
       if (rotated.agent_notified) console.log('The agent at AGENT_BASE_URL was told its new token.');
     },
   },
@@ -102,12 +114,28 @@ function signedCurlExample(clientId: number, origin: string): string {
   ].join('\n');
 }
 
+/** --grace-seconds or --revoke-now, checked; undefined: the default grace. */
+function graceOption(values: Record<string, string>): number | undefined {
+  const given = values['grace-seconds'];
+  if (values['revoke-now'] !== undefined) {
+    if (given !== undefined) throw new UsageError('agent rotate-token: --revoke-now is --grace-seconds 0; give one of them');
+    return 0;
+  }
+  if (given === undefined) return undefined;
+  const parsed = z.string().regex(/^\d{1,4}$/).transform(Number).pipe(graceSecondsSchema).safeParse(given);
+  if (!parsed.success) throw new UsageError('agent rotate-token: --grace-seconds must be a whole number of seconds, 0 to 3600');
+  return parsed.data;
+}
+
+/** A command line the console refuses before doing anything: exit code 2. */
+class UsageError extends Error {}
+
 function usage(): string {
   const lines = ['Usage: npm run console -- <command> [options]', '', 'Commands:'];
   for (const [name, command] of Object.entries(commands)) {
     lines.push(`  ${name}`, `      ${command.summary}`);
     for (const [option, spec] of Object.entries(command.options)) {
-      lines.push(`      --${option} <value>  ${spec.description}${spec.required ? ' (required)' : ''}`);
+      lines.push(`      --${option}${spec.flag ? '' : ' <value>'}  ${spec.description}${spec.required ? ' (required)' : ''}`);
     }
   }
   lines.push(
@@ -132,10 +160,10 @@ async function main(argv: string[]): Promise<number> {
   }
   const { values } = parseArgs({
     args: argv.slice(2),
-    options: Object.fromEntries(Object.keys(command.options).map((option) => [option, { type: 'string' as const }])),
+    options: Object.fromEntries(Object.entries(command.options).map(([option, spec]) => [option, { type: spec.flag ? ('boolean' as const) : ('string' as const) }])),
     strict: true,
   });
-  const given = values as Record<string, string>;
+  const given = Object.fromEntries(Object.entries(values).map(([option, value]) => [option, value === true ? 'on' : String(value)])) as Record<string, string>;
   const missing = Object.entries(command.options).filter(([option, spec]) => spec.required && !given[option]);
   if (missing.length) {
     console.error(`console: ${name}: missing ${missing.map(([option]) => `--${option}`).join(', ')}`);
@@ -153,6 +181,10 @@ async function main(argv: string[]): Promise<number> {
   try {
     await command.run(given, { config, db });
     return 0;
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`console: ${error.message}`);
+    return 2;
   } finally {
     await pool?.end();
     await local?.close();

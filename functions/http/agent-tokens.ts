@@ -8,10 +8,10 @@ import { rotateAgentToken, type RotatedAgentToken } from '../services/agent-toke
 import { VaultUnavailableError } from '../services/vault.ts';
 
 /** rotateAgentToken, with Vault down answered 503 (and logged, naming Vault and the path, never a token). */
-export async function rotateAgentTokenOrUnavailable(c: Context<AppEnv>, deploymentHash: string, newToken?: string): Promise<RotatedAgentToken> {
+export async function rotateAgentTokenOrUnavailable(c: Context<AppEnv>, deploymentHash: string, newToken?: string, graceSeconds?: number): Promise<RotatedAgentToken> {
   const deps = agentTokenDeps(c);
   try {
-    return await rotateAgentToken(deps, deploymentHash, newToken);
+    return await rotateAgentToken(deps, deploymentHash, newToken, graceSeconds);
   } catch (error) {
     if (!(error instanceof VaultUnavailableError)) throw error;
     log('error', 'agent token not rotated: Vault unavailable', { requestId: c.var.requestId, deploymentHash, error: error.message });

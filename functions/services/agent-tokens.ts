@@ -12,7 +12,14 @@ import { agentCredentialsChanged } from './agent-gate.ts';
 import { randomToken, sha256Hex } from './crypto.ts';
 import type { AgentTokenVault } from './vault.ts';
 
-export const DEFAULT_GRACE_MINUTES = 10;
+/** How long a rotated-out token keeps working by default, and at most (a rotation may say 0: at once). */
+export const DEFAULT_GRACE_SECONDS = 600;
+export const MAX_GRACE_SECONDS = 3600;
+export const graceSecondsSchema = z
+  .number()
+  .int('must be a whole number of seconds')
+  .min(0, 'must be 0 to 3600')
+  .max(MAX_GRACE_SECONDS, 'must be 0 to 3600');
 
 /** A token a caller may choose: 32–256 characters of [A-Za-z0-9_-] (what issueAgentToken makes is 64). */
 export const agentTokenSchema = z
@@ -63,13 +70,15 @@ export async function rotateAgentToken(
   deps: AgentTokenDeps,
   deploymentHash: string,
   newToken?: string,
-  graceMinutes = DEFAULT_GRACE_MINUTES,
+  graceSeconds = DEFAULT_GRACE_SECONDS,
 ): Promise<RotatedAgentToken> {
   const hash = deploymentHashSchema.safeParse(deploymentHash);
   if (!hash.success) throw badRequest(`Invalid deployment_hash: ${hash.error.issues[0]!.message}`, [{ path: 'deployment_hash', message: hash.error.issues[0]!.message }]);
   const chosen = newToken === undefined ? undefined : agentTokenSchema.safeParse(newToken);
   if (chosen && !chosen.success) throw badRequest(`Invalid new_token: ${chosen.error.issues[0]!.message}`, [{ path: 'new_token', message: chosen.error.issues[0]!.message }]);
-  const grace = z.number().int().min(0).max(7 * 24 * 60).parse(graceMinutes);
+  const graceParsed = graceSecondsSchema.safeParse(graceSeconds);
+  if (!graceParsed.success) throw badRequest(`Invalid grace_seconds: ${graceParsed.error.issues[0]!.message}`, [{ path: 'grace_seconds', message: graceParsed.error.issues[0]!.message }]);
+  const grace = graceParsed.data;
   const token = chosen?.data ?? issueAgentToken();
   const tokenHash = await sha256Hex(token);
 
@@ -96,8 +105,9 @@ export async function rotateAgentToken(
       const [row] = await tx
         .update(agents)
         .set({
-          previousTokenHash: sql`${agents.tokenHash}`,
-          previousTokenExpiresAt: sql`now() + make_interval(mins => ${grace})`,
+          // Grace 0: the old token is forgotten at once (nothing left to accept it, cached or not).
+          previousTokenHash: grace === 0 ? null : sql`${agents.tokenHash}`,
+          previousTokenExpiresAt: sql`now() + make_interval(secs => ${grace})`,
           tokenHash,
           tokenRotatedAt: sql`now()`,
           updatedAt: sql`now()`,

@@ -156,6 +156,51 @@ describe('POST /admin/agent/{deployment_hash}/rotate-token', () => {
     expect((await whoami(agentHeaders(newCredentials))).status).toBe(200);
   });
 
+  it('grace_seconds 0 revokes the old token from the next request on, on every route, also the wait the deployment\'s object vouched for', async () => {
+    const agent = await createAgent();
+    const waitPath = `/api/v1/agent/commands/wait/${agent.deploymentHash}?timeout=1`;
+    // The old token waits once, so the deployment's Durable Object vouches for it without Postgres.
+    expect((await api(waitPath, { headers: agentHeaders(agent) })).status).toBe(200);
+    const response = await rotate(agent.deploymentHash, { body: { grace_seconds: 0 } });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as Rotated;
+    expect(body.message).toBe('Agent token rotated; the previous token is refused from now on');
+    expect(Date.parse(body.item.previous_token_valid_until)).toBeLessThanOrEqual(Date.now());
+    const oldWait = await api(waitPath, { headers: agentHeaders(agent) });
+    expect(oldWait.status).toBe(401);
+    expect((await whoami(agentHeaders(agent))).status).toBe(401);
+    const newCredentials = { agentId: agent.agentId, token: body.item.agent_token };
+    expect((await api(waitPath, { headers: agentHeaders(newCredentials) })).status).toBe(200);
+    expect((await whoami(agentHeaders(newCredentials))).status).toBe(200);
+    const row = await agentRow(agent.agentId);
+    expect(row.token_hash).toBe(await sha256Hex(body.item.agent_token));
+    expect(row.previous_token_hash).toBeNull();
+  });
+
+  it('grace_seconds sets how long the old token keeps working (default 600)', async () => {
+    const agent = await createAgent();
+    const before = Date.now();
+    const body = (await (await rotate(agent.deploymentHash, { body: { grace_seconds: 120 } })).json()) as Rotated;
+    const validUntil = Date.parse(body.item.previous_token_valid_until);
+    expect(validUntil).toBeGreaterThanOrEqual(before + 119_000);
+    expect(validUntil).toBeLessThanOrEqual(Date.now() + 121_000);
+    expect((await whoami(agentHeaders(agent))).status).toBe(200);
+    const byDefault = (await (await rotate(agent.deploymentHash, { body: {} })).json()) as Rotated;
+    expect(Date.parse(byDefault.item.previous_token_valid_until)).toBeGreaterThanOrEqual(before + 599_000);
+  });
+
+  it('refuses a grace_seconds outside 0..3600 or not a whole number, naming it, and changes nothing', async () => {
+    const agent = await createAgent();
+    const before = await agentRow(agent.agentId);
+    for (const grace of [-1, 3601, 1.5, '60', null]) {
+      const response = await rotate(agent.deploymentHash, { body: { grace_seconds: grace } });
+      expect(response.status, JSON.stringify(grace)).toBe(400);
+      const answer = (await response.json()) as { errors: Array<{ path: string }> };
+      expect(answer.errors.map((error) => error.path)).toEqual(['body.grace_seconds']);
+    }
+    expect(await agentRow(agent.agentId)).toEqual(before);
+  });
+
   it('stores the new token in Vault under both keys (token, status_panel_token)', async () => {
     const agent = await createAgent();
     const body = (await (await rotate(agent.deploymentHash)).json()) as Rotated;

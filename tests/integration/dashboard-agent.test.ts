@@ -293,6 +293,25 @@ describe('the agent console', () => {
     expect(fragment.html).not.toContain('/cancel"');
   });
 
+  it('"revoke now" rotates with no grace: the old token is refused on the next wait, the new one works', async () => {
+    const agent = await createAgent();
+    const headers = await signedIn(agent.ownerId);
+    const url = consoleOf(agent);
+    expect((await simulatorOf(agent).wait(1)).status).toBe(200); // the deployment's object now vouches for the old token
+    const shown = await follow(await postForm(`${url}/rotate`, headers, { grace_seconds: '0' }), headers);
+    expect(shown.html).toContain('Agent token rotated and the previous token revoked: the agent must use the new token (in Vault) from now on.');
+    expect((await simulatorOf(agent).wait(1)).status).toBe(401);
+    const row = (await withDatabase((db) => db.execute<{ token_hash: string; previous_token_hash: string | null }>(sql`select token_hash, previous_token_hash from agents where id = ${agent.agentId}`))).rows[0]!;
+    expect(row.previous_token_hash).toBeNull();
+    const vault = await fetch(`${vaultStubUrl}/__stored?path=${encodeURIComponent(`agent/${agent.deploymentHash}/token`)}`);
+    const token = ((await vault.json()) as { data: { token: string } }).data.token;
+    expect((await new AgentSimulator({ agentId: agent.agentId, token, deploymentHash: agent.deploymentHash }).wait(1)).status).toBe(200);
+    // Anything else than a whole number of seconds 0..3600 is refused, naming the field; nothing changes.
+    const refused = await postForm(`${url}/rotate`, headers, { grace_seconds: 'soon' });
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toContain('grace_seconds');
+  });
+
   it('rotates the agent token for the owner (and admins); the new token is in Vault, never in the page', async () => {
     const agent = await createAgent();
     const headers = await signedIn(agent.ownerId);
@@ -318,6 +337,10 @@ describe('the agent console', () => {
     }
     // The old token keeps working for the grace period.
     expect((await simulatorOf(agent).wait(1)).status).toBe(200);
+
+    // The console offers "revoke now" beside the rotation.
+    const panel = await page(`${url}/panel`, headers);
+    expect(panel.html).toMatch(/<form method="post" action="[^"]*\/agent\/rotate"[^>]*><input type="hidden" name="grace_seconds" value="0"\/?><button[^>]*>Rotate and revoke the old token now<\/button>/);
 
     // An admin may too; a deployment without an agent has nothing to rotate.
     await follow(await postForm(`${url}/rotate`, await signedIn(uniqueId('agcadm'), 'group_admin'), {}), headers);

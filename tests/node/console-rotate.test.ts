@@ -101,6 +101,39 @@ describe('npm run console -- agent rotate-token', { timeout: 60_000 }, () => {
     expect(row.rotated).toBe(true);
   });
 
+  it('--revoke-now forgets the previous token at once, and says how soon the service\'s wait cache follows', async () => {
+    const agent = await seedAgent();
+    const { stdout } = await console_(['agent', 'rotate-token', '--deployment-hash', agent.hash, '--revoke-now']);
+    const token = /New agent token \(shown once, keep it safe\): (\S+)/.exec(stdout)?.[1];
+    expect(stdout).toContain('The previous token is refused from now on');
+    expect(stdout).toContain('within 60 s');
+    const row = await agentRow(agent.agentId);
+    expect(row.token_hash).toBe(sha256(token!));
+    expect(row.previous_token_hash).toBeNull();
+    expect(row.grace_seconds).toBeLessThanOrEqual(0);
+  });
+
+  it('--grace-seconds sets the grace period (0 to 3600), and refuses anything else, changing nothing', async () => {
+    const agent = await seedAgent();
+    const { stdout } = await console_(['agent', 'rotate-token', '--deployment-hash', agent.hash, '--grace-seconds', '120']);
+    expect(stdout).toMatch(/The previous token is accepted until \S+\./);
+    const row = await agentRow(agent.agentId);
+    expect(row.previous_token_hash).toBe(sha256(agent.token));
+    expect(row.grace_seconds).toBeGreaterThan(110);
+    expect(row.grace_seconds).toBeLessThanOrEqual(120);
+
+    const other = await seedAgent();
+    for (const value of ['3601', '1.5', 'soon']) {
+      const failure = await fails(['agent', 'rotate-token', '--deployment-hash', other.hash, '--grace-seconds', value]);
+      expect(failure.code, value).toBe(2);
+      expect(failure.stderr.trim()).toBe('console: agent rotate-token: --grace-seconds must be a whole number of seconds, 0 to 3600');
+    }
+    const both = await fails(['agent', 'rotate-token', '--deployment-hash', other.hash, '--grace-seconds', '60', '--revoke-now']);
+    expect(both.code).toBe(2);
+    expect(both.stderr.trim()).toBe('console: agent rotate-token: --revoke-now is --grace-seconds 0; give one of them');
+    expect((await agentRow(other.agentId)).token_hash).toBe(sha256(other.token));
+  });
+
   it('sets the token given with --new-token and does not echo it', async () => {
     const agent = await seedAgent();
     const chosen = `chosen_${randomBytes(24).toString('hex')}`;

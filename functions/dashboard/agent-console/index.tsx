@@ -8,10 +8,11 @@
 // The pieces: command-form.tsx (the form and its checks), panels.tsx (the agent panel, the command list).
 import { Hono } from 'hono';
 import { raw } from 'hono/html';
+import { z } from 'zod';
 import { rotateAgentTokenOrUnavailable } from '../../http/agent-tokens.ts';
 import { ringDoorbell } from '../../http/caller.ts';
 import type { AppEnv } from '../../http/env.ts';
-import { notFound } from '../../errors.ts';
+import { badRequest, notFound } from '../../errors.ts';
 import { ASSETS, Breadcrumbs } from '../components/layout.tsx';
 import { AGENT_CSS } from '../assets/agent-console.ts';
 import type { AuthenticatedUser } from '../../principal.ts';
@@ -21,6 +22,7 @@ import { findDeployment } from '../../services/deployments.ts';
 import { commandIdParam } from '../../services/inputs/commands.ts';
 import { findProject } from '../../services/projects.ts';
 import { scopeOfUser } from '../../services/scope.ts';
+import { graceSecondsSchema } from '../../services/agent-tokens.ts';
 import { formatDate } from '../components/dates.ts';
 import { FormFields, fragment, idParam, pageHeaders, pathParam, redirectWithNotice, renderPage, userPage, type PageContext } from '../components/page.tsx';
 import { agentConsoleUrl, deploymentEventsUrl, deploymentUrl, projectUrl } from '../components/urls.ts';
@@ -29,6 +31,8 @@ import { AgentPanel, CommandList } from './panels.tsx';
 import type { FormFailure } from '../components/forms.tsx';
 
 const BASE = '/projects/:id/deployments/:deploymentId/agent';
+/** The rotation form's grace_seconds: digits only, 0 to 3600. */
+const graceField = z.string().regex(/^\d{1,4}$/).transform(Number).pipe(graceSecondsSchema);
 
 /** The deployment of the path, when the user may reach it (another user's is 404, as the API answers). */
 async function consoleTarget(c: PageContext, user: AuthenticatedUser) {
@@ -147,9 +151,16 @@ export const agentConsolePages = new Hono<AppEnv>()
     userPage(async (c, user) => {
       // consoleTarget is the access check: rotateAgentToken itself takes any hash.
       const { deployment, url } = await consoleTarget(c, user);
-      const rotated = await rotateAgentTokenOrUnavailable(c, deployment.deploymentHash);
+      // "Revoke now" posts grace_seconds=0; the plain button posts none (the default grace).
+      const posted = (await FormFields.of(c)).one('grace_seconds');
+      const grace = posted === '' ? undefined : graceField.safeParse(posted);
+      if (grace && !grace.success) throw badRequest('Invalid grace_seconds: must be a whole number of seconds, 0 to 3600', [{ path: 'grace_seconds', message: 'must be 0 to 3600' }]);
+      const rotated = await rotateAgentTokenOrUnavailable(c, deployment.deploymentHash, undefined, grace?.data);
       // The new token is never shown here: it is in Vault, where provisioning and the agent read it.
       const told = rotated.agent_notified ? 'the agent was told its new token' : 'the agent was not told directly: it reads the new token from Vault';
+      if (grace?.data === 0) {
+        return redirectWithNotice(c, url, `Agent token rotated and the previous token revoked: the agent must use the new token (in Vault) from now on. ${told[0]!.toUpperCase()}${told.slice(1)}.`);
+      }
       return redirectWithNotice(c, url, `Agent token rotated; ${told}. The previous token works until ${formatDate(rotated.previous_token_valid_until)}.`);
     }),
   );

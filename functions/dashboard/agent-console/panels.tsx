@@ -4,7 +4,7 @@
 import { ActionButton } from '../components/forms.tsx';
 import { DataTable } from '../components/data-table.tsx';
 import { ago, formatDate } from '../components/dates.ts';
-import { DEFAULT_GRACE_MINUTES } from '../../services/agent-tokens.ts';
+import { DEFAULT_GRACE_SECONDS } from '../../services/agent-tokens.ts';
 import { HEARTBEAT_EVERY_SECONDS, OFFLINE_AFTER_SECONDS, type AgentOverview } from '../../services/agents.ts';
 import type { CommandView } from '../../services/commands.ts';
 
@@ -122,7 +122,15 @@ export function AgentPanel(props: { overview: AgentOverview; url: string; deploy
           label="Rotate agent token"
           variant="secondary"
           outline
-          confirm={`Give this agent a new token? The current one keeps working for ${DEFAULT_GRACE_MINUTES} minutes.`}
+          confirm={`Give this agent a new token? The current one keeps working for ${DEFAULT_GRACE_SECONDS / 60} minutes.`}
+        />
+        <ActionButton
+          action={`${props.url}/rotate`}
+          fields={{ grace_seconds: '0' }}
+          label="Rotate and revoke the old token now"
+          variant="contrast"
+          outline
+          confirm="Give this agent a new token and refuse the current one at once? Until the agent reads its new token from Vault, it is locked out."
         />
       </footer>
     </>
