@@ -15,11 +15,11 @@ import { PRIVATE_NAMESPACE, PRIVATE_PASSWORD } from '../stubs/dockerhub.ts';
 interface StoredApp {
   dockerhub_password?: string | null;
 }
-interface StoredRow {
+type StoredRow = {
   metadata: { custom: { web: StoredApp[] } };
   request_json: { custom: { web: StoredApp[] } };
   text: string;
-}
+};
 
 function privateImageForm(password: string | null) {
   const form = structuredClone(projectForms[2]!.body) as { custom: { web: Array<Record<string, unknown>> } };
