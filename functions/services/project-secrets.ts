@@ -63,12 +63,20 @@ const isReference = (value: string) => /^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/.test(val
 
 /**
  * Takes the secret values out of a project form: in every app's environment, a value marked
- * `secret: true` or under a secret-looking key becomes `${SERVICE_KEY}` in both the raw form and its
- * normalised metadata (changed in place; they list the same apps in the same order). Returns the values
+ * `secret: true` or under a secret-looking key becomes `${SERVICE_KEY}` (or the `${NAME}` the same
+ * variable had in the `stored` metadata) in both the raw form and its normalised metadata (changed in
+ * place; they list the same apps in the same order). Returns the values
  * taken, by name, and every name the environments refer to, to generate those not kept yet.
  */
-export function separateSecrets(metadata: AppsOf, raw: AppsOf): { given: Map<string, string>; referenced: Set<string> } {
+export function separateSecrets(metadata: AppsOf, raw: AppsOf, stored?: unknown): { given: Map<string, string>; referenced: Set<string> } {
   const given = new Map<string, string>();
+  // A variable that referred to a secret before keeps that secret's name: typing a new MariaDB password
+  // changes the one WordPress uses too.
+  const before = new Map(
+    environmentsOf(stored as AppsOf).flatMap((app) =>
+      app.environment.flatMap((variable) => (typeof variable.value === 'string' && isReference(variable.value) ? [[`${app.code}\u0000${String(variable.key)}`, variable.value.slice(2, -1)] as const] : [])),
+    ),
+  );
   const normalised = environmentsOf(metadata);
   const rawApps = environmentsOf(raw);
   normalised.forEach((app, appIndex) => {
@@ -81,7 +89,7 @@ export function separateSecrets(metadata: AppsOf, raw: AppsOf): { given: Map<str
       if (value === '' || isReference(value) || !(marked || SECRET_KEY_PATTERN.test(key))) return;
       // A value that only refers to others (a URL holding ${DB_PASSWORD}) carries no secret of its own.
       if (referencedNames(value).length > 0 && !marked) return;
-      const name = secretNameFor(app.code, key);
+      const name = before.get(`${app.code}\u0000${key}`) ?? secretNameFor(app.code, key);
       given.set(name, value);
       variable.value = `\${${name}}`;
       if (rawVariable) rawVariable.value = `\${${name}}`;

@@ -143,7 +143,7 @@ export async function updateProject(deps: ProjectDeps, id: number, scope: Scope,
   const given = await sealDockerHubPasswords(normaliseProjectForm(form), deps.securityKey, 'given');
   // Kept ones are sealed already, or (stored by an earlier version) in clear: sealed now.
   const metadata = await sealDockerHubPasswords(keepStoredPasswords(given, stored.metadata), deps.securityKey, 'stored');
-  const secrets = separateSecrets(metadata as never, rawBody as never);
+  const secrets = separateSecrets(metadata as never, rawBody as never, stored.metadata);
   checkComposes(metadata);
   await verifyImages(deps.dockerHub, imagesOf(await openDockerHubPasswords(metadata, deps.securityKey)));
   await keepProjectSecrets({ db: deps.db, securityKey: deps.securityKey }, stored.id, secrets.given, secrets.referenced);

@@ -117,6 +117,16 @@ describe('project secrets', () => {
     expect(again.status, await again.clone().text()).toBe(200);
     expect(await reveal(owner, created.id, 'MARIADB_PASSWORD')).toBe(password);
     expect(await reveal(owner, created.id, 'WORDPRESS_SMTP_TOKEN')).toBe('typed-by-the-user-7Qm2');
+
+    // A new password typed where the form names a secret changes that secret: WordPress keeps using it.
+    const edited = structuredClone(stored.item.request_json) as { custom: { service: Array<{ environment: Array<{ key: string; value: string }> }> } };
+    edited.custom.service[0]!.environment.find((variable) => variable.key === 'MARIADB_PASSWORD')!.value = 'typed-new-db-password-3Hn';
+    expect((await api(`/project/${created.id}`, jsonRequest('PUT', edited, bearerFor('group_user', owner)))).status).toBe(200);
+    expect(await reveal(owner, created.id, 'MARIADB_PASSWORD')).toBe('typed-new-db-password-3Hn');
+    const recomposed = ((await (await api(`/project/${created.id}/compose`, { headers: bearerFor('group_user', owner) })).json()) as { item: string }).item;
+    expect(recomposed).toContain('WORDPRESS_DB_PASSWORD: ${MARIADB_PASSWORD}');
+    expect(recomposed).toContain('MARIADB_PASSWORD: ${MARIADB_PASSWORD}');
+    expect(recomposed).not.toContain('typed-new-db-password-3Hn');
   });
 
   it('sets and rotates for the owner and the owner’s clients; others, admins included, reach nothing; bad input names the field', async () => {
