@@ -4,7 +4,9 @@ import { callerOwnerId, callerScope, currentUser } from '../http/caller.ts';
 import { projectDeps } from '../http/deps.ts';
 import { createRouter } from '../http/router.ts';
 import { authErrorResponses, errorResponses, ErrorBodySchema, idempotencyKeyHeader, idParam, jsonContent, userSecurity } from '../http/openapi.ts';
+import { composeImportSchema } from '../services/inputs/project-import.ts';
 import { projectFormSchema } from '../services/inputs/projects.ts';
+import { importProject } from '../services/project-import.ts';
 import {
   createProject,
   deleteProject,
@@ -14,6 +16,8 @@ import {
   findProject,
   updateProject,
 } from '../services/projects.ts';
+
+const FieldNote = z.object({ path: z.string(), message: z.string() }).openapi('ProjectWarning');
 
 const Project = z
   .object({
@@ -25,6 +29,9 @@ const Project = z
     request_json: z.record(z.string(), z.unknown()).openapi({ description: 'The body as sent (credentials removed)' }),
     created_at: z.string(),
     updated_at: z.string(),
+    warnings: z
+      .array(FieldNote)
+      .openapi({ description: 'What may not work as meant, at the field of the form: an environment value naming a host that is no service of the stack' }),
   })
   .openapi('Project');
 
@@ -39,6 +46,21 @@ const imageResponses = {
   503: jsonContent(ErrorBodySchema, 'Docker Hub (or another dependency) is unavailable'),
 };
 
+const ImportNote = z
+  .object({ service: z.string().optional(), field: z.string().optional(), message: z.string() })
+  .openapi('ComposeImportNote', { description: 'Something of the compose file not carried over (build:, a local file mounted, container_name, ...)' });
+const imported = z.object({
+  message: z.string(),
+  item: z
+    .object({
+      form: z.record(z.string(), z.unknown()).optional().openapi({ description: 'Without create: the project form (ProjectForm) to POST to /project, or edit first. With create it is not echoed: its secret values are kept apart' }),
+      notes: z.array(ImportNote),
+      warnings: z.array(FieldNote),
+      project: Project.optional().openapi({ description: 'With create: true, the project created' }),
+    })
+    .openapi('ComposeImported'),
+});
+
 const tags = ['projects'];
 const listRoute = createRoute({
   method: 'get', path: '/project', tags, summary: 'The caller’s projects', security: userSecurity,
@@ -49,6 +71,12 @@ const createRouteDef = createRoute({
   summary: 'Create a project from the project form (images are checked on Docker Hub)',
   request: { headers: idempotencyKeyHeader('The same key again (e.g. a retry after a lost answer) answers the project it created, 200, instead of creating another'), body },
   responses: { 201: jsonContent(item, 'Created'), 200: jsonContent(item, 'Already created with this Idempotency-Key'), ...imageResponses },
+});
+const importRouteDef = createRoute({
+  method: 'post', path: '/project/import', tags, security: userSecurity,
+  summary: 'Import a docker-compose.yml: the project form that keeps every service (name, image, ports, environment, volumes, networks, depends_on, healthcheck, command, entrypoint, user, working_dir, labels, restart, cap_add/cap_drop, ulimits, logging, extra_hosts), with notes naming what cannot be carried; create: true also creates the project (images checked on Docker Hub)',
+  request: { headers: idempotencyKeyHeader('With create: the same key again answers the project it created, 200, instead of creating another'), body: { required: true, content: { 'application/json': { schema: composeImportSchema } } } },
+  responses: { 200: jsonContent(imported, 'The form (and, with create, the project already created with this Idempotency-Key)'), 201: jsonContent(imported, 'Created'), ...imageResponses },
 });
 const getRoute = createRoute({
   method: 'get', path: '/project/{id}', tags, summary: 'One of the caller’s projects', security: userSecurity,
@@ -86,6 +114,13 @@ export const projectRoutes = createRouter()
     const { project, created } = await createProject(projectDeps(c), currentUser(c).id, form, await c.req.json(), idempotencyKey);
     if (!created) return c.json({ message: 'Project already created with this Idempotency-Key', item: project }, 200);
     return c.json({ message: 'Created', item: project }, 201);
+  })
+  .openapi(importRouteDef, async (c) => {
+    const { project, created, form, ...rest } = await importProject(projectDeps(c), currentUser(c).id, c.req.valid('json'), c.req.valid('header')['idempotency-key']);
+    if (!project) return c.json({ message: 'OK', item: { form, ...rest } }, 200);
+    // The project's view, not the form: the form still holds the values its secrets were made from.
+    if (created) return c.json({ message: 'Created', item: { ...rest, project } }, 201);
+    return c.json({ message: 'Project already created with this Idempotency-Key', item: { ...rest, project } }, 200);
   })
   .openapi(getRoute, async (c) =>
     c.json({ message: 'OK', item: toProjectView(await findProject(c.var.database.db, c.req.valid('param').id, callerScope(c))) }, 200),

@@ -16,6 +16,8 @@ export interface ImageToCheck {
   path: string;
   /** The image reference as compose will use it, e.g. trydirect/nginx-waf:1.2 */
   image: string;
+  /** The service that runs it, named in the messages. */
+  service?: string;
   username?: string | null;
   password?: string | null;
 }
@@ -112,6 +114,8 @@ async function outcomeFor(deps: DockerHubDeps, check: ImageToCheck, reference: I
   return outcome;
 }
 
+const serviceOf = (check: ImageToCheck) => (check.service ? `service "${check.service}": ` : '');
+
 /**
  * Checks every image at once. Unknown images: 400 naming each. Docker Hub unreachable: 503 naming it
  * (never a silent pass). Images of other registries are not checked.
@@ -122,7 +126,7 @@ export async function verifyImages(deps: DockerHubDeps, images: ImageToCheck[]):
   const checks: Array<Promise<{ check: ImageToCheck; outcome: Outcome }>> = [];
   for (const check of images) {
     const reference = parseImageReference(check.image);
-    if (reference === 'invalid') invalid.push({ path: check.path, message: `"${check.image}" is not a valid Docker image reference` });
+    if (reference === 'invalid') invalid.push({ path: check.path, message: `${serviceOf(check)}"${check.image}" is not a valid Docker image reference` });
     else if (reference) checks.push(outcomeFor(deps, check, reference).then((outcome) => ({ check, outcome })));
   }
   if (invalid.length) throw new ApiError(400, `Invalid Docker image: ${invalid.map((e) => e.message).join('; ')}`, { errors: invalid });
@@ -135,7 +139,7 @@ export async function verifyImages(deps: DockerHubDeps, images: ImageToCheck[]):
   if (missing.length) {
     const errors = missing.map(({ check }) => ({
       path: check.path,
-      message: `image ${check.image} was not found on Docker Hub${check.username && check.password ? ' with the given credentials' : ''}`,
+      message: `${serviceOf(check)}image ${check.image} was not found on Docker Hub${check.username && check.password ? ' with the given credentials' : ''}`,
     }));
     throw new ApiError(400, `Docker images not found: ${missing.map(({ check }) => check.image).join(', ')}`, { errors });
   }

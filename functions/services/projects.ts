@@ -4,6 +4,7 @@ import { databaseErrorCode, type AnyDatabase } from '../../db/client.ts';
 import { project, type Project } from '../../db/schema.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { buildCompose, ComposeError, dockerImageString } from './compose.ts';
+import { formPathOf, projectWarnings, specProblems } from './compose-check.ts';
 import { verifyImages, type DockerHubDeps, type ImageToCheck } from './dockerhub.ts';
 import type { ProjectForm } from './inputs/projects.ts';
 import { listApps, normaliseProjectForm, redactProjectSecrets, type ProjectMetadata } from './project-form.ts';
@@ -27,6 +28,8 @@ export interface ProjectView {
   request_json: Record<string, unknown>;
   created_at: string;
   updated_at: string;
+  /** What may not work as meant, at the field (an environment value naming a host that is no service). */
+  warnings: Array<{ path: string; message: string }>;
 }
 
 /** What responses show: the row, with every credential taken out of metadata and request_json. */
@@ -40,6 +43,7 @@ export function toProjectView(row: Project): ProjectView {
     request_json: redactProjectSecrets(row.requestJson ?? {}),
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
+    warnings: projectWarnings(row.metadata as never),
   };
 }
 
@@ -47,6 +51,7 @@ export function toProjectView(row: Project): ProjectView {
 export function imagesOf(metadata: Pick<ProjectMetadata, 'custom'>): ImageToCheck[] {
   return listApps(metadata as never).map((app) => ({
     path: `custom.${app.list}.${app.index}`,
+    service: app.code,
     image: dockerImageString({ dockerhub_user: app.dockerhubUser, dockerhub_name: app.dockerhubName, dockerhub_image: app.dockerhubImage }),
     username: app.dockerhubUser,
     password: app.dockerhubPassword,
@@ -68,12 +73,19 @@ function keepStoredPasswords(next: ProjectMetadata, stored: Record<string, unkno
   return next;
 }
 
+/** The compose the metadata makes, checked against the compose specification (compose-check.ts): 400 at the field. */
 function checkComposes(metadata: ProjectMetadata): void {
+  let document;
   try {
-    buildCompose(metadata);
+    document = buildCompose(metadata).document;
   } catch (error) {
     if (error instanceof ComposeError) throw new ApiError(400, error.message, { errors: [{ path: error.path, message: error.message }] });
     throw error;
+  }
+  const problems = specProblems(document);
+  if (problems.length > 0) {
+    const errors = problems.map((problem) => ({ path: formPathOf(metadata, problem), message: problem.service && !problem.message.includes(`"${problem.service}"`) ? `service "${problem.service}": ${problem.path}: ${problem.message}` : problem.message }));
+    throw new ApiError(400, `The compose would not be valid: ${errors.map((e) => e.message).join('; ')}`, { errors });
   }
 }
 
@@ -204,7 +216,10 @@ export function composeOfStored(metadata: unknown): string {
     throw new ApiError(422, 'Stored project has no apps (metadata.custom.web is missing)');
   }
   try {
-    return buildCompose(metadata as never).yaml;
+    const { yaml, document } = buildCompose(metadata as never);
+    const problems = specProblems(document);
+    if (problems.length > 0) throw new ApiError(422, `Stored project cannot become a valid compose file: ${problems.map((p) => p.message).join('; ')}`);
+    return yaml;
   } catch (error) {
     if (error instanceof ComposeError) throw new ApiError(422, `Stored project cannot become a compose file: ${error.message}`);
     throw error;

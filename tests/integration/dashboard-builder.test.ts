@@ -154,10 +154,10 @@ describe('the builder', () => {
     expect(fieldMessage(html, 'port_host-0')).toBeUndefined();
     expect(html).toContain('value="99999"');
 
-    const badName = await post(session, `/projects/${id}/apps/nginx`, [['name', 'ab'], ['code', 'bad code!'], ['image', 'nginx'], ['restart', 'always']]);
+    const badName = await post(session, `/projects/${id}/apps/nginx`, [['name', 'n'.repeat(51)], ['code', 'bad code!'], ['image', 'nginx'], ['restart', 'always']]);
     expect(badName.status).toBe(400);
     const nameHtml = await badName.text();
-    expect(fieldMessage(nameHtml, 'name')).toBe('must be 3 to 50 characters');
+    expect(fieldMessage(nameHtml, 'name')).toBe('must be 1 to 50 characters');
     expect(fieldMessage(nameHtml, 'code')).toMatch(/letters, digits/);
 
     const badEnv = await post(session, `/projects/${id}/apps/nginx/env`, [['env_file', 'GOOD=1\nthis line is wrong\n']]);
@@ -166,7 +166,7 @@ describe('the builder', () => {
 
     const missingImage = await post(session, `/projects/${id}/containers`, [['image', 'acme/missing-app:1'], ['app_name', 'api']]);
     expect(missingImage.status).toBe(400);
-    expect(fieldMessage(await missingImage.text(), 'image')).toBe('image acme/missing-app:1 was not found on Docker Hub');
+    expect(fieldMessage(await missingImage.text(), 'image')).toBe('service &quot;api&quot;: image acme/missing-app:1 was not found on Docker Hub');
 
     const shortName = await post(session, `/projects/${id}/rename`, [['name', 'x']]);
     expect(shortName.status).toBe(400);
