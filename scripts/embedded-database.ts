@@ -234,6 +234,12 @@ async function runServer(postgres: string, options: StartOptions, port: number, 
     }
     await new Promise((done) => setTimeout(done, 20));
   }
+  // A process that exits without stop() (process.exit half-way) still stops its server: fast
+  // shutdown, which the server completes on its own.
+  const onExit = () => {
+    if (!exited) child.kill('SIGINT');
+  };
+  process.once('exit', onExit);
   let stop: Promise<void> | undefined;
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
@@ -241,6 +247,7 @@ async function runServer(postgres: string, options: StartOptions, port: number, 
     pid: child.pid!,
     stop: () =>
       (stop ??= (async () => {
+        process.off('exit', onExit);
         if (exited) return;
         child.kill('SIGINT'); // fast shutdown
         const quit = setTimeout(() => child.kill('SIGQUIT'), 15_000);
@@ -379,15 +386,22 @@ function takeLock(
       writeSync(fd, JSON.stringify(lock), 0);
     };
     write(current);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      process.off('exit', release);
+      closeSync(fd);
+      if (readLock(dataDir)?.pid === process.pid) rmSync(lockPath(dataDir), { force: true });
+    };
+    // Also when the process exits half-way (e.g. Ctrl-C while the server is still starting).
+    process.once('exit', release);
     return {
       ok: true,
       update(fields) {
         write({ ...current, ...fields });
       },
-      release() {
-        closeSync(fd);
-        if (readLock(dataDir)?.pid === process.pid) rmSync(lockPath(dataDir), { force: true });
-      },
+      release,
     };
   }
   throw new EmbeddedDatabaseError(`could not take ${lockPath(dataDir)}; remove it if no stacker process runs`);
