@@ -39,6 +39,8 @@ const MATRIX: Array<[string, string, string, Subject[]]> = [
   ['GET', '/project', '/project', usersAndClients],
   ['GET', '/project/{id}', '/project/2147483000', usersAndClients],
   ['POST', '/project', '/project', users],
+  // A compose file imported as a project form or project (issue 28): users, as POST /project.
+  ['POST', '/project/import', '/project/import', users],
   ['PUT', '/project/{id}', '/project/2147483000', users],
   ['DELETE', '/project/{id}', '/project/2147483000', users],
   ['GET', '/admin/rating/{id}', '/admin/rating/2147483000', admins],
