@@ -71,14 +71,22 @@ async function startShared() {
   const adminUrl = await acquireDatabaseServer();
   const name = `stacker_test_${Date.now()}_${randomBytes(3).toString('hex')}`;
   const isolatedName = `${name}_isolated`;
+  // The Worker connects as a role of this run with a random password, owner of its two databases: the
+  // leak check searches for that password, not the administrator's (with postgres:postgres, the word
+  // "postgres" that any page listing the PostgreSQL app shows).
+  const role = `stacker_test_${randomBytes(6).toString('hex')}`;
+  const rolePassword = randomBytes(24).toString('base64url');
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.query(`create database ${isolatedName}`);
+  await admin.query(`create role ${role} login password '${rolePassword}'`);
+  await admin.query(`create database ${name} owner ${role}`);
+  await admin.query(`create database ${isolatedName} owner ${role}`);
   await admin.end();
 
   const urlOf = (database: string) => {
     const url = new URL(adminUrl);
+    url.username = role;
+    url.password = rolePassword;
     url.pathname = `/${database}`;
     return url.toString();
   };
@@ -154,7 +162,7 @@ async function startShared() {
     // Before the databases go: the check reads the stored secrets. It fails the run after the clean-up.
     const leakCheck = await runLeakCheck({
       settings: project.getProvidedContext().settings,
-      databaseUrls: [adminUrl, databaseUrl, isolatedDatabaseUrl],
+      databaseUrls: [databaseUrl, isolatedDatabaseUrl],
       vaultWrites: vault.written(),
     }).catch((error: unknown) => ({ summary: 'Leak check: could not run.', failure: `The leak check could not run: ${String(error)}` }));
     console.log(leakCheck.summary);
@@ -173,6 +181,7 @@ async function startShared() {
     await client.connect();
     await client.query(`drop database if exists ${name} with (force)`);
     await client.query(`drop database if exists ${isolatedName} with (force)`);
+    await client.query(`drop role if exists ${role}`);
     await client.end();
     if (leakCheck.failure) throw new Error(leakCheck.failure);
   };

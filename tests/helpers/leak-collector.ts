@@ -90,7 +90,7 @@ export function startLeakCollector(): Promise<StubServer> {
 export interface SecretSources {
   /** The Worker's settings (tests/global-setup.ts). */
   settings: Record<string, string>;
-  /** Every database the Worker wrote to; the admin URL is there for its password. */
+  /** Every database the Worker wrote to, with the credentials it used (the test run's own role: its password is searched for). */
   databaseUrls: string[];
   /** Everything written to the Vault stub (tests/stubs/vault.ts). */
   vaultWrites: Record<string, unknown>[];
