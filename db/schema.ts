@@ -499,6 +499,11 @@ export const dashboardSession = pgTable(
     email: text('email').notNull().default(''),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    /** The provider's access and refresh tokens, sealed with SECURITY_KEY: the session re-checks the user with them. */
+    accessToken: text('access_token'),
+    refreshToken: text('refresh_token'),
+    /** When the provider last confirmed the user and role (dashboard-sessions.ts re-checks every few minutes). */
+    checkedAt: timestamp('checked_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [index('idx_dashboard_session_expires').on(t.expiresAt)],
 );
