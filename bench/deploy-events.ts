@@ -127,7 +127,8 @@ function webhookSender(service: Service, agent: http.Agent, secret: string) {
   return async (deploymentId: number, step: number) => {
     const message = `bench ${runId} step ${step}`;
     const body = JSON.stringify({ deploy_id: deploymentId, status: STATUSES[step % STATUSES.length], progress: step % 100, message });
-    const signature = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+    const t = Math.floor(Date.now() / 1000);
+    const signature = `t=${t},v1=${createHmac('sha256', secret).update(`${t}.`).update(body).digest('hex')}`;
     const response = await timedRequest(agent, `${service.baseUrl}/webhooks/install`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-install-signature': signature, 'x-install-message-id': `bench-${runId}-${++counter}` },

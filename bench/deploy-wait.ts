@@ -97,7 +97,8 @@ async function main(): Promise<number> {
       if (waitAnswer) answeredEarly++;
 
       const body = JSON.stringify({ deploy_id: deploymentId, status, progress, message });
-      const signature = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+      const t = Math.floor(Date.now() / 1000);
+      const signature = `t=${t},v1=${createHmac('sha256', secret).update(`${t}.`).update(body).digest('hex')}`;
       const webhook = await timedRequest(agent, webhookUrl, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-install-signature': signature, 'x-install-message-id': `bench-${runId}-${round}` },

@@ -59,8 +59,8 @@ const securitySchemes = {
     'Hex HMAC-SHA256 with the client secret of METHOD\\npath-with-query\\nstacker-timestamp\\nstacker-nonce\\nhex SHA-256 of the raw body (docs/api-clients.md)',
   ),
   agentId: header('X-Agent-Id', 'Agent UUID; goes with an Authorization header carrying the agent token as a bearer'),
-  upstashSignature: header('Upstash-Signature', 'QStash JWT over the raw body (current or next signing key)'),
-  installSignature: header('X-Install-Signature', 'sha256=<hex HMAC-SHA256 of the raw body with INSTALL_WEBHOOK_SECRET>'),
+  upstashSignature: header('Upstash-Signature', 'QStash JWT over the raw body and this webhook\'s URL (current or next signing key)'),
+  installSignature: header('X-Install-Signature', 't=<unix seconds, within 300 s>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" with INSTALL_WEBHOOK_SECRET>'),
 };
 
 /** Builds the whole API: cross-cutting middleware, every resource's routes, the OpenAPI document. */

@@ -14,6 +14,11 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { join } from 'node:path';
 import { z } from 'zod';
 
+
+/** X-Install-Signature as the install service signs its progress reports: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">. */
+export function installSignature(secret: string, body: string, t = Math.floor(Date.now() / 1000)): string {
+  return `t=${t},v1=${createHmac('sha256', secret).update(`${t}.`).update(body).digest('hex')}`;
+}
 export interface LocalSecrets {
   SECURITY_KEY: string;
   INSTALL_WEBHOOK_SECRET: string;
@@ -185,12 +190,13 @@ export async function startLocalInstallService(options: { webhookSecret: string;
     for (const [index, step] of steps.entries()) {
       await pause(stepMs, signal);
       const body = JSON.stringify({ deploy_id: job.deployment_id, ...step });
-      const headers = {
-        'content-type': 'application/json',
-        'x-install-signature': `sha256=${createHmac('sha256', options.webhookSecret).update(body).digest('hex')}`,
-        'x-install-message-id': `local-${job.deployment_id}-${index}`,
-      };
       for (let attempt = 0; ; attempt++) {
+        // Signed afresh for each attempt (the signature's time must be within 300 s of Stacker's clock).
+        const headers = {
+          'content-type': 'application/json',
+          'x-install-signature': installSignature(options.webhookSecret, body),
+          'x-install-message-id': `local-${job.deployment_id}-${index}`,
+        };
         const status = await fetch(job.progress_url, { method: 'POST', headers, body, signal }).then((r) => r.status, () => 0);
         if (status === 200) break;
         // 409 and the like: the deployment has ended (cancelled, say); nothing more to report.

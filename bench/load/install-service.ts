@@ -1,7 +1,7 @@
 // The install service's stand-in for the load run. It accepts deploy jobs as the service delivers them
 // without QStash (POST, `Upstash-Signature` as QStash signs, `Upstash-Message-Id` the same on every
 // retry), checks that signature, and then reports progress the way the real install service does:
-// signed POST <progress_url> (X-Install-Signature: sha256=<HMAC of the body with INSTALL_WEBHOOK_SECRET>,
+// signed POST <progress_url> (X-Install-Signature: t=<unix seconds>,v1=<HMAC of "<t>.<body>" with INSTALL_WEBHOOK_SECRET>,
 // a fresh X-Install-Message-Id per message) a few times, then a terminal status. A webhook that gets
 // no answer, a 5xx or a 429 is sent again (same message id) after 1, 2, 4, 8, 16 s.
 import { Receiver } from '@upstash/qstash';
@@ -55,12 +55,13 @@ export async function startInstallService(options: {
 
   async function postProgress(progressUrl: string, job: InstallJobState, messageId: string, message: Record<string, unknown>): Promise<boolean> {
     const body = JSON.stringify(message);
-    const headers = {
-      'content-type': 'application/json',
-      'x-install-signature': `sha256=${createHmac('sha256', options.webhookSecret).update(body).digest('hex')}`,
-      'x-install-message-id': messageId,
-    };
     for (let attempt = 0; ; attempt++) {
+      const t = Math.floor(Date.now() / 1000); // signed afresh for each attempt: t must be within 300 s
+      const headers = {
+        'content-type': 'application/json',
+        'x-install-signature': `t=${t},v1=${createHmac('sha256', options.webhookSecret).update(`${t}.`).update(body).digest('hex')}`,
+        'x-install-message-id': messageId,
+      };
       const response = await send(options.recorder, webhookAgent, 'POST /webhooks/install', progressUrl, { method: 'POST', headers, body, timeoutMs: 30_000 });
       if (response?.status === 200) {
         job.applied++;

@@ -7,7 +7,7 @@ import type { AppEnv } from '../http/env.ts';
 import { badRequest, unauthorized } from '../errors.ts';
 import { createRouter } from '../http/router.ts';
 import { errorResponses, ErrorBodySchema, jsonContent } from '../http/openapi.ts';
-import { constantTimeEqual, hmacSha256Hex, sha256Hex } from '../services/crypto.ts';
+import { bodyReceiptKey, verifyInstallSignature } from '../services/install-webhook.ts';
 import { applyProgress, REPORTED_STATUSES } from '../services/deployments.ts';
 import { durableDoorbell } from '../services/doorbell.ts';
 
@@ -36,8 +36,9 @@ const ProgressMessage = z
   .openapi('InstallProgress', { description: 'deploy_id or deployment_hash names the deployment' });
 
 /**
- * Accepts a request signed by QStash (Upstash-Signature, current or next key) or by the install
- * service itself (X-Install-Signature: sha256=<hex HMAC of the raw body>). Checked before the body is read.
+ * Accepts a request signed by QStash (Upstash-Signature, current or next key, for this webhook's URL)
+ * or by the install service itself (X-Install-Signature: t=<unix seconds>,v1=<hex HMAC of "<t>.<raw
+ * body>">, services/install-webhook.ts). Checked before the body is read.
  */
 const verifySignature = createMiddleware<AppEnv>(async (c, next) => {
   const raw = await c.req.arrayBuffer();
@@ -50,14 +51,13 @@ const verifySignature = createMiddleware<AppEnv>(async (c, next) => {
       currentSigningKey: requireSetting(config, 'QSTASH_CURRENT_SIGNING_KEY'),
       nextSigningKey: config.QSTASH_NEXT_SIGNING_KEY ?? requireSetting(config, 'QSTASH_CURRENT_SIGNING_KEY'),
     });
-    const valid = await receiver.verify({ signature: upstash, body, clockTolerance: 30 }).catch(() => false);
+    // The URL QStash delivered to is signed (the JWT's sub): a signature made for another endpoint is refused.
+    const url = new URL('/webhooks/install', config.PUBLIC_URL ?? c.req.url).toString();
+    const valid = await receiver.verify({ signature: upstash, body, url, clockTolerance: 30 }).catch(() => false);
     if (!valid) throw unauthorized('Invalid Upstash-Signature');
   } else if (install) {
-    const secret = requireSetting(config, 'INSTALL_WEBHOOK_SECRET');
-    const match = /^sha256=([0-9a-fA-F]{64})$/.exec(install);
     // Over the bytes as sent: decoding and re-encoding changes a body that is not valid UTF-8.
-    const expected = await hmacSha256Hex(secret, raw);
-    if (!match || !constantTimeEqual(expected, match[1]!.toLowerCase())) throw unauthorized('Invalid X-Install-Signature');
+    await verifyInstallSignature(requireSetting(config, 'INSTALL_WEBHOOK_SECRET'), install, raw);
   } else {
     throw unauthorized('Webhook signature required (Upstash-Signature or X-Install-Signature)');
   }
@@ -90,10 +90,11 @@ webhookRoutes.openapi(install, async (c) => {
   if (report.deploy_id === undefined && report.deployment_hash === undefined) {
     throw badRequest('Invalid request body: give deploy_id or deployment_hash', [{ path: 'body.deploy_id', message: 'give deploy_id or deployment_hash' }]);
   }
-  const messageId =
-    c.req.header('upstash-message-id') ?? c.req.header('x-install-message-id') ?? `body-${await sha256Hex(await c.req.text())}`;
-  if (messageId.length > 200) throw badRequest('message id is longer than 200 characters');
+  // Deduplicated on the signed bytes (a replay under a new, unsigned message id changes nothing), and on the sender's message id.
+  const messageId = c.req.header('upstash-message-id') ?? c.req.header('x-install-message-id');
+  if (messageId !== undefined && messageId.length > 200) throw badRequest('message id is longer than 200 characters');
   const { deployment, duplicate } = await applyProgress(c.var.database.db, {
+    bodyKey: await bodyReceiptKey(await c.req.arrayBuffer()),
     messageId,
     deploymentId: report.deploy_id,
     deploymentHash: report.deployment_hash,

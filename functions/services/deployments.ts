@@ -12,6 +12,7 @@ import { outboxRow } from './outbox.ts';
 import { composeOfStored, findProject, imagesOf } from './projects.ts';
 import { composeWithSecrets } from './project-secrets.ts';
 import { appendEvents, durationBetween } from './deployment-events.ts';
+import { BODY_RECEIPT_WINDOW_SECONDS } from './install-webhook.ts';
 import { withinScope, type Scope } from './scope.ts';
 import type { ServerInput } from './servers.ts';
 
@@ -268,7 +269,10 @@ export async function listDeployments(db: AnyDatabase, projectId: number, scope:
 }
 
 export interface ProgressReport {
-  messageId: string;
+  /** The signed body's key (install-webhook.ts bodyReceiptKey): the same bytes within its window are one message. */
+  bodyKey: string;
+  /** The sender's message id (Upstash-Message-Id, X-Install-Message-Id), when it gives one: a redelivery later than the window. */
+  messageId?: string;
   deploymentId?: number;
   deploymentHash?: string;
   status: (typeof REPORTED_STATUSES)[number];
@@ -279,7 +283,8 @@ export interface ProgressReport {
 }
 
 /**
- * Applies one progress message. The same message id twice is applied once (the second answers
+ * Applies one progress message. The same signed body again within BODY_RECEIPT_WINDOW_SECONDS
+ * (whatever message id it carries), or the same message id again, is applied once (the second answers
  * `duplicate`); a deployment that has ended never moves again (409).
  */
 export async function applyProgress(db: AnyDatabase, report: ProgressReport): Promise<{ deployment: Deployment; duplicate: boolean }> {
@@ -291,12 +296,26 @@ export async function applyProgress(db: AnyDatabase, report: ProgressReport): Pr
     if (report.deploymentHash !== undefined && report.deploymentHash !== current.deploymentHash) {
       throw new ApiError(400, 'deploy_id and deployment_hash name different deployments');
     }
-    const receipt = await tx
+    // The body's receipt is taken over once its window has passed: a signature that old is refused, so
+    // the same bytes then come from a new, fresh signature of the sender (a state reported again).
+    const bodyReceipt = await tx
       .insert(webhookReceipt)
-      .values({ messageId: report.messageId, deploymentId: current.id })
-      .onConflictDoNothing()
+      .values({ messageId: report.bodyKey, deploymentId: current.id })
+      .onConflictDoUpdate({
+        target: webhookReceipt.messageId,
+        set: { receivedAt: sql`now()` },
+        setWhere: sql`${webhookReceipt.receivedAt} < now() - make_interval(secs => ${BODY_RECEIPT_WINDOW_SECONDS})`,
+      })
       .returning({ messageId: webhookReceipt.messageId });
-    if (receipt.length === 0) return { deployment: current, duplicate: true };
+    if (bodyReceipt.length === 0) return { deployment: current, duplicate: true };
+    if (report.messageId !== undefined && report.messageId !== report.bodyKey) {
+      const receipt = await tx
+        .insert(webhookReceipt)
+        .values({ messageId: report.messageId, deploymentId: current.id })
+        .onConflictDoNothing()
+        .returning({ messageId: webhookReceipt.messageId });
+      if (receipt.length === 0) return { deployment: current, duplicate: true };
+    }
     if (isTerminal(current.status)) throw conflict(`Deployment has already ended (${current.status})`);
     const [updated] = await tx
       .update(deployment)

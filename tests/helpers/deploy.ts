@@ -3,7 +3,7 @@ import { inject } from 'vitest';
 import { hmacSha256Hex } from '../../functions/services/crypto.ts';
 import { signLikeQStash } from '../../functions/services/queue.ts';
 import type { Delivery } from '../stubs/install-service.ts';
-import { apiWith } from './api.ts';
+import { apiWith, BASE_URL } from './api.ts';
 import { api, bearerFor, jsonRequest } from './auth.ts';
 import { projectForms } from './fixtures.ts';
 
@@ -44,14 +44,32 @@ export async function deliveriesOf(hash: string, acceptedAtLeast = 0): Promise<D
 
 export type Signer = 'install' | 'upstash-current' | 'upstash-next' | 'none' | 'wrong';
 
-export async function postProgress(message: Record<string, unknown>, options: { messageId?: string; signer?: Signer; raw?: string } = {}) {
-  const body = options.raw ?? JSON.stringify(message);
+/** Where the tests' Worker receives webhooks: the URL a QStash signature must name. */
+export const WEBHOOK_URL = `${BASE_URL}/webhooks/install`;
+
+/**
+ * X-Install-Signature as the install service sends it: t=<unix seconds>,v1=<hex HMAC-SHA256 of
+ * "<t>.<body>" with the secret>. Computed here, apart from the service's own code.
+ */
+export async function installSignature(secret: string, body: string | Uint8Array, t = Math.floor(Date.now() / 1000)): Promise<string> {
+  const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body;
+  const message = new Uint8Array([...new TextEncoder().encode(`${t}.`), ...bytes]);
+  return `t=${t},v1=${await hmacSha256Hex(secret, message)}`;
+}
+
+/** The headers of a progress message signed by `signer` (and its message id header, if given). */
+export async function progressHeaders(body: string, options: { messageId?: string; signer?: Signer; t?: number; url?: string } = {}): Promise<Record<string, string>> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (options.messageId) headers['x-install-message-id'] = options.messageId;
   const signer = options.signer ?? 'install';
-  if (signer === 'install') headers['x-install-signature'] = `sha256=${await hmacSha256Hex(env.INSTALL_WEBHOOK_SECRET, new TextEncoder().encode(body))}`;
-  if (signer === 'wrong') headers['x-install-signature'] = `sha256=${await hmacSha256Hex('not-the-secret', new TextEncoder().encode(body))}`;
-  if (signer === 'upstash-current') headers['upstash-signature'] = await signLikeQStash(env.QSTASH_CURRENT_SIGNING_KEY, 'https://stacker/webhooks/install', body);
-  if (signer === 'upstash-next') headers['upstash-signature'] = await signLikeQStash(env.QSTASH_NEXT_SIGNING_KEY, 'https://stacker/webhooks/install', body);
-  return requestAndSettle('/webhooks/install', { method: 'POST', headers, body });
+  if (signer === 'install') headers['x-install-signature'] = await installSignature(env.INSTALL_WEBHOOK_SECRET, body, options.t);
+  if (signer === 'wrong') headers['x-install-signature'] = await installSignature('not-the-secret', body, options.t);
+  if (signer === 'upstash-current') headers['upstash-signature'] = await signLikeQStash(env.QSTASH_CURRENT_SIGNING_KEY, options.url ?? WEBHOOK_URL, body);
+  if (signer === 'upstash-next') headers['upstash-signature'] = await signLikeQStash(env.QSTASH_NEXT_SIGNING_KEY, options.url ?? WEBHOOK_URL, body);
+  return headers;
+}
+
+export async function postProgress(message: Record<string, unknown>, options: { messageId?: string; signer?: Signer; raw?: string; t?: number; url?: string } = {}) {
+  const body = options.raw ?? JSON.stringify(message);
+  return requestAndSettle('/webhooks/install', { method: 'POST', headers: await progressHeaders(body, options), body });
 }

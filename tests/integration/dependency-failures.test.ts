@@ -12,7 +12,7 @@ import { directPublisher } from '../../functions/services/queue.ts';
 import { api, apiWith, jsonRequest } from '../helpers/api.ts';
 import { agentHeaders, bearerFor, createAgent, createApiClientFor, createDeployment, hmacHeaders, signJwt, uniqueId, type TestAgent, type TestClient } from '../helpers/auth.ts';
 import { withDatabase } from '../helpers/db.ts';
-import { deliveriesOf } from '../helpers/deploy.ts';
+import { deliveriesOf, installSignature } from '../helpers/deploy.ts';
 import { deployBodies, fixtures, projectForms } from '../helpers/fixtures.ts';
 
 const DATABASE_DOWN = { DATABASE_URL: 'postgres://postgres@127.0.0.1:9/nowhere' };
@@ -162,7 +162,7 @@ async function credentials(served: Served, body: string, url: string): Promise<R
   if (schemes.includes('hmacClient+hmacSignature')) return hmacHeaders(apiClient, served.method, url, body);
   if (schemes.includes('agentId+bearer')) return agentHeaders(agent);
   if (schemes.includes('installSignature')) {
-    return { 'x-install-signature': `sha256=${await hmacSha256Hex(env.INSTALL_WEBHOOK_SECRET as string, new TextEncoder().encode(body))}` };
+    return { 'x-install-signature': await installSignature(env.INSTALL_WEBHOOK_SECRET as string, body) };
   }
   throw new Error(`${served.method} ${served.path}: no caller for security ${JSON.stringify(served.operation.security)}`);
 }
@@ -439,8 +439,8 @@ async function deployedProject(): Promise<{ userId: string; projectId: number; d
 
 async function progressRequest({ deploymentId, messageId }: { deploymentId: number; messageId: string }): Promise<[string, RequestInit]> {
   const body = JSON.stringify({ deploy_id: deploymentId, status: 'in_progress', progress: 40, message: 'Installing apps' });
-  const signature = await hmacSha256Hex(env.INSTALL_WEBHOOK_SECRET as string, new TextEncoder().encode(body));
-  return ['/webhooks/install', { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-install-signature': `sha256=${signature}`, 'x-install-message-id': messageId } }];
+  const signature = await installSignature(env.INSTALL_WEBHOOK_SECRET as string, body);
+  return ['/webhooks/install', { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-install-signature': signature, 'x-install-message-id': messageId } }];
 }
 
 describe('the database connection cut mid-request: all rows that belong together, or none', () => {
@@ -662,7 +662,7 @@ describe('the install service failing', () => {
     const { userId, deploymentId } = await deployedProject();
     const messageId = uniqueId('msg');
     const body = JSON.stringify({ deploy_id: deploymentId, status: 'in_progress', progress: 20, message: 'Creating server' });
-    const sign = async (secret: string, text = body) => `sha256=${await hmacSha256Hex(secret, new TextEncoder().encode(text))}`;
+    const sign = (secret: string, text = body) => installSignature(secret, text);
     const deliver = (headers: Record<string, string>, text = body) =>
       apiWith({}, '/webhooks/install', { method: 'POST', body: text, headers: { 'content-type': 'application/json', 'x-install-message-id': messageId, ...headers } });
     const secret = env.INSTALL_WEBHOOK_SECRET as string;
@@ -677,6 +677,7 @@ describe('the install service failing', () => {
       ['a signature with another secret', { 'x-install-signature': await sign('not-the-secret') }],
       ['a signature of another body', { 'x-install-signature': await sign(secret) }, forged],
       ['a malformed signature', { 'x-install-signature': 'sha256=zz' }],
+      ['the old sha256= form', { 'x-install-signature': `sha256=${await hmacSha256Hex(secret, new TextEncoder().encode(body))}` }],
       ['a bad Upstash signature', { 'upstash-signature': 'not.a.jwt' }],
     ];
     for (const [label, headers, text] of refused) {

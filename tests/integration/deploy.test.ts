@@ -8,7 +8,7 @@ import { runScheduledJobs } from '../../functions/cron.ts';
 import { hmacSha256Hex } from '../../functions/services/crypto.ts';
 import { api, bearerFor, jsonRequest, uniqueId } from '../helpers/auth.ts';
 import { withDatabase } from '../helpers/db.ts';
-import { createProjectFor, deliveriesOf, deploy, postProgress, requestAndSettle, type Started } from '../helpers/deploy.ts';
+import { createProjectFor, deliveriesOf, deploy, installSignature, postProgress, progressHeaders, requestAndSettle, type Started } from '../helpers/deploy.ts';
 import { deployBodies, projectForms } from '../helpers/fixtures.ts';
 import { QSTASH_TOKEN } from '../stubs/qstash.ts';
 
@@ -208,7 +208,7 @@ describe('progress webhooks', () => {
       const status = await statusOf(hash, project.userId);
       expect(status).toMatchObject({ status: step.status, progress: Number(step.progress), message: step.message });
     }
-    const duplicate = await postProgress({ deploy_id: deploymentId, status: 'completed', progress: 100, message: 'Done' }, { messageId: `${hash}-2` });
+    const duplicate = await postProgress({ id: 'job-1', deploy_id: String(deploymentId), alert: 0, ...steps[2] }, { messageId: `${hash}-2` });
     expect(duplicate.status).toBe(200);
     expect(((await duplicate.json()) as { item: { duplicate: boolean } }).item.duplicate).toBe(true);
 
@@ -239,12 +239,67 @@ describe('progress webhooks', () => {
     expect((await statusOf(hash, project.userId)).status).toBe('pending');
   });
 
+  const eventCount = async (deploymentId: number) =>
+    (await withDatabase((db) => db.execute<{ n: number }>(sql`select count(*)::int as n from deployment_event where deployment_id = ${deploymentId}`))).rows[0]!.n;
+
+  it('a signed body sent again, with another message id and freshly signed, changes nothing (X-Install-Signature and QStash)', async () => {
+    const { project, deploymentId, hash } = await started();
+    for (const signer of ['install', 'upstash-current'] as const) {
+      const body = JSON.stringify({ deploy_id: deploymentId, status: 'in_progress', progress: signer === 'install' ? 30 : 40, message: `via ${signer}` });
+      const headers = await progressHeaders(body, { signer, messageId: `${hash}-${signer}-1` });
+      const first = await requestAndSettle('/webhooks/install', { method: 'POST', headers, body });
+      expect(((await first.json()) as { item: { duplicate: boolean } }).item.duplicate).toBe(false);
+      const events = await eventCount(deploymentId);
+      // The captured request again, under a new unsigned message id (or with upstash-message-id): nothing moves.
+      for (const replay of [
+        { ...headers, 'x-install-message-id': `${hash}-${signer}-2` },
+        { ...headers, 'upstash-message-id': `msg_${crypto.randomUUID()}` },
+        await progressHeaders(body, { signer, messageId: `${hash}-${signer}-3`, t: Math.floor(Date.now() / 1000) - 5 }),
+      ]) {
+        const response = await requestAndSettle('/webhooks/install', { method: 'POST', headers: replay, body });
+        expect(response.status).toBe(200);
+        expect(((await response.json()) as { item: { duplicate: boolean } }).item.duplicate).toBe(true);
+      }
+      expect(await eventCount(deploymentId)).toBe(events);
+    }
+    // A later state still moves it.
+    expect((await postProgress({ deploy_id: deploymentId, status: 'paused' })).status).toBe(200);
+    expect((await statusOf(hash, project.userId)).status).toBe('paused');
+  });
+
+  it('X-Install-Signature is t=<unix seconds>,v1=<hex HMAC of "t.body">: a t more than 300 s away and the old sha256= form are refused', async () => {
+    const { project, deploymentId, hash } = await started();
+    const body = JSON.stringify({ deploy_id: deploymentId, status: 'in_progress', progress: 7 });
+    const now = Math.floor(Date.now() / 1000);
+    const send = (signature: string) => requestAndSettle('/webhooks/install', { method: 'POST', headers: { 'content-type': 'application/json', 'x-install-signature': signature }, body });
+    const refusals: Array<[string, string, RegExp]> = [
+      ['old form', `sha256=${await hmacSha256Hex(env.INSTALL_WEBHOOK_SECRET, new TextEncoder().encode(body))}`, /must be t=<unix seconds>,v1=/],
+      ['301 s old', await installSignature(env.INSTALL_WEBHOOK_SECRET, body, now - 301), /more than 300 s from the server clock/],
+      ['301 s ahead', await installSignature(env.INSTALL_WEBHOOK_SECRET, body, now + 301), /more than 300 s from the server clock/],
+      ['another t than signed', (await installSignature(env.INSTALL_WEBHOOK_SECRET, body, now)).replace(`t=${now}`, `t=${now - 1}`), /^Invalid X-Install-Signature$/],
+      ['no t', `v1=${'a'.repeat(64)}`, /must be t=<unix seconds>,v1=/],
+    ];
+    for (const [name, signature, message] of refusals) {
+      const response = await send(signature);
+      expect(response.status, name).toBe(401);
+      expect(((await response.json()) as { message: string }).message, name).toMatch(message);
+    }
+    expect((await statusOf(hash, project.userId)).status).toBe('pending');
+    expect((await send(await installSignature(env.INSTALL_WEBHOOK_SECRET, body, now - 250))).status).toBe(200);
+  });
+
+  it('a QStash signature must name this webhook\'s URL', async () => {
+    const { project, deploymentId, hash } = await started();
+    const response = await postProgress({ deploy_id: deploymentId, status: 'failed' }, { signer: 'upstash-current', url: 'https://elsewhere.example/webhooks/install' });
+    expect(response.status).toBe(401);
+    expect((await statusOf(hash, project.userId)).status).toBe('pending');
+  });
+
   it('checks X-Install-Signature over the bytes as sent: a signed body that is not UTF-8 is malformed (400), not unsigned (401)', async () => {
     const { project, deploymentId, hash } = await started();
     const json = new TextEncoder().encode(JSON.stringify({ deploy_id: deploymentId, status: 'failed' }));
     const body = Uint8Array.of(...json, 0xff);
-    const signature = await hmacSha256Hex(env.INSTALL_WEBHOOK_SECRET, body);
-    const response = await requestAndSettle('/webhooks/install', { method: 'POST', headers: { 'content-type': 'application/json', 'x-install-signature': `sha256=${signature}` }, body });
+    const response = await requestAndSettle('/webhooks/install', { method: 'POST', headers: { 'content-type': 'application/json', 'x-install-signature': await installSignature(env.INSTALL_WEBHOOK_SECRET, body) }, body });
     expect(response.status).toBe(400);
     expect(((await response.json()) as { message: string }).message).toBe('Malformed JSON in request body');
     expect((await statusOf(hash, project.userId)).status).toBe('pending');

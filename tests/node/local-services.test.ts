@@ -62,8 +62,11 @@ describe('the install-service stand-in', () => {
       let text = '';
       req.on('data', (chunk) => (text += String(chunk)));
       req.on('end', () => {
-        const signature = `sha256=${createHmac('sha256', webhookSecret).update(text).digest('hex')}`;
-        received.push({ body: JSON.parse(text) as Record<string, unknown>, signed: req.headers['x-install-signature'] === signature });
+        // As the Worker checks it (functions/services/install-webhook.ts): t within 300 s, v1 = HMAC of "<t>.<body>".
+        const match = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(String(req.headers['x-install-signature']));
+        const fresh = !!match && Math.abs(Date.now() / 1000 - Number(match[1])) <= 300;
+        const signed = fresh && match![2] === createHmac('sha256', webhookSecret).update(`${match![1]}.${text}`).digest('hex');
+        received.push({ body: JSON.parse(text) as Record<string, unknown>, signed });
         res.writeHead(200, { connection: 'close' }).end('{}');
         onReport();
       });

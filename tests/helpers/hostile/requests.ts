@@ -8,6 +8,7 @@ import { signLikeQStash } from '../../../functions/services/queue.ts';
 import { MAX_BODY_BYTES } from '../../../functions/app.ts';
 import { apiWith, BASE_URL } from '../api.ts';
 import { bearerFor, hmacHeaders, signJwt } from '../auth.ts';
+import { installSignature } from '../deploy.ts';
 import { isDashboardPath } from '../../../functions/dashboard/index.tsx';
 import { brokenBodies, exampleOf, wrongContentTypes, type Hints } from './bodies.ts';
 import { encodeJson, type OpenApiDocument, type Operation, type Parameter, type Schema, type Value } from './schema.ts';
@@ -175,7 +176,7 @@ export class HostileRequests {
             ['x-agent-signature', await agentSignature(s.agent.token, body)],
           ];
         case 'webhook':
-          return [['x-install-signature', `sha256=${await hmacSha256Hex(env.INSTALL_WEBHOOK_SECRET as string, body)}`]];
+          return [['x-install-signature', await installSignature(env.INSTALL_WEBHOOK_SECRET as string, body)]];
       }
     };
   }
@@ -310,11 +311,13 @@ export class HostileRequests {
       });
       sets.push(
         fixed('no webhook signature', []),
-        install('install signature without sha256=', (body) => hmacSha256Hex(secret, body)),
-        install('install signature of 63 hex', async (body) => `sha256=${(await hmacSha256Hex(secret, body)).slice(1)}`),
-        install('install signature not hex', async () => `sha256=${'g'.repeat(64)}`),
-        install('install signature with the wrong secret', async (body) => `sha256=${await hmacSha256Hex('not-the-secret', body)}`),
-        install('install signature of another body', async () => `sha256=${await hmacSha256Hex(secret, encoder.encode('{}'))}`),
+        install('install signature without t=', async (body) => (await installSignature(secret, body)).replace(/^t=\d+,/, '')),
+        install('install signature of 63 hex', async (body) => (await installSignature(secret, body)).slice(0, -1)),
+        install('install signature not hex', async () => `t=${now},v1=${'g'.repeat(64)}`),
+        install('install signature with the wrong secret', (body) => installSignature('not-the-secret', body)),
+        install('install signature of another body', () => installSignature(secret, encoder.encode('{}'))),
+        install('install signature an hour old', (body) => installSignature(secret, body, now - 3600)),
+        install('install signature in the old sha256= form', async (body) => `sha256=${await hmacSha256Hex(secret, body)}`),
         install('sha1 install signature', async () => `sha1=${'a'.repeat(40)}`),
         fixed('garbage Upstash-Signature', [['upstash-signature', 'garbage']]),
         {
@@ -325,7 +328,7 @@ export class HostileRequests {
           name: 'bad Upstash-Signature beside a good install signature',
           headers: async (body: Uint8Array) => [
             ['upstash-signature', 'garbage'],
-            ['x-install-signature', `sha256=${await hmacSha256Hex(secret, body)}`],
+            ['x-install-signature', await installSignature(secret, body)],
           ] as HeaderList,
         },
         {
