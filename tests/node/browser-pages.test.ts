@@ -148,7 +148,8 @@ describe('the dashboard in a browser', () => {
     await notice('storefront added as service “storefront”');
     expect(await page.getByRole('heading', { name: 'Apps (4)' }).isVisible()).toBe(true);
     const compose = page.locator('#compose-yaml');
-    expect(await compose.textContent()).toContain('POSTGRES_PASSWORD: change-me');
+    // The catalog's password is generated and kept apart: the compose names it (issue 28).
+    expect(await compose.textContent()).toContain('POSTGRES_PASSWORD: ${POSTGRES_PASSWORD}');
     await shot('4-builder');
 
     // The raw .env view replaces the app's environment.
@@ -156,16 +157,17 @@ describe('the dashboard in a browser', () => {
     await page.getByText('Edit the environment as a .env file').click();
     const envFile = page.getByLabel('.env', { exact: true });
     const before = await envFile.inputValue();
-    expect(before).toContain('POSTGRES_PASSWORD=change-me');
-    await envFile.fill(before.replace('POSTGRES_PASSWORD=change-me', 'POSTGRES_PASSWORD=shop-db-pass'));
+    expect(before).toContain('POSTGRES_PASSWORD="${POSTGRES_PASSWORD}"');
+    await envFile.fill(before.replace('POSTGRES_PASSWORD="${POSTGRES_PASSWORD}"', 'POSTGRES_PASSWORD=shop-db-pass'));
     await shot('5-app-env');
     await page.getByRole('button', { name: 'Save .env' }).click();
     await notice('Environment replaced: 3 variables.');
     await page.getByRole('link', { name: 'shop-stack' }).click();
     await page.waitForURL(/\/projects\/\d+$/);
     const changed = await compose.textContent();
-    expect(changed).toContain('POSTGRES_PASSWORD: shop-db-pass');
-    expect(changed).not.toContain('change-me');
+    // A password typed in becomes the secret the variable named: the compose still names it, never shows it.
+    expect(changed).toContain('POSTGRES_PASSWORD: ${POSTGRES_PASSWORD}');
+    expect(changed).not.toContain('shop-db-pass');
     await page.locator('#compose-title').scrollIntoViewIfNeeded();
     await shot('6-compose');
 
@@ -177,7 +179,7 @@ describe('the dashboard in a browser', () => {
     expect(validateCompose(downloaded), JSON.stringify(validateCompose.errors)).toBe(true);
     expect(Object.keys(downloaded.services).sort()).toEqual(['nginx', 'postgres', 'redis', 'storefront']);
     expect(downloaded.services.storefront!.image).toBe('acme/storefront:2.1');
-    expect(downloaded.services.postgres!.environment?.POSTGRES_PASSWORD).toBe('shop-db-pass');
+    expect(downloaded.services.postgres!.environment?.POSTGRES_PASSWORD).toBe('${POSTGRES_PASSWORD}');
     expect(parseYaml(changed!)).toEqual(downloaded);
 
     // A cloud key: listed masked, its secret nowhere in the page.
