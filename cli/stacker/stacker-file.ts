@@ -4,27 +4,31 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import { z } from 'zod';
+import { referenceWarnings } from '../../functions/services/compose-check.ts';
+import { composeExtraFields, dependencyNames, restartPattern, SERVICE_NAME_MAX } from '../../functions/services/compose-fields.ts';
+import { portSyntax, volumeSyntax } from '../../functions/services/compose-import.ts';
 
-/** Compose's rule for service, network and volume keys, with the server's 3 to 50 characters for app codes. */
+/** Compose's rule for service names (db is one), at most 63 characters: a service name is a host name. */
 const serviceKey = z
   .string()
   .regex(/^[a-zA-Z0-9._-]+$/, 'a service name may contain only letters, digits, ".", "_" and "-"')
-  .min(3, 'a service name must be 3 to 50 characters (the server names apps so)')
-  .max(50, 'a service name must be 3 to 50 characters (the server names apps so)');
+  .min(1, 'a service name must not be empty')
+  .max(SERVICE_NAME_MAX, `a service name must be at most ${SERVICE_NAME_MAX} characters`);
 const networkKey = z.string().regex(/^[a-zA-Z0-9._-]+$/, 'a network name may contain only letters, digits, ".", "_" and "-"').max(100);
 const envKey = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.]*$/, 'an environment variable name is letters, digits and "_", not starting with a digit');
 
 const isPort = (value: string) => /^\d{2,5}$/.test(value) && Number(value) >= 10 && Number(value) <= 65_535;
-export const portPattern = /^(?:(\d{1,5}):)?(\d{1,5})(?:\/(tcp|udp))?$/;
+/** `[HOST_IP:]HOST:CONTAINER[/PROTOCOL]` or `CONTAINER[/PROTOCOL]`: groups host address, host port, container port, protocol. */
+export const portPattern = portSyntax;
 const portSpec = z
   .union([z.number().int(), z.string()])
   .refine((value) => {
     const match = portPattern.exec(String(value));
-    return Boolean(match && (match[1] === undefined || isPort(match[1])) && isPort(match[2]!));
-  }, 'a port is "HOST:CONTAINER", "HOST:CONTAINER/udp" or "CONTAINER" (not published), each 10 to 65535')
-  .meta({ description: '"8080:80" publishes container port 80 on host port 8080; "80" keeps it inside the stack; "/udp" for UDP', examples: ['8080:80', '5432', '53:53/udp'] });
+    return Boolean(match && (match[2] === undefined || isPort(match[2])) && isPort(match[3]!));
+  }, 'a port is "HOST:CONTAINER", "127.0.0.1:HOST:CONTAINER", "HOST:CONTAINER/udp" or "CONTAINER" (not published), each 10 to 65535')
+  .meta({ description: '"8080:80" publishes container port 80 on host port 8080 ("127.0.0.1:8080:80" on that address only); "80" keeps it inside the stack; "/udp" for UDP', examples: ['8080:80', '127.0.0.1:8443:443', '5432', '53:53/udp'] });
 
-export const volumePattern = /^(?:([^:\s]+):)?(\/[^:\s]*)(?::(ro|rw))?$/;
+export const volumePattern = volumeSyntax;
 const volumeSpec = z
   .string()
   .refine((value) => {
@@ -32,8 +36,8 @@ const volumeSpec = z
     if (!match) return false;
     const source = match[1];
     return source === undefined || /^(\/|\.\.?\/)/.test(source) || /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(source);
-  }, 'a volume is "SOURCE:/container/path" (SOURCE a ./path, an /absolute/path or a volume name) or "/container/path" (a named volume)')
-  .meta({ description: 'Bind mount or named volume, compose short syntax', examples: ['./html:/usr/share/nginx/html', 'pgdata:/var/lib/postgresql/data', '/data'] });
+  }, 'a volume is "SOURCE:/container/path[:ro]" (SOURCE a ./path, an /absolute/path or a volume name) or "/container/path" (a named volume)')
+  .meta({ description: 'Bind mount or named volume, compose short syntax (":ro" read-only)', examples: ['./html:/usr/share/nginx/html:ro', 'pgdata:/var/lib/postgresql/data', '/data'] });
 
 const text = (max: number) => z.string().max(max, `must be at most ${max} characters`);
 
@@ -48,7 +52,7 @@ const serviceSchema = z
       .max(100, 'must be at most 100 characters')
       .regex(/^[^\s:@]+(:[\w][\w.-]{0,127})?$/, 'must be an image like nginx, nginx:1.27 or ghcr.io/org/app:2 (no digest)')
       .meta({ description: 'Docker image, repository[:tag]', examples: ['nginx:1.27', 'postgres:16'] }),
-    name: z.string().min(3, 'must be 3 to 50 characters').max(50, 'must be 3 to 50 characters').optional().meta({ description: 'Display name (default: the service name)' }),
+    name: z.string().min(1, 'must be 1 to 50 characters').max(50, 'must be 1 to 50 characters').optional().meta({ description: 'Display name (default: the service name)' }),
     kind: z.enum(SERVICE_KINDS).default('web').meta({ description: 'web (default): an app with a front; service: a database, cache or queue; feature: an add-on' }),
     catalog: z.string().max(50).optional().meta({ description: 'The catalog app it was added from (stacker service add), if any' }),
     ports: z.array(portSpec).max(100).optional(),
@@ -61,9 +65,14 @@ const serviceSchema = z
       .meta({ description: 'KEY: value map, or a list of KEY=value' }),
     volumes: z.array(volumeSpec).max(100).optional(),
     networks: z.array(networkKey).max(20).optional().meta({ description: 'Names of networks declared under the top-level networks' }),
-    restart: z.enum(RESTART_POLICIES).default('unless-stopped'),
-    command: text(4096).optional(),
-    entrypoint: text(4096).optional(),
+    restart: z
+      .string()
+      .regex(restartPattern, 'must be no, always, unless-stopped or on-failure[:retries]')
+      .default('unless-stopped')
+      .meta({ description: 'unless-stopped (default), always, on-failure[:retries] or no', examples: ['always', 'on-failure:3'] }),
+    // depends_on, healthcheck, command, entrypoint, user, working_dir, labels, cap_add, cap_drop, ulimits,
+    // logging, extra_hosts: as in a compose file (functions/services/compose-fields.ts).
+    ...composeExtraFields,
     domain: text(255).optional().meta({ description: 'The domain the app is served on' }),
   })
   .meta({ description: 'One container of the stack' });
@@ -117,18 +126,25 @@ export const stackerFileSchema = z
   })
   .superRefine((file, ctx) => {
     const declared = new Set(Object.keys(file.networks ?? {}));
-    const published = new Map<string, string>();
+    // Host address (* for all), port and protocol: one address's port clashes with the same port on all.
+    const published: Array<{ ip: string; port: string; by: string }> = [];
     for (const [key, service] of Object.entries(file.services)) {
       service.networks?.forEach((network, index) => {
         if (!declared.has(network)) ctx.addIssue({ code: 'custom', path: ['services', key, 'networks', index], message: `network "${network}" is not declared under networks` });
       });
       service.ports?.forEach((port, index) => {
         const match = portPattern.exec(String(port));
-        if (!match?.[1]) return;
-        const where = `${Number(match[1])}/${match[3] ?? 'tcp'}`;
-        const other = published.get(where);
-        if (other) ctx.addIssue({ code: 'custom', path: ['services', key, 'ports', index], message: `host port ${where} is already published by ${other}` });
-        else published.set(where, key);
+        if (!match?.[2]) return;
+        const where = { ip: match[1] && !['0.0.0.0', '[::]'].includes(match[1]) ? match[1] : '*', port: `${Number(match[2])}/${match[4] ?? 'tcp'}`, by: key };
+        const other = published.find((seen) => seen.port === where.port && (seen.ip === where.ip || seen.ip === '*' || where.ip === '*'));
+        if (other) ctx.addIssue({ code: 'custom', path: ['services', key, 'ports', index], message: `host port ${where.port} is already published by ${other.by}` });
+        else published.push(where);
+      });
+      const dependsOn = service.depends_on;
+      dependencyNames(dependsOn).forEach((name, index) => {
+        if (name in file.services && name !== key) return;
+        const message = name === key ? `service "${key}" depends on itself` : `service "${key}" depends on "${name}", which is no service of this file`;
+        ctx.addIssue({ code: 'custom', path: ['services', key, 'depends_on', Array.isArray(dependsOn) ? index : name], message });
       });
     }
   })
@@ -158,7 +174,7 @@ export interface FileProblem {
   message: string;
 }
 
-export type Parsed = { ok: true; file: StackerFile; document: Document; raw: unknown } | { ok: false; problems: FileProblem[] };
+export type Parsed = { ok: true; file: StackerFile; document: Document; raw: unknown; warnings: FileProblem[] } | { ok: false; problems: FileProblem[] };
 
 /** Parses stacker.yml text: YAML errors and schema errors, each with its line, column and field. */
 export function parseStackerFile(source: string): Parsed {
@@ -175,7 +191,7 @@ export function parseStackerFile(source: string): Parsed {
   }
   const raw = document.toJS() as unknown;
   const result = stackerFileSchema.safeParse(raw ?? {});
-  if (result.success) return { ok: true, file: result.data, document, raw };
+  if (result.success) return { ok: true, file: result.data, document, raw, warnings: fileWarnings(result.data, document, lineCounter) };
   const problems: FileProblem[] = [];
   for (const issue of result.error.issues) {
     const path = issue.path.map((segment) => (typeof segment === 'symbol' ? String(segment) : segment));
@@ -191,6 +207,21 @@ export function parseStackerFile(source: string): Parsed {
   }
   problems.sort((a, b) => a.line - b.line || a.column - b.column);
   return { ok: false, problems };
+}
+
+/** What may not work as meant (services/compose-check.ts): an environment value naming a host that is no service. */
+function fileWarnings(file: StackerFile, document: Document, lineCounter: LineCounter): FileProblem[] {
+  const apps = Object.entries(file.services).map(([code, service]) => {
+    const environment = service.environment ?? {};
+    const entries = Array.isArray(environment)
+      ? environment.map((entry, index) => ({ key: entry.split('=')[0]!, value: entry.includes('=') ? entry.slice(entry.indexOf('=') + 1) : '', at: index as string | number }))
+      : Object.entries(environment).map(([key, value]) => ({ key, value: value === null ? '' : String(value), at: key as string | number }));
+    return { code, environment: entries };
+  });
+  return referenceWarnings(apps).map((warning) => {
+    const at = apps.find((app) => app.code === warning.service)!.environment[warning.index]!.at;
+    return locate(document, lineCounter, ['services', warning.service, 'environment', at], `warning: ${warning.message}`);
+  });
 }
 
 /** The line of a path in the document: the node itself, or (a missing field) its nearest parent. */

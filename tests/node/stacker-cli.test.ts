@@ -95,17 +95,29 @@ function waitFor(child: ChildProcess, run: Run, stream: 'stdout' | 'stderr', pat
 const COMPOSE = `services:
   web:
     image: nginx:1.27
+    build: ./web
     ports:
       - "8080:80"
       - "127.0.0.1:8443:443"
     environment:
       NGINX_HOST: shop.example.com
       WORKERS: 4
+      DB_HOST: db
     volumes:
       - ./html:/usr/share/nginx/html:ro
+      - ./nginx.conf:/etc/nginx/conf.d/default.conf:ro
     networks: [front]
     restart: always
-    depends_on: [db]
+    depends_on:
+      db:
+        condition: service_healthy
+    healthcheck:
+      test: ["CMD", "curl", "-f", "http://localhost/"]
+      interval: 30s
+    command: ["nginx", "-g", "daemon off;"]
+    user: "101:101"
+    labels:
+      com.example.team: shop
   db:
     image: postgres:16
     environment:
@@ -113,6 +125,10 @@ const COMPOSE = `services:
       - POSTGRES_DB=shop
     volumes:
       - pgdata:/var/lib/postgresql/data
+    healthcheck:
+      test: ["CMD", "pg_isready"]
+      interval: 10s
+      retries: 5
     networks:
       front: {}
 networks:
@@ -198,29 +214,38 @@ describe('stacker: sign-in', () => {
 });
 
 describe('stacker: stacker.yml', () => {
-  it('init --from-compose carries services, images, ports, environment, volumes and networks over', async () => {
+  it('init --from-compose keeps every service as it is, db and depends_on included, and names what it cannot carry', async () => {
     writeFileSync(join(project, 'docker-compose.yml'), COMPOSE);
+    writeFileSync(join(project, 'nginx.conf'), 'server {}\n');
     const init = await stacker(['init', '--from-compose', 'docker-compose.yml']);
     expect(init, init.stderr).toMatchObject({ code: 0 });
-    expect(init.stderr).toContain('service "db" is named "db-app"');
-    expect(init.stderr).toContain('service "web": not carried over: depends_on');
+    expect(init.stderr).toContain('note: service "web": build: not carried over (Stacker deploys images)');
+    expect(init.stderr).toContain('note: service "web": the bind mount of the local file ./nginx.conf (/etc/nginx/conf.d/default.conf) is not carried over');
+    expect(init.stderr).not.toContain('renamed');
     const file = parse(readFileSync(join(project, 'stacker.yml'), 'utf8'));
     expect(file).toEqual({
       name: 'shop',
       services: {
         web: {
           image: 'nginx:1.27',
-          ports: ['8080:80', '8443:443'],
-          environment: { NGINX_HOST: 'shop.example.com', WORKERS: '4' },
-          volumes: ['./html:/usr/share/nginx/html'],
+          ports: ['8080:80', '127.0.0.1:8443:443'],
+          environment: { NGINX_HOST: 'shop.example.com', WORKERS: '4', DB_HOST: 'db' },
+          volumes: ['./html:/usr/share/nginx/html:ro'],
           networks: ['front'],
           restart: 'always',
+          depends_on: { db: { condition: 'service_healthy' } },
+          healthcheck: { test: ['CMD', 'curl', '-f', 'http://localhost/'], interval: '30s' },
+          command: ['nginx', '-g', 'daemon off;'],
+          user: '101:101',
+          labels: { 'com.example.team': 'shop' },
         },
-        'db-app': {
+        db: {
           image: 'postgres:16',
           environment: { POSTGRES_PASSWORD: 'secret', POSTGRES_DB: 'shop' },
           volumes: ['pgdata:/var/lib/postgresql/data'],
           networks: ['front'],
+          restart: 'no',
+          healthcheck: { test: ['CMD', 'pg_isready'], interval: '10s', retries: 5 },
         },
       },
       networks: { front: { driver: 'bridge' } },
@@ -230,6 +255,12 @@ describe('stacker: stacker.yml', () => {
     const again = await stacker(['init', '--from-compose', 'docker-compose.yml']);
     expect(again.code).toBe(2);
     expect(again.stderr).toContain('stacker.yml exists already: pass --force');
+    const dir = join(scratch, 'built');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'docker-compose.yml'), 'services:\n  api:\n    build: .\n');
+    const built = await stacker(['init', '--from-compose', 'docker-compose.yml'], { cwd: dir });
+    expect(built.code).toBe(4);
+    expect(built.stderr).toContain('services.api.build: service "api" has no image but build:');
   });
 
   it('init --app takes apps from the server catalog; service add adds more', async () => {
@@ -269,7 +300,7 @@ describe('stacker: stacker.yml', () => {
     const validate = await stacker(['config', 'validate'], { cwd: dir });
     expect(validate.code).toBe(4);
     expect(validate.stderr.trim().split('\n')).toEqual([
-      'stacker.yml:7:9: services.web.ports.1: a port is "HOST:CONTAINER", "HOST:CONTAINER/udp" or "CONTAINER" (not published), each 10 to 65535',
+      'stacker.yml:7:9: services.web.ports.1: a port is "HOST:CONTAINER", "127.0.0.1:HOST:CONTAINER", "HOST:CONTAINER/udp" or "CONTAINER" (not published), each 10 to 65535',
       'stacker.yml:8:5: services.web.restrt: unknown field "restrt"',
       'stacker.yml:10:5: services.api.image: is required',
     ]);
@@ -297,7 +328,20 @@ describe('stacker: push, deploy, follow', () => {
     const projects = (await api('/project')).body.list!.filter((row) => row.name === 'shop');
     expect(projects).toHaveLength(1);
     const compose = await stacker(['compose']);
-    expect(parse(compose.stdout).services).toMatchObject({ web: { image: 'nginx:1.27', ports: expect.arrayContaining([{ published: 8080, target: 80 }]) }, 'db-app': { image: 'postgres:16' } });
+    const services = parse(compose.stdout).services;
+    expect(services).toMatchObject({ web: { image: 'nginx:1.27', ports: expect.arrayContaining([{ published: 8080, target: 80 }]) }, db: { image: 'postgres:16' } });
+    // The round trip (compose → init → push → compose) keeps what compose said: db, depends_on with its condition, the address of a port.
+    expect(services.web).toMatchObject({
+      depends_on: { db: { condition: 'service_healthy' } },
+      healthcheck: { test: ['CMD', 'curl', '-f', 'http://localhost/'], interval: '30s' },
+      command: ['nginx', '-g', 'daemon off;'],
+      user: '101:101',
+      labels: { 'com.example.team': 'shop' },
+      environment: { DB_HOST: 'db' },
+      volumes: [{ type: 'bind', source: './html', target: '/usr/share/nginx/html', read_only: true }],
+    });
+    expect(services.web.ports).toContainEqual({ target: 443, published: 8443, host_ip: '127.0.0.1' });
+    expect(compose.stdout).not.toMatch(/^version:/m);
   }, 30_000);
 
   it('deploy --follow prints each event once and exits 0 on completed', async () => {

@@ -27,7 +27,7 @@ export function registerConfigCommands(program: Command, { apiFor, apiUrlOf, inf
     program
       .command('init')
       .description('write stacker.yml from a docker-compose.yml, or from apps of the server\'s catalog')
-      .option('--from-compose <file>', 'a docker-compose.yml to convert (services, images, ports, environment, volumes, networks)')
+      .option('--from-compose <file>', 'a docker-compose.yml to convert: every service with its name and what compose says of it (depends_on, healthcheck, ...); what cannot be carried (build:, a local file mounted) is named')
       .option('--app <code>', 'a catalog app to add (repeatable; see `stacker service list`)', (value: string, all: string[] = []) => [...all, value])
       .option('--name <name>', 'the project name (default: the folder name)')
       .option('--force', 'replace an existing stacker.yml')
@@ -40,9 +40,10 @@ export function registerConfigCommands(program: Command, { apiFor, apiUrlOf, inf
           if (!existsSync(options.fromCompose)) throw new CliError(`${options.fromCompose} not found`, EXIT.usage);
           let converted;
           try {
-            converted = fromCompose(readFileSync(options.fromCompose, 'utf8'), name);
+            converted = fromCompose(readFileSync(options.fromCompose, 'utf8'), name, options.fromCompose);
           } catch (error) {
-            throw new CliError(`${options.fromCompose}: ${(error as Error).message}`, EXIT.config);
+            const field = (error as { field?: string }).field;
+            throw new CliError(`${options.fromCompose}: ${field ? `${field}: ` : ''}${(error as Error).message}`, EXIT.config);
           }
           for (const note of converted.notes) info(`note: ${note}`);
           content = converted.file;
@@ -82,8 +83,9 @@ export function registerConfigCommands(program: Command, { apiFor, apiUrlOf, inf
         const opts = globals(command);
         if (!existsSync(opts.file)) throw new CliError(`${opts.file} not found: run \`stacker init\` (or pass --file)`, EXIT.config);
         const parsed = parseStackerFile(readFileSync(opts.file, 'utf8'));
-        if (options.json) printJson(parsed.ok ? { valid: true, problems: [] } : { valid: false, problems: parsed.problems });
+        if (options.json) printJson(parsed.ok ? { valid: true, problems: [], warnings: parsed.warnings } : { valid: false, problems: parsed.problems });
         if (parsed.ok) {
+          if (!options.json) for (const line of formatProblems(opts.file, parsed.warnings)) process.stderr.write(`${line}\n`);
           if (!options.json) process.stdout.write(`${opts.file} is valid: project "${parsed.file.name}", ${Object.keys(parsed.file.services).length} services\n`);
           return;
         }

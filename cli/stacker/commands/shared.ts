@@ -36,6 +36,7 @@ export function loadFile(opts: Opts): { file: StackerFile; path: string; source:
     const lines = formatProblems(opts.file, parsed.problems);
     throw new CliError(`${opts.file} is not valid (${lines.length} problem${lines.length === 1 ? '' : 's'}):\n${lines.join('\n')}`, EXIT.config);
   }
+  for (const line of formatProblems(opts.file, parsed.warnings)) process.stderr.write(`${line}\n`);
   return { file: parsed.file, path, source };
 }
 
