@@ -126,14 +126,18 @@ describe('the builder', () => {
     const replaced = await post(session, `/projects/${id}/apps/maindb/env`, [['env_file', '# settings\nPOSTGRES_DB=app\nPOSTGRES_PASSWORD="s3cret with space"\n']]);
     expect(replaced.status, alertsOf(await replaced.clone().text())).toBe(303);
     db = ((await apiCompose(owner, id)).services as Record<string, Record<string, unknown>>).maindb!;
-    // Replaced, not merged: POSTGRES_USER is gone.
-    expect(db.environment).toEqual({ POSTGRES_DB: 'app', POSTGRES_PASSWORD: 's3cret with space' });
+    // Replaced, not merged: POSTGRES_USER is gone. The password is kept apart (issue 28): named, not shown.
+    expect(db.environment).toEqual({ POSTGRES_DB: 'app', POSTGRES_PASSWORD: '${MAINDB_POSTGRES_PASSWORD}' });
     const stored = (await apiProject(owner, id)).request_json.custom.service![0]!;
     expect(stored.environment).toEqual([
       { key: 'POSTGRES_DB', value: 'app' },
-      { key: 'POSTGRES_PASSWORD', value: 's3cret with space' },
+      { key: 'POSTGRES_PASSWORD', value: '${MAINDB_POSTGRES_PASSWORD}' },
     ]);
-    expect(await page(session, `/projects/${id}/apps/maindb`)).toContain('POSTGRES_PASSWORD=&quot;s3cret with space&quot;');
+    const secret = await api(`/project/${id}/secrets/MAINDB_POSTGRES_PASSWORD`, { headers: bearerFor('group_user', owner) });
+    expect(((await secret.json()) as { item: { value: string } }).item.value).toBe('s3cret with space');
+    const appPage = await page(session, `/projects/${id}/apps/maindb`);
+    expect(appPage).toContain('POSTGRES_PASSWORD=&quot;${MAINDB_POSTGRES_PASSWORD}&quot;');
+    expect(appPage).not.toContain('s3cret with space');
   });
 
   it('answers bad input with the field’s message next to the field, and changes nothing', async () => {
