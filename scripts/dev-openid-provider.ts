@@ -119,7 +119,8 @@ export async function startDevOpenIdProvider(options: {
     clients.push({
       client_id: 'stacker-dashboard',
       token_endpoint_auth_method: 'none',
-      grant_types: ['authorization_code'],
+      // Refreshes: the dashboard's session re-checks its user with them every few minutes.
+      grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       redirect_uris: options.dashboardRedirectUris,
     });
@@ -136,6 +137,9 @@ export async function startDevOpenIdProvider(options: {
     // it prints for production use.
     adapter: createMemoryAdapter(),
     scopes: ['openid', 'profile', 'email', 'offline_access', API_SCOPE],
+    // A refresh token to every client allowed the grant, offline_access asked for or not: a refresh
+    // answers the role as it is now (extraTokenClaims), which is how the dashboard sees a role change.
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     claims: { openid: ['sub'], email: ['email'], profile: ['name'] },
     features: {
       devInteractions: { enabled: false },

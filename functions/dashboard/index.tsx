@@ -25,7 +25,9 @@ import { AGENT_JS } from './assets/agent-console.ts';
 import { DEPLOYMENT_JS } from './assets/deployment.ts';
 import { LIVE_JS } from './assets/live.ts';
 import { ASSETS } from './components/layout.tsx';
-import { SESSION_COOKIE, sessionUser } from '../services/dashboard-sessions.ts';
+import { SESSION_COOKIE, sessionUser, type RecheckDeps } from '../services/dashboard-sessions.ts';
+import type { Config } from '../config.ts';
+import { oauthSettingsOf } from '../services/oauth.ts';
 import { durableRateLimits } from '../services/rate-limit.ts';
 import { adminPages } from './admin/index.tsx';
 import { agentConsolePages } from './agent-console/index.tsx';
@@ -52,12 +54,20 @@ export function isDashboardPath(path: string): boolean {
   return SECTION_PATHS.some((p) => path === p || path.startsWith(`${p}/`));
 }
 
+/** What a session needs to re-check its user with the provider (dashboard-sessions.ts). */
+const recheckDeps = (config: Config): RecheckDeps => ({
+  securityKey: config.SECURITY_KEY,
+  signIn: config.OAUTH_TOKEN_URL && config.OAUTH_CLIENT_ID ? { tokenUrl: config.OAUTH_TOKEN_URL, clientId: config.OAUTH_CLIENT_ID } : undefined,
+  oauth: oauthSettingsOf(config),
+});
+
 const withSession: MiddlewareHandler<AppEnv> = async (c, next) => {
   let user: Awaited<ReturnType<typeof sessionUser>>;
   try {
-    user = await sessionUser(c.var.database.db, getCookie(c, cookieName(c, SESSION_COOKIE)));
+    user = await sessionUser(c.var.database.db, getCookie(c, cookieName(c, SESSION_COOKIE)), recheckDeps(c.var.config));
   } catch (error) {
     if (isDatabaseUnavailable(error)) return errorPage(c, unavailable('The database is not answering; try again in a moment.'));
+    if (error instanceof ApiError && error.status === 503) return errorPage(c, error);
     throw error;
   }
   c.set('principal', user ? { kind: 'user', subject: user.role, user } : { kind: 'anonymous', subject: 'anonym' });

@@ -17,6 +17,9 @@ import {
   startSignIn,
 } from '../services/dashboard-sessions.ts';
 import { oauthSettingsOf } from '../services/oauth.ts';
+import { countAuthFailure, heldBack } from '../services/auth-failures.ts';
+import { durableRateLimits } from '../services/rate-limit.ts';
+import { callerIp } from '../http/caller.ts';
 import { cookieName, cookieOptions, errorPage, renderPage, signedIn } from './components/page.tsx';
 
 const callbackUrl = (c: { req: { url: string } }) => new URL('/auth/callback', c.req.url).toString();
@@ -55,21 +58,30 @@ export const signInPages = new Hono<AppEnv>()
     }
   })
   .get('/auth/callback', async (c) => {
+    // Refused sign-ins count as failed authentications of the address (services/auth-failures.ts).
+    const ip = callerIp(c);
+    const limit = c.var.config.RATE_LIMIT_AUTH_FAILURES_PER_MINUTE;
+    const held = heldBack(ip, limit);
+    if (held) return errorPage(c, held);
     try {
       const query = callbackQuery.safeParse(c.req.query());
       if (!query.success) throw new ApiError(400, 'Sign-in failed: the provider sent neither a code and state nor an error. Start again from the sign-in page.');
       // Fixed words: error_description (and a made-up error) is anyone's text in a link to this page.
       if ('error' in query.data) throw new ApiError(400, PROVIDER_REFUSED);
       const config = c.var.config;
-      const { user, returnTo } = await finishSignIn(
+      const { user, returnTo, tokens } = await finishSignIn(
         signInSettings(config),
         oauthSettingsOf(config),
         { code: query.data.code, state: query.data.state, cookie: getCookie(c, cookieName(c, SIGN_IN_COOKIE)), redirectUri: callbackUrl(c) },
       );
       deleteCookie(c, cookieName(c, SIGN_IN_COOKIE), cookieOptions(c, 0));
-      setCookie(c, cookieName(c, SESSION_COOKIE), await createSession(c.var.database.db, user), cookieOptions(c, SESSION_TTL_SECONDS));
+      setCookie(c, cookieName(c, SESSION_COOKIE), await createSession(c.var.database.db, user, { tokens, securityKey: config.SECURITY_KEY! }), cookieOptions(c, SESSION_TTL_SECONDS));
       return c.redirect(returnTo, 303);
     } catch (error) {
+      if (error instanceof ApiError && (error.status === 400 || error.status === 401)) {
+        const throttled = await countAuthFailure(durableRateLimits(c.env.RATE_LIMITER), ip, limit);
+        if (throttled) return errorPage(c, throttled);
+      }
       return errorPage(c, error);
     }
   })
