@@ -46,3 +46,38 @@ export async function importProject(deps: ProjectDeps, ownerId: string, input: C
   const { project, created } = await createProject(deps, ownerId, parsed, form, idempotencyKey);
   return { form, notes, warnings, project, created };
 }
+
+type Stack = { custom: Record<string, unknown> };
+const appsIn = (stack: Stack, list: string): Array<Record<string, unknown>> => {
+  const apps = stack.custom[list];
+  return Array.isArray(apps) ? (apps as Array<Record<string, unknown>>) : [];
+};
+
+/**
+ * The dashboard's import box: the compose file's services added to a project's form as they are (its
+ * web apps, after those it has), its networks joined by name. A service name the stack already has is
+ * refused, naming it: compose would not know which one the others mean.
+ */
+export function importIntoStack(stack: Stack, compose: string): { added: string[]; notes: ImportNote[] } {
+  const { form, notes } = composeToForm({ compose, name: 'imported' });
+  const imported = form.custom as { web: Array<Record<string, unknown>>; networks: Array<{ id: string; name: string }> };
+  const taken = new Set(['web', 'service', 'feature'].flatMap((list) => appsIn(stack, list).map((app) => String(app.code))));
+  const clashes = imported.web.filter((app) => taken.has(String(app.code))).map((app) => String(app.code));
+  if (clashes.length > 0) {
+    const message = clashes.map((code) => `service "${code}" is already in this stack: rename it in the compose file, or remove the app first`).join('; ');
+    throw new ApiError(400, message, { errors: [{ path: 'compose', message }] });
+  }
+  const networks = Array.isArray(stack.custom.networks) ? (stack.custom.networks as Array<{ id: string; name: string }>) : [];
+  const idOf = new Map(networks.map((network) => [network.name, network.id]));
+  for (const network of imported.networks) {
+    if (idOf.has(network.name)) continue;
+    const id = networks.some((other) => other.id === network.id) ? crypto.randomUUID() : network.id;
+    networks.push({ ...network, id });
+    idOf.set(network.name, id);
+  }
+  stack.custom.networks = networks;
+  const web = appsIn(stack, 'web');
+  for (const app of imported.web) web.push({ ...app, _id: crypto.randomUUID(), network: (app.network as string[]).map((name) => idOf.get(name) ?? name) });
+  stack.custom.web = web;
+  return { added: imported.web.map((app) => String(app.code)), notes };
+}

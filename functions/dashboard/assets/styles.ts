@@ -4,6 +4,7 @@ export const DASHBOARD_CSS = `
 form.inline { display: inline-block; margin: 0 0.25rem 0 0; }
 form.inline button { margin: 0; padding: 0.3rem 0.7rem; font-size: 0.875rem; }
 .form-error { color: var(--pico-del-color); }
+.form-warning { color: #8a5a00; }
 .notice { color: var(--pico-ins-color); }
 td form.inline:last-child { margin-right: 0; }
 table input, table select { margin-bottom: 0; }

@@ -5,6 +5,7 @@ import type { Project } from '../../../db/schema.ts';
 import { ApiError } from '../../errors.ts';
 import type { AuthenticatedUser } from '../../principal.ts';
 import { listCatalog } from '../../services/catalog.ts';
+import { projectWarnings } from '../../services/compose-check.ts';
 import { listDeployments } from '../../services/deployments.ts';
 import { composeOfStored } from '../../services/projects.ts';
 import { scopeOfUser } from '../../services/scope.ts';
@@ -27,6 +28,7 @@ export interface BuilderState {
   rename?: { name: string; failure: FormFailure };
   addCustom?: { image: string; name: string; list: string; failure: FormFailure };
   addNetwork?: { name: string; failure: FormFailure };
+  importCompose?: { compose: string; failure: FormFailure };
 }
 
 function portsSummary(app: RawApp): string {
@@ -44,7 +46,7 @@ function composeView(row: Project): { yaml?: string; error?: string } {
   }
 }
 
-function AppCard(props: { projectId: number; entry: StackApp; error?: string }) {
+function AppCard(props: { projectId: number; entry: StackApp; error?: string; warnings: string[] }) {
   const { app } = props.entry;
   const { image, tag } = imageOf(app);
   return (
@@ -67,6 +69,11 @@ function AppCard(props: { projectId: number; entry: StackApp; error?: string }) 
           {props.error}
         </p>
       )}
+      {props.warnings.map((warning) => (
+        <p role="status" class="form-warning">
+          {`Warning: ${warning}`}
+        </p>
+      ))}
     </article>
   );
 }
@@ -77,6 +84,9 @@ export async function builderPage(c: PageContext, user: AuthenticatedUser, row: 
   const apps = appsOf(form);
   const networks = networksOf(form);
   const compose = composeView(row);
+  // What may not work as meant (an environment value naming a host that is no service), on the app it is in.
+  const warnings = projectWarnings(form as never);
+  const warningsOf = (entry: StackApp) => warnings.filter((warning) => warning.path.startsWith(`custom.${entry.list}.${entry.index}.`)).map((warning) => warning.message);
   const deployments = await listDeployments(c.var.database.db, row.id, scopeOfUser(user));
   const name = str(form.custom.custom_stack_code) || row.name;
   return renderPage(c, {
@@ -91,7 +101,7 @@ export async function builderPage(c: PageContext, user: AuthenticatedUser, row: 
           <h2 id="apps-title">{`Apps (${apps.length})`}</h2>
           {apps.length === 0 && <p>No apps yet: add one from the catalog or by image below.</p>}
           {apps.map((entry) => (
-            <AppCard projectId={row.id} entry={entry} error={state.appErrors?.[str(entry.app.code)]} />
+            <AppCard projectId={row.id} entry={entry} error={state.appErrors?.[str(entry.app.code)]} warnings={warningsOf(entry)} />
           ))}
         </section>
         <section class="grid-2" aria-label="Add apps">
@@ -132,6 +142,30 @@ export async function builderPage(c: PageContext, user: AuthenticatedUser, row: 
               <button type="submit">Add container</button>
             </form>
           </article>
+        </section>
+        <section aria-labelledby="import-title">
+          <h2 id="import-title">Import docker-compose.yml</h2>
+          <form method="post" action={`${projectUrl(row.id)}/import`}>
+            <FormMessage failure={state.importCompose?.failure} />
+            <label for="field-compose">docker-compose.yml</label>
+            <textarea
+              id="field-compose"
+              name="compose"
+              rows={10}
+              spellcheck={false}
+              required
+              placeholder={'services:\n  db:\n    image: postgres:16.4\n  web:\n    image: nginx:1.27\n    depends_on: [db]'}
+              aria-invalid={state.importCompose?.failure.fields.compose ? 'true' : undefined}
+              aria-describedby="field-compose-help"
+            >
+              {state.importCompose?.compose ?? ''}
+            </textarea>
+            <small id="field-compose-help">
+              {state.importCompose?.failure.fields.compose ??
+                'Paste a compose file: each service is added as it is (its name, image, ports, environment, volumes, networks, depends_on, healthcheck, command, user, labels, ...). What Stacker cannot carry, a build: section or a local file mounted, is named after the import.'}
+            </small>
+            <button type="submit">Import services</button>
+          </form>
         </section>
         <section aria-labelledby="networks-title">
           <h2 id="networks-title">Networks</h2>

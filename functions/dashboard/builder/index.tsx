@@ -9,6 +9,7 @@ import type { AppEnv } from '../../http/env.ts';
 import type { AuthenticatedUser } from '../../principal.ts';
 import { catalogCodePattern, describePlan, templateCatalog } from '../../services/catalog.ts';
 import { parseEnvFile } from '../../services/env-file.ts';
+import { importIntoStack } from '../../services/project-import.ts';
 import { composeOfStored, findProject } from '../../services/projects.ts';
 import { scopeOfUser } from '../../services/scope.ts';
 import type { TemplatePlan } from '../../services/templates.ts';
@@ -137,6 +138,33 @@ export const builderPages = new Hono<AppEnv>()
       };
       const notice = `${str(added.app.name)} added as service “${str(added.app.code)}”.`;
       return saveStack(c, user, stack, { to: projectUrl(stack.row.id), notice }, builderAgain(c, user, stack.row, addedField, (failure) => ({ addCustom: { ...shownInput, failure } })));
+    }),
+  )
+  .post(
+    '/projects/:id/import',
+    userPage(async (c, user) => {
+      const stack = await loadStack(c, user);
+      const compose = (await FormFields.of(c)).raw('compose');
+      const shown = (failure: FormFailure) => ({ importCompose: { compose, failure } });
+      if (compose.trim() === '') return builderPage(c, user, stack.row, stack.form, { status: 400, ...shown({ message: 'Paste a compose file', fields: { compose: 'must not be empty' } }) });
+      // Errors of the compose, or of an imported app when the project is saved, belong to the box.
+      const webBefore = Array.isArray(stack.form.custom.web) ? stack.form.custom.web.length : 0;
+      const importedField = (path: string) => {
+        if (path === 'compose') return 'compose';
+        const located = locate(stack.form, path);
+        return located && located.app.list === 'web' && located.app.index >= webBefore ? 'compose' : undefined;
+      };
+      let result;
+      try {
+        result = importIntoStack(stack.form, compose);
+      } catch (error) {
+        const failure = asFormFailure(error, importedField);
+        if (!failure) throw error;
+        return builderPage(c, user, stack.row, stack.form, { status: 400, ...shown(failure) });
+      }
+      const notes = result.notes.map((note) => note.message);
+      const notice = `Imported ${result.added.length} service${result.added.length === 1 ? '' : 's'} (${result.added.join(', ')}).${notes.length ? ` Not carried over: ${notes.join(' ')}` : ''}`;
+      return saveStack(c, user, stack, { to: projectUrl(stack.row.id), notice }, builderAgain(c, user, stack.row, importedField, shown));
     }),
   )
   .post(
