@@ -1,5 +1,8 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, resolve, sep } from 'node:path';
 import { createServer } from 'node:net';
 import pg from 'pg';
 
@@ -54,6 +57,7 @@ export interface RunningStart {
  * another port (a few times).
  */
 export async function startLocalService(dataDir: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<RunningStart> {
+  reachableByPostgres(dataDir);
   for (let attempt = 1; ; attempt++) {
     try {
       return await startLocalServiceOnce(dataDir, extraEnv);
@@ -61,6 +65,16 @@ export async function startLocalService(dataDir: string, extraEnv: NodeJS.Proces
       if (attempt >= 3 || !(error instanceof Error) || !/Address already in use/.test(error.message)) throw error;
     }
   }
+}
+
+/**
+ * Run as root, npm start's PostgreSQL runs as the user postgres (it refuses root), which must reach the
+ * data folder: the tests' temporary folders (mkdtemp makes them 0700) are opened to others for that.
+ */
+function reachableByPostgres(dataDir: string): void {
+  if (process.getuid?.() !== 0) return;
+  mkdirSync(dataDir, { recursive: true });
+  for (let dir = resolve(dataDir); dir.startsWith(`${tmpdir()}${sep}`); dir = dirname(dir)) chmodSync(dir, statSync(dir).mode | 0o055);
 }
 
 async function startLocalServiceOnce(dataDir: string, extraEnv: NodeJS.ProcessEnv): Promise<RunningStart> {
