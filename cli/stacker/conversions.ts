@@ -2,6 +2,7 @@
 // the server's app catalog. The file itself (schema, parsing) is stacker-file.ts.
 import type { CatalogTemplateFields } from '../../functions/services/templates.ts';
 import { portPattern, type StackerService } from './stacker-file.ts';
+import { trimDashes } from '../../functions/services/inputs/text.ts';
 
 // ---- to the project form -------------------------------------------------------------------------
 
@@ -26,7 +27,7 @@ const asRecord = (value: unknown): Record<string, unknown> => (value && typeof v
 
 /** A name the server takes for a project or service (3 to 50 of [a-zA-Z0-9._-]). */
 export function serviceNameFor(wish: string, taken: Set<string>): string {
-  let base = wish.replace(/[^a-zA-Z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 46) || 'app';
+  let base = trimDashes(wish.replace(/[^a-zA-Z0-9._-]+/g, '-')).slice(0, 46) || 'app';
   if (base.length < 3) base = `${base}-app`;
   let name = base;
   for (let n = 2; taken.has(name); n++) name = `${base}-${n}`;
