@@ -93,5 +93,5 @@ describe('stacker clouds and a deploy to a new Hetzner server', () => {
     expect(await stacker(['cancel'])).toMatchObject({ code: 0 });
     for (let tries = 0; tries < 100 && !hetzner!.servers(cloudToken)[0]!.deletedAt; tries++) await new Promise((resolve) => setTimeout(resolve, 100));
     expect(hetzner!.servers(cloudToken)[0]!.deletedAt).not.toBeNull();
-  });
+  }, 90_000);
 });
