@@ -65,6 +65,12 @@ function readBody(exemption: Exemption, text: string): { body: unknown } | undef
 export const CLIENT_SECRET = 'API client secret';
 export const AGENT_TOKEN = 'agent token';
 export const PROJECT_SECRET = 'project secret';
+/**
+ * A project secret that is one lowercase word ("password", the value the reference's fixture gives
+ * PGPASSWORD) is in many pages as that word: it is not searched for, as values too short are not.
+ * Every secret Stacker generates is 64 mixed letters and digits, and searched.
+ */
+export const searchedProjectSecret = (value: unknown): boolean => typeof value === 'string' && !/^[a-z]+$/.test(value);
 /** Where an agent token could stand in a text: a whole run of 32–256 token characters (agentTokenSchema). */
 export const AGENT_TOKEN_CANDIDATES = /(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{32,256}(?![A-Za-z0-9_-])/g;
 
@@ -94,14 +100,14 @@ export const EXEMPTIONS: readonly Exemption[] = [
   // functions/api/agents-admin.ts: rotation answers with the new token.
   { method: 'POST', path: /^\/admin\/agent\/[^/]+\/rotate-token$/, kind: AGENT_TOKEN, handedOver: (body) => [item(body)?.agent_token] },
   // functions/api/project-secrets.ts: the owner asks for one secret's value (reveal).
-  { method: 'GET', path: /^\/project\/\d+\/secrets\/[A-Za-z0-9_]+$/, kind: PROJECT_SECRET, handedOver: (body) => [item(body)?.value] },
+  { method: 'GET', path: /^\/project\/\d+\/secrets\/[A-Za-z0-9_]+$/, kind: PROJECT_SECRET, handedOver: (body) => [item(body)?.value].filter(searchedProjectSecret) },
   // functions/dashboard/builder/secrets.tsx: the secrets page shows one value its owner asked to reveal.
   {
     method: 'POST',
     path: /^\/projects\/\d+\/secrets\/[A-Za-z0-9_]+\/reveal$/,
     kind: PROJECT_SECRET,
     parse: (text) => /<code id="revealed-secret"[^>]*>([^<]*)<\/code>/.exec(text)?.[1],
-    handedOver: (value) => [value],
+    handedOver: (value) => [value].filter(searchedProjectSecret),
   },
   // functions/api/agents.ts: the deploy step hands the agent the project's secrets as deploy_app's env_vars.
   {
@@ -111,7 +117,7 @@ export const EXEMPTIONS: readonly Exemption[] = [
     handedOver: (body) => {
       const parameters = (item(body) as { parameters?: { env_vars?: unknown } } | undefined)?.parameters;
       const envVars = parameters?.env_vars;
-      return envVars && typeof envVars === 'object' ? Object.values(envVars as Record<string, unknown>) : [];
+      return envVars && typeof envVars === 'object' ? Object.values(envVars as Record<string, unknown>).filter(searchedProjectSecret) : [];
     },
   },
 ];

@@ -15,6 +15,7 @@ import {
   AGENT_TOKEN,
   AGENT_TOKEN_CANDIDATES,
   PROJECT_SECRET,
+  searchedProjectSecret,
   CLIENT_SECRET,
   describeLeaks,
   handedOverSecrets,
@@ -138,11 +139,15 @@ export async function storedSecrets(sources: SecretSources): Promise<{ secrets: 
         await decrypted('cloud_key', row.cloud_key);
         await decrypted('cloud_secret', row.cloud_secret);
       }
-      // A project's secrets (issue 28): generated passwords and values kept secret.
+      // A project's secrets (issue 28): generated passwords and values kept secret (searchedProjectSecret).
       const projectSecrets = await client.query<{ name: string | null }>(`select to_regclass('public.project_secret')::text as name`);
       if (projectSecrets.rows[0]?.name !== null) {
         const rows = await client.query<{ sealed_value: string }>('select sealed_value from project_secret');
-        for (const row of rows.rows) await decrypted(PROJECT_SECRET, row.sealed_value);
+        for (const row of rows.rows) {
+          const before = secrets.length;
+          await decrypted(PROJECT_SECRET, row.sealed_value);
+          if (secrets.length > before && !searchedProjectSecret(secrets.at(-1)!.value)) secrets.pop();
+        }
       }
       // Docker Hub passwords of projects, sealed in their metadata (functions/services/dockerhub-passwords.ts).
       const sealed = await client.query<{ value: string }>(
