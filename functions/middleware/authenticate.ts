@@ -14,6 +14,9 @@ import { parseClientHeaders, verifyClientSignature } from '../services/client-si
 import { decryptSecret, DecryptionError, hmacKey, sha256Hex } from '../services/crypto.ts';
 import { openAgentWait } from '../services/doorbell.ts';
 import { oauthSettingsOf, verifyBearer } from '../services/oauth.ts';
+import { countAuthFailure, heldBack } from '../services/auth-failures.ts';
+import { durableRateLimits } from '../services/rate-limit.ts';
+import { callerIp } from '../http/caller.ts';
 import { clientCredentials } from '../services/api-clients.ts';
 
 const agentIdHeader = z.uuid();
@@ -32,10 +35,22 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   const clientId = c.req.header('stacker-id');
 
   let principal: Principal;
-  if (agentId !== undefined) principal = await authenticateAgent(c, agentId, authorization);
-  else if (authorization !== undefined) principal = await authenticateUser(c, authorization);
-  else if (clientId !== undefined) principal = await authenticateClient(c, clientId);
-  else principal = { kind: 'anonymous', subject: 'anonym' };
+  if (agentId === undefined && authorization === undefined && clientId === undefined) principal = { kind: 'anonymous', subject: 'anonym' };
+  else {
+    // Failed attempts are counted per address (services/auth-failures.ts); one held back is refused unchecked.
+    const ip = callerIp(c);
+    const limit = c.var.config.RATE_LIMIT_AUTH_FAILURES_PER_MINUTE;
+    const held = heldBack(ip, limit);
+    if (held) throw held;
+    try {
+      if (agentId !== undefined) principal = await authenticateAgent(c, agentId, authorization);
+      else if (authorization !== undefined) principal = await authenticateUser(c, authorization);
+      else principal = await authenticateClient(c, clientId!);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) throw (await countAuthFailure(durableRateLimits(c.env.RATE_LIMITER), ip, limit)) ?? error;
+      throw error;
+    }
+  }
 
   c.set('principal', principal);
   try {

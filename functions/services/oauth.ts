@@ -30,6 +30,8 @@ const jwtClaims = z
   .loose();
 
 export const INTROSPECTION_TTL_MS = 60_000;
+/** A bearer the auth server refused is refused again without asking it, this long. */
+export const REFUSED_INTROSPECTION_TTL_MS = 10_000;
 const INTROSPECTION_CACHE_MAX = 10_000;
 /**
  * Counted from when the request leaves until its answer is read, so a busy isolate's own queueing
@@ -60,6 +62,8 @@ export function oauthSettingsOf(config: Pick<Config, 'AUTH_URL' | 'OAUTH_JWKS_UR
 // Per isolate: plain data and resolvers only (no request-bound I/O objects).
 const jwksByUrl = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
 const introspected = new Map<string, { user: AuthenticatedUser; expiresAt: number }>();
+/** Hashes of bearers the auth server refused (4xx), until when to refuse them unasked. */
+const refusedIntrospections = new Map<string, number>();
 
 function jwksFor(url: string) {
   let jwks = jwksByUrl.get(url);
@@ -142,6 +146,9 @@ async function introspect(token: string, settings: OAuthSettings, now: number): 
   const cached = introspected.get(key);
   if (cached && cached.expiresAt > now) return cached.user;
   if (cached) introspected.delete(key);
+  const refusedUntil = refusedIntrospections.get(key);
+  if (refusedUntil !== undefined && refusedUntil > now) throw unauthorized('Invalid or expired token');
+  if (refusedUntil !== undefined) refusedIntrospections.delete(key);
 
   let response: Response;
   try {
@@ -154,6 +161,8 @@ async function introspect(token: string, settings: OAuthSettings, now: number): 
   }
   if (response.status >= 400 && response.status < 500) {
     await response.body?.cancel();
+    if (refusedIntrospections.size >= INTROSPECTION_CACHE_MAX) refusedIntrospections.delete(refusedIntrospections.keys().next().value!);
+    refusedIntrospections.set(key, now + REFUSED_INTROSPECTION_TTL_MS);
     throw unauthorized('Invalid or expired token');
   }
   if (!response.ok) {
