@@ -104,6 +104,31 @@ describe('the builder’s Import docker-compose.yml box', () => {
     expect(await apiCompose(owner, id)).toBe(before);
   });
 
+  it('an imported app edited on its page keeps what the page has no field for: a port’s host address, a read-only mount, on-failure:3', async () => {
+    const owner = uniqueId('importer');
+    const session = await signIn(owner);
+    const id = await newProject(session);
+    const compose = 'services:\n  web:\n    image: nginx:1.27\n    ports: ["127.0.0.1:8081:80"]\n    volumes: ["/srv/html:/usr/share/nginx/html:ro"]\n    restart: on-failure:3\n    depends_on: [db]\n  db:\n    image: postgres:16.4\n';
+    expect((await post(session, `/projects/${id}/import`, [['compose', compose]])).status).toBe(303);
+    const appPage = await (await api(`/projects/${id}/apps/web`, { headers: session })).text();
+    expect(appPage).toMatch(/<option value="on-failure:3" selected/);
+    const saved = await post(session, `/projects/${id}/apps/web`, [
+      ['name', 'web'], ['code', 'web'], ['image', 'nginx'], ['tag', '1.27'], ['restart', 'on-failure:3'], ['domain', ''],
+      ['port_host', '8081'], ['port_container', '80'], ['port_protocol', 'tcp'],
+      ['env_key', 'NGINX_HOST'], ['env_value', 'shop.example.com'],
+      ['volume_host', '/srv/html'], ['volume_container', '/usr/share/nginx/html'],
+    ]);
+    expect(saved.status, await saved.clone().text()).toBe(303);
+    const web = parse(await apiCompose(owner, id)).services.web;
+    expect(web).toMatchObject({
+      ports: [{ target: 80, published: 8081, protocol: 'tcp', host_ip: '127.0.0.1' }],
+      volumes: [{ type: 'bind', source: '/srv/html', target: '/usr/share/nginx/html', read_only: true }],
+      restart: 'on-failure:3',
+      depends_on: ['db'],
+      environment: { NGINX_HOST: 'shop.example.com' },
+    });
+  });
+
   it('warns on the app whose environment names a host that is no service', async () => {
     const owner = uniqueId('importer');
     const session = await signIn(owner);

@@ -61,9 +61,18 @@ export function applyValues(app: RawApp, values: AppFormValues): void {
   setImage(app, values.image, values.tag);
   app.restart = values.restart;
   app.domain = values.domain || null;
-  app.shared_ports = values.ports.map((p) => ({ host_port: p.host_port, container_port: p.container_port, protocol: p.protocol === 'udp' ? 'udp' : 'tcp' }));
+  // What the table has no column for (a port's host address, a read-only mount: an imported compose's) stays with its row.
+  const before = { ports: rows<Record<string, unknown>>(app.shared_ports), volumes: rows<Record<string, unknown>>(app.volumes) };
+  app.shared_ports = values.ports.map((p) => {
+    const protocol = p.protocol === 'udp' ? 'udp' : 'tcp';
+    const kept = before.ports.find((old) => str(old.host_port) === p.host_port && str(old.container_port) === p.container_port && (str(old.protocol) || 'tcp') === protocol);
+    return { host_port: p.host_port, container_port: p.container_port, protocol, ...(kept?.host_ip ? { host_ip: kept.host_ip } : {}) };
+  });
   app.environment = values.environment;
-  app.volumes = values.volumes.map((v) => ({ host_path: v.host_path || null, container_path: v.container_path }));
+  app.volumes = values.volumes.map((v) => {
+    const kept = before.volumes.find((old) => str(old.container_path) === v.container_path && (str(old.host_path) || '') === v.host_path);
+    return { host_path: v.host_path || null, container_path: v.container_path, ...(kept?.read_only === true ? { read_only: true } : {}) };
+  });
   app.network = values.network;
 }
 
@@ -114,7 +123,7 @@ export async function appPage(c: PageContext, row: Project, form: RawForm, entry
             <Field label="Tag" name="tag" value={values.tag} errors={errors} placeholder="latest" />
           </div>
           <div class="grid">
-            <SelectField label="Restart policy" name="restart" value={values.restart} errors={errors} options={RESTART_POLICIES.map((policy) => ({ value: policy, label: policy }))} />
+            <SelectField label="Restart policy" name="restart" value={values.restart} errors={errors} options={[...new Set([...RESTART_POLICIES, values.restart])].map((policy) => ({ value: policy, label: policy }))} />
             <Field label="Domain" name="domain" value={values.domain} errors={errors} placeholder="app.example.com" />
           </div>
           <AppRows kind="stack" ports={values.ports} environment={values.environment} volumes={values.volumes} errors={errors} />
