@@ -27,13 +27,18 @@ async function signedIn(service: RunningStart) {
 }
 
 describe('npm start', () => {
-  it('serves /health_check on the embedded database with no DATABASE_URL, and Ctrl-C stops everything', async () => {
+  it('serves /health_check and the dashboard on the embedded database with no DATABASE_URL, and Ctrl-C stops everything', async () => {
     const service = await startLocalService(dataDir);
     const port = service.port;
 
     const health = await fetch(`http://127.0.0.1:${port}/health_check`);
     expect(health.status).toBe(200);
     expect(await health.json()).toEqual({ message: 'OK' });
+    // The dashboard, signed out: its first page.
+    const dashboard = await fetch(`http://127.0.0.1:${port}/`);
+    expect(dashboard.status).toBe(200);
+    expect(dashboard.headers.get('content-type')).toContain('text/html');
+    expect(await dashboard.text()).toContain('Sign in');
 
     expect(await service.stop()).toBe(0);
     await expect(fetch(`http://127.0.0.1:${port}/health_check`)).rejects.toThrow();
