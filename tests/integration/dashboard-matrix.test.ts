@@ -21,6 +21,7 @@ import { createSession, sessionUser } from '../../functions/services/dashboard-s
 import { findDeployment } from '../../functions/services/deployments.ts';
 import { projectFormSchema } from '../../functions/services/inputs/projects.ts';
 import { createProject, listProjects } from '../../functions/services/projects.ts';
+import { setProjectSecret } from '../../functions/services/project-secrets.ts';
 import { createRating, listRatings } from '../../functions/services/ratings.ts';
 import { createServer, listServers } from '../../functions/services/servers.ts';
 import { api, apiWith, BASE_URL } from '../helpers/api.ts';
@@ -243,6 +244,21 @@ const ROUTES: Record<string, RouteCase> = {
     ok: 303,
     fresh: async (fx, db) => ({ path: `/projects/${(await newStack(db, fx.owner, uniqueId('mxapp'))).id}/apps/web/delete`, form: [] }),
   },
+  // ---- a project's secrets (the owner's only) ----
+  'GET /projects/:id/secrets': { access: 'user', at: (fx) => ({ path: stackPath(fx, '/secrets') }), ok: 200 },
+  'POST /projects/:id/secrets/set': { access: 'user', at: (fx) => ({ path: stackPath(fx, '/secrets/set'), form: [['name', 'MX_TOKEN'], ['value', `${fx.marker}-value`]] }), ok: 303 },
+  'POST /projects/:id/secrets/:name/reveal': {
+    access: 'user',
+    at: (fx) => ({ path: stackPath(fx, '/secrets/MX_SECRET/reveal'), form: [] }),
+    ok: 200,
+    fresh: async (fx, db) => ({ path: stackPath(fx, `/secrets/${await newSecret(db, fx)}/reveal`), form: [] }),
+  },
+  'POST /projects/:id/secrets/:name/rotate': {
+    access: 'user',
+    at: (fx) => ({ path: stackPath(fx, '/secrets/MX_SECRET/rotate'), form: [] }),
+    ok: 303,
+    fresh: async (fx, db) => ({ path: stackPath(fx, `/secrets/${await newSecret(db, fx)}/rotate`), form: [] }),
+  },
   // ---- cloud keys ----
   'GET /keys': { access: 'user', at: () => ({ path: '/keys' }), ok: 200 },
   'POST /keys': { access: 'user', at: () => ({ path: '/keys', form: [['provider', 'htz'], ['cloud_token', `tok_${uniqueId('k')}`]] }), ok: 303, stranger: 'acts on their own rows' },
@@ -337,6 +353,13 @@ async function newStack(db: Database, owner: string, name: string): Promise<{ id
   addNetwork(form, 'backend');
   const { project } = await createProject({ db, dockerHub: { baseUrl: 'http://unused.invalid', enabled: false } }, owner, projectFormSchema.parse(form), form);
   return { id: project.id, networkId: (form.custom.networks as Array<{ id: string }>)[0]!.id };
+}
+
+/** A secret of the fixture's project, set by its owner (its value is not the marker: the reveal shows it). */
+async function newSecret(db: Database, fx: Fixture): Promise<string> {
+  const name = `MX_${uniqueId('s').toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+  await setProjectSecret({ db, securityKey: cloudDeps(db).securityKey }, fx.projectId, fx.owner, name, 'a-matrix-secret-value');
+  return name;
 }
 
 const newCloud = (db: Database, owner: string) => createCloud(cloudDeps(db), owner, { provider: 'htz', cloud_token: `tok_${uniqueId('c')}`, save_token: true });

@@ -3,6 +3,7 @@
 // answering the POST (never in a URL, a notice or a link), Rotate generates a new one, Set takes the
 // owner's. The same services as the API's /project/{id}/secrets routes.
 import { Hono } from 'hono';
+import { notFound } from '../../errors.ts';
 import type { AppEnv } from '../../http/env.ts';
 import type { AuthenticatedUser } from '../../principal.ts';
 import { SecretName, SecretValueForm } from '../../services/inputs/secrets.ts';
@@ -22,7 +23,7 @@ const depsOf = (c: PageContext): SecretsDeps => ({ db: c.var.database.db, securi
 /** The secret's name from the path; anything else names no secret. */
 function nameParam(c: PageContext): string {
   const parsed = SecretName.safeParse(pathParam(c, 'name'));
-  if (!parsed.success) throw invalidForm('No such secret', [{ path: 'name', message: 'is not a secret name' }]);
+  if (!parsed.success) throw notFound('There is no such page');
   return parsed.data;
 }
 
