@@ -199,11 +199,15 @@ async function runServer(postgres: string, options: StartOptions, port: number, 
   try {
     // Through sh, to lift the open-files soft limit to the hard one (a server with many connections
     // needs many files); exec keeps the pid, which postmaster.pid then names.
-    child = spawn(
-      '/bin/sh',
-      ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', postgres, '-D', options.folder, ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`])],
-      { stdio: ['ignore', log, log], ...user, env: { ...process.env, LC_ALL: 'C' } },
-    );
+    const args = ['-D', options.folder, ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`])];
+    child =
+      platform() === 'win32'
+        ? spawn(postgres, args, { stdio: ['ignore', log, log] })
+        : spawn('/bin/sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', postgres, ...args], {
+            stdio: ['ignore', log, log],
+            ...user,
+            env: { ...process.env, LC_ALL: 'C' },
+          });
   } finally {
     closeSync(log);
   }
