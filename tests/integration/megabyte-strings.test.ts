@@ -52,11 +52,22 @@ function megabyte(shape: Shape): string {
 }
 const describeShape = (shape: Shape) => `${JSON.stringify(shape.first)} + ${JSON.stringify(shape.unit)} x ${SIZE} + ${JSON.stringify(shape.last)}`;
 
-async function timed(send: () => Promise<Response>): Promise<{ status: number; ms: number; text: string }> {
-  const started = performance.now();
-  const response = await send();
-  const text = await response.text();
-  return { status: response.status, ms: performance.now() - started, text };
+/**
+ * The request's status and time (the request alone is timed). On a loaded machine one request can
+ * wait its turn for a CPU: one over the bound is sent again, up to twice, and the fastest counts. Work
+ * that grows with the input (a backtracking regex) is slow every time.
+ */
+async function timed(prepare: () => Promise<() => Promise<Response>>): Promise<{ status: number; ms: number; text: string }> {
+  let best: { status: number; ms: number; text: string } | undefined;
+  for (let attempt = 0; attempt < 3 && (best === undefined || best.ms >= WITHIN_MS); attempt++) {
+    const send = await prepare(); // the body and its signature (a fresh nonce each time) are made untimed
+    const started = performance.now();
+    const response = await send();
+    const text = await response.text();
+    const ms = performance.now() - started;
+    if (best === undefined || ms < best.ms) best = { status: response.status, ms, text };
+  }
+  return best!;
 }
 
 function expectRefusedInTime(result: { status: number; ms: number; text: string }, where: string) {
@@ -110,7 +121,8 @@ function subjectOf(op: Operation): Subject {
   return subjects.find((subject) => subject !== 'anonymous' && subject !== 'agent-signed') ?? subjects[0]!;
 }
 
-async function sendApi(requests: HostileRequests, op: Operation, input: Input, value: string): Promise<Response> {
+/** The request, signed and ready: calling it sends it. */
+async function prepareApi(requests: HostileRequests, op: Operation, input: Input, value: string): Promise<() => Promise<Response>> {
   const pathValues = input.kind === 'path' ? { [input.name]: encodeURIComponent(value) } : {};
   const query = input.kind === 'query' ? `${encodeURIComponent(input.name)}=${encodeURIComponent(value)}` : '';
   const url = requests.url(op, pathValues, query);
@@ -119,8 +131,10 @@ async function sendApi(requests: HostileRequests, op: Operation, input: Input, v
   const headers = new Headers(body ? { 'content-type': 'application/json' } : {});
   if (input.kind === 'header') headers.set(input.name, value);
   for (const [name, header] of await requests.credentialsOf(subjectOf(op))(body ?? new Uint8Array(), { method: op.method, url })) headers.append(name, header);
-  return apiWith({}, url, { method: op.method, headers, body: op.method === 'GET' ? undefined : body });
+  return () => apiWith({}, url, { method: op.method, headers, body: op.method === 'GET' ? undefined : body });
 }
+
+const sendApi = async (requests: HostileRequests, op: Operation, input: Input, value: string) => (await prepareApi(requests, op, input, value))();
 
 // ---- the dashboard ----------------------------------------------------------------------------------
 
@@ -199,7 +213,8 @@ describe('1 MB strings in every text input', () => {
       const examples = inputs.map((input, index) => [input, SHAPES[index % SHAPES.length]!] as [Input, Shape]);
       await fc.assert(
         fc.asyncProperty(fc.constantFrom(...inputs), shapes, async (input, shape) => {
-          const result = await timed(() => sendApi(requests, op, input, megabyte(shape)));
+          const value = megabyte(shape);
+          const result = await timed(() => prepareApi(requests, op, input, value));
           expectRefusedInTime(result, `${op.key} with ${describeInput(input)} = ${describeShape(shape)}`);
         }),
         { seed: SEED, numRuns: 2, examples },
@@ -261,7 +276,7 @@ describe('1 MB strings in every text input', () => {
           const value = megabyte(shape);
           const body = new URLSearchParams(base.map(([field, current]): [string, string] => [field, field === name ? value : current])).toString();
           sent++;
-          const result = await timed(() =>
+          const result = await timed(async () => () =>
             apiWith({}, form.action, {
               method: 'POST',
               headers: { ...session, origin: BASE_URL, 'content-type': 'application/x-www-form-urlencoded' },
