@@ -130,4 +130,53 @@ describe('the builder with templates', () => {
       expect(text).toContain('${POSTGRES_PASSWORD}');
     }
   });
+
+  it('an admin edits a catalog entry’s template as JSON; bad JSON, a latest tag or a change-me value are refused at the field', async () => {
+    const admin = await signIn(uniqueId('admin'), 'group_admin');
+    const code = uniqueId('tplc').toLowerCase();
+    const fields = (overrides: Record<string, string>): Array<[string, string]> => {
+      const base: Record<string, string> = { code, name: 'Templated', category: 'Testing', description: 'A template test', image: 'grafana/grafana', tag: '11.2.0', ...overrides };
+      return [
+        ...Object.entries(base),
+        ['port_host', ''],
+        ['port_container', '3000'],
+        ['env_key', 'GF_SECURITY_ADMIN_PASSWORD'],
+        ['env_value', overrides.env_value ?? '{{secret:ADMIN_PASSWORD}}'],
+        ['volume_host', ''],
+        ['volume_container', '/var/lib/grafana'],
+        ['template', overrides.template ?? '{"requires": [{"as": "metrics", "kind": "prometheus", "default": "prometheus"}], "healthcheck": {"test": ["CMD", "true"]}}'],
+      ];
+    };
+    const helpOf = (html: string, id: string) => new RegExp(`<small id="field-${id}-help">([^<]*)</small>`).exec(html)?.[1];
+
+    const notJson = await post(admin, '/admin/catalog', fields({ template: '{requires: ' }));
+    expect(notJson.status).toBe(400);
+    expect(helpOf(await notJson.text(), 'template')).toMatch(/^must be a JSON object/);
+    const badKind = await post(admin, '/admin/catalog', fields({ template: '{"requires": [{"as": "db", "kind": "My SQL", "default": "mariadb"}]}' }));
+    expect(badKind.status).toBe(400);
+    expect(helpOf(await badKind.text(), 'template')).toMatch(/kind is lowercase/);
+    const latest = await post(admin, '/admin/catalog', fields({ tag: 'latest' }));
+    expect(latest.status).toBe(400);
+    expect(helpOf(await latest.text(), 'tag')).toMatch(/not latest/);
+    const changeMe = await post(admin, '/admin/catalog', fields({ env_value: 'change-me' }));
+    expect(changeMe.status).toBe(400);
+    expect(await changeMe.text()).toContain('must not be a default password');
+
+    const saved = await post(admin, '/admin/catalog', fields({}));
+    expect(saved.status).toBe(303);
+    try {
+      const catalog = await api('/catalog', { headers: bearerFor('group_user', uniqueId('reader')) });
+      const entry = ((await catalog.json()) as { list: Array<{ code: string; template: Record<string, unknown> }> }).list.find((app) => app.code === code)!;
+      expect(entry.template).toEqual({ requires: [{ as: 'metrics', kind: 'prometheus', default: 'prometheus' }], healthcheck: { test: ['CMD', 'true'] } });
+      expect(await page(admin, `/admin/catalog/${code}`)).toContain('&quot;kind&quot;: &quot;prometheus&quot;');
+      // The builder adds it with the Prometheus it requires.
+      const owner = uniqueId('tpl');
+      const session = await signIn(owner);
+      const id = await newProject(session);
+      expect((await post(session, `/projects/${id}/apps`, [['catalog', code]])).status).toBe(303);
+      expect(Object.keys((await composeOf(owner, id)).services).sort()).toEqual([code, 'prometheus'].sort());
+    } finally {
+      expect((await post(admin, `/admin/catalog/${code}/delete`, [])).status).toBe(303);
+    }
+  });
 });
