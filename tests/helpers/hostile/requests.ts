@@ -118,6 +118,8 @@ export class HostileRequests {
       user_id: s.userId,
       cloud_id: s.cloudId,
       deployment_id: s.deploymentId,
+      // A project secret's name (issue 28): a well-formed one; PUT sets it, GET and rotate find it then.
+      name: 'HOSTILE_SECRET',
       // A well-formed install command secret that names no enrollment (the hostile cases must not use one up).
       secret: 'unknown-install-secret-000000000000000000000',
     };
