@@ -3,7 +3,7 @@
 // (token and loopback flow), init (compose and catalog), validate, push, deploy --follow to completed
 // and to failed, a dropped connection while following, and agent commands answered by a simulated agent.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +27,8 @@ const servers: Server[] = [];
 
 beforeAll(async () => {
   mkdirSync(project, { recursive: true });
+  // The embedded PostgreSQL runs as the user postgres when this runs as root: it must reach its folder.
+  chmodSync(scratch, 0o755);
   // `npm start` as a user runs it: on the embedded database; its deploys through the install-service
   // stand-in (DEPLOY_ENGINE=install-service; the built-in engine's journey: stacker-cli-engine.test.ts).
   service = await startLocalService(dataDir, { DEPLOY_ENGINE: 'install-service' });
