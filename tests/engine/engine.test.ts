@@ -357,7 +357,7 @@ describe('the built-in engine on an own server', () => {
     expect((await server.post('/redeploy')).status).toBe(202);
     for (const service of ['postgrest', 'cache']) {
       const apply = await server.nextCommand();
-      expect([apply.type, apply.parameters.app_code]).toEqual(['deploy_app', service]);
+      expect([apply.type, apply.parameters?.app_code]).toEqual(['deploy_app', service]);
       await agent.report(apply.command_id, { result: { status: 'ok' } });
     }
     const health = await server.nextCommand();
@@ -366,7 +366,7 @@ describe('the built-in engine on an own server', () => {
 
     expect((await server.post('/rollback', { revision: 1 })).status).toBe(202);
     const apply = await server.nextCommand();
-    expect([apply.type, apply.parameters.app_code]).toEqual(['deploy_app', 'postgrest']);
+    expect([apply.type, apply.parameters?.app_code]).toEqual(['deploy_app', 'postgrest']);
     await agent.report(apply.command_id, { result: { status: 'ok' } });
     const drop = await server.nextCommand();
     expect([drop.type, drop.parameters]).toEqual(['remove_app', expect.objectContaining({ app_code: 'cache', delete_config: false, remove_volumes: false })]);
