@@ -161,6 +161,7 @@ const ROUTES: Record<string, RouteCase> = {
   'GET /projects/:id/compose.yml': { access: 'user', at: (fx) => ({ path: stackPath(fx, '/compose.yml') }), ok: 200, answer: { contentType: /^application\/yaml/, contains: 'services:' } },
   // ---- deploying, and a deployment's page ----
   'GET /projects/:id/deploy': { access: 'user', at: (fx) => ({ path: stackPath(fx, '/deploy') }), ok: 200 },
+  'GET /projects/:id/deploy/offers': { access: 'user', at: (fx) => ({ path: stackPath(fx, `/deploy/offers?cloud_id=${fx.cloudId}`) }), ok: 200 },
   'POST /projects/:id/deploy': {
     access: 'user',
     at: (fx) => ({
@@ -223,6 +224,11 @@ const ROUTES: Record<string, RouteCase> = {
   'POST /projects/:id/containers': {
     access: 'user',
     at: (fx) => ({ path: stackPath(fx, '/containers'), form: [['image', 'nginx:1.27'], ['app_name', 'sidecar'], ['list', 'service']] }),
+    ok: 303,
+  },
+  'POST /projects/:id/import': {
+    access: 'user',
+    at: (fx) => ({ path: stackPath(fx, '/import'), form: [['compose', `services:\n  ${uniqueId('mximp')}:\n    image: nginx:1.27\n`]] }),
     ok: 303,
   },
   'POST /projects/:id/networks': { access: 'user', at: (fx) => ({ path: stackPath(fx, '/networks'), form: [['network_name', 'frontend']] }), ok: 303 },
