@@ -123,6 +123,20 @@ describe('the builder with templates', () => {
     expect(await page(admin, `/projects/${id}`)).not.toContain(`href="/projects/${id}/secrets"`);
     expect(revealed(await (await post(session, `/projects/${id}/secrets/POSTGRES_PASSWORD/reveal`, [])).text())).toBe(after);
 
+    // A value the owner marks secret on the app's page is kept apart too, whatever its key.
+    const marked = await post(session, `/projects/${id}/apps/postgres`, [
+      ['name', 'PostgreSQL'], ['code', 'postgres'], ['image', 'postgres'], ['tag', '16.6'], ['restart', 'unless-stopped'], ['domain', ''],
+      ['port_host', ''], ['port_container', '5432'], ['port_protocol', 'tcp'],
+      ['env_key', 'POSTGRES_PASSWORD'], ['env_value', '${POSTGRES_PASSWORD}'], ['env_secret', ''],
+      ['env_key', 'PLAIN_LOOKING'], ['env_value', 'marked-by-the-owner-5Zq'], ['env_secret', 'yes'],
+      ['env_key', 'POSTGRES_DB'], ['env_value', 'app'], ['env_secret', ''],
+      ['volume_host', ''], ['volume_container', '/var/lib/postgresql/data'],
+    ]);
+    expect(marked.status).toBe(303);
+    expect((await composeOf(owner, id)).services.postgres!.environment).toEqual({ POSTGRES_PASSWORD: '${POSTGRES_PASSWORD}', PLAIN_LOOKING: '${POSTGRES_PLAIN_LOOKING}', POSTGRES_DB: 'app' });
+    expect(revealed(await (await post(session, `/projects/${id}/secrets/POSTGRES_PLAIN_LOOKING/reveal`, [])).text())).toBe('marked-by-the-owner-5Zq');
+    expect(await page(session, `/projects/${id}/apps/postgres`)).toMatch(/<option value="yes" selected="">yes<\/option>/);
+
     // No other page shows a value: the builder, the app page, the download.
     for (const path of [`/projects/${id}`, `/projects/${id}/apps/postgres`, `/projects/${id}/compose.yml`]) {
       const text = await (await api(path, { headers: session })).text();

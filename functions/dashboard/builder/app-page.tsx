@@ -3,7 +3,7 @@
 import type { Project } from '../../../db/schema.ts';
 import { formatEnvFile, type EnvEntry } from '../../services/env-file.ts';
 import { imageOf, locate, networksOf, RESTART_POLICIES, setImage, type RawApp, type RawForm, type StackApp } from '../../services/stack-form.ts';
-import { AppRows, ROW_FIELDS, rowFieldKey } from '../components/app-rows.tsx';
+import { AppRows, ROW_FIELDS, rowFieldKey, STACK_ENV_SECRET } from '../components/app-rows.tsx';
 import { asFormFailure, Field, FormMessage, SelectField, type FieldErrors, type FormFailure } from '../components/forms.tsx';
 import { Breadcrumbs } from '../components/layout.tsx';
 import { renderPage, type FormFields, type PageContext } from '../components/page.tsx';
@@ -18,7 +18,7 @@ export interface AppFormValues {
   restart: string;
   domain: string;
   ports: Array<{ host_port: string; container_port: string; protocol: string }>;
-  environment: EnvEntry[];
+  environment: Array<EnvEntry & { secret?: string }>;
   volumes: Array<{ host_path: string; container_path: string }>;
   network: string[];
 }
@@ -33,7 +33,7 @@ export function valuesOf(app: RawApp): AppFormValues {
     restart: str(app.restart),
     domain: str(app.domain),
     ports: rows<Record<string, unknown>>(app.shared_ports).map((p) => ({ host_port: str(p.host_port), container_port: str(p.container_port), protocol: str(p.protocol) || 'tcp' })),
-    environment: rows<Record<string, unknown>>(app.environment).map((e) => ({ key: str(e.key), value: str(e.value) })),
+    environment: rows<Record<string, unknown>>(app.environment).map((e) => ({ key: str(e.key), value: str(e.value), secret: e.secret === true ? 'yes' : '' })),
     volumes: rows<Record<string, unknown>>(app.volumes).map((v) => ({ host_path: str(v.host_path), container_path: str(v.container_path) })),
     network: rows<unknown>(app.network).map(str),
   };
@@ -49,7 +49,7 @@ export function postedAppValues(fields: FormFields): AppFormValues {
     domain: fields.one('domain'),
     // A port row holds its protocol's select even when left empty: empty means no port numbers.
     ports: fields.rows(ROW_FIELDS.ports).filter((r) => r.host_port !== '' || r.container_port !== ''),
-    environment: fields.rows(ROW_FIELDS.environment),
+    environment: fields.rows({ ...ROW_FIELDS.environment, secret: STACK_ENV_SECRET }),
     volumes: fields.rows(ROW_FIELDS.volumes),
     network: fields.all('network').filter(Boolean),
   };
@@ -68,7 +68,8 @@ export function applyValues(app: RawApp, values: AppFormValues): void {
     const kept = before.ports.find((old) => str(old.host_port) === p.host_port && str(old.container_port) === p.container_port && (str(old.protocol) || 'tcp') === protocol);
     return { host_port: p.host_port, container_port: p.container_port, protocol, ...(kept?.host_ip ? { host_ip: kept.host_ip } : {}) };
   });
-  app.environment = values.environment;
+  // Marked secret: kept apart as a project secret when saved (project-secrets.ts), its row named ${NAME}.
+  app.environment = values.environment.map(({ key, value, secret }) => ({ key, value, ...(secret === 'yes' && { secret: true }) }));
   app.volumes = values.volumes.map((v) => {
     const kept = before.volumes.find((old) => str(old.container_path) === v.container_path && (str(old.host_path) || '') === v.host_path);
     return { host_path: v.host_path || null, container_path: v.container_path, ...(kept?.read_only === true ? { read_only: true } : {}) };

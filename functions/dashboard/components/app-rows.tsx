@@ -12,6 +12,9 @@ export const ROW_FIELDS = {
 
 export type RowList = keyof typeof ROW_FIELDS;
 
+/** A stack app's environment row's own column: marked secret (a catalog entry has none). */
+export const STACK_ENV_SECRET = 'env_secret';
+
 /** The error key of a row's column (`port_container.0`), if the list has that column. */
 export function rowFieldKey(list: string, index: string, column: string): string | undefined {
   const fields = (ROW_FIELDS as Record<string, Record<string, string> | undefined>)[list];
@@ -20,7 +23,8 @@ export function rowFieldKey(list: string, index: string, column: string): string
 }
 
 type PortRow = { host_port: string; container_port: string; protocol?: string };
-type EnvRow = { key: string; value: string };
+/** `secret` (stack apps): 'yes' keeps the value apart as a project secret, whatever its key. */
+type EnvRow = { key: string; value: string; secret?: string };
 type VolumeRow = { host_path: string; container_path: string };
 
 const PORTS_HINT = 'An empty host port publishes none (reachable inside the stack only). Clear a row to remove it.';
@@ -31,7 +35,7 @@ const KINDS = {
   stack: {
     protocol: true,
     placeholders: { host_port: 'not published', container_port: undefined, key: undefined, container_path: undefined },
-    environmentHint: 'Clear a row to remove it; the .env view below edits them all at once.',
+    environmentHint: 'Clear a row to remove it; the .env view below edits them all at once. Values of *PASSWORD*, *SECRET*, *TOKEN* and *KEY* variables, and those marked secret, are kept apart as the project’s secrets: the compose names them ${NAME}.',
     hostPath: { label: 'Host path or volume name', placeholder: 'a named volume' },
   },
   catalog: {
@@ -65,11 +69,12 @@ export function AppRows(props: { kind: keyof typeof KINDS; ports: PortRow[]; env
       <RowsTable
         caption="Environment"
         hint={kind.environmentHint}
-        rows={props.environment}
-        empty={{ key: '', value: '' }}
+        rows={props.environment as Array<EnvRow & Record<string, string>>}
+        empty={kind.protocol ? { key: '', value: '', secret: '' } : { key: '', value: '' }}
         columns={[
           { key: 'key', field: f.environment.key, label: 'Variable', placeholder: kind.placeholders.key },
           { key: 'value', field: f.environment.value, label: 'Value' },
+          ...(kind.protocol ? [{ key: 'secret', field: STACK_ENV_SECRET, label: 'Secret', options: [{ value: '', label: 'no' }, { value: 'yes', label: 'yes' }] }] : []),
         ]}
         errors={props.errors}
       />
