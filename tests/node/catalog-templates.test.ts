@@ -4,7 +4,7 @@
 // service, one secret on both sides); a second app links to the database already there. The migration
 // that writes them is the generator's output, so what is tested here is what the catalog holds.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { catalogSeeds } from '../../db/catalog-templates.ts';
@@ -34,9 +34,11 @@ const references = (text: string) => [...text.matchAll(/\$\{([A-Za-z_][A-Za-z0-9
 const SECRET_LOOKING = /PASSWORD|PASSWD|SECRET|TOKEN|KEY|PASS$/i;
 
 describe('catalog templates', () => {
-  it('the migration writes exactly db/catalog-templates.ts', () => {
+  it('the newest catalog migration writes exactly db/catalog-templates.ts (a change to it is a new migration: npm run -s catalog:sql)', () => {
     const generated = execFileSync(process.execPath, [join(root, 'scripts', 'catalog-templates-sql.ts')], { encoding: 'utf8' });
-    expect(readFileSync(join(root, 'drizzle', '0027_catalog_templates.sql'), 'utf8')).toBe(generated);
+    const newest = readdirSync(join(root, 'drizzle')).filter((name) => /^\d{4}_catalog_templates.*\.sql$/.test(name)).sort().at(-1)!;
+    expect(newest).toBeDefined();
+    expect(readFileSync(join(root, 'drizzle', newest), 'utf8')).toBe(generated);
   });
 
   it('has at least 25 templates covering the issue list, each pinned to a version, with distinct host ports and a parsing template', () => {
