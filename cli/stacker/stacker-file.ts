@@ -281,7 +281,7 @@ services:
     image: postgres:16
     kind: service          # web (default), service (databases, caches) or feature
     environment:
-      POSTGRES_PASSWORD: change-me
+      POSTGRES_PASSWORD: \${POSTGRES_PASSWORD}   # generated on the server at push; stacker secrets show/set/rotate
     volumes:
       - pgdata:/var/lib/postgresql/data
     networks: [front]
