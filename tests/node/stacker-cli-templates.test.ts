@@ -97,7 +97,7 @@ afterAll(async () => {
   rmSync(scratch, { recursive: true, force: true });
 }, 60_000);
 
-type Service = { image: string; environment?: Record<string, string>; kind?: string; catalog?: string };
+type Service = { image: string; environment?: Record<string, string>; kind?: string; catalog?: string; depends_on?: unknown; healthcheck?: unknown };
 const servicesOf = () => (parse(readFileSync(join(project, 'stacker.yml'), 'utf8')) as { services: Record<string, Service> }).services;
 
 describe('stacker: templates and secrets', () => {
@@ -110,6 +110,8 @@ describe('stacker: templates and secrets', () => {
     expect(services.mariadb).toMatchObject({ image: 'mariadb:11.4', kind: 'service', catalog: 'mariadb' });
     expect(services.wordpress!.environment).toMatchObject({ WORDPRESS_DB_HOST: 'mariadb', WORDPRESS_DB_PASSWORD: '${MARIADB_PASSWORD}', WORDPRESS_DB_USER: 'app', WORDPRESS_DB_NAME: 'app' });
     expect(services.mariadb!.environment).toMatchObject({ MARIADB_PASSWORD: '${MARIADB_PASSWORD}', MARIADB_USER: 'app', MARIADB_DATABASE: 'app' });
+    expect(services.wordpress).toMatchObject({ depends_on: { mariadb: { condition: 'service_healthy' } } });
+    expect(services.mariadb).toMatchObject({ healthcheck: { test: ['CMD', 'healthcheck.sh', '--connect', '--innodb_initialized'] } });
     expect(readFileSync(join(project, 'stacker.yml'), 'utf8')).not.toMatch(/change-?me/);
 
     const add = await ok(['service', 'add', 'matomo']);
@@ -125,7 +127,8 @@ describe('stacker: templates and secrets', () => {
   it('push keeps the passwords on the server: compose names them; secrets list, show, set, rotate', async () => {
     await ok(['push']);
     const compose = (await ok(['compose'])).stdout;
-    const document = parse(compose) as { services: Record<string, { environment: Record<string, string> }> };
+    const document = parse(compose) as { services: Record<string, { environment: Record<string, string>; depends_on?: unknown }> };
+    expect(document.services.wordpress!.depends_on).toEqual({ mariadb: { condition: 'service_healthy' } });
     expect(document.services.wordpress!.environment.WORDPRESS_DB_PASSWORD).toBe('${MARIADB_PASSWORD}');
     expect(document.services.mariadb!.environment.MARIADB_PASSWORD).toBe('${MARIADB_PASSWORD}');
 
