@@ -189,10 +189,11 @@ function servedOperations(): Served[] {
 
 /**
  * Operations that answer without the database once the access rules are cached: who-am-I for an
- * anonymous caller, and the install script (it names its secret but does not look it up). The
- * document routes (outside the document's own `paths`) are listed too.
+ * anonymous caller, the install script (it names its secret but does not look it up), and a compose
+ * file read into a project form (without `create`, nothing is stored). The document routes (outside
+ * the document's own `paths`) are listed too.
  */
-const WITHOUT_DATABASE = new Set(['GET /whoami', 'GET /schema/stacker.schema.json', 'GET /auth/config', 'GET /install/{secret}']);
+const WITHOUT_DATABASE = new Set(['GET /whoami', 'GET /schema/stacker.schema.json', 'GET /auth/config', 'GET /install/{secret}', 'POST /project/import']);
 const DOCUMENT_ROUTES = ['/openapi.json', '/docs', '/docs/rapidoc.js'];
 
 /** What is wrong with an answer that should be the database's 503, or undefined when it is right. */
