@@ -95,10 +95,16 @@ async function startLocalServiceOnce(dataDir: string, extraEnv: NodeJS.ProcessEn
     void exited.then(() => resolve(false));
   });
   if (!listening) throw new Error(`npm start did not start:\n${output}`);
+  let stopping = false;
+  // A service that ends while its test still uses it says why, where the test's failure is read.
+  void exited.then((code) => {
+    if (!stopping) console.error(`npm start on port ${port} exited (${code}) while its test used it; it printed:\n${output.slice(-6000)}`);
+  });
   return {
     port,
     output: () => output,
     stop: async () => {
+      stopping = true;
       if (child.exitCode === null) process.kill(-child.pid!, 'SIGINT');
       return exited;
     },
