@@ -11,6 +11,7 @@
 //   STACKER_WORKER_HOST=miniflare serves the Worker with Miniflare (scripts/serve-miniflare.ts: one
 //   workerd, no wrangler proxy in front) instead of `wrangler dev`; see the comment where it starts.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { migrateDatabase } from '../db/migrate.ts';
@@ -140,7 +141,10 @@ async function main() {
   // private env file (mode 600, under the git-ignored .data/).
   mkdirSync(dataDir, { recursive: true });
   const envFile = join(dataDir, 'wrangler.env');
-  writeFileSync(envFile, toDotenv(settings), { mode: 0o600 });
+  const instanceId = randomUUID();
+  // STACKER_INSTANCE_ID: the health check below knows this Worker from another one that answers on
+  // the port (a port found free can be taken by another service before wrangler binds it).
+  writeFileSync(envFile, toDotenv({ ...settings, STACKER_INSTANCE_ID: instanceId }), { mode: 0o600 });
   chmodSync(envFile, 0o600);
 
   // STACKER_WORKER_HOST=miniflare: the Worker in one workerd through Miniflare
@@ -200,7 +204,10 @@ async function main() {
     }
   });
 
-  await waitForHealth(port);
+  await waitForHealth(port, instanceId);
+  // wrangler can fail on one of its own sockets (e.g. `Address already in use (socket "direct:1:default")`)
+  // while the Worker still answers for a moment: it is stopping then, and never said to listen.
+  if (stopping) return;
   const removeRunFile = writeLocalRun(dataDir, { url: workerUrl, services: announced });
   cleanups.push(async () => removeRunFile());
   // wrangler dev --test-scheduled answers /__scheduled; Miniflare (unsafeTriggerHandlers), /cdn-cgi/local/scheduled.
@@ -230,15 +237,19 @@ function runCronEveryMinute(workerUrl: string, path: string) {
   cleanups.push(async () => clearInterval(timer));
 }
 
-async function waitForHealth(port: number) {
+async function waitForHealth(port: number, instance: string) {
   const deadline = Date.now() + 120_000;
   while (Date.now() < deadline && !stopping) {
+    let healthyOther = false;
     try {
       const response = await fetch(`http://127.0.0.1:${port}/health_check`);
-      if (response.status === 200) return;
+      const answeredBy = response.headers.get('stacker-instance');
+      if (response.status === 200 && answeredBy === instance) return;
+      healthyOther = response.status === 200;
     } catch {
       // not listening yet
     }
+    if (healthyOther) throw new Error(`port ${port}: Address already in use (another service answers there)`);
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   if (!stopping) throw new Error(`the Worker did not answer on port ${port} within 120 s`);

@@ -24,5 +24,8 @@ export const healthRoutes = createRouter().openapi(healthCheck, async (c) => {
     log('warn', 'health check: database unreachable', { requestId: c.var.requestId, ...describeError(error) });
     return c.json({ message: 'Database is unavailable' }, 503);
   }
+  // A local run (scripts/start.ts) names its Worker, so that its start knows whose answer this is.
+  const instance = (c.env as { STACKER_INSTANCE_ID?: unknown } | undefined)?.STACKER_INSTANCE_ID;
+  if (typeof instance === 'string') c.header('stacker-instance', instance);
   return c.json({ message: 'OK' }, 200);
 });
