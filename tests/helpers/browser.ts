@@ -5,7 +5,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
 const DEBIAN_CHROMIUM = '/usr/bin/chromium';
 
@@ -78,6 +78,42 @@ export async function launchBrowser(options: { viewport?: { width: number; heigh
     rmSync(profileDir, { recursive: true, force: true });
     throw new Error(`Chromium (${picked.source}, ${picked.executablePath}) did not start.\n${howToGetOne()}\n(cause: ${(error as Error).message})`);
   }
+}
+
+export interface DashboardPage {
+  page: Page;
+  /** Page errors and console errors (CSP violations land there), for `expect(problems).toEqual([])`. */
+  problems: string[];
+  /** A full-page screenshot, `<screenshots>/<name>.png`. */
+  shot(name: string): Promise<unknown>;
+  /** Waits for a status message (the notice after a form) with this text. */
+  notice(text: string | RegExp): Promise<void>;
+}
+
+/** A new page of the context, recording its errors; confirm dialogs are accepted, as a person who means it does. */
+export async function openDashboardPage(context: BrowserContext, screenshots: string): Promise<DashboardPage> {
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
+  });
+  page.on('dialog', (dialog) => void dialog.accept());
+  return {
+    page,
+    problems,
+    shot: (name) => page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true }),
+    notice: (text) => page.getByRole('status').filter({ hasText: text }).waitFor(),
+  };
+}
+
+/** Signs in through npm start's development provider (any name; role user or admin), landing on the projects. */
+export async function signIn(page: Page, base: string, name: string, role: 'user' | 'admin' = 'user'): Promise<void> {
+  await page.goto(`${base}/login`);
+  await page.getByLabel('User name').fill(name);
+  await page.getByLabel('Role').selectOption(role);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(`${base}/projects`);
 }
 
 function howToGetOne(): string {

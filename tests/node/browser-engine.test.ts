@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, type Browser } from '../helpers/browser.ts';
+import { launchBrowser, openDashboardPage, signIn, type Browser } from '../helpers/browser.ts';
 import { startLocalService, type RunningStart } from './helpers.ts';
 import { startOwnServer, type OwnServer } from './own-server.ts';
 
@@ -41,15 +41,7 @@ describe('the built-in engine in the dashboard', () => {
     browser = await launchBrowser({ viewport: { width: 1280, height: 800 } });
     const base = `http://127.0.0.1:${service!.port}`;
     await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
-    const page = await browser.context.newPage();
-    const problems: string[] = [];
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
-    });
-    page.on('dialog', (dialog) => void dialog.accept());
-    const shot = (name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
-    const notice = (text: string | RegExp) => page.getByRole('status').filter({ hasText: text }).waitFor();
+    const { page, problems, shot, notice } = await openDashboardPage(browser.context, SCREENSHOTS);
     const status = page.locator('[data-deployment-status]');
     const step = (name: string, state: string) => page.locator(`[data-deployment-steps] li[data-step="${name}"][data-state="${state}"]`);
     const current = (revision: number) => page.locator(`tr[data-revision="${revision}"]`, { hasText: 'current' });
@@ -59,11 +51,7 @@ describe('the built-in engine in the dashboard', () => {
       expect(seqs).toEqual(seqs.map((_, index) => index + 1));
     };
 
-    await page.goto(`${base}/login`);
-    await page.getByLabel('User name').fill('olga');
-    await page.getByLabel('Role').selectOption('user');
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(`${base}/projects`);
+    await signIn(page, base, 'olga');
     await page.getByLabel('Project name').fill('own-stack');
     await page.getByRole('button', { name: 'Create project' }).click();
     await notice('Project “own-stack” created');
@@ -136,21 +124,12 @@ describe('the built-in engine in the dashboard', () => {
   it('deploys to a new Hetzner server chosen from the offers the form lists with prices, shows it with a console link, and deletes it on Remove', async () => {
     browser ??= await launchBrowser({ viewport: { width: 1280, height: 800 } });
     const base = `http://127.0.0.1:${service!.port}`;
-    const page = await browser.context.newPage();
-    const problems: string[] = [];
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    page.on('dialog', (dialog) => void dialog.accept());
-    const shot = (name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
-    const notice = (text: string | RegExp) => page.getByRole('status').filter({ hasText: text }).waitFor();
+    const { page, problems, shot, notice } = await openDashboardPage(browser.context, SCREENSHOTS);
     const status = page.locator('[data-deployment-status]');
 
     // Another person: the first test's session ends first.
     await browser.context.clearCookies();
-    await page.goto(`${base}/login`);
-    await page.getByLabel('User name').fill('hanna');
-    await page.getByLabel('Role').selectOption('user');
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(`${base}/projects`);
+    await signIn(page, base, 'hanna');
     await page.goto(`${base}/keys`);
     await page.getByLabel('Provider').selectOption('htz');
     await page.getByLabel('API token').fill('any-token-a-newcomer-saved');

@@ -7,7 +7,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, type Browser } from '../helpers/browser.ts';
+import { launchBrowser, openDashboardPage, signIn, type Browser } from '../helpers/browser.ts';
 import { composeDifferences } from '../helpers/compose-compare.ts';
 import { startLocalService, type RunningStart } from './helpers.ts';
 
@@ -34,17 +34,9 @@ describe('Import docker-compose.yml in the dashboard', () => {
   it('brings a compose file from the wild in as it is, and says what it could not carry', async () => {
     browser = await launchBrowser({ viewport: { width: 1280, height: 900 } });
     const base = `http://127.0.0.1:${service!.port}`;
-    const page = await browser.context.newPage();
-    const problems: string[] = [];
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    const shot = (name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
-    const notice = (text: string | RegExp) => page.getByRole('status').filter({ hasText: text }).waitFor();
+    const { page, problems, shot, notice } = await openDashboardPage(browser.context, SCREENSHOTS);
 
-    await page.goto(`${base}/login`);
-    await page.getByLabel('User name').fill('ivy');
-    await page.getByLabel('Role').selectOption('user');
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(`${base}/projects`);
+    await signIn(page, base, 'ivy');
     await page.getByLabel('Project name').fill('press');
     await page.getByRole('button', { name: 'Create project' }).click();
     await notice('Project “press” created');
@@ -72,6 +64,7 @@ describe('Import docker-compose.yml in the dashboard', () => {
     await page.locator('#app-ghost', { hasText: 'Warning: service "ghost": DB_HOST names host "mysql", which is no service of this stack' }).waitFor();
     await page.locator('#app-ghost').scrollIntoViewIfNeeded();
     await shot('4-warning');
-    expect(problems).toEqual([]);
+    // The refused import above is answered 400 (the form with its error), which Chromium logs; nothing else.
+    expect(problems).toEqual(['console error: Failed to load resource: the server responded with a status of 400 (Bad Request)']);
   }, 120_000);
 });

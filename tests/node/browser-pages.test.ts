@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { launchBrowser, type Browser } from '../helpers/browser.ts';
+import { launchBrowser, openDashboardPage, signIn, type Browser } from '../helpers/browser.ts';
 import { NodeAgent } from '../helpers/node-agent.ts';
 import { validateCompose } from '../helpers/compose-schema.ts';
 import { signInAtDevProvider } from '../../scripts/dev-openid-provider.ts';
@@ -229,11 +229,7 @@ describe('the dashboard in a browser', () => {
     // A new person at the same browser: no session at the provider or the Worker.
     await browser.context.clearCookies();
     const page = await browser.context.newPage();
-    await page.goto(`${base}/login`);
-    await page.getByLabel('User name').fill('ada');
-    await page.getByLabel('Role').selectOption('admin');
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(`${base}/projects`);
+    await signIn(page, base, 'ada', 'admin');
     const main = page.getByRole('navigation', { name: 'Main' });
     await main.getByRole('link', { name: 'Admin' }).click();
     await page.screenshot({ path: join(SCREENSHOTS, '11-admin.png'), fullPage: true });
@@ -257,15 +253,7 @@ describe('the dashboard in a browser', () => {
     browser ??= await launchBrowser({ viewport: { width: 1280, height: 800 } });
     const base = `http://127.0.0.1:${service!.port}`;
     await browser.context.clearCookies();
-    const page = await browser.context.newPage();
-    const problems: string[] = [];
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
-    });
-    page.on('dialog', (dialog) => void dialog.accept());
-    const shot = (name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
-    const notice = (text: string | RegExp) => page.getByRole('status').filter({ hasText: text }).waitFor();
+    const { page, problems, shot, notice } = await openDashboardPage(browser.context, SCREENSHOTS);
     const status = page.locator('[data-deployment-status]');
     const step = (name: string, state: string) => page.locator(`[data-deployment-steps] li[data-step="${name}"][data-state="${state}"]`);
     /** The log's rows: their seq and message, in the order shown. */
@@ -280,11 +268,7 @@ describe('the dashboard in a browser', () => {
       expect(new Set(lines.map((l) => l.message)).size, JSON.stringify(lines)).toBe(lines.length);
     };
 
-    await page.goto(`${base}/login`);
-    await page.getByLabel('User name').fill('erin');
-    await page.getByLabel('Role').selectOption('user');
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(`${base}/projects`);
+    await signIn(page, base, 'erin');
 
     // A project with a catalog app, and a cloud key.
     await page.getByLabel('Project name').fill('deploy-stack');
@@ -393,20 +377,9 @@ describe('the dashboard in a browser', () => {
     // one-time notices of) this person's session, which shares their cookie jar.
     for (const open of browser.context.pages()) await open.close();
     await browser.context.clearCookies();
-    const page = await browser.context.newPage();
-    const problems: string[] = [];
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
-    });
-    page.on('dialog', (dialog) => void dialog.accept());
-    const shot = (name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+    const { page, problems, shot } = await openDashboardPage(browser.context, SCREENSHOTS);
 
-    await page.goto(`${base}/login`);
-    await page.getByLabel('User name').fill('omar');
-    await page.getByLabel('Role').selectOption('user');
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(`${base}/projects`);
+    await signIn(page, base, 'omar');
 
     // Set-up through the API as the same user: a project, deployed to the local install-service stand-in.
     const issuer = readLocalRun(dataDir)?.services.OAUTH_ISSUER;

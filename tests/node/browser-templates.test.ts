@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { launchBrowser, type Browser } from '../helpers/browser.ts';
+import { launchBrowser, openDashboardPage, signIn, type Browser } from '../helpers/browser.ts';
 import { startLocalService, type RunningStart } from './helpers.ts';
 import { startOwnServer, type OwnServer } from './own-server.ts';
 
@@ -49,21 +49,9 @@ describe('a template in the dashboard', () => {
     browser = await launchBrowser({ viewport: { width: 1280, height: 900 } });
     const base = `http://127.0.0.1:${service!.port}`;
     await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
-    const page = await browser.context.newPage();
-    const problems: string[] = [];
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
-    });
-    page.on('dialog', (dialog) => void dialog.accept());
-    const shot = (name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
-    const notice = (text: string | RegExp) => page.getByRole('status').filter({ hasText: text }).waitFor();
+    const { page, problems, shot, notice } = await openDashboardPage(browser.context, SCREENSHOTS);
 
-    await page.goto(`${base}/login`);
-    await page.getByLabel('User name').fill('wren');
-    await page.getByLabel('Role').selectOption('user');
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(`${base}/projects`);
+    await signIn(page, base, 'wren');
     await page.getByLabel('Project name').fill('blog');
     await page.getByRole('button', { name: 'Create project' }).click();
     await notice('Project “blog” created');
