@@ -5,30 +5,19 @@
 // environment value naming a host that is no service is a warning on its app.
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { createSession } from '../../functions/services/dashboard-sessions.ts';
-import { BASE_URL, api } from '../helpers/api.ts';
+import { api } from '../helpers/api.ts';
 import { bearerFor, uniqueId } from '../helpers/auth.ts';
 import { composeDifferences } from '../helpers/compose-compare.ts';
-import { withDatabase } from '../helpers/db.ts';
+import { postForm, signedIn } from '../helpers/dashboard.ts';
 import elk from '../fixtures/compose/elasticsearch-logstash-kibana.yaml?raw';
 import gitea from '../fixtures/compose/gitea-postgres.yaml?raw';
 import nginxGolang from '../fixtures/compose/nginx-golang-postgres.yaml?raw';
 
 type Cookie = { cookie: string };
 
-async function signIn(userId: string): Promise<Cookie> {
-  const token = await withDatabase((db) => createSession(db, { id: userId, role: 'group_user', email: `${userId}@example.com` }));
-  return { cookie: `__Host-stacker_session=${token}` };
-}
+const signIn = (userId: string, role?: string) => signedIn(userId, role) as Promise<Cookie>;
 
-function post(session: Cookie, path: string, fields: Array<[string, string]>): Promise<Response> {
-  return api(path, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { ...session, origin: BASE_URL, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams(fields).toString(),
-  });
-}
+const post = (session: Cookie, path: string, fields: Array<[string, string]>) => postForm(path, session, fields);
 
 async function newProject(session: Cookie): Promise<number> {
   const created = await post(session, '/projects', [['name', uniqueId('imported')]]);

@@ -4,26 +4,15 @@
 // included) reaches it; no page but the reveal shows a value.
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { createSession } from '../../functions/services/dashboard-sessions.ts';
-import { BASE_URL, api } from '../helpers/api.ts';
+import { api } from '../helpers/api.ts';
 import { bearerFor, uniqueId } from '../helpers/auth.ts';
-import { withDatabase } from '../helpers/db.ts';
+import { postForm, signedIn } from '../helpers/dashboard.ts';
 
 type Cookie = { cookie: string };
 
-async function signIn(userId: string, role = 'group_user'): Promise<Cookie> {
-  const token = await withDatabase((db) => createSession(db, { id: userId, role, email: `${userId}@example.com` }));
-  return { cookie: `__Host-stacker_session=${token}` };
-}
+const signIn = (userId: string, role?: string) => signedIn(userId, role) as Promise<Cookie>;
 
-function post(session: Cookie, path: string, fields: Array<[string, string]>): Promise<Response> {
-  return api(path, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { ...session, origin: BASE_URL, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams(fields).toString(),
-  });
-}
+const post = (session: Cookie, path: string, fields: Array<[string, string]>) => postForm(path, session, fields);
 
 async function page(session: Cookie, path: string): Promise<string> {
   const response = await api(path, { headers: session });
