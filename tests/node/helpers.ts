@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, resolve, sep } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { createServer } from 'node:net';
 import pg from 'pg';
 
@@ -109,4 +109,54 @@ async function startLocalServiceOnce(dataDir: string, extraEnv: NodeJS.ProcessEn
       return exited;
     },
   };
+}
+
+export interface StackerRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface StackerProcess {
+  child: ChildProcess;
+  /** What it printed so far. */
+  run: StackerRun;
+  /** Once it exited: its code and everything it printed. */
+  done: Promise<StackerRun>;
+}
+
+const stackerBin = join(import.meta.dirname, '..', '..', 'cli', 'stacker', 'bin.js');
+
+/**
+ * The `stacker` binary as a person runs it against `url`: its own config folder (`xdg`), no colour,
+ * no STACKER_TOKEN from this environment, the project's node_modules/.bin first on PATH; `env` adds or
+ * overrides, `input` is its standard input (closed either way).
+ */
+export function spawnStacker(args: string[], options: { url: string; xdg: string; cwd: string; env?: NodeJS.ProcessEnv; input?: string }): StackerProcess {
+  const env: NodeJS.ProcessEnv = { ...process.env, STACKER_URL: options.url, XDG_CONFIG_HOME: options.xdg, NO_COLOR: '1' };
+  delete env.STACKER_TOKEN;
+  Object.assign(env, options.env);
+  env.PATH = `${join(import.meta.dirname, '..', '..', 'node_modules', '.bin')}:${env.PATH}`;
+  const child = spawn(stackerBin, args, { cwd: options.cwd, env });
+  child.stdin!.end(options.input);
+  const run: StackerRun = { code: null, stdout: '', stderr: '' };
+  child.stdout!.on('data', (chunk) => (run.stdout += String(chunk)));
+  child.stderr!.on('data', (chunk) => (run.stderr += String(chunk)));
+  const done = new Promise<StackerRun>((resolve) => child.on('close', (code) => resolve({ ...run, code })));
+  return { child, run, done };
+}
+
+/** Resolves with the first match of `pattern` in what the process printed so far or prints next; rejects if it exits first. */
+export function printedBy(process_: StackerProcess, pattern: RegExp): Promise<RegExpExecArray> {
+  const { child, run } = process_;
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      const match = pattern.exec(run.stdout);
+      if (match) resolve(match);
+      return Boolean(match);
+    };
+    if (check()) return;
+    child.stdout!.on('data', () => setImmediate(check));
+    child.once('close', () => setImmediate(() => check() || reject(new Error(`exited before printing ${pattern}:\n${run.stdout}\n${run.stderr}`))));
+  });
 }

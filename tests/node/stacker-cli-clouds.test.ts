@@ -2,17 +2,16 @@
 // --os` as the real binary against one `npm start` (DEPLOY_ENGINE=builtin) whose HETZNER_API_URL is a
 // Hetzner Cloud stand-in started here: the key's offers with prices, a deploy that creates the
 // server, and a cancel that deletes it.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { startHetznerStandIn, type CloudStandIn } from '../../scripts/stand-ins/hetzner.ts';
-import { startLocalService, type RunningStart } from './helpers.ts';
+import { spawnStacker, startLocalService, type RunningStart } from './helpers.ts';
 
 const root = join(import.meta.dirname, '..', '..');
-const bin = join(root, 'cli', 'stacker', 'bin.js');
 const scratch = mkdtempSync(join(tmpdir(), 'stacker-cli-clouds-'));
 const project = join(scratch, 'shop');
 const xdg = join(scratch, 'config');
@@ -21,21 +20,8 @@ let service: RunningStart | undefined;
 let hetzner: CloudStandIn | undefined;
 let apiUrl = '';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-function stacker(args: string[]): Promise<Run> {
-  const env: NodeJS.ProcessEnv = { ...process.env, STACKER_URL: apiUrl, XDG_CONFIG_HOME: xdg, NO_COLOR: '1' };
-  delete env.STACKER_TOKEN;
-  const child = spawn(bin, args, { cwd: project, env });
-  const run: Run = { code: null, stdout: '', stderr: '' };
-  child.stdout.on('data', (chunk) => (run.stdout += String(chunk)));
-  child.stderr.on('data', (chunk) => (run.stderr += String(chunk)));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ ...run, code })));
-}
+const stacker = (args: string[]) => spawnStacker(args, { url: apiUrl, xdg, cwd: project }).done;
 
 beforeAll(async () => {
   mkdirSync(project, { recursive: true });

@@ -5,7 +5,7 @@
 // second `deploy` redeploys (revision 2), `rollback --revision 1`, a broken update that rolls itself
 // back (exit 1), `destroy` (refused off a terminal without --yes; --yes ends removed), `status`, and
 // the --json shapes. Everything is awaited on the CLI's output, never slept for.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,11 +13,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventLine } from '../../cli/stacker/follow.ts';
 import { clean } from '../../cli/stacker/output.ts';
 import { processAlive, readRegistry } from '../../scripts/stand-ins/docker.ts';
-import { startLocalService, type RunningStart } from './helpers.ts';
+import { spawnStacker, printedBy, startLocalService, type RunningStart, type StackerRun } from './helpers.ts';
 import { startOwnServer, type OwnServer } from './own-server.ts';
 
 const root = join(import.meta.dirname, '..', '..');
-const bin = join(root, 'cli', 'stacker', 'bin.js');
 const scratch = mkdtempSync(join(tmpdir(), 'stacker-cli-engine-'));
 const dataDir = join(scratch, 'data');
 const xdg = join(scratch, 'config');
@@ -52,23 +51,13 @@ afterAll(async () => {
   rmSync(scratch, { recursive: true, force: true });
 }, 60_000);
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = StackerRun;
 
 /** Runs the binary as a person's shell would (not a terminal: no colour, no spinner, no prompt). */
 function start(args: string[]) {
-  const env: NodeJS.ProcessEnv = { ...process.env, STACKER_URL: apiUrl, XDG_CONFIG_HOME: xdg, NO_COLOR: '1', PATH: `${join(root, 'node_modules', '.bin')}:${process.env.PATH}` };
-  delete env.STACKER_TOKEN;
-  const child = spawn(bin, args, { cwd: project, env });
-  children.push(child);
-  const run: Run = { code: null, stdout: '', stderr: '' };
-  child.stdout.on('data', (chunk) => (run.stdout += String(chunk)));
-  child.stderr.on('data', (chunk) => (run.stderr += String(chunk)));
-  const done = new Promise<Run>((resolve) => child.on('close', (code) => resolve({ ...run, code })));
-  return { child, run, done };
+  const started = spawnStacker(args, { url: apiUrl, xdg, cwd: project });
+  children.push(started.child);
+  return started;
 }
 
 const stacker = (args: string[]) => start(args).done;
@@ -77,20 +66,6 @@ const json = async <T = any>(args: string[]): Promise<T> => {
   expect(result, result.stderr).toMatchObject({ code: 0 });
   return JSON.parse(result.stdout) as T;
 };
-
-/** Resolves with the first match of `pattern` in what the child printed so far or prints next. */
-function waitFor(child: ChildProcess, run: Run, pattern: RegExp): Promise<RegExpExecArray> {
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      const match = pattern.exec(run.stdout);
-      if (match) resolve(match);
-      return Boolean(match);
-    };
-    if (check()) return;
-    child.stdout!.on('data', () => setImmediate(check));
-    child.once('close', () => setImmediate(() => check() || reject(new Error(`exited before printing ${pattern}:\n${run.stdout}\n${run.stderr}`))));
-  });
-}
 
 const seqs = (stdout: string) => stdout.split('\n').filter((line) => line.startsWith('#')).map((line) => Number(/^#(\d+)/.exec(line)![1]));
 
@@ -133,8 +108,9 @@ describe('stacker: own servers (the built-in engine)', () => {
   }, 30_000);
 
   it('deploy --server own prints the install command; run on the server, the follow ends 0 with the addresses', async () => {
-    const { child, run, done } = start(['deploy', '--server', 'own', '--address', '127.0.0.1', '--follow']);
-    const [, command] = await waitFor(child, run, /^Run this as root on your server:\n\n {2}(curl -fsSL '[^']+' \| sh)\n/m);
+    const deploying = start(['deploy', '--server', 'own', '--address', '127.0.0.1', '--follow']);
+    const { child, run, done } = deploying;
+    const [, command] = await printedBy(deploying, /^Run this as root on your server:\n\n {2}(curl -fsSL '[^']+' \| sh)\n/m);
     expect(command).toMatch(new RegExp(`^curl -fsSL '${apiUrl}/install/[^']+' \\| sh$`));
     expect(run.stdout).toMatch(/^Deployment (\d+) of "blog" to your own server at 127\.0\.0\.1: pending \(deployment_\S+\)$/m);
     expect(run.stdout).toMatch(/It works once, until \d{4}-\d\d-\d\dT/);

@@ -4,18 +4,17 @@
 // push, compose (names, no values); `stacker secrets list|show|set|rotate`; and a deploy whose server
 // gets the generated password in its .env, the same for WordPress and MariaDB, and nowhere in the
 // deploy's output.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { processAlive, readRegistry } from '../../scripts/stand-ins/docker.ts';
-import { startLocalService, type RunningStart } from './helpers.ts';
+import { spawnStacker, printedBy, startLocalService, type RunningStart, type StackerRun } from './helpers.ts';
 import { startOwnServer, type OwnServer } from './own-server.ts';
 
 const root = join(import.meta.dirname, '..', '..');
-const bin = join(root, 'cli', 'stacker', 'bin.js');
 const scratch = mkdtempSync(join(tmpdir(), 'stacker-cli-templates-'));
 const dataDir = join(scratch, 'data');
 const xdg = join(scratch, 'config');
@@ -25,24 +24,12 @@ let apiUrl = '';
 const children: ChildProcess[] = [];
 const ownServers: OwnServer[] = [];
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = StackerRun;
 
 function start(args: string[], input?: string) {
-  const env: NodeJS.ProcessEnv = { ...process.env, STACKER_URL: apiUrl, XDG_CONFIG_HOME: xdg, NO_COLOR: '1', PATH: `${join(root, 'node_modules', '.bin')}:${process.env.PATH}` };
-  delete env.STACKER_TOKEN;
-  const child = spawn(bin, args, { cwd: project, env });
-  children.push(child);
-  if (input !== undefined) child.stdin.end(input);
-  else child.stdin.end();
-  const run: Run = { code: null, stdout: '', stderr: '' };
-  child.stdout.on('data', (chunk) => (run.stdout += String(chunk)));
-  child.stderr.on('data', (chunk) => (run.stderr += String(chunk)));
-  const done = new Promise<Run>((resolve) => child.on('close', (code) => resolve({ ...run, code })));
-  return { child, run, done };
+  const started = spawnStacker(args, { url: apiUrl, xdg, cwd: project, input });
+  children.push(started.child);
+  return started;
 }
 
 const stacker = (args: string[], input?: string) => start(args, input).done;
@@ -51,19 +38,6 @@ async function ok(args: string[], input?: string): Promise<Run> {
   const result = await stacker(args, input);
   expect(result, `${args.join(' ')}: ${result.stderr}`).toMatchObject({ code: 0 });
   return result;
-}
-
-function waitFor(child: ChildProcess, run: Run, pattern: RegExp): Promise<RegExpExecArray> {
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      const match = pattern.exec(run.stdout);
-      if (match) resolve(match);
-      return Boolean(match);
-    };
-    if (check()) return;
-    child.stdout!.on('data', () => setImmediate(check));
-    child.once('close', () => setImmediate(() => check() || reject(new Error(`exited before printing ${pattern}:\n${run.stdout}\n${run.stderr}`))));
-  });
 }
 
 /** Every file named `name` under `dir`. */
@@ -166,8 +140,9 @@ describe('stacker: templates and secrets', () => {
 
   it('deploys: the server gets the one password for WordPress and MariaDB in its .env, and no output shows it', async () => {
     const password = (await ok(['secrets', 'show', 'MARIADB_PASSWORD'])).stdout.trim();
-    const { child, run, done } = start(['deploy', '--server', 'own', '--address', '127.0.0.1', '--follow']);
-    const [, command] = await waitFor(child, run, /^Run this as root on your server:\n\n {2}(curl -fsSL '[^']+' \| sh)\n/m);
+    const deploying = start(['deploy', '--server', 'own', '--address', '127.0.0.1', '--follow']);
+    const { child, run, done } = deploying;
+    const [, command] = await printedBy(deploying, /^Run this as root on your server:\n\n {2}(curl -fsSL '[^']+' \| sh)\n/m);
     const server = await startOwnServer(command!);
     ownServers.push(server);
     const result = await done;

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { playBrowserAtDevProvider, signInAtDevProvider } from '../../scripts/dev-openid-provider.ts';
 import { readLocalRun } from '../../scripts/local-run.ts';
-import { startLocalService, type RunningStart } from './helpers.ts';
+import { spawnStacker, startLocalService, type RunningStart, type StackerRun } from './helpers.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const bin = join(root, 'cli', 'stacker', 'bin.js');
@@ -46,24 +46,13 @@ afterAll(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = StackerRun;
 
 /** Runs the binary as a person's shell would: its own Node from node_modules/.bin on PATH. */
 function start(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
-  const env: NodeJS.ProcessEnv = { ...process.env, STACKER_URL: apiUrl, XDG_CONFIG_HOME: xdg, NO_COLOR: '1' };
-  delete env.STACKER_TOKEN;
-  Object.assign(env, options.env);
-  const child = spawn(bin, args, { cwd: options.cwd ?? project, env: { ...env, PATH: `${join(root, 'node_modules', '.bin')}:${env.PATH}` } });
-  children.push(child);
-  const run: Run = { code: null, stdout: '', stderr: '' };
-  child.stdout.on('data', (chunk) => (run.stdout += String(chunk)));
-  child.stderr.on('data', (chunk) => (run.stderr += String(chunk)));
-  const done = new Promise<Run>((resolve) => child.on('close', (code) => resolve({ ...run, code })));
-  return { child, run, done };
+  const started = spawnStacker(args, { url: apiUrl, xdg, cwd: options.cwd ?? project, env: options.env });
+  children.push(started.child);
+  return started;
 }
 
 const stacker = (args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) => start(args, options).done;

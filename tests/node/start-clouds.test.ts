@@ -2,37 +2,22 @@
 // newcomer saves any token, deploys "to Hetzner" with the stacker binary, and the created server
 // boots by running its user data's install command as try-server does, to completed with its
 // address; destroy takes the stack down and deletes the server, whose agent stand-in stops.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalService, type RunningStart } from './helpers.ts';
+import { spawnStacker, startLocalService, type RunningStart } from './helpers.ts';
 
 const root = join(import.meta.dirname, '..', '..');
-const bin = join(root, 'cli', 'stacker', 'bin.js');
 const scratch = mkdtempSync(join(tmpdir(), 'stacker-start-clouds-'));
 const project = join(scratch, 'shop');
 const xdg = join(scratch, 'config');
 let service: RunningStart | undefined;
 let apiUrl = '';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-function stacker(args: string[]): Promise<Run> {
-  const env: NodeJS.ProcessEnv = { ...process.env, STACKER_URL: apiUrl, XDG_CONFIG_HOME: xdg, NO_COLOR: '1' };
-  delete env.STACKER_TOKEN;
-  delete env.HETZNER_API_URL;
-  const child = spawn(bin, args, { cwd: project, env });
-  const run: Run = { code: null, stdout: '', stderr: '' };
-  child.stdout.on('data', (chunk) => (run.stdout += String(chunk)));
-  child.stderr.on('data', (chunk) => (run.stderr += String(chunk)));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ ...run, code })));
-}
+const stacker = (args: string[]) => spawnStacker(args, { url: apiUrl, xdg, cwd: project, env: { HETZNER_API_URL: undefined } }).done;
 
 beforeAll(async () => {
   mkdirSync(project, { recursive: true });
