@@ -26,12 +26,8 @@ const typed: Record<string, z.ZodType> = {
   remove_app: z.object({ app_code: appCode, delete_config: z.boolean().optional(), remove_volumes: z.boolean().optional(), remove_image: z.boolean().optional() }).loose(),
 };
 
-/**
- * The types the real agent executes (agent-protocol §2.4): those whose parameters are checked here
- * first, then those it checks itself. Any other type is run by the agent as a (restricted) shell line.
- */
-export const AGENT_COMMAND_TYPES: readonly string[] = [
-  ...Object.keys(typed),
+/** The types the real agent checks the parameters of itself (this service passes them on as they are). */
+export const AGENT_CHECKED_TYPES: readonly string[] = [
   'fetch_config',
   'apply_config',
   'fetch_all_configs',
@@ -46,6 +42,12 @@ export const AGENT_COMMAND_TYPES: readonly string[] = [
   'deactivate_pipe',
   'trigger_pipe',
 ];
+
+/**
+ * The types the real agent executes (agent-protocol §2.4): those whose parameters are checked here
+ * first, then those it checks itself. Any other type is run by the agent as a (restricted) shell line.
+ */
+export const AGENT_COMMAND_TYPES: readonly string[] = [...Object.keys(typed), ...AGENT_CHECKED_TYPES];
 
 /** Whether this service checks the type's parameters (checkCommandParameters). */
 export const isTypedCommand = (type: string) => Object.hasOwn(typed, agentCommandName(type));

@@ -17,6 +17,7 @@ import { Ajv2019, type ErrorObject, type ValidateFunction } from 'ajv/dist/2019.
 import addFormats from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { AGENT_CHECKED_TYPES } from '../../functions/services/command-types.ts';
 import { containerId, hostContainers, hostPath, projectDirs, readRegistry, readState, writeState, type HostContainer } from './docker.ts';
 
 export const PULL_FAILS_IMAGE = 'stand-in/pull-fails';
@@ -250,23 +251,7 @@ const schemas = {
 type Typed = keyof typeof schemas;
 
 /** The v0.2.1 agent's other typed commands: it runs them, the stand-in does not. */
-const UNIMPLEMENTED = [
-  'error_summary',
-  'exec',
-  'fetch_config',
-  'apply_config',
-  'fetch_all_configs',
-  'deploy_with_configs',
-  'config_diff',
-  'configure_proxy',
-  'server_resources',
-  'list_containers',
-  'configure_firewall',
-  'probe_endpoints',
-  'activate_pipe',
-  'deactivate_pipe',
-  'trigger_pipe',
-];
+const UNIMPLEMENTED = ['error_summary', 'exec', ...AGENT_CHECKED_TYPES];
 
 /** parse_stacker_command: the payload (or its `params`), normalised, with the item's context, validated. */
 function parseCommand<T extends Typed>(type: T, command: AgentCommand): z.infer<(typeof schemas)[T]> {
