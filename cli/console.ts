@@ -175,7 +175,12 @@ async function main(argv: string[]): Promise<number> {
   const config = parseConfig(settings);
   let pool: pg.Pool | undefined;
   const db = (): AnyDatabase => {
-    pool ??= new pg.Pool({ connectionString: requireSetting(config, 'DATABASE_URL'), max: 1 });
+    if (!pool) {
+      pool = new pg.Pool({ connectionString: requireSetting(config, 'DATABASE_URL'), max: 1 });
+      // An idle connection the server ends (it is shutting down) must not crash the console; a query
+      // still to come reports it.
+      pool.on('error', () => undefined);
+    }
     return drizzle({ client: pool, schema }) as unknown as AnyDatabase;
   };
   try {

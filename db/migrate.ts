@@ -10,6 +10,8 @@ export const migrationsFolder = join(dirname(fileURLToPath(import.meta.url)), '.
 /** Applies every migration not yet applied; a second run is a no-op (drizzle keeps a journal table). */
 export async function migrateDatabase(databaseUrl: string): Promise<void> {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
+  // An idle connection the server ends must not crash the process; a query still to come reports it.
+  pool.on('error', () => undefined);
   try {
     await migrate(drizzle({ client: pool }), { migrationsFolder });
   } finally {
