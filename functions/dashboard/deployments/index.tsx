@@ -15,7 +15,7 @@ import { asFormFailure } from '../components/forms.tsx';
 import { FormFields, fragment, idParam, pageHeaders, redirectWithNotice, userPage, type PageContext } from '../components/page.tsx';
 import { deploymentUrl } from '../components/urls.ts';
 import { deployFormPage, fieldOf, parseDeployForm, postedValues, type Engine } from './deploy-form.tsx';
-import { chosenKey, NewCloudServerFields, serverOffers } from './server-offers.tsx';
+import { NewCloudServerFields, serverOffers } from './server-offers.tsx';
 import { deploymentPage, loadDeployment, statePanel } from './deployment-page.tsx';
 import { engineActionPages } from './engine-actions.tsx';
 
@@ -35,7 +35,7 @@ export const deploymentPages = new Hono<AppEnv>()
       const wanted = c.req.query('cloud_id')?.slice(0, 20);
       // Only a key of the user's: anything else is answered for none.
       const key = keys.find((k) => String(k.id) === wanted);
-      const offers = key ? await serverOffers(c, scope, chosenKey(keys, wanted)) : null;
+      const offers = await serverOffers(c, scope, key);
       return c.html(<NewCloudServerFields offers={offers} values={{}} errors={{}} />, 200, pageHeaders);
     }),
   )
