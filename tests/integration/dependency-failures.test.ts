@@ -320,8 +320,15 @@ async function faultProxy(path: string, method = 'POST'): Promise<ProxyState> {
   return (await response.json()) as ProxyState;
 }
 
-/** Settings that send the request's database traffic through the fault proxy. */
-const throughFaultProxy = () => ({ DATABASE_WS_PROXY: inject('pgFaultProxy').address });
+/**
+ * Settings that send a request's database traffic through the fault proxy, counted and cut in the
+ * proxy's session `session`: the request's connections name it as their application_name.
+ */
+function throughFaultProxy(session: string): Record<string, string> {
+  const url = new URL(env.DATABASE_URL as string);
+  url.searchParams.set('application_name', session);
+  return { DATABASE_WS_PROXY: inject('pgFaultProxy').address, DATABASE_URL: url.toString() };
+}
 
 type Rows = Record<string, number>;
 
@@ -356,43 +363,65 @@ interface CutReport {
  */
 const CUT_SWEEP_RETRIES = 1;
 
+/**
+ * Attempts of a sweep sent at the same time. Each is cut in a proxy session of its own, so they do
+ * not count each other's messages; they are prepared before and checked after, never while another
+ * attempt's request is in flight, so the only requests going on beside an attempt are attempts.
+ */
+const ATTEMPTS_AT_ONCE = 6;
+
 async function cutAtEveryMessage<T>(operation: AtomicOperation<T>): Promise<CutReport> {
   const none = Object.fromEntries(Object.keys(operation.complete).map((table) => [table, 0]));
   const problems: string[] = [];
   const outcomes: Record<string, number> = {};
 
-  async function attempt(arm: string): Promise<{ status: number; body: string; rows: Rows; state: ProxyState }> {
-    const context = await operation.prepare();
-    await warmRules();
-    await faultProxy(`/__arm${arm}`);
-    const response = await apiWith(throughFaultProxy(), ...(await operation.request(context)));
+  /** Sends the operation's request with the database cut as `arm` says, in a proxy session of its own. */
+  async function send(context: T, arm: string): Promise<{ status: number; body: string; state: ProxyState }> {
+    const session = `cut-${crypto.randomUUID()}`;
+    await faultProxy(`/__arm${arm === '' ? '?' : `${arm}&`}session=${session}`);
+    const response = await apiWith(throughFaultProxy(session), ...(await operation.request(context)));
     const body = await response.text();
-    const state = await faultProxy('/__state', 'GET');
-    await faultProxy('/__disarm');
-    const rows = await operation.rows(context);
-    await operation.afterwards?.(context, response.status, body);
-    return { status: response.status, body, rows, state };
+    const state = await faultProxy(`/__state?session=${session}`, 'GET');
+    await faultProxy(`/__disarm?session=${session}`);
+    return { status: response.status, body, state };
+  }
+  /** One attempt per arming: all prepared, then all sent at once (rules cached), then each checked. */
+  async function attempts(arms: string[]): Promise<Array<{ status: number; body: string; rows: Rows; state: ProxyState }>> {
+    const contexts = await Promise.all(arms.map(() => operation.prepare()));
+    await warmRules();
+    const sent = await Promise.all(arms.map((arm, index) => send(contexts[index]!, arm)));
+    return Promise.all(
+      sent.map(async ({ status, body, state }, index) => {
+        const rows = await operation.rows(contexts[index]!);
+        await operation.afterwards?.(contexts[index]!, status, body);
+        return { status, body, rows, state };
+      }),
+    );
   }
   const same = (a: Rows, b: Rows) => JSON.stringify(a) === JSON.stringify(b);
 
-  const uncut = await attempt('');
-  if (uncut.status >= 300 || !same(uncut.rows, operation.complete)) problems.push(`uncut: ${uncut.status} ${uncut.body} rows ${JSON.stringify(uncut.rows)}`);
-  const { messages, types } = uncut.state;
+  const [uncut] = await attempts(['']);
+  if (uncut!.status >= 300 || !same(uncut!.rows, operation.complete)) problems.push(`uncut: ${uncut!.status} ${uncut!.body} rows ${JSON.stringify(uncut!.rows)}`);
+  const { messages, types } = uncut!.state;
   const faults = [
     ...Array.from({ length: messages }, (_, index) => ({ kind: 'cut', arm: `?cut_after=${index}` })),
     // A simple query (BEGIN, COMMIT) or a Sync (which commits a statement outside a transaction).
     ...[...types].flatMap((type, index) => (type === 'Q' || type === 'S' ? [{ kind: 'lost answer', arm: `?lose_answer=${index + 1}` }] : [])),
   ];
-  for (const fault of faults) {
-    const { status, body, rows, state } = await attempt(fault.arm);
-    const label = `${fault.arm} (${state.types})`;
-    const succeeded = status >= 200 && status < 300;
-    if (!succeeded && (status !== 503 || !/^Database is unavailable/.test((JSON.parse(body) as ErrorBody).message))) problems.push(`${label}: ${status} ${body}`);
-    const all = same(rows, operation.complete);
-    const nothing = same(rows, none);
-    if (succeeded ? !all : !all && !nothing) problems.push(`${label}: ${status} left rows ${JSON.stringify(rows)}`);
-    const outcome = `${fault.kind} ${status} ${all ? 'all' : nothing ? 'none' : 'some'}`;
-    outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+  for (let start = 0; start < faults.length; start += ATTEMPTS_AT_ONCE) {
+    const batch = faults.slice(start, start + ATTEMPTS_AT_ONCE);
+    const results = await attempts(batch.map((fault) => fault.arm));
+    batch.forEach((fault, index) => {
+      const { status, body, rows, state } = results[index]!;
+      const label = `${fault.arm} (${state.types})`;
+      const succeeded = status >= 200 && status < 300;
+      if (!succeeded && (status !== 503 || !/^Database is unavailable/.test((JSON.parse(body) as ErrorBody).message))) problems.push(`${label}: ${status} ${body}`);
+      const all = same(rows, operation.complete);
+      const nothing = same(rows, none);
+      if (succeeded ? !all : !all && !nothing) problems.push(`${label}: ${status} left rows ${JSON.stringify(rows)}`);
+      const outcome = `${fault.kind} ${status} ${all ? 'all' : nothing ? 'none' : 'some'}`;
+      outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+    });
   }
   expect(problems).toEqual([]);
   expect(messages).toBeGreaterThan(0);

@@ -7,15 +7,21 @@
 // Armed with lose_answer=N instead, it forwards the N-th message and then cuts at once, so the
 // database acts on it but its answer never reaches the client (a COMMIT done, the caller told nothing).
 //
+// Sessions: a connection whose StartupMessage names an application_name that was armed as a session
+// (`?session=<name>` on the control endpoints; the request's DATABASE_URL carries
+// `?application_name=<name>`) is counted and cut with that session's own state, apart from every other
+// connection, so several requests can each be cut at their own message at the same time. Connections
+// without a session (or with one not armed, or disarmed) follow the proxy-wide state as before.
+//
 // Control (plain HTTP on the same port):
-//   POST /__arm[?cut_after=N | ?lose_answer=N]  resets the count; with neither it only counts
-//   POST /__disarm             forwards everything again (the count goes on)
-//   GET  /__state              {"messages": <count since arming>, "cut": <true once cut>, "types": "<type letters>"}
+//   POST /__arm[?cut_after=N | ?lose_answer=N][&session=S]  resets the count; with neither it only counts
+//   POST /__disarm[?session=S]  forwards everything again (the count goes on); a session is forgotten
+//   GET  /__state[?session=S]   {"messages": <count since arming>, "cut": <true once cut>, "types": "<type letters>"}
 import { createServer, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import type { WebSocket, WebSocketServer as WebSocketServerType } from 'ws';
-import { PgMessageSplitter } from '../../scripts/pg-protocol.ts';
+import { PgMessageSplitter, startupCode, type PgMessage } from '../../scripts/pg-protocol.ts';
 
 // Loaded through require: under vite's SSR resolution `import 'ws'` lands on its browser stub.
 const { WebSocketServer } = createRequire(import.meta.url)('ws') as { WebSocketServer: typeof WebSocketServerType };
@@ -28,64 +34,108 @@ export interface PgFaultProxy {
   close(): Promise<void>;
 }
 
-export async function startPgFaultProxy(host = '127.0.0.1'): Promise<PgFaultProxy> {
-  let cutAfter: number | undefined;
-  let loseAnswer: number | undefined;
-  let messages = 0;
-  let types = '';
-  let cut = false;
-  const connections = new Set<{ ws: WebSocket; tcp: Socket }>();
+const PROTOCOL_3 = 196608;
 
-  /** With `flush`, what was already forwarded still reaches the database before its end. */
-  const cutEverything = (flush = false) => {
-    cut = true;
-    for (const { ws, tcp } of connections) {
-      if (flush) tcp.end();
-      else tcp.destroy();
-      ws.terminate();
-    }
-    connections.clear();
-  };
+/** The application_name a StartupMessage asks for, if any. */
+function applicationName(message: PgMessage): string | undefined {
+  if (message.type !== '' || message.bytes.length < 8 || startupCode(message) !== PROTOCOL_3) return undefined;
+  const fields = message.bytes.subarray(8).toString('utf8').split('\0');
+  for (let index = 0; index + 1 < fields.length; index += 2) {
+    if (fields[index] === 'application_name') return fields[index + 1];
+  }
+  return undefined;
+}
+
+/** One arming's state: what it counts, where it cuts, and the connections it cuts. */
+interface Fault {
+  cutAfter?: number;
+  loseAnswer?: number;
+  messages: number;
+  types: string;
+  cut: boolean;
+  connections: Set<{ ws: WebSocket; tcp: Socket }>;
+}
+
+const newFault = (): Fault => ({ messages: 0, types: '', cut: false, connections: new Set() });
+
+/** With `flush`, what was already forwarded still reaches the database before its end. */
+function cutEverything(fault: Fault, flush = false): void {
+  fault.cut = true;
+  for (const { ws, tcp } of fault.connections) {
+    if (flush) tcp.end();
+    else tcp.destroy();
+    ws.terminate();
+  }
+  fault.connections.clear();
+}
+
+export async function startPgFaultProxy(host = '127.0.0.1'): Promise<PgFaultProxy> {
+  const global = newFault();
+  const sessions = new Map<string, Fault>();
 
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://proxy');
     const reply = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json', connection: 'close' }).end(JSON.stringify(body));
+    const session = url.searchParams.get('session');
+    if (session !== null && !/^[\w-]{1,60}$/.test(session)) return reply(400, { error: 'a session is a name of letters, digits, _ and -' });
     if (req.method === 'POST' && url.pathname === '/__arm') {
       const limit = url.searchParams.get('cut_after');
       const lose = url.searchParams.get('lose_answer');
       if ([limit, lose].some((value) => value !== null && !/^\d{1,6}$/.test(value))) return reply(400, { error: 'cut_after and lose_answer are counts' });
-      cutAfter = limit === null ? undefined : Number(limit);
-      loseAnswer = lose === null ? undefined : Number(lose);
-      messages = 0;
-      types = '';
-      cut = false;
-      return reply(200, { armed: true, cut_after: cutAfter ?? null });
+      let fault = global;
+      if (session !== null) {
+        fault = sessions.get(session) ?? newFault();
+        sessions.set(session, fault);
+      }
+      fault.cutAfter = limit === null ? undefined : Number(limit);
+      fault.loseAnswer = lose === null ? undefined : Number(lose);
+      fault.messages = 0;
+      fault.types = '';
+      fault.cut = false;
+      return reply(200, { armed: true, cut_after: fault.cutAfter ?? null });
     }
     if (req.method === 'POST' && url.pathname === '/__disarm') {
-      cutAfter = undefined;
-      loseAnswer = undefined;
-      cut = false;
+      const fault = session === null ? global : sessions.get(session);
+      // A session's connections still open go on unharmed, like those of the disarmed proxy.
+      if (session !== null) sessions.delete(session);
+      if (fault) {
+        fault.cutAfter = undefined;
+        fault.loseAnswer = undefined;
+        fault.cut = false;
+      }
       return reply(200, { armed: false });
     }
-    if (req.method === 'GET' && url.pathname === '/__state') return reply(200, { messages, cut, types });
+    if (req.method === 'GET' && url.pathname === '/__state') {
+      const fault = session === null ? global : sessions.get(session);
+      if (!fault) return reply(404, { error: `no session ${session} armed` });
+      return reply(200, { messages: fault.messages, cut: fault.cut, types: fault.types });
+    }
     return reply(426, { error: 'WebSocket upgrade required' });
   });
   const wss = new WebSocketServer({ server });
+  /** Every open connection, for close(). */
+  const open = new Set<{ ws: WebSocket; tcp: Socket }>();
 
   wss.on('connection', (ws, req) => {
     const target = /^(.+):(\d{1,5})$/.exec(new URL(req.url ?? '/', 'http://proxy').searchParams.get('address') ?? '');
-    if (!target || cut) {
+    if (!target) {
       ws.terminate();
       return;
     }
     const tcp = connect({ host: target[1], port: Number(target[2]) });
     tcp.setNoDelay(true);
     const connection = { ws, tcp };
-    connections.add(connection);
+    open.add(connection);
+    /** Whose counts and cuts this connection follows: known from its StartupMessage. */
+    let fault: Fault | undefined;
     const splitter = new PgMessageSplitter('client');
     const queued: Buffer[] = [];
     let connected = false;
     const write = (bytes: Buffer) => (connected ? tcp.write(bytes) : queued.push(bytes));
+    const terminate = () => {
+      tcp.destroy();
+      ws.terminate();
+    };
 
     tcp.on('connect', () => {
       connected = true;
@@ -101,16 +151,24 @@ export async function startPgFaultProxy(host = '127.0.0.1'): Promise<PgFaultProx
     });
     ws.on('message', (data: Buffer) => {
       for (const message of splitter.push(data)) {
-        if (cut) return;
-        if (cutAfter !== undefined && messages >= cutAfter) return cutEverything();
-        messages++;
-        types += message.type || '0'; // '0': an untyped startup-phase message
+        if (!fault) {
+          const name = applicationName(message);
+          fault = (name !== undefined && sessions.get(name)) || global;
+          // Cut already: the database stays unreachable for this connection's owner.
+          if (fault.cut) return terminate();
+          fault.connections.add(connection);
+        }
+        if (fault.cut) return;
+        if (fault.cutAfter !== undefined && fault.messages >= fault.cutAfter) return cutEverything(fault);
+        fault.messages++;
+        fault.types += message.type || '0'; // '0': an untyped startup-phase message
         write(message.bytes);
-        if (messages === loseAnswer) return cutEverything(true);
+        if (fault.messages === fault.loseAnswer) return cutEverything(fault, true);
       }
     });
     ws.on('close', () => {
-      connections.delete(connection);
+      open.delete(connection);
+      fault?.connections.delete(connection);
       tcp.destroy();
     });
     ws.on('error', () => tcp.destroy());
@@ -127,7 +185,7 @@ export async function startPgFaultProxy(host = '127.0.0.1'): Promise<PgFaultProx
     controlUrl: `http://${host}:${port}`,
     close: () =>
       new Promise<void>((resolve) => {
-        for (const { ws, tcp } of connections) {
+        for (const { ws, tcp } of open) {
           tcp.destroy();
           ws.terminate();
         }
