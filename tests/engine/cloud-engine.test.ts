@@ -214,7 +214,7 @@ class CloudDeployment {
 const ended = (status: string) => (event: EventView) => event.kind === 'progress' && event.status === status;
 const deleted = (event: EventView) => event.subject === 'server' && event.status === 'deleted';
 
-describe.each(cases)('the built-in engine creates a server at $label', (c) => {
+describe.concurrent.each(cases)('the built-in engine creates a server at $label', (c) => {
   it('creates it with the install command as its user data, waits until it runs, deploys to it; a normal deployment makes at most 40 provider calls', async () => {
     const account = await Account.open(c);
     const sshKey = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHkeyOfTheUserWhoDeploysAbcdefghijklmnopqr you@laptop';
@@ -253,7 +253,7 @@ describe.each(cases)('the built-in engine creates a server at $label', (c) => {
   });
 });
 
-describe('cloud servers: refusals, lost answers, deadlines, cancel, rate limits', () => {
+describe.concurrent('cloud servers: refusals, lost answers, deadlines, cancel, rate limits', () => {
   it('refuses before anything is created: no saved key, missing choices, what the provider does not offer', async () => {
     const account = await Account.open(hetzner);
     const inline = await requestAndSettle(`/project/${account.project.id}/deploy`, jsonRequest('POST', { cloud: { provider: 'htz', cloud_token: account.token }, server: hetzner.choice, stack: { vars: [] } }, account.owner));
@@ -389,7 +389,7 @@ describe('cloud servers: refusals, lost answers, deadlines, cancel, rate limits'
   });
 });
 
-describe('the dashboard’s deploy to a cloud', () => {
+describe.concurrent('the dashboard’s deploy to a cloud', () => {
   const formPost = (path: string, session: Record<string, string>, form: Record<string, string>) =>
     apiWith({}, path, { method: 'POST', headers: { ...session, origin: BASE_URL, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString(), redirect: 'manual' });
   const optionsOf = (html: string, name: string) => {

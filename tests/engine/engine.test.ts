@@ -164,7 +164,7 @@ async function commandsOf(hash: string, type: string) {
   return withDatabase((db) => db.select().from(commands).where(and(eq(commands.deploymentHash, hash), eq(commands.type, type))));
 }
 
-describe('the built-in engine on an own server', () => {
+describe.concurrent('the built-in engine on an own server', () => {
   it('enrols the server once, applies the compose with its secrets as env_vars, checks health, ends completed with the addresses', async () => {
     const server = await OwnServer.deploy();
     expect(server.installCommand).toMatch(/^curl -fsSL 'http:\/\/stacker\.test\/install\/[A-Za-z0-9_-]{32,}' \| sh$/);

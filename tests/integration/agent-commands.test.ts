@@ -26,7 +26,7 @@ async function commandRow(commandId: string) {
   return withDatabase(async (db) => (await db.execute<Record<string, unknown>>(sql`select * from commands where command_id = ${commandId}`)).rows[0]!);
 }
 
-describe('commands through the agent, as the real agent speaks', () => {
+describe.concurrent('commands through the agent, as the real agent speaks', () => {
   it('create → wait → report → final status, end to end', async () => {
     const { agent, sim } = await newAgent();
     const created = await createCommand(agent, { command_type: 'restart', priority: 'HIGH', parameters: { app_code: 'web', force: true }, timeout_seconds: 120 });
@@ -267,7 +267,7 @@ describe('commands through the agent, as the real agent speaks', () => {
   });
 });
 
-describe('the cron and command leases', () => {
+describe.concurrent('the cron and command leases', () => {
   it('requeues a delivered command whose lease ended and wakes its waiting agent', async () => {
     const { runScheduledJobs } = await import('../../functions/cron.ts');
     const agent = await createAgent();
@@ -283,7 +283,7 @@ describe('the cron and command leases', () => {
   });
 });
 
-describe('NUL characters, which PostgreSQL cannot store in JSON', () => {
+describe.concurrent('NUL characters, which PostgreSQL cannot store in JSON', () => {
   it('a command whose parameters hold one is refused with the field named; an agent’s output that holds one is kept, NUL replaced', async () => {
     const { agent, sim } = await newAgent();
     const refused = await createCommand(agent, { command_type: 'custom_script', parameters: { script: 'echo \u0000' } });

@@ -62,7 +62,7 @@ async function warm(agent: TestAgent): Promise<void> {
   expect(state).toMatchObject({ agents: 1, cleared: state?.version });
 }
 
-describe('an idle poll runs no query', () => {
+describe.concurrent('an idle poll runs no query', () => {
   it('once the object knows the agent, the wait answers "No command available" with Postgres unreachable', async () => {
     const agent = await createAgent();
     // Cold, the database is needed (and its absence is the usual 503).
@@ -100,7 +100,7 @@ describe('an idle poll runs no query', () => {
   });
 });
 
-describe('a signed wait that queued on its way is counted from when it was sent', () => {
+describe.concurrent('a signed wait that queued on its way is counted from when it was sent', () => {
   const signedWait = async (sim: AgentSimulator, timeout: number, sentSecondsAgo: number) => {
     const headers = { ...(await sim.headers('')), 'x-timestamp': String(Math.floor(Date.now() / 1000) - sentSecondsAgo) };
     const started = Date.now();
@@ -134,7 +134,7 @@ async function registerThroughApi(deployment: TestDeployment): Promise<TestAgent
 const heartbeatOf = (agentId: string) =>
   withDatabase(async (db) => (await db.execute<{ last_heartbeat: string | null; status: string }>(sql`select last_heartbeat, status from agents where id = ${agentId}`)).rows[0]!);
 
-describe('a registered agent’s first poll', () => {
+describe.concurrent('a registered agent’s first poll', () => {
   it('runs no query: registration told the object the token and that nothing is claimable', async () => {
     const agent = await registerThroughApi(await createDeployment());
     expect(await stub(agent.deploymentHash).inspect()).toMatchObject({ agents: 1, cleared: 1, version: 1 });
@@ -155,8 +155,7 @@ describe('a registered agent’s first poll', () => {
   });
 
   it('first polls of many agents at once: every heartbeat is written (in shared batches), none left queued', async () => {
-    const fleet = [];
-    for (let i = 0; i < 3 * HEARTBEAT_WRITERS; i++) fleet.push(await registerThroughApi(await createDeployment()));
+    const fleet = await Promise.all(Array.from({ length: 3 * HEARTBEAT_WRITERS }, async () => registerThroughApi(await createDeployment())));
     const answers = await Promise.all(fleet.map((agent) => wait(agent)));
     expect(answers.map((answer) => answer.status)).toEqual(fleet.map(() => 200));
     const written = await Promise.all(fleet.map((agent) => heartbeatOf(agent.agentId)));
@@ -191,7 +190,7 @@ describe('a registered agent’s first poll', () => {
   });
 });
 
-describe('tokens stop working when the rules say, never later', () => {
+describe.concurrent('tokens stop working when the rules say, never later', () => {
   it('rotation: the old token keeps its grace on the wait route, the new one works at once; with no grace the old one is refused at once', async () => {
     const agent = await createAgent();
     await warm(agent);
@@ -285,7 +284,7 @@ describe('tokens stop working when the rules say, never later', () => {
   });
 });
 
-describe('nothing lost, nothing doubled', () => {
+describe.concurrent('nothing lost, nothing doubled', () => {
   it('a command created while the object restarts (its storage lost, the ring missed) is delivered', async () => {
     const agent = await createAgent();
     await warm(agent);
