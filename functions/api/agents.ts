@@ -7,7 +7,7 @@ import { agentRegistrationDeps } from '../http/deps.ts';
 import type { AppEnv } from '../http/env.ts';
 import { conflict, forbidden, notFound } from '../errors.ts';
 import type { Principal } from '../principal.ts';
-import { wakeEngineLater } from '../http/engine.ts';
+import { advanceEngineBeforeAnswer } from '../http/engine.ts';
 import { createRouter } from '../http/router.ts';
 import { authErrorResponses, errorResponses, ErrorBodySchema, jsonContent } from '../http/openapi.ts';
 import { agentOverview, MAX_WAIT_SECONDS, recordAppStatus, recordHeartbeat, registerAgent, waitDeadline } from '../services/agents.ts';
@@ -206,8 +206,9 @@ export const agentRoutes = createRouter()
     const { command, duplicate } = await recordReport(db, agent.deploymentHash, body);
     if (!duplicate) ringDoorbell(c, agent.deploymentHash, 'status');
     const engineRun = engineDeploymentOf(command);
-    if (engineRun !== undefined && !duplicate) wakeEngineLater(c, agent.deploymentHash, engineRun);
-    await recordHeartbeat(db, agent);
+    // The step this report causes (e.g. health after the last deploy_app) is taken before the answer:
+    // the agent's next poll, sent right after it, finds that command.
+    await Promise.all([engineRun !== undefined && !duplicate ? advanceEngineBeforeAnswer(c, agent.deploymentHash, engineRun) : undefined, recordHeartbeat(db, agent)]);
     return c.json(
       { message: 'Result accepted', item: { accepted: true, message: `Command result accepted, status: ${command.status}`, duplicate } },
       200,

@@ -29,3 +29,19 @@ export function publicOrigin(c: Context<AppEnv>): string {
 export function wakeEngineLater(c: Context<AppEnv>, deploymentHash: string, deploymentId: number): void {
   c.executionCtx.waitUntil(wakeEngine(c.env.DEPLOYMENT_DOORBELL, deploymentHash, deploymentId));
 }
+
+/** How long an agent's report waits for the engine step it causes before it is answered anyway. */
+export const ENGINE_STEP_BEFORE_ANSWER_MS = 5_000;
+
+/**
+ * Advances the deployment's engine run before the request is answered, so the next step's command is
+ * claimable by the time the agent (which polls again right after its report) asks. A step slower than
+ * `boundMs` goes on after the answer; a failed one is retried by the object's alarm.
+ */
+export async function advanceEngineBeforeAnswer(c: Context<AppEnv>, deploymentHash: string, deploymentId: number, boundMs = ENGINE_STEP_BEFORE_ANSWER_MS): Promise<void> {
+  const step = wakeEngine(c.env.DEPLOYMENT_DOORBELL, deploymentHash, deploymentId);
+  c.executionCtx.waitUntil(step);
+  let bound: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([step, new Promise<void>((resolve) => (bound = setTimeout(resolve, boundMs)))]);
+  clearTimeout(bound);
+}

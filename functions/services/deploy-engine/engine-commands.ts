@@ -1,6 +1,6 @@
 // The engine's commands to the agent: each step's command is queued once (keyed by deployment,
 // operation, revision and step), however often the step runs, and looked at again after its lease.
-import { and, eq } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import { commands, type Command } from '../../../db/schema.ts';
 import type { Context } from './engine.ts';
 import { ENGINE_CREATOR } from './runs.ts';
@@ -12,13 +12,26 @@ export function commandKey(context: Context, step: string): string {
   return `engine:op${context.op.id}:r${context.op.revision ?? 0}:${step}`;
 }
 
+/**
+ * The step's command, read once per engine call: the call holds the operation's row lock, so no other
+ * step queues one meanwhile (a report changing its status in between is seen at the next call).
+ */
 export async function commandByKey(context: Context, step: string): Promise<Command | undefined> {
-  const [row] = await context.tx
+  const key = commandKey(context, step);
+  if (context.commandsRead.has(key)) return context.commandsRead.get(key) ?? undefined;
+  await readCommands(context, [step]);
+  return context.commandsRead.get(key) ?? undefined;
+}
+
+/** Reads the commands of several steps in one query (e.g. a revision's deploy_app of each service). */
+export async function readCommands(context: Context, steps: string[]): Promise<void> {
+  const keys = steps.map((step) => commandKey(context, step)).filter((key) => !context.commandsRead.has(key));
+  if (keys.length === 0) return;
+  const rows = await context.tx
     .select()
     .from(commands)
-    .where(and(eq(commands.deploymentHash, context.deployment.deploymentHash), eq(commands.createdBy, ENGINE_CREATOR), eq(commands.idempotencyKey, commandKey(context, step))))
-    .limit(1);
-  return row;
+    .where(and(eq(commands.deploymentHash, context.deployment.deploymentHash), eq(commands.createdBy, ENGINE_CREATOR), inArray(commands.idempotencyKey, keys)));
+  for (const key of keys) context.commandsRead.set(key, rows.find((row) => row.idempotencyKey === key) ?? null);
 }
 
 /** Queues the step's command unless it exists; however often a step runs, its command is queued once. */
@@ -48,7 +61,11 @@ export async function ensureCommand(
     })
     .onConflictDoNothing()
     .returning();
-  if (!row) return (await commandByKey(context, step))!;
+  if (!row) {
+    context.commandsRead.delete(commandKey(context, step));
+    return (await commandByKey(context, step))!;
+  }
+  context.commandsRead.set(row.idempotencyKey!, row);
   context.queued = true;
   context.events.push({ kind: 'command', status: 'queued', subject: row.commandId, message: `${type}: queued by the engine` });
   return row;

@@ -17,7 +17,7 @@ import { agents, commands, deployment, deploymentOperation, deploymentRevision, 
 import { decryptSecret } from '../crypto.ts';
 import { cleanUpCloudServer, removeCloudServer, stepServer, type CloudEngineDeps } from './cloud-server.ts';
 import { appendEvents, type NewEvent } from '../deployment-events.ts';
-import { afterLease, commandByKey, ensureCommand } from './engine-commands.ts';
+import { afterLease, commandByKey, ensureCommand, readCommands } from './engine-commands.ts';
 import { composeProjectName, describeUnhealthy, servicesHealth } from './health.ts';
 import { addressesOf } from './revisions.ts';
 import { ENGINE_CREATOR, commandError, earliest, succeededWithWarnings, withdrawQueuedCommands } from './runs.ts';
@@ -73,6 +73,9 @@ export interface Context {
   deployment: Deployment;
   events: NewEvent[];
   queued: boolean;
+  /** What this call has read (by idempotency key; null: none queued) and the revisions it read. */
+  commandsRead: Map<string, Command | null>;
+  revisionsRead: Map<number, DeploymentRevision>;
 }
 
 export type StepOutcome = { kind: 'wait'; wakeAt: Date | null } | { kind: 'moved' } | { kind: 'ended' };
@@ -98,7 +101,7 @@ async function advanceOperation(deps: EngineDeps, deploymentId: number): Promise
     if (!op) return idle;
     const [current] = await tx.select().from(deployment).where(eq(deployment.id, deploymentId)).limit(1);
     if (!current) return idle;
-    const context: Context = { tx, deps, now, op, deployment: current, events: [], queued: false };
+    const context: Context = { tx, deps, now, op, deployment: current, events: [], queued: false, commandsRead: new Map(), revisionsRead: new Map() };
     let wakeAt: Date | null = null;
     for (let transitions = 0; transitions < MAX_TRANSITIONS; transitions++) {
       const outcome = await runStep(context);
@@ -197,6 +200,7 @@ async function perService(
   timeoutSeconds: number,
   parameters: (service: string) => Promise<Record<string, unknown>>,
 ): Promise<ServicesOutcome> {
+  await readCommands(context, services.map((service) => `${step}:${service}`));
   const queued: Command[] = [];
   for (const service of services) {
     queued.push(await ensureCommand(context, `${step}:${service}`, type, () => parameters(service), timeoutSeconds));
@@ -308,6 +312,8 @@ async function failUpdate(context: Context, reason: string): Promise<StepOutcome
   const revision = context.op.revision!;
   // What the agent has not taken of the broken revision is not applied any more.
   await withdrawQueuedCommands(context.tx, context.deployment.deploymentHash);
+  context.commandsRead.clear();
+  context.revisionsRead.delete(revision);
   await context.tx
     .update(deploymentRevision)
     .set({ status: 'failed', message: reason.slice(0, 2000) })
@@ -382,12 +388,15 @@ async function awaitCommand(context: Context, command: Command): Promise<StepOut
 // ---- reads ----
 
 async function revisionOf(context: Context, revision: number): Promise<DeploymentRevision> {
+  const read = context.revisionsRead.get(revision);
+  if (read) return read;
   const [row] = await context.tx
     .select()
     .from(deploymentRevision)
     .where(and(eq(deploymentRevision.deploymentId, context.deployment.id), eq(deploymentRevision.revision, revision)))
     .limit(1);
   if (!row) throw new Error(`deployment ${context.deployment.id} has no revision ${revision}`);
+  context.revisionsRead.set(revision, row);
   return row;
 }
 

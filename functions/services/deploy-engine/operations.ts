@@ -300,6 +300,13 @@ export async function requestRemove(deps: OperationDeps, request: { projectId: n
  */
 export async function cancelBuiltin(db: AnyDatabase, target: Deployment, message = 'Cancelled by the user'): Promise<Deployment> {
   return db.transaction(async (tx) => {
+    // The operation's row before the deployment's, in the engine step's order: the other way round,
+    // a cancel and a step running at once deadlock.
+    await tx
+      .select({ id: deploymentOperation.id })
+      .from(deploymentOperation)
+      .where(and(eq(deploymentOperation.deploymentId, target.id), eq(deploymentOperation.status, 'running')))
+      .for('update');
     const [current] = await tx.select().from(deployment).where(eq(deployment.id, target.id)).limit(1).for('update');
     if (!current) throw notFound('Deployment not found');
     if (isTerminal(current.status)) throw conflict(`Deployment has already ended (${current.status})`);
