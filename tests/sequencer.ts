@@ -5,12 +5,14 @@
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 const LONGEST_FIRST = [
-  'tests/integration/dependency-failures.test.ts',
+  'tests/integration/dependency-cuts-deployment.test.ts',
+  'tests/integration/dependency-cuts.test.ts',
   'tests/node/readme-tour.test.ts',
   'tests/node/stacker-cli.test.ts',
   'tests/node/browser-pages.test.ts',
   'tests/node/deploy-engine.test.ts',
   'tests/integration/hostile-input.test.ts',
+  'tests/integration/dependency-failures.test.ts',
   'tests/integration/agent-commands.test.ts',
   'tests/node/console-rotate.test.ts',
   'tests/node/console.test.ts',
