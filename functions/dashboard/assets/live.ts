@@ -4,7 +4,7 @@
 // event); htmx can refresh a fragment on it (hx-trigger="deployment-event from:body"). A reconnect
 // (dropped connection, sleeping laptop) resumes after the last event seen: EventSource sends it back
 // as Last-Event-ID, and an event at or before it is dropped, so nothing shows twice or goes missing.
-// Without EventSource, or when the stream keeps failing, it long-polls the same route (?poll).
+// Without EventSource, or when the stream keeps failing or never opens, it long-polls the same route (?poll).
 export const LIVE_JS = `
 (function () {
   var root = document.querySelector('[data-events-url]');
@@ -29,12 +29,15 @@ export const LIVE_JS = `
   };
   if (!window.EventSource) return poll();
   var failures = 0;
+  var opened = false;
   var source = new EventSource(url + '?after=' + last);
-  source.addEventListener('open', function () { failures = 0; say('Live'); });
+  source.addEventListener('open', function () { failures = 0; opened = true; say('Live'); });
   source.addEventListener('error', function () {
     failures += 1;
-    // A stream that keeps failing (a proxy that buffers or cuts it) gives way to the long-poll.
-    if (source.readyState === 2 || failures >= 3) { source.close(); poll(); } else say('Reconnecting…');
+    // A stream that keeps failing (a proxy that buffers or cuts it) gives way to the long-poll; one
+    // that never opened at all (a network that refuses it) at once, not after the browser's retries
+    // (about 3 s each, unless the stream said otherwise, which this one never could).
+    if (source.readyState === 2 || failures >= 3 || !opened) { source.close(); poll(); } else say('Reconnecting…');
   });
   source.addEventListener('deployment', function (message) { deliver(JSON.parse(message.data)); });
 })();
