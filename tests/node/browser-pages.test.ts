@@ -32,6 +32,45 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 }, 60_000);
 
+/** In the page: whether RapiDoc's shadow root holds `text` yet (a function for waitForFunction; the test's TypeScript knows no DOM). */
+function rapiDocShows(text: string): boolean {
+  const page = globalThis as unknown as { document: { querySelector(selector: string): { shadowRoot: { textContent: string | null } | null } | null } };
+  return page.document.querySelector('rapi-doc')?.shadowRoot?.textContent?.includes(text) === true;
+}
+
+interface PageElement {
+  textContent: string | null;
+  shadowRoot: PageRoot | null;
+  checkVisibility(options: { visibilityProperty: boolean }): boolean;
+  getBoundingClientRect(): { width: number; height: number };
+}
+interface PageRoot {
+  querySelectorAll(selector: string): ArrayLike<PageElement>;
+}
+
+/**
+ * In the page: whether each text is shown as getByText(text, { exact: true }) finds it visible: an
+ * element, in the document or an open shadow root, whose whitespace-normalised text is exactly the
+ * text, with a box of some size and not hidden. One walk for all the texts: each locator walks the
+ * some 40,000 elements RapiDoc renders by itself (a second or two each on this machine).
+ */
+function showsEach(texts: string[]): boolean {
+  const missing = new Set(texts);
+  const roots: PageRoot[] = [(globalThis as unknown as { document: PageRoot }).document];
+  for (let i = 0; i < roots.length && missing.size > 0; i++) {
+    const elements = roots[i]!.querySelectorAll('*');
+    for (let j = 0; j < elements.length; j++) {
+      const element = elements[j]!;
+      if (element.shadowRoot) roots.push(element.shadowRoot);
+      const text = (element.textContent ?? '').replace(/\s+/g, ' ').trim();
+      if (!missing.has(text)) continue;
+      const box = element.getBoundingClientRect();
+      if (box.width > 0 && box.height > 0 && element.checkVisibility({ visibilityProperty: true })) missing.delete(text);
+    }
+  }
+  return missing.size === 0;
+}
+
 describe('the API reference at /docs', () => {
   it('renders /openapi.json in headless Chromium, loading nothing from any host but 127.0.0.1', async () => {
     const base = `http://127.0.0.1:${service!.port}`;
@@ -60,10 +99,15 @@ describe('the API reference at /docs', () => {
     const response = await page.goto(`${base}/docs`);
     expect(response?.status()).toBe(200);
 
-    await page.getByText(document.info.title, { exact: true }).first().waitFor({ state: 'visible', timeout: 60_000 });
-    for (const summary of expected) {
-      await page.getByText(summary, { exact: true }).first().waitFor({ state: 'visible', timeout: 60_000 });
-    }
+    // RapiDoc renders the whole document (some 40,000 elements) into its shadow root in one go: waited
+    // for with a cheap look at its text, as a walk over every element, polled during the render, slows
+    // the render down (one thread does both).
+    await page.waitForFunction(rapiDocShows, document.info.title, { polling: 100, timeout: 60_000 });
+    // The title and the summaries, each shown (one walk over the page for all of them).
+    const shown = [document.info.title, ...expected];
+    await page.waitForFunction(showsEach, shown, { polling: 250, timeout: 60_000 }).catch((error: Error) => {
+      throw new Error(`/docs did not show each of ${JSON.stringify(shown)} (exactly, visible): ${error.message}`);
+    });
     await page.screenshot({ path: SCREENSHOT });
     console.log(`screenshot of /docs (${browser.picked.source} Chromium): ${SCREENSHOT}`);
 
