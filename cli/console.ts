@@ -1,27 +1,20 @@
 // The operators' console: npm run console -- <command> [options]
-import { drizzle } from 'drizzle-orm/node-postgres';
+// Each command imports what it needs when it runs (the database, Vault and casbin code is most of
+// the start-up): --help and a command line refused are answered without loading any of it.
+import { enableCompileCache } from 'node:module';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
-import * as schema from '../db/schema.ts';
+import type pg from 'pg';
 import type { AnyDatabase } from '../db/client.ts';
-import { parseConfig, requireSetting, type Config } from '../functions/config.ts';
-import { buildEnforcer, decide, loadRules } from '../functions/services/access-control.ts';
-import { DEFAULT_GRACE_SECONDS, graceSecondsSchema, rotateAgentToken } from '../functions/services/agent-tokens.ts';
+import type { Config } from '../functions/config.ts';
 import { HEARTBEAT_FLUSH_MS } from '../functions/durable/agent-gate-types.ts';
-import { z } from 'zod';
-import { createApiClient } from '../functions/services/api-clients.ts';
-import { vaultFromConfig } from '../functions/services/vault-kv.ts';
-import { migrateDatabase } from '../db/migrate.ts';
-import { reachEmbeddedDatabase, type EmbeddedDatabase } from '../scripts/embedded-database.ts';
-import { loadLocalSettings } from '../scripts/local-config.ts';
-import { readLocalRun } from '../scripts/local-run.ts';
-import { localSecrets, startLocalVault, type LocalService } from '../scripts/local-services.ts';
+import { DEFAULT_GRACE_SECONDS } from '../functions/services/agent-token-grace.ts';
+import type { LocalService } from '../scripts/local-services.ts';
 
 interface Command {
   summary: string;
   /** Each option takes a value, but a `flag` (given or not; its value is then "on"). */
   options: Record<string, { description: string; required?: boolean; flag?: boolean }>;
-  run(values: Record<string, string>, context: { config: Config; db: () => AnyDatabase }): Promise<void>;
+  run(values: Record<string, string>, context: { config: Config; db: () => Promise<AnyDatabase> }): Promise<void>;
 }
 
 const commands: Record<string, Command> = {
@@ -34,8 +27,10 @@ const commands: Record<string, Command> = {
     async run(values, { config, db }) {
       const format = values.format ?? 'text';
       if (format !== 'text' && format !== 'env') throw new Error(`--format must be text or env, not "${format}"`);
+      const { requireSetting } = await import('../functions/config.ts');
+      const { createApiClient } = await import('../functions/services/api-clients.ts');
       const { client: created } = await createApiClient(
-        { db: db(), securityKey: requireSetting(config, 'SECURITY_KEY'), maxClientsPerUser: config.MAX_CLIENTS_NUMBER },
+        { db: await db(), securityKey: requireSetting(config, 'SECURITY_KEY'), maxClientsPerUser: config.MAX_CLIENTS_NUMBER },
         values['user-id']!,
       );
       if (format === 'env') {
@@ -59,9 +54,13 @@ const commands: Record<string, Command> = {
     },
     async run(values, { config, db }) {
       const hash = values['deployment-hash']!;
-      const grace = graceOption(values);
+      const grace = await graceOption(values);
+      const { vaultFromConfig } = await import('../functions/services/vault-kv.ts');
+      // Before the rotation's code is loaded: a missing VAULT_ADDRESS is said at once.
+      const vault = vaultFromConfig(config);
+      const { rotateAgentToken } = await import('../functions/services/agent-tokens.ts');
       const rotated = await rotateAgentToken(
-        { db: db(), vault: vaultFromConfig(config), agentBaseUrl: config.AGENT_BASE_URL },
+        { db: await db(), vault, agentBaseUrl: config.AGENT_BASE_URL },
         hash,
         values['new-token'],
         grace,
@@ -85,7 +84,8 @@ const commands: Record<string, Command> = {
       subject: { description: 'casbin subject: a role (group_user, group_admin), anonym, client or agent', required: true },
     },
     async run(values, { db }) {
-      const rules = await loadRules(db());
+      const { buildEnforcer, decide, loadRules } = await import('../functions/services/access-control.ts');
+      const rules = await loadRules(await db());
       const enforcer = await buildEnforcer(rules);
       const subject = values.subject!;
       const action = values.action!.toUpperCase();
@@ -115,13 +115,15 @@ function signedCurlExample(clientId: number, origin: string): string {
 }
 
 /** --grace-seconds or --revoke-now, checked; undefined: the default grace. */
-function graceOption(values: Record<string, string>): number | undefined {
+async function graceOption(values: Record<string, string>): Promise<number | undefined> {
   const given = values['grace-seconds'];
   if (values['revoke-now'] !== undefined) {
     if (given !== undefined) throw new UsageError('agent rotate-token: --revoke-now is --grace-seconds 0; give one of them');
     return 0;
   }
   if (given === undefined) return undefined;
+  const { z } = await import('zod');
+  const { graceSecondsSchema } = await import('../functions/services/agent-token-grace.ts');
   const parsed = z.string().regex(/^\d{1,4}$/).transform(Number).pipe(graceSecondsSchema).safeParse(given);
   if (!parsed.success) throw new UsageError('agent rotate-token: --grace-seconds must be a whole number of seconds, 0 to 3600');
   return parsed.data;
@@ -170,11 +172,17 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
 
+  // Its default folder (the operating system's temporary one): a later start reuses the modules compiled
+  // (and stripped of their types) here. Unless NODE_DISABLE_COMPILE_CACHE is set.
+  enableCompileCache();
+  const { loadLocalSettings } = await import('../scripts/local-config.ts');
+  const { parseConfig, requireSetting } = await import('../functions/config.ts');
   const settings = loadLocalSettings();
   const local = settings.DATABASE_URL ? undefined : await useLocalRun(settings);
   const config = parseConfig(settings);
   let pool: pg.Pool | undefined;
-  const db = (): AnyDatabase => {
+  const db = async (): Promise<AnyDatabase> => {
+    const [{ default: pg }, { drizzle }, schema] = await Promise.all([import('pg'), import('drizzle-orm/node-postgres'), import('../db/schema.ts')]);
     if (!pool) {
       pool = new pg.Pool({ connectionString: requireSetting(config, 'DATABASE_URL'), max: 1 });
       // An idle connection the server ends (it is shutting down) must not crash the console; a query
@@ -202,8 +210,12 @@ async function main(argv: string[]): Promise<number> {
  * the same file) for settings left unset.
  */
 async function useLocalRun(settings: Record<string, string>): Promise<{ close(): Promise<void> }> {
+  const { reachEmbeddedDatabase } = await import('../scripts/embedded-database.ts');
+  const { migrateDatabase } = await import('../db/migrate.ts');
+  const { readLocalRun } = await import('../scripts/local-run.ts');
+  const { localSecrets, startLocalVault } = await import('../scripts/local-services.ts');
   const dataDir = process.env.STACKER_DATA_DIR || '.data';
-  const database: EmbeddedDatabase = await reachEmbeddedDatabase(dataDir);
+  const database = await reachEmbeddedDatabase(dataDir);
   settings.DATABASE_URL = database.url;
   // Opened here: `npm start` may have stopped before its migrations ran (they are idempotent).
   if (database.opened) await migrateDatabase(database.url);

@@ -9,17 +9,12 @@ import { badRequest, notFound } from '../errors.ts';
 import { describeError, log } from '../logger.ts';
 import { AgentClient, rotateToken } from './agent-client.ts';
 import { agentCredentialsChanged } from './agent-gate.ts';
+import { DEFAULT_GRACE_SECONDS, graceSecondsSchema } from './agent-token-grace.ts';
 import { randomToken, sha256Hex } from './crypto.ts';
 import type { AgentTokenVault } from './vault.ts';
 
-/** How long a rotated-out token keeps working by default, and at most (a rotation may say 0: at once). */
-export const DEFAULT_GRACE_SECONDS = 600;
-export const MAX_GRACE_SECONDS = 3600;
-export const graceSecondsSchema = z
-  .number()
-  .int('must be a whole number of seconds')
-  .min(0, 'must be 0 to 3600')
-  .max(MAX_GRACE_SECONDS, 'must be 0 to 3600');
+/** The grace period's default, bounds and check (in agent-token-grace.ts, which the console reads alone). */
+export { DEFAULT_GRACE_SECONDS, graceSecondsSchema, MAX_GRACE_SECONDS } from './agent-token-grace.ts';
 
 /** A token a caller may choose: 32–256 characters of [A-Za-z0-9_-] (what issueAgentToken makes is 64). */
 export const agentTokenSchema = z
