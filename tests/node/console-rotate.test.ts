@@ -114,21 +114,25 @@ describe('npm run console -- agent rotate-token', { timeout: 60_000 }, () => {
   });
 
   it('--grace-seconds sets the grace period (0 to 3600), and refuses anything else, changing nothing', async () => {
-    const agent = await seedAgent();
-    const { stdout } = await console_(['agent', 'rotate-token', '--deployment-hash', agent.hash, '--grace-seconds', '120']);
+    const [agent, other] = await Promise.all([seedAgent(), seedAgent()]);
+    // Each console run is a process of its own, on its own agent or refused before any change: all at once.
+    const refusals = [...['3601', '1.5', 'soon'].map((value) => ['--grace-seconds', value]), ['--grace-seconds', '60', '--revoke-now']];
+    const [{ stdout }, ...failures] = await Promise.all([
+      console_(['agent', 'rotate-token', '--deployment-hash', agent.hash, '--grace-seconds', '120']),
+      ...refusals.map((options) => fails(['agent', 'rotate-token', '--deployment-hash', other.hash, ...options])),
+    ]);
     expect(stdout).toMatch(/The previous token is accepted until \S+\./);
     const row = await agentRow(agent.agentId);
     expect(row.previous_token_hash).toBe(sha256(agent.token));
     expect(row.grace_seconds).toBeGreaterThan(110);
     expect(row.grace_seconds).toBeLessThanOrEqual(120);
 
-    const other = await seedAgent();
-    for (const value of ['3601', '1.5', 'soon']) {
-      const failure = await fails(['agent', 'rotate-token', '--deployment-hash', other.hash, '--grace-seconds', value]);
+    for (const [index, value] of ['3601', '1.5', 'soon'].entries()) {
+      const failure = failures[index]!;
       expect(failure.code, value).toBe(2);
       expect(failure.stderr.trim()).toBe('console: agent rotate-token: --grace-seconds must be a whole number of seconds, 0 to 3600');
     }
-    const both = await fails(['agent', 'rotate-token', '--deployment-hash', other.hash, '--grace-seconds', '60', '--revoke-now']);
+    const both = failures[3]!;
     expect(both.code).toBe(2);
     expect(both.stderr.trim()).toBe('console: agent rotate-token: --revoke-now is --grace-seconds 0; give one of them');
     expect((await agentRow(other.agentId)).token_hash).toBe(sha256(other.token));

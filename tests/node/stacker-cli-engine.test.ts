@@ -85,26 +85,35 @@ describe('stacker: own servers (the built-in engine)', () => {
   let lastSeq = 0;
 
   it('helps with examples; refuses wrong usage before asking the server anything', async () => {
-    const help = await stacker(['deploy', '--help']);
+    // The help and the completion read no file: beside init. The refusals (each changes nothing): at once, after it.
+    writeFileSync(join(project, 'docker-compose.yml'), COMPOSE);
+    const [help, rollbackHelp, destroyHelp, completion, init] = await Promise.all([
+      stacker(['deploy', '--help']),
+      stacker(['rollback', '--help']),
+      stacker(['destroy', '--help']),
+      stacker(['completion', 'bash']),
+      stacker(['init', '--from-compose', 'docker-compose.yml']),
+    ]);
     expect(help.stdout).toContain('$ stacker deploy --server own --address 203.0.113.10 --follow');
     expect(help.stdout).toContain('--new');
-    for (const command of ['rollback', 'destroy']) {
-      const shown = await stacker([command, '--help']);
+    for (const [command, shown] of [['rollback', rollbackHelp], ['destroy', destroyHelp]] as const) {
       expect(shown, shown.stderr).toMatchObject({ code: 0 });
       expect(shown.stdout).toContain(`$ stacker ${command}`);
     }
-    const completion = await stacker(['completion', 'bash']);
     expect(completion.stdout).toMatch(/"rollback"\) candidates="--revision .*--no-follow/);
     expect(completion.stdout).toMatch(/"destroy"\) candidates="--yes /);
-    writeFileSync(join(project, 'docker-compose.yml'), COMPOSE);
-    const init = await stacker(['init', '--from-compose', 'docker-compose.yml']);
     expect(init, init.stderr).toMatchObject({ code: 0 });
-    expect((await stacker(['deploy', '--address', '127.0.0.1'])).stderr).toMatch(/^stacker: --address is the address of your own server: add --server own/);
-    const noAddress = await stacker(['deploy', '--server', 'own']);
+    const [noServer, noAddress, notAnAddress, badRevision] = await Promise.all([
+      stacker(['deploy', '--address', '127.0.0.1']),
+      stacker(['deploy', '--server', 'own']),
+      stacker(['deploy', '--server', 'own', '--address', 'example.com']),
+      stacker(['rollback', '--revision', 'x']),
+    ]);
+    expect(noServer.stderr).toMatch(/^stacker: --address is the address of your own server: add --server own/);
     expect(noAddress.code).toBe(2);
     expect(noAddress.stderr).toMatch(/^stacker: which server\? pass --address <ip>/);
-    expect((await stacker(['deploy', '--server', 'own', '--address', 'example.com'])).code).toBe(2);
-    expect((await stacker(['rollback', '--revision', 'x'])).code).toBe(2);
+    expect(notAnAddress.code).toBe(2);
+    expect(badRevision.code).toBe(2);
   }, 30_000);
 
   it('deploy --server own prints the install command; run on the server, the follow ends 0 with the addresses', async () => {
@@ -130,12 +139,11 @@ describe('stacker: own servers (the built-in engine)', () => {
   }, 60_000);
 
   it('status shows the engine, the server, the revision, the addresses and the history; no install command once enrolled', async () => {
-    const status = await stacker(['status']);
+    const [status, detail] = await Promise.all([stacker(['status']), json(['status', '--json'])]);
     expect(status, status.stderr).toMatchObject({ code: 0 });
     expect(status.stdout).toContain('  engine      built-in, own server 127.0.0.1\n  revision    1 running\n  addresses   \n    web  http://127.0.0.1:8080\n');
     expect(status.stdout).not.toContain('Run this as root');
     expect(status.stdout).toMatch(/^Revisions:\nREVISION\s+STATUS\s+CREATED\s+APPLIED\s+SERVICES\s+MESSAGE\n1 \*\s+running\s+\S+\s+\S+\s+web,database/m);
-    const detail = await json(['status', '--json']);
     expect(detail).toMatchObject({
       id: deploymentId,
       status: 'completed',
@@ -170,9 +178,9 @@ describe('stacker: own servers (the built-in engine)', () => {
       current_revision: 2,
       addresses: [{ service: 'web', url: 'http://127.0.0.1:8080' }],
     });
-    expect((await json<unknown[]>(['deployments', '--json'])).length).toBe(1);
-    // The live deployment is redeployed where it is: another address needs --new.
-    const elsewhere = await stacker(['deploy', '--server', 'own', '--address', '127.0.0.2']);
+    // The live deployment is redeployed where it is: another address needs --new (refused: beside the listing).
+    const [deployments, elsewhere] = await Promise.all([json<unknown[]>(['deployments', '--json']), stacker(['deploy', '--server', 'own', '--address', '127.0.0.2'])]);
+    expect(deployments.length).toBe(1);
     expect(elsewhere.code).toBe(2);
     expect(elsewhere.stderr).toMatch(/is live on 127\.0\.0\.1: `stacker deploy` redeploys it there; pass --new/);
   }, 40_000);
@@ -199,10 +207,10 @@ describe('stacker: own servers (the built-in engine)', () => {
   }, 40_000);
 
   it('destroy: refused off a terminal without --yes; with it the stack is taken down and the deployment ends removed', async () => {
-    const refused = await stacker(['destroy']);
+    const [refused, before] = await Promise.all([stacker(['destroy']), json(['status', '--json'])]);
     expect(refused.code).toBe(2);
     expect(refused.stderr.trim()).toBe('stacker: destroy takes the stack down and there is no terminal to ask on: pass --yes to confirm');
-    expect((await json(['status', '--json'])).status).toBe('failed');
+    expect(before.status).toBe('failed');
     const result = await stacker(['destroy', '--yes']);
     expect(result, result.stderr).toMatchObject({ code: 0 });
     expect(result.stdout).toMatch(/^#\d+ progress removed\s+\d+% Removed: (web, database|database, web) stopped and deleted on the server \[stack\]$/m);
@@ -224,10 +232,9 @@ describe('stacker: own servers (the built-in engine)', () => {
     });
     expect(started.deployment_id).not.toBe(deploymentId);
     // Its agent never enrolled: deploy neither redeploys it nor starts a third.
-    const again = await stacker(['deploy']);
+    const [again, status] = await Promise.all([stacker(['deploy']), stacker(['status'])]);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/^stacker: deployment \d+ of "blog" is still pending \(Waiting for the agent: run the install command on the server\): follow it/);
-    const status = await stacker(['status']);
     expect(status.stdout).toContain(`Run this as root on your server:\n\n  ${started.install_command}\n`);
     const destroyed = await stacker(['destroy', '--yes', '--json']);
     expect(destroyed, destroyed.stderr).toMatchObject({ code: 0 });

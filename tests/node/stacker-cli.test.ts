@@ -132,7 +132,8 @@ volumes:
 describe('stacker: the binary', () => {
   it('runs as `npx stacker` from the repository, and from the system Node through its launcher', async () => {
     const env: NodeJS.ProcessEnv = { ...process.env, PATH: '/usr/local/bin:/usr/bin:/bin' };
-    const npx = await new Promise<Run>((resolve) => {
+    // Each run only prints: all at once.
+    const npxRun = new Promise<Run>((resolve) => {
       const child = spawn('npx', ['stacker', '--version'], { cwd: root, env });
       let stdout = '';
       let stderr = '';
@@ -140,23 +141,27 @@ describe('stacker: the binary', () => {
       child.stderr.on('data', (chunk) => (stderr += String(chunk)));
       child.on('close', (code) => resolve({ code, stdout, stderr }));
     });
+    const [npx, help, wrong, completion, zsh, fish] = await Promise.all([
+      npxRun,
+      stacker(['deploy', '--help']),
+      stacker(['deploy', '--clod', 'x']),
+      stacker(['completion', 'bash']),
+      stacker(['completion', 'zsh']),
+      stacker(['completion', 'fish']),
+    ]);
     expect(npx, npx.stderr).toMatchObject({ code: 0 });
     expect(npx.stdout.trim()).toBe('0.1.0');
-    const help = await stacker(['deploy', '--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Examples:');
     expect(help.stdout).toContain('$ stacker deploy --cloud htz --follow');
-    const wrong = await stacker(['deploy', '--clod', 'x']);
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toMatch(/^stacker: unknown option '--clod'/);
-    const completion = await stacker(['completion', 'bash']);
     expect(completion.stdout).toContain('complete -o default -F _stacker_complete stacker');
     expect(completion.stdout).toContain('"agent") candidates="health status apps history logs restart exec');
-    const zsh = await stacker(['completion', 'zsh']);
     expect(zsh, zsh.stderr).toMatchObject({ code: 0 });
     expect(zsh.stdout).toMatch(/^#compdef stacker/);
     expect(zsh.stdout).toContain('deploy');
-    expect((await stacker(['completion', 'fish'])).code).toBe(2);
+    expect(fish.code).toBe(2);
   }, 30_000);
 });
 
@@ -241,15 +246,18 @@ describe('stacker: stacker.yml', () => {
       },
       networks: { front: { driver: 'bridge' } },
     });
-    const validate = await stacker(['config', 'validate']);
-    expect(validate, validate.stderr).toMatchObject({ code: 0 });
-    const again = await stacker(['init', '--from-compose', 'docker-compose.yml']);
-    expect(again.code).toBe(2);
-    expect(again.stderr).toContain('stacker.yml exists already: pass --force');
     const dir = join(scratch, 'built');
     mkdirSync(dir);
     writeFileSync(join(dir, 'docker-compose.yml'), 'services:\n  api:\n    build: .\n');
-    const built = await stacker(['init', '--from-compose', 'docker-compose.yml'], { cwd: dir });
+    // None of these writes a file (the second init is refused, the third in a folder of its own): at once.
+    const [validate, again, built] = await Promise.all([
+      stacker(['config', 'validate']),
+      stacker(['init', '--from-compose', 'docker-compose.yml']),
+      stacker(['init', '--from-compose', 'docker-compose.yml'], { cwd: dir }),
+    ]);
+    expect(validate, validate.stderr).toMatchObject({ code: 0 });
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain('stacker.yml exists already: pass --force');
     expect(built.code).toBe(4);
     expect(built.stderr).toContain('services.api.build: service "api" has no image but build:');
   });
@@ -257,6 +265,8 @@ describe('stacker: stacker.yml', () => {
   it('init --app takes apps from the server catalog; service add adds more', async () => {
     const dir = join(scratch, 'blog');
     mkdirSync(dir);
+    // service list reads the catalog only: beside the rest.
+    const listing = stacker(['service', 'list', '--json']);
     const init = await stacker(['init', '--app', 'nginx', '--app', 'postgres', '--app', 'nginx'], { cwd: dir });
     expect(init, init.stderr).toMatchObject({ code: 0 });
     const file = parse(readFileSync(join(dir, 'stacker.yml'), 'utf8'));
@@ -277,7 +287,7 @@ describe('stacker: stacker.yml', () => {
     const unknown = await stacker(['init', '--app', 'no-such-app', '--force'], { cwd: dir });
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('no app "no-such-app" in the catalog');
-    const list = await stacker(['service', 'list', '--json']);
+    const list = await listing;
     expect((JSON.parse(list.stdout) as Array<{ code: string }>).map((app) => app.code)).toContain('wordpress');
   });
 
@@ -288,20 +298,24 @@ describe('stacker: stacker.yml', () => {
       join(dir, 'stacker.yml'),
       ['name: broken', 'services:', '  web:', '    image: nginx', '    ports:', '      - "8080:80"', '      - "99999:80"', '    restrt: always', '  api:', '    ports: ["9000"]', ''].join('\n'),
     );
-    const validate = await stacker(['config', 'validate'], { cwd: dir });
+    // All of them only read: at once.
+    const [validate, json, push, schemaRun] = await Promise.all([
+      stacker(['config', 'validate'], { cwd: dir }),
+      stacker(['config', 'validate', '--json'], { cwd: dir }),
+      stacker(['push'], { cwd: dir }),
+      stacker(['config', 'schema']),
+    ]);
     expect(validate.code).toBe(4);
     expect(validate.stderr.trim().split('\n')).toEqual([
       'stacker.yml:7:9: services.web.ports.1: a port is "HOST:CONTAINER", "127.0.0.1:HOST:CONTAINER", "HOST:CONTAINER/udp" or "CONTAINER" (not published), each 10 to 65535',
       'stacker.yml:8:5: services.web.restrt: unknown field "restrt"',
       'stacker.yml:10:5: services.api.image: is required',
     ]);
-    const json = await stacker(['config', 'validate', '--json'], { cwd: dir });
     expect(JSON.parse(json.stdout).problems[0]).toEqual({ line: 7, column: 9, field: 'services.web.ports.1', message: expect.any(String) });
-    const push = await stacker(['push'], { cwd: dir });
     expect(push.code).toBe(4);
     expect(push.stderr).toContain('stacker.yml:8:5: services.web.restrt: unknown field "restrt"');
     const schema = JSON.parse(readFileSync(join(root, 'schema', 'stacker.schema.json'), 'utf8'));
-    expect(JSON.parse((await stacker(['config', 'schema'])).stdout)).toEqual(schema);
+    expect(JSON.parse(schemaRun.stdout)).toEqual(schema);
   });
 });
 
@@ -316,9 +330,9 @@ describe('stacker: push, deploy, follow', () => {
     const second = await stacker(['push', '--json']);
     expect(second, second.stderr).toMatchObject({ code: 0 });
     expect(JSON.parse(second.stdout)).toMatchObject({ id: projectId, name: 'shop' });
-    const projects = (await api('/project')).body.list!.filter((row) => row.name === 'shop');
+    const [listed, compose] = await Promise.all([api('/project'), stacker(['compose'])]);
+    const projects = listed.body.list!.filter((row) => row.name === 'shop');
     expect(projects).toHaveLength(1);
-    const compose = await stacker(['compose']);
     const services = parse(compose.stdout).services;
     expect(services).toMatchObject({ web: { image: 'nginx:1.27', ports: expect.arrayContaining([{ published: 8080, target: 80 }]) }, db: { image: 'postgres:16' } });
     // The round trip (compose → init → push → compose) keeps what compose said: db, depends_on with its condition, the address of a port.
@@ -337,19 +351,19 @@ describe('stacker: push, deploy, follow', () => {
 
   it('deploy --follow prints each event once and exits 0 on completed', async () => {
     expect((await api('/cloud', { method: 'POST', body: { provider: 'htz', cloud_token: 'htz-token-for-tests', save_token: true } })).status).toBe(201);
-    const clouds = await stacker(['clouds']);
+    // clouds only reads: beside the deploy.
+    const [clouds, deploy] = await Promise.all([stacker(['clouds']), stacker(['deploy', '--cloud', 'htz', '--follow'])]);
     expect(clouds.stdout).toMatch(/^\d+\s+htz\s/m);
     expect(clouds.stdout).not.toContain('htz-token-for-tests');
-    const deploy = await stacker(['deploy', '--cloud', 'htz', '--follow']);
     expect(deploy, deploy.stderr).toMatchObject({ code: 0 });
     const lines = deploy.stdout.split('\n').filter((line) => line.startsWith('#'));
     expect(lines.map((line) => Number(/^#(\d+)/.exec(line)![1]))).toEqual(lines.map((_, index) => index + 1));
     expect(lines[0]).toMatch(/^#1 created pending\s+0% Queued for the install service/);
     expect(lines.at(-1)).toMatch(/^#\d+ progress completed 100% Deployed/);
     expect(deploy.stdout).toMatch(/Deployment \d+ completed\n$/);
-    const status = JSON.parse((await stacker(['status', '--json'])).stdout);
+    const [statusRun, logs] = await Promise.all([stacker(['status', '--json']), stacker(['logs'])]);
+    const status = JSON.parse(statusRun.stdout);
     expect(status).toMatchObject({ status: 'completed', progress: 100 });
-    const logs = await stacker(['logs']);
     expect(logs.stdout.split('\n').filter((line) => line.startsWith('#'))).toEqual(lines);
   }, 30_000);
 
@@ -368,10 +382,10 @@ describe('stacker: push, deploy, follow', () => {
     const cancel = await stacker(['cancel', '--deployment', String(deploymentId)]);
     expect(cancel, cancel.stderr).toMatchObject({ code: 0 });
     expect(cancel.stdout.trim()).toBe(`Deployment ${deploymentId}: cancelled`);
-    const again = await stacker(['cancel', '--deployment', String(deploymentId)]);
+    const [again, serversRun] = await Promise.all([stacker(['cancel', '--deployment', String(deploymentId)]), stacker(['servers', '--json'])]);
     expect(again.code).not.toBe(0);
     expect(again.stderr).toMatch(/already ended \(cancelled\)/);
-    const servers = JSON.parse((await stacker(['servers', '--json'])).stdout) as Array<{ project_id: number }>;
+    const servers = JSON.parse(serversRun.stdout) as Array<{ project_id: number }>;
     expect(servers.map((server) => server.project_id)).toContain(projectId);
   }, 30_000);
 
@@ -416,6 +430,8 @@ describe('stacker: push, deploy, follow', () => {
     simulated.stderr.on('data', (chunk) => (out.stderr += String(chunk)));
     await waitFor(simulated, out, 'stdout', /^registered \S+/m);
 
+    // Refused before a command is queued, or only reading: beside the commands the agent runs.
+    const others = Promise.all([stacker(['agent', 'exec', 'health', '--params', '{nope']), stacker(['agent', 'exec', 'health', '--params', '{}']), stacker(['agent', 'status', '--json'])]);
     const exec = await stacker(['agent', 'exec', 'health', '--params', '{"app_code":"web"}', '--json', '--timeout', '20']);
     expect(exec, exec.stderr).toMatchObject({ code: 0 });
     expect(JSON.parse(exec.stdout)).toMatchObject({ type: 'health', status: 'completed', result: { app_code: 'web', status: 'ok' } });
@@ -428,13 +444,11 @@ describe('stacker: push, deploy, follow', () => {
     expect(history.stdout).toMatch(/cmd_\S+\s+restart\s+completed/);
     expect(history.stdout).toMatch(/cmd_\S+\s+health\s+completed/);
 
-    const badJson = await stacker(['agent', 'exec', 'health', '--params', '{nope']);
+    const [badJson, refused, agentStatus] = await others;
     expect(badJson.code).toBe(2);
     expect(badJson.stderr).toMatch(/^stacker: --params is not JSON/);
-    const refused = await stacker(['agent', 'exec', 'health', '--params', '{}']);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('  body.parameters.app_code: ');
-    const agentStatus = await stacker(['agent', 'status', '--json']);
     expect(agentStatus, agentStatus.stderr).toMatchObject({ code: 0 });
     expect(JSON.parse(agentStatus.stdout)).toMatchObject({ deployment_hash: status.deployment_hash });
   }, 40_000);
