@@ -97,12 +97,15 @@ describe('the README tour and the console on the embedded database', () => {
 
   it('while npm start runs, every console command works through it', async () => {
     expect(service).toBeDefined();
-    const created = await consoleCommand('appclient', 'new', '--user-id', 'u1');
+    // Side by side: each reaches npm start's database on its own, as three people at three terminals would.
+    const [created, decision, rotated] = await Promise.all([
+      consoleCommand('appclient', 'new', '--user-id', 'u1'),
+      consoleCommand('debug', 'casbin', '--path', '/project/1', '--action', 'GET', '--subject', 'group_user'),
+      consoleCommand('agent', 'rotate-token', '--deployment-hash', deploymentHash),
+    ]);
     expect(created, created.stderr).toMatchObject({ code: 0 });
     expect(created.stdout).toMatch(/^Created API client \d+ for user u1\.$/m);
-    const decision = await consoleCommand('debug', 'casbin', '--path', '/project/1', '--action', 'GET', '--subject', 'group_user');
     expect(decision.stdout).toContain('ALLOW GET /project/1');
-    const rotated = await consoleCommand('agent', 'rotate-token', '--deployment-hash', deploymentHash);
     expect(rotated, rotated.stderr).toMatchObject({ code: 0 });
     expect(rotated.stdout).toContain(`Rotated agent token for deployment_hash ${deploymentHash} (stored in Vault)`);
   }, 200_000);
