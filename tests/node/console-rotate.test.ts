@@ -81,8 +81,9 @@ async function agentRow(agentId: string) {
 }
 
 // Each step starts the console as a new Node process; beside the suite's other files on a 2-core
-// machine one step has taken 9 s, close to the default 20 s.
-describe('npm run console -- agent rotate-token', { timeout: 60_000 }, () => {
+// machine one step has taken 9 s, close to the default 20 s. Each test works on an agent (and Vault
+// keys) of its own, so they run at once.
+describe('npm run console -- agent rotate-token', { timeout: 60_000, concurrent: true }, () => {
   it('generates a token, prints it once, stores it in Vault under both keys and keeps the old one for 10 minutes', async () => {
     const agent = await seedAgent();
     const { stdout } = await console_(['agent', 'rotate-token', '--deployment-hash', agent.hash]);

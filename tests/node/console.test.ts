@@ -33,8 +33,9 @@ function consoleWith(env: Record<string, string>, ...args: string[]) {
 }
 
 // Each step starts the console as a new Node process (~2 s alone); beside the suite's other files on
-// a 2-core machine two of them have taken over 20 s.
-describe('npm run console', { timeout: 60_000 }, () => {
+// a 2-core machine two of them have taken over 20 s. Each test has users of its own (or only reads
+// the rules), so they run at once.
+describe('npm run console', { timeout: 60_000, concurrent: true }, () => {
   it('appclient new creates a client whose stored secret decrypts to the one printed', async () => {
     const { stdout } = await console_('appclient', 'new', '--user-id', 'hy181TZa4DaabUZWklsrxw');
     const id = Number(/Created API client (\d+) for user hy181TZa4DaabUZWklsrxw/.exec(stdout)?.[1]);
