@@ -780,9 +780,11 @@ const CONTROL = '\u0000\u0001\u0008\u000b\u001b[31m\r\n\u007f\u0085\u2028\u202e\
 /**
  * Bodies no honest form sends, built from the route's valid form. Every route gets each of the first
  * kinds; of the last three (bodies the form parser cannot read, or files) one per route, in turn by
- * `turn`, so each is sent to a third of the routes and the file stays fast.
+ * `turn`, so each is sent to a third of the routes and the file stays fast. Each body is built when
+ * it is sent (`make`), not with the list: a route's dozen requests would otherwise each build all of
+ * its bodies, megabytes of them.
  */
-function hostileBodies(form: Fields, turn: number): Array<[string, Body]> {
+function hostileBodies(form: Fields, turn: number): Array<[string, () => Body]> {
   const fields: Fields = form.length > 0 ? form : [['name', 'value']];
   const first = fields[0]!;
   const multipart = (entries: Array<[string, string | File]>): Body => {
@@ -792,24 +794,24 @@ function hostileBodies(form: Fields, turn: number): Array<[string, Body]> {
   };
   const names = [...new Set(fields.map(([name]) => name))];
   return [
-    ['an empty body', { contentType: URLENCODED, body: '' }],
-    ['a field 1,000 times', urlencoded([...Array.from({ length: 1000 }, () => first), ...fields])],
-    ['values (and a name) of 100,000 characters', urlencoded([...fields.map(([name], i): [string, string] => [name, i < 4 ? 'x'.repeat(100_000) : 'x']), ['n'.repeat(100_000), 'x']])],
+    ['an empty body', () => ({ contentType: URLENCODED, body: '' })],
+    ['a field 1,000 times', () => urlencoded([...Array.from({ length: 1000 }, () => first), ...fields])],
+    ['values (and a name) of 100,000 characters', () => urlencoded([...fields.map(([name], i): [string, string] => [name, i < 4 ? 'x'.repeat(100_000) : 'x']), ['n'.repeat(100_000), 'x']])],
     // One field at a time, the others valid: a field whose check lets a NUL through reaches the database.
-    ...names.map((name): [string, Body] => [`NUL and control characters in ${name} alone`, urlencoded(fields.map(([n, value]) => [n, n === name ? `${value}${CONTROL}` : value]))]),
-    ['invalid UTF-8 percent-encoding', { contentType: URLENCODED, body: [...names.map((name) => `${encodeURIComponent(name)}=%ff%fe%c3%28%80`), '%ff%fe=%e2%82', 'broken=%zz%', '%='].join('&') }],
-    ['multipart instead of urlencoded', multipart(fields)],
-    ['JSON with a form content type', { contentType: URLENCODED, body: JSON.stringify(Object.fromEntries(fields)) }],
+    ...names.map((name): [string, () => Body] => [`NUL and control characters in ${name} alone`, () => urlencoded(fields.map(([n, value]) => [n, n === name ? `${value}${CONTROL}` : value]))]),
+    ['invalid UTF-8 percent-encoding', () => ({ contentType: URLENCODED, body: [...names.map((name) => `${encodeURIComponent(name)}=%ff%fe%c3%28%80`), '%ff%fe=%e2%82', 'broken=%zz%', '%='].join('&') })],
+    ['multipart instead of urlencoded', () => multipart(fields)],
+    ['JSON with a form content type', () => ({ contentType: URLENCODED, body: JSON.stringify(Object.fromEntries(fields)) })],
     [
       'unknown fields',
-      urlencoded([...fields, ['__proto__', 'x'], ['__proto__[polluted]', '1'], ['constructor', 'y'], ['toString', 'z'], ['hasOwnProperty', '1'], ['unknown_field', 'u'], ['a[]', '1'], ['a[b]', '2']]),
+      () => urlencoded([...fields, ['__proto__', 'x'], ['__proto__[polluted]', '1'], ['constructor', 'y'], ['toString', 'z'], ['hasOwnProperty', '1'], ['unknown_field', 'u'], ['a[]', '1'], ['a[b]', '2']]),
     ],
     (
       [
-        ['multipart with files for its fields', multipart([...names.map((name): [string, File] => [name, new File(['<script>alert(1)</script>'], 'x.html', { type: 'text/html' })]), ...fields])],
-        ['a multipart body that is not one', { contentType: 'multipart/form-data; boundary=----nothing', body: `--x\r\nContent-Disposition: form-data; name="${first[0]}"\r\n\r\nv` }],
-        ['a charset nobody knows', { contentType: `${URLENCODED}; charset=x-unknown-7`, body: new URLSearchParams(fields).toString() }],
-      ] as Array<[string, Body]>
+        ['multipart with files for its fields', () => multipart([...names.map((name): [string, File] => [name, new File(['<script>alert(1)</script>'], 'x.html', { type: 'text/html' })]), ...fields])],
+        ['a multipart body that is not one', () => ({ contentType: 'multipart/form-data; boundary=----nothing', body: `--x\r\nContent-Disposition: form-data; name="${first[0]}"\r\n\r\nv` })],
+        ['a charset nobody knows', () => ({ contentType: `${URLENCODED}; charset=x-unknown-7`, body: new URLSearchParams(fields).toString() })],
+      ] as Array<[string, () => Body]>
     )[turn % 3]!,
   ];
 }
@@ -831,8 +833,8 @@ describe('hostile input to every dashboard route', () => {
         // A new row for each request on the routes that use theirs up; the body is built from the
         // target's own form (a fresh row's form names that row).
         const target = route.fresh ? await withDatabase((db) => ownTarget(route, fx, db)) : route.at(fx);
-        const [kind, body] = hostileBodies(target.form ?? [], turn)[index]!;
-        const response = await send('POST', target, { headers: ownerSession(route, fx), body });
+        const [kind, make] = hostileBodies(target.form ?? [], turn)[index]!;
+        const response = await send('POST', target, { headers: ownerSession(route, fx), body: make() });
         sent.set(route.key, (sent.get(route.key) ?? 0) + 1);
         return judge(response, `${route.key} (${target.path}) with ${kind}`);
       })
