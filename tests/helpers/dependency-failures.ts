@@ -95,15 +95,22 @@ export async function cutAtEveryMessage<T>(operation: AtomicOperation<T>): Promi
     await faultProxy(`/__arm${arm === '' ? '?' : `${arm}&`}session=${session}`);
     const response = await apiWith(throughFaultProxy(session), ...(await operation.request(context)));
     const body = await response.text();
+    // The database is done with all the attempt sent (a COMMIT whose answer was lost may still be
+    // running when the caller has its 503) before its rows are counted.
+    const settled = await fetch(`${inject('pgFaultProxy').controlUrl}/__settled?session=${session}`);
+    expect(settled.status, `${arm}: the database closes the attempt's connections`).toBe(200);
     const state = await faultProxy(`/__state?session=${session}`, 'GET');
     await faultProxy(`/__disarm?session=${session}`);
     return { status: response.status, body, state };
   }
-  /** One attempt per arming: all prepared, then all sent at once (rules cached), then each checked. */
-  async function attempts(arms: string[]): Promise<Array<{ status: number; body: string; rows: Rows; state: ProxyState }>> {
-    const contexts = await Promise.all(arms.map(() => operation.prepare()));
+  type Sent = { status: number; body: string; state: ProxyState };
+  /** One attempt per arming, prepared before (`contexts`): all sent at once, the rules cached. */
+  async function sendAll(arms: string[], contexts: T[]): Promise<Sent[]> {
     await warmRules();
-    const sent = await Promise.all(arms.map((arm, index) => send(contexts[index]!, arm)));
+    return Promise.all(arms.map((arm, index) => send(contexts[index]!, arm)));
+  }
+  /** The rows after each attempt, and its own checks. */
+  function checkAll(sent: Sent[], contexts: T[]): Promise<Array<Sent & { rows: Rows }>> {
     return Promise.all(
       sent.map(async ({ status, body, state }, index) => {
         const rows = await operation.rows(contexts[index]!);
@@ -112,9 +119,11 @@ export async function cutAtEveryMessage<T>(operation: AtomicOperation<T>): Promi
       }),
     );
   }
+  const prepare = (count: number) => Promise.all(Array.from({ length: count }, () => operation.prepare()));
   const same = (a: Rows, b: Rows) => JSON.stringify(a) === JSON.stringify(b);
 
-  const [uncut] = await attempts(['']);
+  const uncutContext = await prepare(1);
+  const [uncut] = await checkAll(await sendAll([''], uncutContext), uncutContext);
   if (uncut!.status >= 300 || !same(uncut!.rows, operation.complete)) problems.push(`uncut: ${uncut!.status} ${uncut!.body} rows ${JSON.stringify(uncut!.rows)}`);
   const { messages, types } = uncut!.state;
   const faults = [
@@ -122,9 +131,22 @@ export async function cutAtEveryMessage<T>(operation: AtomicOperation<T>): Promi
     // A simple query (BEGIN, COMMIT) or a Sync (which commits a statement outside a transaction).
     ...[...types].flatMap((type, index) => (type === 'Q' || type === 'S' ? [{ kind: 'lost answer', arm: `?lose_answer=${index + 1}` }] : [])),
   ];
-  for (let start = 0; start < faults.length; start += ATTEMPTS_AT_ONCE) {
-    const batch = faults.slice(start, start + ATTEMPTS_AT_ONCE);
-    const results = await attempts(batch.map((fault) => fault.arm));
+  const batches = Array.from({ length: Math.ceil(faults.length / ATTEMPTS_AT_ONCE) }, (_, index) => faults.slice(index * ATTEMPTS_AT_ONCE, (index + 1) * ATTEMPTS_AT_ONCE));
+  let prepared = batches.length > 0 ? prepare(batches[0]!.length) : undefined;
+  for (const [number, batch] of batches.entries()) {
+    const contexts = await prepared!;
+    const sent = await sendAll(batch.map((fault) => fault.arm), contexts);
+    // The next batch is prepared while this one is checked: never while attempts are in flight.
+    const next = batches[number + 1];
+    prepared = next ? prepare(next.length) : undefined;
+    prepared?.catch(() => undefined); // a failure is reported where it is awaited
+    let results: Array<Sent & { rows: Rows }>;
+    try {
+      results = await checkAll(sent, contexts);
+    } catch (error) {
+      await prepared?.catch(() => undefined); // nothing of this sweep left running
+      throw error;
+    }
     batch.forEach((fault, index) => {
       const { status, body, rows, state } = results[index]!;
       const label = `${fault.arm} (${state.types})`;
@@ -144,6 +166,15 @@ export async function cutAtEveryMessage<T>(operation: AtomicOperation<T>): Promi
 
 export async function count(query: ReturnType<typeof sql>): Promise<number> {
   return withDatabase(async (db) => Number((await db.execute<{ n: string }>(query)).rows[0]!.n));
+}
+
+/** Like `count` for each query (by name, in the order given), on one connection. */
+export async function counts(queries: Record<string, ReturnType<typeof sql>>): Promise<Rows> {
+  return withDatabase(async (db) => {
+    const rows: Rows = {};
+    for (const [name, query] of Object.entries(queries)) rows[name] = Number((await db.execute<{ n: string }>(query)).rows[0]!.n);
+    return rows;
+  });
 }
 
 export const asUser = (userId: string) => bearerFor('group_user', userId);

@@ -5,7 +5,7 @@ import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { apiWith, jsonRequest } from '../helpers/api.ts';
 import { uniqueId } from '../helpers/auth.ts';
-import { asUser, count, createProject, CUT_SWEEP_RETRIES, cutAtEveryMessage, deployedProject, savedCloud } from '../helpers/dependency-failures.ts';
+import { asUser, count, counts, createProject, CUT_SWEEP_RETRIES, cutAtEveryMessage, deployedProject, savedCloud } from '../helpers/dependency-failures.ts';
 import { deployBodies } from '../helpers/fixtures.ts';
 
 describe('the database connection cut mid-request: all rows that belong together, or none', () => {
@@ -27,12 +27,13 @@ describe('the database connection cut mid-request: all rows that belong together
         expect(retry.status).toBe(startedBefore === 1 ? 200 : 202);
         expect(await count(sql`select count(*) as n from deployment where project_id = ${projectId}`)).toBe(1);
       },
-      rows: async ({ userId, projectId }) => ({
-        server: await count(sql`select count(*) as n from server where project_id = ${projectId}`),
-        cloud: await count(sql`select count(*) as n from cloud where user_id = ${userId}`),
-        deployment: await count(sql`select count(*) as n from deployment where project_id = ${projectId}`),
-        outbox: await count(sql`select count(*) as n from deploy_outbox o join deployment d on d.id = o.deployment_id where d.project_id = ${projectId}`),
-      }),
+      rows: ({ userId, projectId }) =>
+        counts({
+          server: sql`select count(*) as n from server where project_id = ${projectId}`,
+          cloud: sql`select count(*) as n from cloud where user_id = ${userId}`,
+          deployment: sql`select count(*) as n from deployment where project_id = ${projectId}`,
+          outbox: sql`select count(*) as n from deploy_outbox o join deployment d on d.id = o.deployment_id where d.project_id = ${projectId}`,
+        }),
       complete: { server: 1, cloud: 1, deployment: 1, outbox: 1 },
     });
     expect(report.outcomes['cut 503 none']).toBeGreaterThan(0);
@@ -44,10 +45,11 @@ describe('the database connection cut mid-request: all rows that belong together
     const report = await cutAtEveryMessage({
       prepare: deployedProject,
       request: async ({ userId, projectId, deploymentId }) => [`/project/${projectId}/deployments/${deploymentId}/cancel`, { method: 'POST', headers: asUser(userId) }],
-      rows: async ({ deploymentId }) => ({
-        cancelled: await count(sql`select count(*) as n from deployment where id = ${deploymentId} and status = 'cancelled'`),
-        cancelJob: await count(sql`select count(*) as n from deploy_outbox where deployment_id = ${deploymentId} and kind = 'cancel'`),
-      }),
+      rows: ({ deploymentId }) =>
+        counts({
+          cancelled: sql`select count(*) as n from deployment where id = ${deploymentId} and status = 'cancelled'`,
+          cancelJob: sql`select count(*) as n from deploy_outbox where deployment_id = ${deploymentId} and kind = 'cancel'`,
+        }),
       complete: { cancelled: 1, cancelJob: 1 },
     });
     expect(report.outcomes['cut 503 none']).toBeGreaterThan(0);

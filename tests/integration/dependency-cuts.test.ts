@@ -6,7 +6,7 @@ import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { api, apiWith, jsonRequest } from '../helpers/api.ts';
 import { agentHeaders, createAgent, createDeployment, uniqueId } from '../helpers/auth.ts';
-import { asUser, checkRetryWithSameKey, count, CUT_SWEEP_RETRIES, cutAtEveryMessage, deployedProject } from '../helpers/dependency-failures.ts';
+import { asUser, checkRetryWithSameKey, count, counts, CUT_SWEEP_RETRIES, cutAtEveryMessage, deployedProject } from '../helpers/dependency-failures.ts';
 import { installSignature } from '../helpers/deploy.ts';
 import { projectForms } from '../helpers/fixtures.ts';
 
@@ -21,10 +21,11 @@ describe('the database connection cut mid-request: all rows that belong together
     const report = await cutAtEveryMessage({
       prepare: async () => ({ ...(await deployedProject()), messageId: uniqueId('msg') }),
       request: progressRequest,
-      rows: async ({ deploymentId, messageId }) => ({
-        receipt: await count(sql`select count(*) as n from webhook_receipt where message_id = ${messageId}`),
-        moved: await count(sql`select count(*) as n from deployment where id = ${deploymentId} and status = 'in_progress' and progress = 40`),
-      }),
+      rows: ({ deploymentId, messageId }) =>
+        counts({
+          receipt: sql`select count(*) as n from webhook_receipt where message_id = ${messageId}`,
+          moved: sql`select count(*) as n from deployment where id = ${deploymentId} and status = 'in_progress' and progress = 40`,
+        }),
       complete: { receipt: 1, moved: 1 },
       // The install service delivers again whatever was not answered 200: applied once, in the end.
       afterwards: async (context, status) => {

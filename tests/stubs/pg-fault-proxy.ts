@@ -17,6 +17,8 @@
 //   POST /__arm[?cut_after=N | ?lose_answer=N][&session=S]  resets the count; with neither it only counts
 //   POST /__disarm[?session=S]  forwards everything again (the count goes on); a session is forgotten
 //   GET  /__state[?session=S]   {"messages": <count since arming>, "cut": <true once cut>, "types": "<type letters>"}
+//   GET  /__settled?session=S   answers once every database connection of the session is closed (the
+//                               database is done with all it was sent, a COMMIT whose answer was lost too)
 import { createServer, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { createRequire } from 'node:module';
@@ -53,18 +55,34 @@ interface Fault {
   messages: number;
   types: string;
   cut: boolean;
-  connections: Set<{ ws: WebSocket; tcp: Socket }>;
+  connections: Set<Connection>;
+  /** Its connections' sockets to the database not closed yet (see /__settled). */
+  sockets: Set<Socket>;
 }
 
-const newFault = (): Fault => ({ messages: 0, types: '', cut: false, connections: new Set() });
+interface Connection {
+  ws: WebSocket;
+  tcp: Socket;
+  /** Cut after its last message went out: the database is left to finish with it. */
+  flushing?: boolean;
+}
+
+const newFault = (): Fault => ({ messages: 0, types: '', cut: false, connections: new Set(), sockets: new Set() });
+
+/** How long /__settled waits for the database to close a connection before it answers 504. */
+const SETTLE_TIMEOUT_MS = 10_000;
 
 /** With `flush`, what was already forwarded still reaches the database before its end. */
 function cutEverything(fault: Fault, flush = false): void {
   fault.cut = true;
-  for (const { ws, tcp } of fault.connections) {
-    if (flush) tcp.end();
-    else tcp.destroy();
-    ws.terminate();
+  for (const connection of fault.connections) {
+    if (flush) {
+      // The database reads what was sent, answers into the void, sees the end and closes.
+      connection.flushing = true;
+      connection.tcp.end();
+      setTimeout(() => connection.tcp.destroy(), SETTLE_TIMEOUT_MS).unref();
+    } else connection.tcp.destroy();
+    connection.ws.terminate();
   }
   fault.connections.clear();
 }
@@ -105,6 +123,18 @@ export async function startPgFaultProxy(host = '127.0.0.1'): Promise<PgFaultProx
       }
       return reply(200, { armed: false });
     }
+    if (req.method === 'GET' && url.pathname === '/__settled') {
+      const fault = session === null ? undefined : sessions.get(session);
+      if (!fault) return reply(404, { error: `no session ${session} armed` });
+      const closed = [...fault.sockets].map((socket) => new Promise<void>((resolve) => socket.once('close', () => resolve())));
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), SETTLE_TIMEOUT_MS)));
+      void Promise.race([Promise.all(closed).then(() => true), timeout]).then((settled) => {
+        clearTimeout(timer);
+        reply(settled ? 200 : 504, { settled, open: fault.sockets.size });
+      });
+      return;
+    }
     if (req.method === 'GET' && url.pathname === '/__state') {
       const fault = session === null ? global : sessions.get(session);
       if (!fault) return reply(404, { error: `no session ${session} armed` });
@@ -114,7 +144,7 @@ export async function startPgFaultProxy(host = '127.0.0.1'): Promise<PgFaultProx
   });
   const wss = new WebSocketServer({ server });
   /** Every open connection, for close(). */
-  const open = new Set<{ ws: WebSocket; tcp: Socket }>();
+  const open = new Set<Connection>();
 
   wss.on('connection', (ws, req) => {
     const target = /^(.+):(\d{1,5})$/.exec(new URL(req.url ?? '/', 'http://proxy').searchParams.get('address') ?? '');
@@ -124,7 +154,7 @@ export async function startPgFaultProxy(host = '127.0.0.1'): Promise<PgFaultProx
     }
     const tcp = connect({ host: target[1], port: Number(target[2]) });
     tcp.setNoDelay(true);
-    const connection = { ws, tcp };
+    const connection: Connection = { ws, tcp };
     open.add(connection);
     /** Whose counts and cuts this connection follows: known from its StartupMessage. */
     let fault: Fault | undefined;
@@ -157,6 +187,9 @@ export async function startPgFaultProxy(host = '127.0.0.1'): Promise<PgFaultProx
           // Cut already: the database stays unreachable for this connection's owner.
           if (fault.cut) return terminate();
           fault.connections.add(connection);
+          const owner = fault;
+          owner.sockets.add(tcp);
+          tcp.once('close', () => owner.sockets.delete(tcp));
         }
         if (fault.cut) return;
         if (fault.cutAfter !== undefined && fault.messages >= fault.cutAfter) return cutEverything(fault);
@@ -169,7 +202,7 @@ export async function startPgFaultProxy(host = '127.0.0.1'): Promise<PgFaultProx
     ws.on('close', () => {
       open.delete(connection);
       fault?.connections.delete(connection);
-      tcp.destroy();
+      if (!connection.flushing) tcp.destroy();
     });
     ws.on('error', () => tcp.destroy());
   });
