@@ -104,6 +104,24 @@ function prepareFolder(folder: string, user: ServerUser | undefined): void {
   }
 }
 
+/** A program to its end, as spawnSync answers (status, signal, stdout, stderr, error), without blocking the event loop. */
+function run(
+  command: string,
+  args: string[],
+  options: { uid?: number; gid?: number; env: NodeJS.ProcessEnv },
+): Promise<{ status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; error?: Error }> {
+  return new Promise((done) => {
+    const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let error: Error | undefined;
+    child.stdout!.on('data', (chunk) => (stdout += String(chunk)));
+    child.stderr!.on('data', (chunk) => (stderr += String(chunk)));
+    child.once('error', (failure) => (error = failure));
+    child.once('close', (status, signal) => done({ status, signal, stdout, stderr, error }));
+  });
+}
+
 /** A TCP port nothing listens on right now, on loopback. */
 export function freeLoopbackPort(): Promise<number> {
   return new Promise((done, fail) => {
@@ -154,7 +172,9 @@ export async function startPostgres(options: StartOptions): Promise<PostgresServ
     // A folder without PG_VERSION is empty or an initdb that was stopped half-way: made again.
     rmSync(options.folder, { recursive: true, force: true });
     prepareFolder(options.folder, user);
-    const init = spawnSync(
+    // Not spawnSync: initdb takes seconds (more on a busy machine), and npm start loads its modules and
+    // starts its stand-ins meanwhile.
+    const init = await run(
       bin.initdb,
       [
         '-D', options.folder,
@@ -165,7 +185,7 @@ export async function startPostgres(options: StartOptions): Promise<PostgresServ
         '--locale=C', '--locale-provider=builtin', '--builtin-locale=C.UTF-8',
         ...(options.durable ? [] : ['--no-sync']),
       ],
-      { encoding: 'utf8', ...user, env: { ...process.env, LC_ALL: 'C' } },
+      { ...user, env: { ...process.env, LC_ALL: 'C' } },
     );
     if (init.status !== 0) {
       rmSync(options.folder, { recursive: true, force: true });

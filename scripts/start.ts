@@ -14,9 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { migrateDatabase } from '../db/migrate.ts';
 import { claimEmbeddedDatabase, oldPgliteNotice, postgresFolder, type EmbeddedDatabase } from './embedded-database.ts';
-import { startDevOpenIdProvider } from './dev-openid-provider.ts';
 import { writeLocalRun } from './local-run.ts';
 import { localSecrets, startLocalInstallService, startLocalVault } from './local-services.ts';
 import { startLocalClouds } from './stand-ins/local-cloud.ts';
@@ -86,6 +84,7 @@ async function startLocalStandIns(settings: Record<string, string>, workerUrl: s
     say(`Hetzner Cloud and DigitalOcean API stand-ins (any saved token works; a created server runs its install command as try-server does, no container runs) on ${Object.values(clouds.settings).join(' and ')}`);
   }
   if (!settings.OAUTH_JWKS_URL && !settings.AUTH_URL) {
+    const { startDevOpenIdProvider } = await import('./dev-openid-provider.ts');
     const provider = await startDevOpenIdProvider({ dataDir, audience: workerUrl, dashboardRedirectUris: [`${workerUrl}/auth/callback`] });
     cleanups.push(() => provider.close());
     settings.OAUTH_AUTHORIZE_URL = `${provider.issuer}/auth`;
@@ -121,11 +120,16 @@ async function main() {
   const workerUrl = `http://127.0.0.1:${port}`;
   if (settings.DATABASE_URL) say('using the database at DATABASE_URL');
   const startDatabase = settings.DATABASE_URL ? undefined : claimDatabase();
+  // The migrations' modules (drizzle's) and the development provider's load while initdb and the
+  // database start in their own processes, not before them: seconds on a busy machine.
+  const migrations = import('../db/migrate.ts');
+  void migrations.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
   // The database and the stand-ins start side by side (the stand-ins do not need the database).
   const [embedded, announced] = await Promise.all([startDatabase?.(), startLocalStandIns(settings, workerUrl)]);
   const databaseUrl = (settings.DATABASE_URL ??= embedded!.url);
 
   say('applying migrations ...');
+  const { migrateDatabase } = await migrations;
   await migrateDatabase(databaseUrl);
 
   const target = new URL(databaseUrl);
