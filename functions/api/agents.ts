@@ -208,7 +208,8 @@ export const agentRoutes = createRouter()
     const engineRun = engineDeploymentOf(command);
     // The step this report causes (e.g. health after the last deploy_app) is taken before the answer:
     // the agent's next poll, sent right after it, finds that command.
-    await Promise.all([engineRun !== undefined && !duplicate ? advanceEngineBeforeAnswer(c, agent.deploymentHash, engineRun) : undefined, recordHeartbeat(db, agent)]);
+    if (engineRun !== undefined && !duplicate) await advanceEngineBeforeAnswer(c, agent.deploymentHash, engineRun);
+    await recordHeartbeat(db, agent);
     return c.json(
       { message: 'Result accepted', item: { accepted: true, message: `Command result accepted, status: ${command.status}`, duplicate } },
       200,

@@ -1,6 +1,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import { constantTimeEqual } from '../services/crypto.ts';
 import { describeError, log } from '../logger.ts';
+import type { EngineStepTaken } from '../services/doorbell.ts';
 import { runEngineStep } from './engine-runner.ts';
 import { HEARTBEAT_FLUSH_MS, type CachedAgent, type GateAnswer, type GateRequest, type HeartbeatClaim } from './agent-gate-types.ts';
 
@@ -128,6 +129,21 @@ export class DeploymentDoorbell extends DurableObject {
     this.sql.exec(`insert into meta (key, value) values ('engine', ?) on conflict (key) do update set value = excluded.value`, deploymentId);
     await this.ctx.storage.setAlarm(Date.now() + ENGINE_RETRY_MS);
     await this.advanceEngine(deploymentId);
+  }
+
+  /**
+   * A step was taken outside this object (an agent's report takes the step it causes on the report's
+   * own connection): ring who waits, and keep an alarm no later than the step asks (an earlier one
+   * only runs a step that finds nothing to do).
+   */
+  async engineStepped(deploymentId: number, step: EngineStepTaken): Promise<void> {
+    this.setMeta('engine', deploymentId);
+    if (step.queuedCommands) this.ring('commands');
+    if (step.wroteEvents) this.ring('status');
+    if (step.wakeAt === null) return;
+    const at = Math.max(step.wakeAt, Date.now() + 10);
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || at < current) await this.ctx.storage.setAlarm(at);
   }
 
   override async alarm(): Promise<void> {

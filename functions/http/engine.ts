@@ -3,7 +3,10 @@
 import type { Context } from 'hono';
 import { deployEngineOf, requireSetting } from '../config.ts';
 import type { OperationDeps } from '../services/deploy-engine/operations.ts';
-import { wakeEngine } from '../services/doorbell.ts';
+import { engineDeps } from '../durable/engine-runner.ts';
+import { describeError, log } from '../logger.ts';
+import { advanceDeployment } from '../services/deploy-engine/engine.ts';
+import { engineStepped, wakeEngine } from '../services/doorbell.ts';
 import type { AppEnv } from './env.ts';
 
 export function operationDeps(c: Context<AppEnv>): OperationDeps {
@@ -30,18 +33,23 @@ export function wakeEngineLater(c: Context<AppEnv>, deploymentHash: string, depl
   c.executionCtx.waitUntil(wakeEngine(c.env.DEPLOYMENT_DOORBELL, deploymentHash, deploymentId));
 }
 
-/** How long an agent's report waits for the engine step it causes before it is answered anyway. */
-export const ENGINE_STEP_BEFORE_ANSWER_MS = 5_000;
-
 /**
- * Advances the deployment's engine run before the request is answered, so the next step's command is
- * claimable by the time the agent (which polls again right after its report) asks. A step slower than
- * `boundMs` goes on after the answer; a failed one is retried by the object's alarm.
+ * Takes the step of the deployment's engine run that a request caused (an agent's report: e.g. health
+ * after the last deploy_app) on the request's own connection, before it is answered, then tells the
+ * deployment's object (which rings the agent's wait and keeps the alarm). The agent polls again right
+ * after its report, and finds the next command. Postgres' row lock orders this step with the object's.
+ * A step that fails is left to the object.
  */
-export async function advanceEngineBeforeAnswer(c: Context<AppEnv>, deploymentHash: string, deploymentId: number, boundMs = ENGINE_STEP_BEFORE_ANSWER_MS): Promise<void> {
-  const step = wakeEngine(c.env.DEPLOYMENT_DOORBELL, deploymentHash, deploymentId);
-  c.executionCtx.waitUntil(step);
-  let bound: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([step, new Promise<void>((resolve) => (bound = setTimeout(resolve, boundMs)))]);
-  clearTimeout(bound);
+export async function advanceEngineBeforeAnswer(c: Context<AppEnv>, deploymentHash: string, deploymentId: number): Promise<void> {
+  try {
+    const result = await advanceDeployment(engineDeps(c.var.config, c.var.database.db), deploymentId);
+    await engineStepped(c.env.DEPLOYMENT_DOORBELL, deploymentHash, deploymentId, {
+      wakeAt: result.wakeAt?.getTime() ?? null,
+      queuedCommands: result.queuedCommands,
+      wroteEvents: result.wroteEvents,
+    });
+  } catch (error) {
+    log('warn', 'deploy engine step after a report failed; the deployment object takes it', { deploymentId, ...describeError(error) });
+    wakeEngineLater(c, deploymentHash, deploymentId);
+  }
 }

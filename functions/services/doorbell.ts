@@ -185,3 +185,16 @@ export async function wakeEngine(namespace: DurableObjectNamespace, deploymentHa
     // see above
   }
 }
+
+/** What a step taken outside the deployment's object tells it (durable/deployment-doorbell.ts `engineStepped`). */
+export interface EngineStepTaken {
+  wakeAt: number | null;
+  queuedCommands: boolean;
+  wroteEvents: boolean;
+}
+
+/** Tells the deployment's object about a step taken elsewhere: it rings who waits and looks again by `wakeAt`. Throws when the object cannot be reached. */
+export async function engineStepped(namespace: DurableObjectNamespace, deploymentHash: string, deploymentId: number, step: EngineStepTaken): Promise<void> {
+  const stub = namespace.get(namespace.idFromName(deploymentHash)) as unknown as { engineStepped(deploymentId: number, step: EngineStepTaken): Promise<void> };
+  await stub.engineStepped(deploymentId, step);
+}

@@ -418,6 +418,40 @@ describe.concurrent('the built-in engine on an own server', () => {
     expect((await server.post('/redeploy')).status).toBe(202);
   });
 
+  it("answers the last deploy_app's report once the health check it causes is queued, so the agent's next poll finds it", async () => {
+    const server = await OwnServer.deploy();
+    await server.enrollAgent();
+    const apply = await server.nextCommand();
+    expect((await server.agent!.report(apply.command_id, { result: { status: 'ok' } })).status).toBe(200);
+    // Read at once, with no wait: the report's answer came after the step's commit.
+    expect((await commandsOf(server.hash, 'health')).map((row) => row.status)).toEqual(['queued']);
+  });
+
+  it('a cancel while an engine step holds the operation waits for the step, and both end (the locks are taken in one order)', async () => {
+    const server = await OwnServer.deploy();
+    const { cancel } = await withDatabase((db) =>
+      db.transaction(async (tx) => {
+        // As a step does: the running operation's row first, then the deployment's.
+        await tx.execute(sql`select id from deployment_operation where deployment_id = ${server.deploymentId} and status = 'running' for update`);
+        const holder = ((await tx.execute(sql`select pg_backend_pid() as pid`)).rows[0] as { pid: number }).pid;
+        const cancel = api(server.path('/cancel'), { method: 'POST', headers: server.owner });
+        // The cancel is blocked on the operation's row, which this transaction holds (its statement on
+        // deployment_operation: the lock it now takes first, or, the other way round, its update).
+        const blockedCancel = sql`select count(*)::int as n from pg_stat_activity
+          where ${holder} = any(pg_blocking_pids(pid)) and (query like 'select "id" from "deployment_operation"%' or query like 'update "deployment_operation"%')`;
+        for (let looks = 0; ; looks++) {
+          const waiting = await withDatabase((other) => other.execute(blockedCancel));
+          if ((waiting.rows[0] as { n: number }).n > 0) break;
+          if (looks > 200) throw new Error('the cancel never waited for the operation');
+        }
+        await tx.execute(sql`update deployment set updated_at = now() where id = ${server.deploymentId}`);
+        return { cancel }; // not the promise itself: the transaction would wait for it before committing
+      }),
+    );
+    expect((await cancel).status).toBe(200);
+    expect((await server.detail()).status).toBe('cancelled');
+  });
+
   it('refuses a provider it cannot create servers on, naming the ones it can', async () => {
     const project = await createProjectFor(uniqueId('engine'));
     const response = await requestAndSettle(`/project/${project.id}/deploy`, jsonRequest('POST', { ...ownDeploy, cloud: { provider: 'lo', cloud_token: 'x'.repeat(20) } }, bearerFor('group_user', project.userId)));
