@@ -46,18 +46,20 @@ const OWNER_HEADERS = { authorization: `Bearer user-group_user-${OWNER}`, 'conte
 const SERVER_IP = '203.0.113.10';
 
 function settings() {
-  const usage = 'usage: node bench/deploy-engine.ts [--deployments n] [--batch n] [--deadline s] [--host wrangler|miniflare] [--postgres private|shared] [--code-from dir]';
+  const usage = 'usage: node bench/deploy-engine.ts [--deployments n] [--batch n] [--deadline s] [--agent-work s|min-max] [--host wrangler|miniflare] [--postgres private|shared] [--code-from dir]';
   try {
     const { values } = parseArgs({
-      options: { deployments: { type: 'string' }, batch: { type: 'string' }, deadline: { type: 'string' }, host: { type: 'string' }, postgres: { type: 'string' }, 'code-from': { type: 'string' } },
+      options: { deployments: { type: 'string' }, batch: { type: 'string' }, deadline: { type: 'string' }, host: { type: 'string' }, postgres: { type: 'string' }, 'code-from': { type: 'string' }, 'agent-work': { type: 'string' } },
     });
     const deployments = Number(values.deployments ?? process.env.BENCH_DEPLOYMENTS ?? 200);
     const batch = Number(values.batch ?? process.env.BENCH_BATCH ?? deployments);
     const deadline = Number(values.deadline ?? process.env.BENCH_DEADLINE ?? 300);
     const host = (values.host ?? process.env.BENCH_HOST ?? 'wrangler') as WorkerHost;
     const postgres = values.postgres ?? process.env.BENCH_POSTGRES ?? 'private';
-    if ([deployments, batch, deadline].every((n) => Number.isInteger(n) && n > 0) && ['wrangler', 'miniflare'].includes(host) && ['private', 'shared'].includes(postgres)) {
-      return { deployments, batch: Math.min(batch, deployments), deadline, host, postgres, codeFrom: values['code-from'] };
+    const work = /^(\d+)(?:-(\d+))?$/.exec(values['agent-work'] ?? process.env.BENCH_AGENT_WORK ?? '0');
+    const agentWork = work ? { min: Number(work[1]), max: Number(work[2] ?? work[1]) } : undefined;
+    if ([deployments, batch, deadline].every((n) => Number.isInteger(n) && n > 0) && ['wrangler', 'miniflare'].includes(host) && ['private', 'shared'].includes(postgres) && agentWork && agentWork.min <= agentWork.max) {
+      return { deployments, batch: Math.min(batch, deployments), deadline, host, postgres, codeFrom: values['code-from'], agentWork };
     }
     console.error(`${usage} (whole numbers above 0)`);
   } catch (error) {
@@ -65,9 +67,9 @@ function settings() {
   }
   process.exit(2);
 }
-const { deployments: count, batch, deadline, host, postgres, codeFrom } = settings();
+const { deployments: count, batch, deadline, host, postgres, codeFrom, agentWork } = settings();
 const command = [
-  ...['BENCH_DEPLOYMENTS', 'BENCH_BATCH', 'BENCH_DEADLINE', 'BENCH_HOST', 'BENCH_POSTGRES'].flatMap((name) => (process.env[name] ? [`${name}=${process.env[name]}`] : [])),
+  ...['BENCH_DEPLOYMENTS', 'BENCH_BATCH', 'BENCH_DEADLINE', 'BENCH_HOST', 'BENCH_POSTGRES', 'BENCH_AGENT_WORK'].flatMap((name) => (process.env[name] ? [`${name}=${process.env[name]}`] : [])),
   'node bench/deploy-engine.ts',
   ...process.argv.slice(2).map(shellQuote),
 ].join(' ');
@@ -96,6 +98,8 @@ interface Seen {
   type?: string;
   at: number;
   wallAt: number;
+  /** A report: when it was sent (the wall clock). */
+  sentWallAt?: number;
 }
 const timelines = new Map<string, Seen[]>();
 const record = (hash: string, seen: Seen) => {
@@ -115,6 +119,7 @@ function recordAgentRequests(): void {
     const wait = /\/api\/v1\/agent\/commands\/wait\/([^/?]+)/.exec(url);
     const report = url.endsWith('/api/v1/agent/commands/report');
     if (wait) record(wait[1]!, { kind: 'polled', commandId: '', at: performance.now(), wallAt: Date.now() });
+    const sentWallAt = Date.now();
     const response = await realFetch(input, init);
     if (!wait && !report) return response;
     const text = await response.text();
@@ -126,7 +131,7 @@ function recordAgentRequests(): void {
     }
     if (report && response.status === 200) {
       const body = JSON.parse(String(init?.body)) as { command_id: string; deployment_hash: string };
-      record(body.deployment_hash, { kind: 'reported', commandId: body.command_id, at, wallAt });
+      record(body.deployment_hash, { kind: 'reported', commandId: body.command_id, at, wallAt, sentWallAt });
     }
     return new Response(text, { status: response.status, statusText: response.statusText, headers: response.headers });
   };
@@ -147,7 +152,9 @@ interface Started {
 
 async function main(): Promise<number> {
   const machineLine = machine();
-  const howMany = batch === count ? `${count} own-server deployments at once` : `${count} own-server deployments, ${batch} at a time`;
+  const howMany =
+    (batch === count ? `${count} own-server deployments at once` : `${count} own-server deployments, ${batch} at a time`) +
+    (agentWork.max > 0 ? `, each agent taking ${agentWork.min === agentWork.max ? agentWork.min : `${agentWork.min}-${agentWork.max} (uniform)`} s per command before its report` : '');
   console.error(`[bench] deploy-engine: ${howMany}, ${describeHost(host)}, deadline ${deadline} s`);
   const service = await startService(
     'bench_deploy_engine',
@@ -218,6 +225,7 @@ async function main(): Promise<number> {
               runAgentStandIn({
                 env: { ...env, COMPOSE_PROJECT_DIR: `/home/trydirect/${deployment.hash}`, STACKER_INSTALL_ROOT: join(roots, String(deployment.deploymentId)) },
                 log: (line) => lines.push(line),
+                workSeconds: agentWork.max > 0 ? () => agentWork.min + Math.random() * (agentWork.max - agentWork.min) : undefined,
               }),
             );
           }),
@@ -287,6 +295,8 @@ async function main(): Promise<number> {
         const times = healthTimes.get(health.commandId);
         if (times) reportToCreated.push(times.createdAt - lastReport.wallAt);
         if (times?.committedAt !== undefined) reportToCommitted.push(times.committedAt - lastReport.wallAt);
+        if (times?.committedAt !== undefined) reportSentToCommitted.push(times.committedAt - lastReport.sentWallAt!);
+        reportRoundTrip.push(lastReport.wallAt - lastReport.sentWallAt!);
         if (times?.committedAt !== undefined && times.claimedAt !== undefined) committedToClaimed.push(times.claimedAt - times.committedAt);
         if (times?.claimedAt !== undefined) claimedToArrived.push(health.wallAt - times.claimedAt);
         const poll = timeline.slice(timeline.indexOf(lastReport), healthAt).find((seen) => seen.kind === 'polled');
@@ -324,6 +334,8 @@ async function main(): Promise<number> {
   console.log(`Enrollments answered 503 and sent again 2 s later (as a user runs the command again): ${enrollmentRetries.length}${retried.length ? ` (${retried.join('; ')})` : ''}\n`);
   console.log('| measured | deployments | p50 ms | p99 ms | max ms | min ms |');
   console.log('|---|--:|--:|--:|--:|--:|');
+  console.log(line('report of the last deploy_app sent -> the engine transaction queuing health committed (claimable)', reportSentToCommitted));
+  console.log(line('that report sent -> its answer arrived (the step is taken before the answer)', reportRoundTrip));
   console.log(line('report of the last deploy_app answered -> the engine transaction queuing health committed (claimable)', reportToCommitted));
   console.log(line('report answered -> that transaction began (the command\'s created_at)', reportToCreated));
   console.log(line("that commit -> the wait's claim of it committed (its `sent` event)", committedToClaimed));
@@ -343,6 +355,8 @@ const enrollmentRetries: string[] = [];
 const reportToNext: number[] = [];
 const reportToCreated: number[] = [];
 const reportToCommitted: number[] = [];
+const reportSentToCommitted: number[] = [];
+const reportRoundTrip: number[] = [];
 const pollToNext: number[] = [];
 const committedToClaimed: number[] = [];
 const claimedToArrived: number[] = [];

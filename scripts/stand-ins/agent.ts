@@ -927,6 +927,11 @@ export interface AgentStandInOptions {
   env: Record<string, string | undefined>;
   /** Where log lines go (default: stdout with a timestamp). The token never appears in them. */
   log?: (line: string) => void;
+  /**
+   * Seconds a command takes before it is reported (default none): a real agent's deploy_app pulls and
+   * starts containers for seconds to minutes. The benchmarks use it; the result is the same.
+   */
+  workSeconds?: (command: { type: string }) => number;
 }
 
 export interface AgentStandInHandle {
@@ -977,6 +982,9 @@ export function runAgentStandIn(options: AgentStandInOptions): AgentStandInHandl
       } catch (error) {
         outcome = { status: 'failed', error: (error as Error).message, executed_by: 'status_panel' };
       }
+      const work = options.workSeconds?.(command) ?? 0;
+      if (work > 0) await pause(work);
+      if (controller.signal.aborted) break;
       try {
         await wire.report(command, outcome);
         log(`reported ${command.command_id}: ${outcome.status}${outcome.error ? ` (${outcome.error})` : ''}`);
