@@ -5,7 +5,8 @@ import { env } from 'cloudflare:test';
 import { sql } from 'drizzle-orm';
 import { expect, inject } from 'vitest';
 import { cachedEnforcer, invalidateRules } from '../../functions/services/access-control.ts';
-import { api, apiWith, jsonRequest } from './api.ts';
+import { createApp } from '../../functions/app.ts';
+import { api, apiOf, jsonRequest } from './api.ts';
 import { bearerFor, uniqueId } from './auth.ts';
 import { withDatabase } from './db.ts';
 import { deployBodies, projectForms } from './fixtures.ts';
@@ -13,6 +14,17 @@ import { deployBodies, projectForms } from './fixtures.ts';
 export interface ErrorBody {
   message: string;
   errors?: Array<{ path: string; message: string }>;
+}
+
+const oneApp = createApp();
+
+/**
+ * apiWith on one app for all requests of these files: apiWith builds a new app for each request, and
+ * a new app compiles its router on its first request (most of a short request's time). The app keeps
+ * nothing between requests: the settings are read from each request's own bindings.
+ */
+export function apiWithOneApp(overrides: Record<string, unknown>, path: string, init?: RequestInit): Promise<Response> {
+  return apiOf(oneApp, path, init, overrides);
 }
 
 /** Loads the casbin rules into this isolate's cache from the real database (a warm isolate). */
@@ -93,7 +105,7 @@ export async function cutAtEveryMessage<T>(operation: AtomicOperation<T>): Promi
   async function send(context: T, arm: string): Promise<{ status: number; body: string; state: ProxyState }> {
     const session = `cut-${crypto.randomUUID()}`;
     await faultProxy(`/__arm${arm === '' ? '?' : `${arm}&`}session=${session}`);
-    const response = await apiWith(throughFaultProxy(session), ...(await operation.request(context)));
+    const response = await apiWithOneApp(throughFaultProxy(session), ...(await operation.request(context)));
     const body = await response.text();
     // The database is done with all the attempt sent (a COMMIT whose answer was lost may still be
     // running when the caller has its 503) before its rows are counted.
@@ -207,7 +219,7 @@ export async function createProject(userId: string): Promise<number> {
 export async function deployedProject(): Promise<{ userId: string; projectId: number; deploymentId: number }> {
   const userId = uniqueId('cut');
   const projectId = await createProject(userId);
-  const response = await apiWith({}, `/project/${projectId}/deploy`, jsonRequest('POST', { ...deployBodies.deploy2, cloud: { ...savedCloud, save_token: false } }, asUser(userId)));
+  const response = await apiWithOneApp({}, `/project/${projectId}/deploy`, jsonRequest('POST', { ...deployBodies.deploy2, cloud: { ...savedCloud, save_token: false } }, asUser(userId)));
   expect(response.status).toBe(202);
   return { userId, projectId, deploymentId: ((await response.json()) as { item: { deployment_id: number } }).item.deployment_id };
 }

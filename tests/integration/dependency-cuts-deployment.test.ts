@@ -3,9 +3,9 @@
 // (a file of their own so that the sweeps run beside each other); docs/failure-modes.md lists them.
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { apiWith, jsonRequest } from '../helpers/api.ts';
+import { jsonRequest } from '../helpers/api.ts';
 import { uniqueId } from '../helpers/auth.ts';
-import { asUser, count, counts, createProject, CUT_SWEEP_RETRIES, cutAtEveryMessage, deployedProject, savedCloud } from '../helpers/dependency-failures.ts';
+import { apiWithOneApp, asUser, count, counts, createProject, CUT_SWEEP_RETRIES, cutAtEveryMessage, deployedProject, savedCloud } from '../helpers/dependency-failures.ts';
 import { deployBodies } from '../helpers/fixtures.ts';
 
 describe('the database connection cut mid-request: all rows that belong together, or none', () => {
@@ -22,7 +22,7 @@ describe('the database connection cut mid-request: all rows that belong together
       request: async ({ userId, projectId }) => deployRequest(userId, projectId),
       afterwards: async ({ userId, projectId }) => {
         const startedBefore = await count(sql`select count(*) as n from deployment where project_id = ${projectId}`);
-        const retry = await apiWith({}, ...deployRequest(userId, projectId));
+        const retry = await apiWithOneApp({}, ...deployRequest(userId, projectId));
         // Started before (whether or not the caller heard of it): 200 with that deployment; else started now.
         expect(retry.status).toBe(startedBefore === 1 ? 200 : 202);
         expect(await count(sql`select count(*) as n from deployment where project_id = ${projectId}`)).toBe(1);

@@ -4,9 +4,9 @@
 import { env } from 'cloudflare:test';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { api, apiWith, jsonRequest } from '../helpers/api.ts';
+import { api, jsonRequest } from '../helpers/api.ts';
 import { agentHeaders, createAgent, createDeployment, uniqueId } from '../helpers/auth.ts';
-import { asUser, checkRetryWithSameKey, count, counts, CUT_SWEEP_RETRIES, cutAtEveryMessage, deployedProject } from '../helpers/dependency-failures.ts';
+import { apiWithOneApp, asUser, checkRetryWithSameKey, count, counts, CUT_SWEEP_RETRIES, cutAtEveryMessage, deployedProject } from '../helpers/dependency-failures.ts';
 import { installSignature } from '../helpers/deploy.ts';
 import { projectForms } from '../helpers/fixtures.ts';
 
@@ -30,7 +30,7 @@ describe('the database connection cut mid-request: all rows that belong together
       // The install service delivers again whatever was not answered 200: applied once, in the end.
       afterwards: async (context, status) => {
         if (status === 200) return;
-        const redelivered = await apiWith({}, ...(await progressRequest(context)));
+        const redelivered = await apiWithOneApp({}, ...(await progressRequest(context)));
         expect(redelivered.status).toBe(200);
         expect(await count(sql`select count(*) as n from webhook_receipt where message_id = ${context.messageId}`)).toBe(1);
       },

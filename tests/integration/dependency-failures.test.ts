@@ -11,11 +11,11 @@ import { runScheduledJobs } from '../../functions/cron.ts';
 import { cachedEnforcer, invalidateRules, RULES_TTL_MS } from '../../functions/services/access-control.ts';
 import { hmacSha256Hex } from '../../functions/services/crypto.ts';
 import { directPublisher } from '../../functions/services/queue.ts';
-import { api, apiWith, jsonRequest } from '../helpers/api.ts';
+import { api, jsonRequest } from '../helpers/api.ts';
 import { agentHeaders, bearerFor, createAgent, createApiClientFor, createDeployment, hmacHeaders, signJwt, uniqueId, type TestAgent, type TestClient } from '../helpers/auth.ts';
 import { withDatabase } from '../helpers/db.ts';
 import { deliveriesOf, installSignature } from '../helpers/deploy.ts';
-import { asUser, count, createProject, deployedProject, faultProxy, savedCloud, warmRules, type ErrorBody } from '../helpers/dependency-failures.ts';
+import { apiWithOneApp, asUser, count, createProject, deployedProject, type ErrorBody, faultProxy, savedCloud, warmRules } from '../helpers/dependency-failures.ts';
 import { deployBodies, fixtures, projectForms } from '../helpers/fixtures.ts';
 
 const DATABASE_DOWN = { DATABASE_URL: 'postgres://postgres@127.0.0.1:9/nowhere' };
@@ -215,12 +215,12 @@ describe('the database down', () => {
     for (const served of servedOperations()) {
       const { url, init } = await requestFor(served);
       invalidateRules();
-      const problem = await notDatabaseUnavailable(await apiWith(DATABASE_DOWN, url, init));
+      const problem = await notDatabaseUnavailable(await apiWithOneApp(DATABASE_DOWN, url, init));
       if (problem) wrong.push(`${served.method} ${served.path}: ${problem}`);
     }
     for (const path of DOCUMENT_ROUTES) {
       invalidateRules();
-      const problem = await notDatabaseUnavailable(await apiWith(DATABASE_DOWN, path));
+      const problem = await notDatabaseUnavailable(await apiWithOneApp(DATABASE_DOWN, path));
       if (problem) wrong.push(`GET ${path}: ${problem}`);
     }
     expect(wrong).toEqual([]);
@@ -233,7 +233,7 @@ describe('the database down', () => {
       const label = `${served.method} ${served.path}`;
       const { url, init } = await requestFor(served);
       await warmRules();
-      const response = await apiWith(DATABASE_DOWN, url, init);
+      const response = await apiWithOneApp(DATABASE_DOWN, url, init);
       if (WITHOUT_DATABASE.has(label)) {
         if (response.status === 200) normal.push(label);
         else wrong.push(`${label}: ${response.status} ${await response.text()}`);
@@ -244,7 +244,7 @@ describe('the database down', () => {
     }
     for (const path of DOCUMENT_ROUTES) {
       await warmRules();
-      const response = await apiWith(DATABASE_DOWN, path);
+      const response = await apiWithOneApp(DATABASE_DOWN, path);
       if (response.status === 200) normal.push(`GET ${path}`);
       else wrong.push(`GET ${path}: ${response.status}`);
     }
@@ -289,7 +289,7 @@ describe('the database down', () => {
       for (const rules of ['not cached', 'cached']) {
         const { url, init } = await requestFor(served);
         if (rules === 'not cached') invalidateRules();
-        const response = await apiWith({}, url, init);
+        const response = await apiWithOneApp({}, url, init);
         if (response.status >= 500) wrong.push(`${label} (rules ${rules}): ${response.status} ${await response.text()}`);
       }
     }
@@ -316,7 +316,7 @@ describe('Vault down', () => {
 
   it('registration at an unreachable Vault is a 503 naming it, and leaves no agent row', async () => {
     const deployment = await createDeployment();
-    const response = await apiWith(vaultDown, '/api/v1/agent/register', jsonRequest('POST', { deployment_hash: deployment.deploymentHash, capabilities: ['docker'], agent_version: '0.2.1' }));
+    const response = await apiWithOneApp(vaultDown, '/api/v1/agent/register', jsonRequest('POST', { deployment_hash: deployment.deploymentHash, capabilities: ['docker'], agent_version: '0.2.1' }));
     expect(response.status).toBe(503);
     expect(((await response.json()) as ErrorBody).message).toMatch(/Vault/);
     expect(await count(sql`select count(*) as n from agents where deployment_hash = ${deployment.deploymentHash}`)).toBe(0);
@@ -329,15 +329,15 @@ describe('Vault down', () => {
       expect(created.status).toBe(201);
       const commandId = ((await created.json()) as { item: { command_id: string } }).item.command_id;
 
-      const whoami = await apiWith(settings, '/whoami', { headers: agentHeaders(target) });
+      const whoami = await apiWithOneApp(settings, '/whoami', { headers: agentHeaders(target) });
       expect(((await whoami.json()) as { item: { kind: string } }).item.kind).toBe('agent');
-      const waited = await apiWith(settings, `/api/v1/agent/commands/wait/${target.deploymentHash}?timeout=1`, { headers: agentHeaders(target) });
+      const waited = await apiWithOneApp(settings, `/api/v1/agent/commands/wait/${target.deploymentHash}?timeout=1`, { headers: agentHeaders(target) });
       expect(waited.status).toBe(200);
       expect(((await waited.json()) as { item: { command_id: string } }).item.command_id).toBe(commandId);
       const report = { command_id: commandId, deployment_hash: target.deploymentHash, status: 'success', result: { ok: true }, completed_at: new Date().toISOString() };
-      expect((await apiWith(settings, '/api/v1/agent/commands/report', jsonRequest('POST', report, agentHeaders(target)))).status).toBe(200);
+      expect((await apiWithOneApp(settings, '/api/v1/agent/commands/report', jsonRequest('POST', report, agentHeaders(target)))).status).toBe(200);
       const appStatus = { deployment_hash: target.deploymentHash, app_code: 'web', status: 'running', logs: [] };
-      expect((await apiWith(settings, '/api/v1/apps/status', jsonRequest('POST', appStatus, agentHeaders(target)))).status).toBe(200);
+      expect((await apiWithOneApp(settings, '/api/v1/apps/status', jsonRequest('POST', appStatus, agentHeaders(target)))).status).toBe(200);
     }
   });
 });
@@ -375,7 +375,7 @@ describe('the install service failing', () => {
     const body = JSON.stringify({ deploy_id: deploymentId, status: 'in_progress', progress: 20, message: 'Creating server' });
     const sign = (secret: string, text = body) => installSignature(secret, text);
     const deliver = (headers: Record<string, string>, text = body) =>
-      apiWith({}, '/webhooks/install', { method: 'POST', body: text, headers: { 'content-type': 'application/json', 'x-install-message-id': messageId, ...headers } });
+      apiWithOneApp({}, '/webhooks/install', { method: 'POST', body: text, headers: { 'content-type': 'application/json', 'x-install-message-id': messageId, ...headers } });
     const secret = env.INSTALL_WEBHOOK_SECRET as string;
 
     const first = await deliver({ 'x-install-signature': await sign(secret) });
@@ -410,10 +410,10 @@ describe('Docker Hub down', () => {
     const projectId = await createProject(userId);
     const before = await withDatabase(async (db) => (await db.execute(sql`select updated_at, metadata from project where id = ${projectId}`)).rows[0]);
 
-    const deployed = await apiWith(hubDown, `/project/${projectId}/deploy`, jsonRequest('POST', { ...deployBodies.deploy2, cloud: savedCloud }, asUser(userId)));
+    const deployed = await apiWithOneApp(hubDown, `/project/${projectId}/deploy`, jsonRequest('POST', { ...deployBodies.deploy2, cloud: savedCloud }, asUser(userId)));
     expect(deployed.status).toBe(503);
     expect(((await deployed.json()) as ErrorBody).message).toMatch(/Docker Hub/);
-    const updated = await apiWith(hubDown, `/project/${projectId}`, jsonRequest('PUT', projectForms[1]!.body, asUser(userId)));
+    const updated = await apiWithOneApp(hubDown, `/project/${projectId}`, jsonRequest('PUT', projectForms[1]!.body, asUser(userId)));
     expect(updated.status).toBe(503);
     expect(((await updated.json()) as ErrorBody).message).toMatch(/Docker Hub/);
 
@@ -430,12 +430,12 @@ describe('the OAuth server down', () => {
     const subject = uniqueId('jwks');
     const token = await signJwt({ sub: subject, role: 'group_user', email: `${subject}@example.test` });
     // The same token is accepted while the key set answers.
-    const whoami = await apiWith({}, '/whoami', { headers: { authorization: `Bearer ${token}` } });
+    const whoami = await apiWithOneApp({}, '/whoami', { headers: { authorization: `Bearer ${token}` } });
     expect(((await whoami.json()) as { item: { user_id: string } }).item.user_id).toBe(subject);
 
     for (const jwksUrl of ['http://127.0.0.1:9/jwks', `${inject('oauthStubUrl')}/no-such-key-set`]) {
       for (const [method, path] of [['GET', '/whoami'], ['POST', '/client']] as const) {
-        const response = await apiWith({ OAUTH_JWKS_URL: jwksUrl }, path, { method, headers: { authorization: `Bearer ${token}` } });
+        const response = await apiWithOneApp({ OAUTH_JWKS_URL: jwksUrl }, path, { method, headers: { authorization: `Bearer ${token}` } });
         expect(response.status, `${jwksUrl} ${path}`).toBe(503);
         expect(((await response.json()) as ErrorBody).message).toMatch(/OAuth key set/);
       }
