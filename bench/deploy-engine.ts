@@ -154,7 +154,7 @@ async function main(): Promise<number> {
   const machineLine = machine();
   const howMany =
     (batch === count ? `${count} own-server deployments at once` : `${count} own-server deployments, ${batch} at a time`) +
-    (agentWork.max > 0 ? `, each agent taking ${agentWork.min === agentWork.max ? agentWork.min : `${agentWork.min}-${agentWork.max} (uniform)`} s per command before its report` : '');
+    (agentWork.max > 0 ? `, each agent taking ${agentWork.min === agentWork.max ? agentWork.min : `${agentWork.min}-${agentWork.max} (uniform)`} s per deploy_app before its report (a pull and start; health answered at once)` : '');
   console.error(`[bench] deploy-engine: ${howMany}, ${describeHost(host)}, deadline ${deadline} s`);
   const service = await startService(
     'bench_deploy_engine',
@@ -225,7 +225,7 @@ async function main(): Promise<number> {
               runAgentStandIn({
                 env: { ...env, COMPOSE_PROJECT_DIR: `/home/trydirect/${deployment.hash}`, STACKER_INSTALL_ROOT: join(roots, String(deployment.deploymentId)) },
                 log: (line) => lines.push(line),
-                workSeconds: agentWork.max > 0 ? () => agentWork.min + Math.random() * (agentWork.max - agentWork.min) : undefined,
+                workSeconds: agentWork.max > 0 ? (command) => (command.type === 'deploy_app' ? agentWork.min + Math.random() * (agentWork.max - agentWork.min) : 0) : undefined,
               }),
             );
           }),

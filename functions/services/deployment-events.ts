@@ -1,5 +1,6 @@
 // A deployment's event log (deployment_event): appended in the same transaction as the change it
 // records, read in order after a cursor, and waited for on the deployment's doorbell (topic 'status': rung on every event).
+import type { PgUpdateSetSource } from 'drizzle-orm/pg-core';
 import { and, asc, eq, gt, sql } from 'drizzle-orm';
 import type { AnyDatabase } from '../../db/client.ts';
 import { deployment, deploymentEvent, type DeploymentEvent } from '../../db/schema.ts';
@@ -40,11 +41,11 @@ export function toEventView(row: DeploymentEvent): EventView {
  * change it records: the counter's row lock orders concurrent writers, and a rollback takes the
  * events with it.
  */
-export async function appendEvents(db: AnyDatabase, target: number | { hash: string }, events: NewEvent[]): Promise<number> {
+export async function appendEvents(db: AnyDatabase, target: number | { hash: string }, events: NewEvent[], alsoSet?: PgUpdateSetSource<typeof deployment>): Promise<number> {
   if (events.length === 0) return 0;
   const [counter] = await db
     .update(deployment)
-    .set({ eventSeq: sql`${deployment.eventSeq} + ${events.length}` })
+    .set({ ...alsoSet, eventSeq: sql`${deployment.eventSeq} + ${events.length}` })
     .where(typeof target === 'number' ? eq(deployment.id, target) : eq(deployment.deploymentHash, target.hash))
     .returning({ id: deployment.id, last: deployment.eventSeq });
   if (!counter) return 0;

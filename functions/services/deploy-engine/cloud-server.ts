@@ -27,7 +27,7 @@ import { decryptSecret } from '../crypto.ts';
 import { appendEvents, type NewEvent } from '../deployment-events.ts';
 import type { ServerInput } from '../servers.ts';
 import { cloudInitUserData } from './cloud-init.ts';
-import { fail, minutes, moveTo, type Context, type EngineDeps, type StepOutcome } from './engine.ts';
+import { changeOperation, fail, minutes, moveTo, type Context, type EngineDeps, type StepOutcome } from './engine.ts';
 import { installCommandOf } from './install-script.ts';
 
 /** What the engine needs for servers in the user's cloud (durable/engine-runner.ts builds it from the settings). */
@@ -161,8 +161,7 @@ async function installCommandFor(context: Context): Promise<string> {
 async function lookAgainLater(context: Context, waitMs?: number, from = context.now): Promise<StepOutcome> {
   const attempt = context.op.attempt;
   const wait = waitMs ?? Math.min(FIRST_LOOK_MS * 2 ** attempt, MAX_LOOK_MS);
-  await context.tx.update(deploymentOperation).set({ attempt: attempt + 1 }).where(eq(deploymentOperation.id, context.op.id));
-  context.op = { ...context.op, attempt: attempt + 1 };
+  changeOperation(context, { attempt: attempt + 1 });
   const at = new Date(from.getTime() + wait);
   const deadline = context.op.stepDeadlineAt;
   return { kind: 'wait', wakeAt: deadline && deadline < at ? deadline : at };

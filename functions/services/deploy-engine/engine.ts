@@ -17,7 +17,7 @@ import { agents, commands, deployment, deploymentOperation, deploymentRevision, 
 import { decryptSecret } from '../crypto.ts';
 import { cleanUpCloudServer, removeCloudServer, stepServer, type CloudEngineDeps } from './cloud-server.ts';
 import { appendEvents, type NewEvent } from '../deployment-events.ts';
-import { afterLease, commandByKey, ensureCommand, readCommands } from './engine-commands.ts';
+import { afterLease, commandByKey, commandKey, ensureCommand, readCommands } from './engine-commands.ts';
 import { composeProjectName, describeUnhealthy, servicesHealth } from './health.ts';
 import { addressesOf } from './revisions.ts';
 import { ENGINE_CREATOR, commandError, earliest, succeededWithWarnings, withdrawQueuedCommands } from './runs.ts';
@@ -76,7 +76,13 @@ export interface Context {
   /** What this call has read (by idempotency key; null: none queued) and the revisions it read. */
   commandsRead: Map<string, Command | null>;
   revisionsRead: Map<number, DeploymentRevision>;
+  /** Changes to the operation's and the deployment's rows, written once when the call ends. */
+  operationChanges: OperationChanges;
+  deploymentChanges: DeploymentChanges;
 }
+
+type OperationChanges = Partial<Pick<DeploymentOperation, 'step' | 'attempt' | 'stepStartedAt' | 'stepDeadlineAt' | 'status' | 'endedAt' | 'failure' | 'rollbackTo'>>;
+type DeploymentChanges = Partial<Pick<Deployment, 'status' | 'progress' | 'message' | 'currentRevision'>>;
 
 export type StepOutcome = { kind: 'wait'; wakeAt: Date | null } | { kind: 'moved' } | { kind: 'ended' };
 
@@ -91,17 +97,18 @@ export async function advanceDeployment(deps: EngineDeps, deploymentId: number):
 async function advanceOperation(deps: EngineDeps, deploymentId: number): Promise<AdvanceResult & { running: boolean }> {
   const now = deps.now?.() ?? new Date();
   return deps.db.transaction(async (tx) => {
-    const [op] = await tx
-      .select()
+    // The running operation's row, locked (one step at a time), with its deployment.
+    const [row] = await tx
+      .select({ op: deploymentOperation, deployment })
       .from(deploymentOperation)
+      .innerJoin(deployment, eq(deployment.id, deploymentOperation.deploymentId))
       .where(and(eq(deploymentOperation.deploymentId, deploymentId), eq(deploymentOperation.status, 'running')))
       .limit(1)
-      .for('update');
+      .for('update', { of: deploymentOperation });
     const idle = { wakeAt: null, queuedCommands: false, wroteEvents: false, running: false };
-    if (!op) return idle;
-    const [current] = await tx.select().from(deployment).where(eq(deployment.id, deploymentId)).limit(1);
-    if (!current) return idle;
-    const context: Context = { tx, deps, now, op, deployment: current, events: [], queued: false, commandsRead: new Map(), revisionsRead: new Map() };
+    if (!row) return idle;
+    const { op, deployment: current } = row;
+    const context: Context = { tx, deps, now, op, deployment: current, events: [], queued: false, commandsRead: new Map(), revisionsRead: new Map(), operationChanges: {}, deploymentChanges: {} };
     let wakeAt: Date | null = null;
     for (let transitions = 0; transitions < MAX_TRANSITIONS; transitions++) {
       const outcome = await runStep(context);
@@ -111,8 +118,10 @@ async function advanceOperation(deps: EngineDeps, deploymentId: number): Promise
       }
       if (outcome.kind === 'ended') break;
     }
-    await tx.update(deploymentOperation).set({ wakeAt }).where(eq(deploymentOperation.id, context.op.id));
-    if (context.events.length > 0) await appendEvents(tx, deploymentId, context.events);
+    await tx.update(deploymentOperation).set({ ...context.operationChanges, wakeAt }).where(eq(deploymentOperation.id, context.op.id));
+    const deploymentChanges = Object.keys(context.deploymentChanges).length > 0 ? { ...context.deploymentChanges, updatedAt: sql`now()` } : undefined;
+    if (context.events.length > 0) await appendEvents(tx, deploymentId, context.events, deploymentChanges);
+    else if (deploymentChanges) await tx.update(deployment).set(deploymentChanges).where(eq(deployment.id, deploymentId));
     return { wakeAt, queuedCommands: context.queued, wroteEvents: context.events.length > 0, deploymentHash: current.deploymentHash, running: context.op.status === 'running' };
   });
 }
@@ -159,7 +168,10 @@ async function stepApply(context: Context): Promise<StepOutcome> {
   if (dropped.kind === 'pending') return dropped.outcome;
   if (context.op.kind === 'deploy') context.events.push(progressEvent('agent', 'done', 'The agent is online and took the stack', 50));
   context.events.push(progressEvent('stack', 'done', `Revision ${revision.revision} applied (${namesOf(revision).join(', ')})${dropped.said}`, 60));
-  return moveTo(context, 'health', 'Checking that every service runs', { attempt: 1, deadlineSeconds: context.deps.healthTimeoutSeconds });
+  const moved = await moveTo(context, 'health', 'Checking that every service runs', { attempt: 1, deadlineSeconds: context.deps.healthTimeoutSeconds });
+  // An operation comes to health once, in the call that moves it there: its first check is not queued yet.
+  context.commandsRead.set(commandKey(context, 'health:1'), null);
+  return moved;
 }
 
 type ServicesOutcome = { kind: 'pending'; outcome: StepOutcome } | { kind: 'failed'; reason: string } | { kind: 'done' };
@@ -234,11 +246,8 @@ async function stepHealth(context: Context): Promise<StepOutcome> {
   if (deadline && next >= deadline) {
     return failUpdate(context, `Revision ${revision.revision} did not become healthy within ${minutes(context.deps.healthTimeoutSeconds)} (${problem})`);
   }
-  await context.tx
-    .update(deploymentOperation)
-    .set({ attempt: context.op.attempt + 1 })
-    .where(eq(deploymentOperation.id, context.op.id));
-  context.op = { ...context.op, attempt: context.op.attempt + 1, wakeAt: next };
+  changeOperation(context, { attempt: context.op.attempt + 1 });
+  context.op = { ...context.op, wakeAt: next };
   if (context.op.attempt === 2 || context.op.attempt % 6 === 0) {
     context.events.push(progressEvent('healthy', 'in_progress', `Waiting for the services (${problem})`, PROGRESS_OF_STEP.health));
   }
@@ -279,14 +288,9 @@ async function endRemoved(context: Context, message: string): Promise<StepOutcom
 
 export async function moveTo(context: Context, step: EngineStep, message: string, options: { attempt?: number; deadlineSeconds?: number } = {}): Promise<StepOutcome> {
   const stepDeadlineAt = options.deadlineSeconds !== undefined ? new Date(context.now.getTime() + options.deadlineSeconds * 1000) : context.op.stepDeadlineAt;
-  const [updated] = await context.tx
-    .update(deploymentOperation)
-    .set({ step, attempt: options.attempt ?? context.op.attempt, stepStartedAt: context.now, stepDeadlineAt })
-    .where(eq(deploymentOperation.id, context.op.id))
-    .returning();
-  context.op = updated!;
+  changeOperation(context, { step, attempt: options.attempt ?? context.op.attempt, stepStartedAt: context.now, stepDeadlineAt });
   context.events.push(progressEvent(CHECKLIST_OF_STEP[step], 'in_progress', message, PROGRESS_OF_STEP[step]));
-  await setDeployment(context, { status: 'in_progress', progress: PROGRESS_OF_STEP[step], message });
+  setDeployment(context, { status: 'in_progress', progress: PROGRESS_OF_STEP[step], message });
   return { kind: 'moved' };
 }
 
@@ -300,7 +304,7 @@ async function succeed(context: Context, revision: DeploymentRevision): Promise<
     .update(deploymentRevision)
     .set({ status: 'running', appliedAt: context.now, message: null })
     .where(and(eq(deploymentRevision.deploymentId, context.deployment.id), eq(deploymentRevision.revision, revision.revision)));
-  await tx.update(deployment).set({ currentRevision: revision.revision }).where(eq(deployment.id, context.deployment.id));
+  changeDeployment(context, { currentRevision: revision.revision });
   const address = await serverAddressOf(context);
   const addresses = addressesOf(revision.services, address).map((entry) => entry.url);
   const where = addresses.length > 0 ? ` at ${addresses.join(', ')}` : '';
@@ -320,15 +324,10 @@ async function failUpdate(context: Context, reason: string): Promise<StepOutcome
     .where(and(eq(deploymentRevision.deploymentId, context.deployment.id), eq(deploymentRevision.revision, revision)));
   const good = context.deployment.currentRevision;
   if (good === null || good === revision) return end(context, 'failed', reason);
-  const [updated] = await context.tx
-    .update(deploymentOperation)
-    .set({ step: 'rollback', failure: reason.slice(0, 2000), rollbackTo: good, stepStartedAt: context.now })
-    .where(eq(deploymentOperation.id, context.op.id))
-    .returning();
-  context.op = updated!;
+  changeOperation(context, { step: 'rollback', failure: reason.slice(0, 2000), rollbackTo: good, stepStartedAt: context.now });
   const message = `${reason}. Rolling back to revision ${good}`;
   context.events.push(progressEvent('stack', 'in_progress', message, PROGRESS_OF_STEP.rollback));
-  await setDeployment(context, { status: 'in_progress', progress: PROGRESS_OF_STEP.rollback, message });
+  setDeployment(context, { status: 'in_progress', progress: PROGRESS_OF_STEP.rollback, message });
   return { kind: 'moved' };
 }
 
@@ -338,11 +337,7 @@ export function fail(context: Context, reason: string): Promise<StepOutcome> {
 
 async function end(context: Context, status: 'completed' | 'failed' | 'removed', message: string): Promise<StepOutcome> {
   const operationStatus = status === 'failed' ? 'failed' : 'completed';
-  await context.tx
-    .update(deploymentOperation)
-    .set({ status: operationStatus, endedAt: context.now, failure: status === 'failed' ? message.slice(0, 2000) : context.op.failure })
-    .where(eq(deploymentOperation.id, context.op.id));
-  context.op = { ...context.op, status: operationStatus };
+  changeOperation(context, { status: operationStatus, endedAt: context.now, failure: status === 'failed' ? message.slice(0, 2000) : context.op.failure });
   const step = context.op.step as EngineStep;
   // A failed removal leaves the stack as it was: the deployment keeps its status.
   const deploymentStatus = context.op.kind === 'remove' && status === 'failed' ? context.deployment.status : status;
@@ -351,17 +346,25 @@ async function end(context: Context, status: 'completed' | 'failed' | 'removed',
   // After a removal no revision runs any more.
   const running = and(eq(deploymentRevision.deploymentId, context.deployment.id), eq(deploymentRevision.status, 'running'));
   if (status === 'removed') await context.tx.update(deploymentRevision).set({ status: 'superseded', message: 'Removed from the server' }).where(running);
-  await setDeployment(context, { status: deploymentStatus, progress: done ? 100 : undefined, message, ...(status === 'removed' && { currentRevision: null }) });
+  setDeployment(context, { status: deploymentStatus, progress: done ? 100 : undefined, message, ...(status === 'removed' && { currentRevision: null }) });
   return { kind: 'ended' };
 }
 
-async function setDeployment(context: Context, values: { status: string; progress?: number; message: string; currentRevision?: null }): Promise<void> {
-  const [updated] = await context.tx
-    .update(deployment)
-    .set({ ...values, message: values.message.slice(0, 4000), updatedAt: sql`now()` })
-    .where(eq(deployment.id, context.deployment.id))
-    .returning();
-  context.deployment = updated!;
+function setDeployment(context: Context, values: { status: string; progress?: number; message: string; currentRevision?: null }): void {
+  const { progress, ...rest } = values;
+  changeDeployment(context, { ...rest, ...(progress !== undefined && { progress }), message: values.message.slice(0, 4000) });
+}
+
+/** The operation's row as the step leaves it: written once, with its wake time, when the call ends. */
+export function changeOperation(context: Context, values: OperationChanges): void {
+  context.op = { ...context.op, ...values };
+  Object.assign(context.operationChanges, values);
+}
+
+/** The deployment's row as the step leaves it: written once, with the events, when the call ends. */
+function changeDeployment(context: Context, values: DeploymentChanges): void {
+  context.deployment = { ...context.deployment, ...values };
+  Object.assign(context.deploymentChanges, values);
 }
 
 function progressEvent(item: ChecklistItem, status: string, message: string, progress: number): NewEvent {
