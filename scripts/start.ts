@@ -130,7 +130,10 @@ async function main() {
 
   say('applying migrations ...');
   const { migrateDatabase } = await migrations;
-  await migrateDatabase(databaseUrl);
+  // They run while wrangler starts (seconds of bundling and starting workerd), and end before the
+  // first request reaches the Worker (the health check below).
+  const migrated = migrateDatabase(databaseUrl);
+  void migrated.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
 
   const target = new URL(databaseUrl);
   const proxy: PgWsProxy = await startPgWsProxy({
@@ -208,6 +211,7 @@ async function main() {
     }
   });
 
+  await migrated;
   await waitForHealth(port, instanceId);
   // wrangler can fail on one of its own sockets (e.g. `Address already in use (socket "direct:1:default")`)
   // while the Worker still answers for a moment: it is stopping then, and never said to listen.
