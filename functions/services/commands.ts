@@ -257,40 +257,42 @@ export function outcomeOf(report: Pick<AgentReport, 'status' | 'errors'>): 'comp
  * once and answered the same; a cancelled, expired or differently finished command is not overwritten (409).
  */
 export async function recordReport(db: AnyDatabase, agentDeploymentHash: string, report: AgentReport): Promise<{ command: Command; duplicate: boolean }> {
+  if (report.deployment_hash !== agentDeploymentHash) throw notFound('Command not found for this deployment');
+  const outcome = outcomeOf(report);
+  const completedAt = new Date(report.completed_at);
+  const error = report.errors && report.errors.length > 0 ? { error: report.error ?? null, errors: report.errors } : (report.error ?? null);
+  // The agent's own word is kept: v0.2.1 reports `success` with warnings in `errors` (a pull that
+  // failed while the image was already there), which the outcome counts as failed.
+  const said: Record<string, unknown> = { ...(report.executed_by && { executed_by: report.executed_by }), reported_status: report.status };
+  // The usual case in one statement: the command, still open, takes the report.
+  const row = await db.transaction(async (tx) => {
+    const [reported] = await tx
+      .update(commands)
+      .set({
+        status: outcome,
+        result: report.result ?? null,
+        error,
+        completedAt,
+        startedAt: report.started_at ? new Date(report.started_at) : sql`${commands.startedAt}`,
+        leaseExpiresAt: null,
+        metadata: sql`coalesce(${commands.metadata}, '{}'::jsonb) || ${JSON.stringify(said)}::jsonb`,
+        updatedAt: sql`now()`,
+      })
+      .where(and(eq(commands.commandId, report.command_id), eq(commands.deploymentHash, agentDeploymentHash), inArray(commands.status, ['queued', 'sent', 'executing'])))
+      .returning();
+    if (reported) await appendEvents(tx, { hash: agentDeploymentHash }, [commandEvent(reported, outcome, `${outcome} (reported by the agent)`)]);
+    return reported;
+  });
+  if (row) return { command: row, duplicate: false };
+  // Not open: another deployment's (404), the same report again (answered the same), or finished otherwise (409).
   const [current] = await db
     .select()
     .from(commands)
     .where(and(eq(commands.commandId, report.command_id), eq(commands.deploymentHash, agentDeploymentHash)))
     .limit(1);
-  if (!current || report.deployment_hash !== agentDeploymentHash) throw notFound('Command not found for this deployment');
-  const outcome = outcomeOf(report);
-  const completedAt = new Date(report.completed_at);
-  if (current.status === outcome && current.completedAt?.getTime() === completedAt.getTime()) {
-    return { command: current, duplicate: true };
-  }
-  const error = report.errors && report.errors.length > 0 ? { error: report.error ?? null, errors: report.errors } : (report.error ?? null);
-  const row = await db.transaction(async (tx) => {
-    const [reported] = await tx
-    .update(commands)
-    .set({
-      status: outcome,
-      result: report.result ?? null,
-      error,
-      completedAt,
-      startedAt: report.started_at ? new Date(report.started_at) : current.startedAt,
-      leaseExpiresAt: null,
-      // The agent's own word is kept: v0.2.1 reports `success` with warnings in `errors` (a pull that
-      // failed while the image was already there), which the outcome counts as failed.
-      metadata: { ...(current.metadata ?? {}), ...(report.executed_by && { executed_by: report.executed_by }), reported_status: report.status },
-      updatedAt: sql`now()`,
-    })
-    .where(and(eq(commands.id, current.id), inArray(commands.status, ['queued', 'sent', 'executing'])))
-    .returning();
-    if (reported) await appendEvents(tx, { hash: agentDeploymentHash }, [commandEvent(reported, outcome, `${outcome} (reported by the agent)`)]);
-    return reported;
-  });
-  if (!row) throw conflict(`Command is already ${current.status}; the report was not applied`);
-  return { command: row, duplicate: false };
+  if (!current) throw notFound('Command not found for this deployment');
+  if (current.status === outcome && current.completedAt?.getTime() === completedAt.getTime()) return { command: current, duplicate: true };
+  throw conflict(`Command is already ${current.status}; the report was not applied`);
 }
 
 /** The cron's part: delivered commands whose lease ended go back to the queue, or end expired. */
