@@ -3,9 +3,11 @@
 // not complete (stuck), and engine commands queued more than once (rows of `commands` sharing a
 // deployment and idempotency key). Measured: the control plane's time from an agent's report to the
 // next step's command reaching the agent.
-//   node bench/deploy-engine.ts [--deployments 200] [--batch N] [--deadline 300] [--host wrangler|miniflare]
-//                               [--postgres private|shared] [--code-from DIR]
-//   (or BENCH_DEPLOYMENTS, BENCH_BATCH, BENCH_DEADLINE, BENCH_HOST, BENCH_POSTGRES)
+//   node bench/deploy-engine.ts [--deployments 200] [--batch N] [--deadline 300] [--agent-work S|MIN-MAX]
+//                               [--host wrangler|miniflare] [--postgres private|shared] [--code-from DIR]
+//   (or BENCH_DEPLOYMENTS, BENCH_BATCH, BENCH_DEADLINE, BENCH_AGENT_WORK, BENCH_HOST, BENCH_POSTGRES)
+// --agent-work: each agent stand-in takes that many seconds (uniform in MIN-MAX) per deploy_app before
+// reporting it, as a real agent's pull and start do (default 0: every report at once, a burst).
 // --batch N: the deployments start N at a time, each batch once the ones before it have ended (default:
 // all at once), for the latency of a control plane that is not saturated.
 // Each deployment: a project of two services (nginx on 8080, postgres with a password, so a secret
@@ -15,10 +17,15 @@
 // result shapes; its files under a temporary STACKER_INSTALL_ROOT per server), in this process. The
 // engine queues one deploy_app per service at enrollment, and `health` ("all") once the last deploy_app
 // is reported; the health report completes the deployment.
-// Measured, on this process's clock, from the agents' own requests (a wrapper around fetch):
+// The report's route takes the step it causes (health after the last deploy_app) before answering.
+// Measured for that step:
+//   - from the report recorded (the commit of its transaction) to the commit of the step that queued
+//     health (claimable from then on): both commit timestamps (track_commit_timestamp), one clock;
+//   - from the report sent by the agent (this process's wall clock) to that commit, and the report's
+//     round trip;
+// and, on this process's clock, from the agents' own requests (a wrapper around fetch):
 //   - report -> next command: the report of the last deploy_app answered, to the wait answer carrying
-//     the health command arrived (the report's route wakes the deployment's object after answering;
-//     the object's engine step queues health and rings the agent's held wait, which claims it);
+//     the health command arrived;
 //   - the same, to the commit of the engine's transaction that queued it (the command claimable from
 //     then on): the commit timestamp (track_commit_timestamp on the private PostgreSQL) of the
 //     command's `queued` event, written in that transaction and never updated (the command's own row
@@ -260,6 +267,17 @@ async function main(): Promise<number> {
       );
       engineCommands = Object.fromEntries(kinds.rows.map((row) => [`${row.type} ${row.status}`, row.n]));
       // When each health command's transaction began and committed (null without track_commit_timestamp: the shared server).
+      // When each deploy_app's report was recorded: the commit of its report's transaction (its
+      // completed/failed event, written there and never updated).
+      const reports = await client.query<{ command_id: string; recorded_at: Date | null }>(
+        `select c.command_id,
+                (select pg_xact_commit_timestamp(e.xmin) from deployment_event e join deployment d on d.id = e.deployment_id
+                  where d.deployment_hash = c.deployment_hash and e.kind = 'command' and e.status in ('completed', 'failed') and e.subject = c.command_id
+                  order by e.seq limit 1) as recorded_at
+           from commands c where c.created_by = 'stacker-engine' and c.type = 'deploy_app' and c.deployment_hash = any($1)`,
+        [started.map((deployment) => deployment.hash)],
+      );
+      for (const row of reports.rows) if (row.recorded_at) reportRecorded.set(row.command_id, row.recorded_at.getTime());
       const health = await client.query<{ command_id: string; created_at: Date; committed_at: Date | null; claimed_at: Date | null }>(
         `select c.command_id, c.created_at,
                 (select pg_xact_commit_timestamp(e.xmin) from deployment_event e join deployment d on d.id = e.deployment_id
@@ -296,6 +314,8 @@ async function main(): Promise<number> {
         if (times) reportToCreated.push(times.createdAt - lastReport.wallAt);
         if (times?.committedAt !== undefined) reportToCommitted.push(times.committedAt - lastReport.wallAt);
         if (times?.committedAt !== undefined) reportSentToCommitted.push(times.committedAt - lastReport.sentWallAt!);
+        const recordedAt = reportRecorded.get(lastReport.commandId);
+        if (times?.committedAt !== undefined && recordedAt !== undefined) reportRecordedToCommitted.push(times.committedAt - recordedAt);
         reportRoundTrip.push(lastReport.wallAt - lastReport.sentWallAt!);
         if (times?.committedAt !== undefined && times.claimedAt !== undefined) committedToClaimed.push(times.claimedAt - times.committedAt);
         if (times?.claimedAt !== undefined) claimedToArrived.push(health.wallAt - times.claimedAt);
@@ -334,6 +354,7 @@ async function main(): Promise<number> {
   console.log(`Enrollments answered 503 and sent again 2 s later (as a user runs the command again): ${enrollmentRetries.length}${retried.length ? ` (${retried.join('; ')})` : ''}\n`);
   console.log('| measured | deployments | p50 ms | p99 ms | max ms | min ms |');
   console.log('|---|--:|--:|--:|--:|--:|');
+  console.log(line('report of the last deploy_app recorded (its transaction committed) -> the engine transaction queuing health committed (claimable); PostgreSQL clock', reportRecordedToCommitted));
   console.log(line('report of the last deploy_app sent -> the engine transaction queuing health committed (claimable)', reportSentToCommitted));
   console.log(line('that report sent -> its answer arrived (the step is taken before the answer)', reportRoundTrip));
   console.log(line('report of the last deploy_app answered -> the engine transaction queuing health committed (claimable)', reportToCommitted));
@@ -356,6 +377,8 @@ const reportToNext: number[] = [];
 const reportToCreated: number[] = [];
 const reportToCommitted: number[] = [];
 const reportSentToCommitted: number[] = [];
+const reportRecordedToCommitted: number[] = [];
+const reportRecorded = new Map<string, number>();
 const reportRoundTrip: number[] = [];
 const pollToNext: number[] = [];
 const committedToClaimed: number[] = [];
