@@ -1,25 +1,27 @@
 // The order files start in. Vitest's own sequencer runs projects one after the other ("node" before
 // "workers"), so the longest workers files would start last and end the run alone. Here the files
-// known to take longest (mostly waiting: retries, leases, child processes) start first, whatever
+// known to take longest (vitest's per-file figures of a whole run, 2026-12-07) start first, whatever
 // their project, and the rest follow in vitest's order.
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 const LONGEST_FIRST = [
-  'tests/integration/dependency-cuts-deployment.test.ts',
-  'tests/integration/dependency-cuts.test.ts',
-  'tests/node/readme-tour.test.ts',
   'tests/node/stacker-cli.test.ts',
+  'tests/node/readme-tour.test.ts',
   'tests/node/browser-pages.test.ts',
   'tests/node/deploy-engine.test.ts',
-  'tests/integration/hostile-input.test.ts',
-  'tests/integration/dependency-failures.test.ts',
-  'tests/integration/agent-commands.test.ts',
-  'tests/node/console-rotate.test.ts',
-  'tests/node/console.test.ts',
+  'tests/integration/dependency-cuts-deployment.test.ts',
+  'tests/integration/dependency-cuts.test.ts',
+  'tests/node/stacker-cli-engine.test.ts',
   'tests/node/start.test.ts',
+  'tests/integration/hostile-input.test.ts',
+  'tests/integration/dashboard-matrix.test.ts',
+  'tests/node/browser-engine.test.ts',
+  'tests/node/stacker-cli-templates.test.ts',
+  'tests/integration/dependency-failures.test.ts',
+  'tests/node/console-rotate.test.ts',
   'tests/integration/access-matrix.test.ts',
-  'tests/integration/rating.test.ts',
-  'tests/integration/deploy.test.ts',
+  'tests/node/browser-templates.test.ts',
+  'tests/node/console.test.ts',
 ];
 
 export default class LongestFirstSequencer extends BaseSequencer {
