@@ -3,7 +3,7 @@
 // secret in the path is the credential.
 import { createRoute, z } from '@hono/zod-openapi';
 import { callerIp, ringDoorbell } from '../http/caller.ts';
-import { publicOrigin, wakeEngineLater } from '../http/engine.ts';
+import { advanceEngineBeforeAnswer, publicOrigin } from '../http/engine.ts';
 import { authErrorResponses, ErrorBodySchema, errorResponses, jsonContent } from '../http/openapi.ts';
 import { createRouter } from '../http/router.ts';
 import { agentCredentialsChanged } from '../services/agent-gate.ts';
@@ -58,6 +58,8 @@ export const installRoutes = createRouter()
     );
     await agentCredentialsChanged(enrolled.deploymentHash, c.env.DEPLOYMENT_DOORBELL, { agentId: enrolled.agentId, tokenHash: await sha256Hex(enrolled.agentToken) });
     ringDoorbell(c, enrolled.deploymentHash, 'status');
-    wakeEngineLater(c, enrolled.deploymentHash, enrolled.deploymentId);
+    // The step the enrollment causes (the stack's deploy_app commands) is taken before the answer:
+    // the agent the install script starts next finds them at its first poll.
+    await advanceEngineBeforeAnswer(c, enrolled.deploymentHash, enrolled.deploymentId);
     return c.text(agentEnvFile(enrolled, publicOrigin(c)), 200, { 'cache-control': 'no-store' });
   });

@@ -34,10 +34,11 @@ export function wakeEngineLater(c: Context<AppEnv>, deploymentHash: string, depl
 }
 
 /**
- * Takes the step of the deployment's engine run that a request caused (an agent's report: e.g. health
- * after the last deploy_app) on the request's own connection, before it is answered, then tells the
- * deployment's object (which rings the agent's wait and keeps the alarm). The agent polls again right
- * after its report, and finds the next command. Postgres' row lock orders this step with the object's.
+ * Takes the step of the deployment's engine run that a request caused (an enrollment: the stack's
+ * deploy_app commands; an agent's report: e.g. health after the last deploy_app) on the request's own
+ * connection, before it is answered, then tells the deployment's object (which rings the agent's wait
+ * and keeps the alarm). The agent polls right after it starts and after each report, and finds the
+ * next command. Postgres' row lock orders this step with the object's.
  * A step that fails is left to the object.
  */
 export async function advanceEngineBeforeAnswer(c: Context<AppEnv>, deploymentHash: string, deploymentId: number): Promise<void> {

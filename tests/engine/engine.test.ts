@@ -70,13 +70,14 @@ class OwnServer {
     return `/project/${this.project.id}/deployments/${this.deploymentId}${suffix}`;
   }
 
-  async enroll(): Promise<Response> {
-    return requestAndSettle(`/install/${this.secret}/enroll`, { method: 'POST' });
+  /** `settle`: also wait for the work the request left running after its answer (waitUntil). */
+  async enroll(settle = true): Promise<Response> {
+    return (settle ? requestAndSettle : api)(`/install/${this.secret}/enroll`, { method: 'POST' });
   }
 
   /** Runs the install command's exchange and starts the agent with the env file it answers. */
-  async enrollAgent(): Promise<AgentSimulator> {
-    const response = await this.enroll();
+  async enrollAgent(settle = true): Promise<AgentSimulator> {
+    const response = await this.enroll(settle);
     expect(response.status).toBe(200);
     const file = Object.fromEntries((await response.text()).trim().split('\n').map((line) => line.split(/=(.*)/s).slice(0, 2) as [string, string]));
     expect(file.DEPLOYMENT_HASH).toBe(this.hash);
@@ -418,9 +419,11 @@ describe.concurrent('the built-in engine on an own server', () => {
     expect((await server.post('/redeploy')).status).toBe(202);
   });
 
-  it("answers the last deploy_app's report once the health check it causes is queued, so the agent's next poll finds it", async () => {
+  it("answers the enrollment once the stack's deploy_app is queued, and the last deploy_app's report once the health check is: the agent's next poll finds each", async () => {
     const server = await OwnServer.deploy();
-    await server.enrollAgent();
+    await server.enrollAgent(false);
+    // Read at once, with no wait: the enrollment's answer came after the step's commit.
+    expect((await commandsOf(server.hash, 'deploy_app')).map((row) => row.status)).toEqual(['queued']);
     const apply = await server.nextCommand();
     expect((await server.agent!.report(apply.command_id, { result: { status: 'ok' } })).status).toBe(200);
     // Read at once, with no wait: the report's answer came after the step's commit.
