@@ -1,0 +1,85 @@
+// Where a command's CPU time goes, by kind of process: runs the command (default `npm test`) and
+// reads /proc every 200 ms, adding each process's CPU time (utime + stime) since it was last seen to
+// its kind (workerd, PostgreSQL, Chromium, esbuild, the CLI or console, npm start, vitest, ...).
+// A process that lives less than one look is missed, and so is the last look's worth of one that
+// ends: the total is a little under the machine's own count, which is printed beside it.
+//   node bench/suite-cpu.ts [-- command args...]
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { machine } from './lib/service.ts';
+
+const TICKS_PER_SECOND = 100;
+const command = process.argv.includes('--') ? process.argv.slice(process.argv.indexOf('--') + 1) : ['npm', 'test'];
+
+function kindOf(args: string): string {
+  if (/workerd/.test(args)) return 'workerd';
+  if (/^postgres|\/postgres\b|postgres:/.test(args)) return 'PostgreSQL';
+  if (/chrom/i.test(args)) return 'Chromium';
+  if (/esbuild/.test(args)) return 'esbuild';
+  if (/cli\/stacker|cli\/console\.ts|stacker\/bin\.js/.test(args)) return 'stacker CLI and console';
+  if (/scripts\/start\.ts|wrangler/.test(args)) return 'npm start (start.ts, wrangler)';
+  if (/try-server|stand-ins/.test(args)) return 'try-server and stand-ins';
+  if (/vitest|tinypool|node:.*worker/.test(args)) return 'vitest (test files, node project)';
+  if (/\bsh\b|bash|curl|docker/.test(args)) return 'shell, curl, docker stand-in';
+  return 'other';
+}
+
+function processes(): Map<number, { ticks: number; args: string }> {
+  const seen = new Map<number, { ticks: number; args: string }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime
+      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ').trim() || stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      seen.set(Number(entry), { ticks, args });
+    } catch {
+      // it ended between the listing and the read
+    }
+  }
+  return seen;
+}
+
+function machineTicks(): { busy: number; all: number } {
+  const [, ...values] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+  const numbers = values.map(Number);
+  const idle = numbers[3]! + numbers[4]!;
+  const all = numbers.reduce((sum, value) => sum + value, 0);
+  return { busy: all - idle, all };
+}
+
+const baseline = processes();
+const last = new Map<number, number>([...baseline].map(([pid, { ticks }]) => [pid, ticks]));
+const byKind = new Map<string, number>();
+const startedAt = performance.now();
+const machineBefore = machineTicks();
+
+function look(): void {
+  for (const [pid, { ticks, args }] of processes()) {
+    if (pid === process.pid) continue;
+    const before = last.get(pid) ?? 0;
+    if (ticks > before) byKind.set(kindOf(args), (byKind.get(kindOf(args)) ?? 0) + ticks - before);
+    last.set(pid, ticks);
+  }
+}
+
+const timer = setInterval(look, 200);
+const child = spawn(command[0]!, command.slice(1), { stdio: 'inherit' });
+child.on('exit', (code) => {
+  clearInterval(timer);
+  look();
+  const seconds = (performance.now() - startedAt) / 1000;
+  const machineAfter = machineTicks();
+  const total = [...byKind.values()].reduce((sum, ticks) => sum + ticks, 0);
+  console.log(`\nMachine: ${machine()}`);
+  console.log(`Command: node bench/suite-cpu.ts -- ${command.join(' ')} (exit ${code})`);
+  console.log(`Date: ${new Date().toISOString()}`);
+  console.log(`Wall: ${seconds.toFixed(0)} s. CPU seen in processes: ${(total / TICKS_PER_SECOND).toFixed(0)} s; the machine's own count, all processes: ${((machineAfter.busy - machineBefore.busy) / TICKS_PER_SECOND).toFixed(0)} s busy of ${((machineAfter.all - machineBefore.all) / TICKS_PER_SECOND).toFixed(0)} s (all cores).\n`);
+  console.log('| kind of process | CPU s | share |');
+  console.log('|---|--:|--:|');
+  for (const [kind, ticks] of [...byKind].sort((a, b) => b[1] - a[1])) {
+    console.log(`| ${kind} | ${(ticks / TICKS_PER_SECOND).toFixed(0)} | ${((100 * ticks) / total).toFixed(0)}% |`);
+  }
+  process.exit(code ?? 1);
+});
