@@ -9,6 +9,10 @@ export default defineConfig({
     // Most of the suite's time is waiting (retries, leases, long-polls, child processes), not CPU: four
     // files at once on a 2-core machine take the run from ~160 s to 80-115 s. Vitest's default there is one.
     maxWorkers: 4,
+    // Each project's files share their worker (one workerd per worker for the two workerd projects)
+    // instead of a new one per file: a new workerd and its module graph cost ~2 s of CPU per file, and
+    // the suite is CPU-bound (BENCHMARKS.md, "The test suite's CPU"). Files must therefore not count on
+    // module state of their own: what they change in a module's cache they reset (invalidateRules).
     sequence: { sequencer: LongestFirstSequencer },
     // Every console line of the workers project goes to the leak check (run at the end by
     // tests/global-setup.ts); the service's debug and info lines are kept off the screen.
@@ -24,6 +28,7 @@ export default defineConfig({
         ],
         test: {
           name: 'workers',
+          isolate: false,
           include: ['tests/unit/**/*.test.ts', 'tests/integration/**/*.test.ts'],
           globalSetup: ['./tests/global-setup.ts'],
           setupFiles: ['./tests/helpers/leak-check-setup.ts'],
@@ -39,6 +44,7 @@ export default defineConfig({
         ],
         test: {
           name: 'engine',
+          isolate: false,
           include: ['tests/engine/**/*.test.ts'],
           globalSetup: ['./tests/global-setup.ts'],
           setupFiles: ['./tests/helpers/leak-check-setup.ts'],
@@ -50,6 +56,7 @@ export default defineConfig({
         // the projects above) and hands it to the files as DATABASE_URL.
         test: {
           name: 'node',
+          isolate: false,
           include: ['tests/node/**/*.test.ts'],
           environment: 'node',
           globalSetup: ['./tests/node/global-setup.ts'],

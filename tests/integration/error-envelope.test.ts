@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { sql } from 'drizzle-orm';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApp, MAX_BODY_BYTES } from '../../functions/app.ts';
+import { invalidateRules } from '../../functions/services/access-control.ts';
 import { createRouter } from '../../functions/http/router.ts';
 import { api, apiOf } from '../helpers/api.ts';
 import { withDatabase } from '../helpers/db.ts';
@@ -45,6 +46,8 @@ beforeAll(async () => {
       ('p', 'group_anonymous', '/__test/*', 'POST', '', '', ''),
       ('p', 'group_anonymous', '/__test/*', 'GET', '', '', '') on conflict do nothing`),
   );
+  // Files share the worker's modules (isolate: false), so an earlier file may have cached the rules.
+  invalidateRules();
 });
 
 describe('error envelope', () => {
