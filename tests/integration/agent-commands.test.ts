@@ -249,7 +249,7 @@ describe.concurrent('commands through the agent, as the real agent speaks', () =
     await vi.waitFor(async () => {
       const row = await withDatabase(async (db) => (await db.execute<{ t: string | null }>(sql`select last_heartbeat::text as t from agents where id = ${agent.agentId}`)).rows[0]!);
       expect(row.t).not.toBeNull();
-    });
+    }, { timeout: 15_000 }); // vitest's 1 s default is less than a first poll takes on a loaded 2-core machine (seen)
     const newer = sim.wait(30);
     const ended = await older;
     expect(ended.status).toBe(409);

@@ -345,7 +345,9 @@ describe('Vault down', () => {
 describe('the install service failing', () => {
   it('a delivery that times out, then one answered 500, are retried until it is accepted, under one message id', async () => {
     const hash = `deployment_${crypto.randomUUID()}`;
-    const publisher = directPublisher({ signingKey: env.QSTASH_CURRENT_SIGNING_KEY as string, timeoutMs: 300, sleep: async () => undefined });
+    // The timeout ends the hung first delivery; the next two must be answered within it, which on a
+    // loaded 2-core machine takes more than a few hundred ms (seen in a whole run: 300 ms was too short).
+    const publisher = directPublisher({ signingKey: env.QSTASH_CURRENT_SIGNING_KEY as string, timeoutMs: 3_000, sleep: async () => undefined });
     const { messageId } = await publisher.publish({
       url: `${env.INSTALL_SERVICE_URL}?hang=1&fail=1`,
       body: JSON.stringify({ deployment_hash: hash }),
@@ -450,7 +452,7 @@ describe('an agent that drops its connection', () => {
     const dropped = new AbortController();
     const abandoned = api(`/api/v1/agent/commands/wait/${target.deploymentHash}?timeout=2`, { headers: agentHeaders(target), signal: dropped.signal }).catch((error: unknown) => error);
     // The wait has reached the server once it wrote the agent's heartbeat.
-    await vi.waitFor(async () => expect(await count(sql`select count(*) as n from agents where id = ${target.agentId} and last_heartbeat is not null`)).toBe(1));
+    await vi.waitFor(async () => expect(await count(sql`select count(*) as n from agents where id = ${target.agentId} and last_heartbeat is not null`)).toBe(1), { timeout: 15_000 });
     dropped.abort();
     expect(await abandoned).toBeInstanceOf(Error);
 
