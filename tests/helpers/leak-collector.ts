@@ -49,11 +49,11 @@ function store(): Store {
 }
 
 /**
- * For vitest.config.ts's onConsoleLog: keeps every console line of the workers project, and keeps the
+ * For vitest.config.ts's onConsoleLog: keeps every console line of the two workerd projects (workers, engine), and keeps the
  * service's debug and info lines (one per request) off the screen, where warnings and errors still go.
  */
 export function collectConsoleLine(line: string, _type: string, entity: TestModule | TestCase | TestSuite | undefined): false | undefined {
-  if (entity && entity.project.name !== 'workers') return undefined;
+  if (entity && entity.project.name === 'node') return undefined; // both workerd projects' lines are checked
   const collected = store();
   collected.logLines++;
   collected.texts.push({ source: 'log', where: describeEntity(entity), text: line });
