@@ -1,7 +1,7 @@
 // The Worker served by Miniflare alone: one workerd process listening on --ip:--port, with no
 // `wrangler dev` and so no wrangler "ProxyWorker" (a second workerd in front of the Worker).
 //   node scripts/serve-miniflare.ts --port 8000 [--ip 127.0.0.1] --env-file .data/wrangler.env
-//                                   --persist-to .data/wrangler [--outdir .data/miniflare-bundle]
+//                                   --persist-to .data/wrangler [--outdir .data/miniflare-bundle | --bundle DIR]
 // scripts/start.ts runs it instead of `wrangler dev` when STACKER_WORKER_HOST=miniflare: wrangler's
 // proxy holds ~6 descriptors (and CLOSE-WAIT sockets) per held long poll, so on a machine whose hard
 // open-files limit cannot be raised (20,000 here) one `wrangler dev` cannot hold much more than ~3,000
@@ -9,7 +9,9 @@
 // wrangler's proxy, so this is the closer stand-in for capacity runs.
 //
 // The Worker is bundled as `wrangler deploy` bundles it (`wrangler deploy --dry-run --outdir`, as
-// scripts/build.ts does), once at start (no rebuild on file changes, unlike `wrangler dev`); its
+// scripts/build.ts does), once at start (no rebuild on file changes, unlike `wrangler dev`), or taken
+// as it is from --bundle, a folder that command wrote earlier (the tests bundle once for all their
+// services: bundling is most of a start's CPU); its
 // options (compatibility date and flags, [vars], Durable Objects with SQLite, module rules) come from
 // wrangler.toml through wrangler's own unstable_getMiniflareWorkerOptions; the settings in --env-file
 // (as start.ts writes it) are added on top of [vars], as `wrangler dev --env-file` does. Durable Object
@@ -19,7 +21,7 @@
 // SIGTERM/SIGINT stop workerd (Miniflare's dispose) and exit. STACKER_INSPECTOR_PORT=N opens workerd's
 // inspector (Chrome DevTools protocol) on that port, for CPU profiles.
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Log, LogLevel, Miniflare, convertV4MiniflareOptions, type V4MiniflareOptions, type V4WorkerOptions } from 'miniflare';
@@ -52,7 +54,15 @@ export function readEnvFile(path: string): Record<string, string> {
   return settings;
 }
 
-/** `wrangler deploy --dry-run --outdir <outdir>`: the Worker bundled as it would be deployed. */
+/** The Worker bundled as it would be deployed, into an emptied `outdir` (no stale modules from an earlier bundle). */
+export async function bundleWorker(outdir: string): Promise<void> {
+  rmSync(outdir, { recursive: true, force: true });
+  mkdirSync(outdir, { recursive: true });
+  say(`bundling the Worker into ${outdir} ...`);
+  await bundle(outdir);
+}
+
+/** `wrangler deploy --dry-run --outdir <outdir>`. */
 function bundle(outdir: string): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn('wrangler', ['deploy', '--dry-run', '--outdir', outdir], {
@@ -103,16 +113,20 @@ export async function serveWithMiniflare(options: {
   settings: Record<string, string>;
   persistTo: string;
   outdir: string;
+  /** A bundle already made by `wrangler deploy --dry-run --outdir` (bundleWorker): used as it is, not rebuilt. */
+  bundled?: boolean;
   configPath?: string;
 }): Promise<MiniflareServer> {
   // No outbound calls to Cloudflare (request.cf is Miniflare's fixed stand-in).
   process.env.CLOUDFLARE_CF_FETCH_ENABLED = 'false';
   const configPath = options.configPath ?? 'wrangler.toml';
   const outdir = resolve(options.outdir);
-  rmSync(outdir, { recursive: true, force: true }); // no stale modules from an earlier bundle
-  mkdirSync(outdir, { recursive: true });
-  say(`bundling the Worker into ${outdir} ...`);
-  await bundle(outdir);
+  if (options.bundled) {
+    if (!existsSync(join(outdir, 'index.js'))) throw new Error(`${outdir}: no index.js (make it with \`wrangler deploy --dry-run --outdir ${outdir}\`)`);
+    say(`serving the Worker bundled earlier in ${outdir}`);
+  } else {
+    await bundleWorker(outdir);
+  }
   const config = unstable_readConfig({ config: configPath }, { hideWarnings: true });
   const { workerOptions } = unstable_getMiniflareWorkerOptions(config);
   const { modulesRules, ...fromConfig } = workerOptions;
@@ -147,7 +161,7 @@ export async function serveWithMiniflare(options: {
     resourcePersistencePath: join(resolve(options.persistTo), 'v3'),
     // For CPU profiles (bench/profile-first-poll.ts): the Worker's isolate on the DevTools protocol.
     ...(process.env.STACKER_INSPECTOR_PORT ? { inspectorPort: Number(process.env.STACKER_INSPECTOR_PORT) } : {}),
-    resourceTmpPath: join(outdir, '..', 'miniflare-tmp'),
+    resourceTmpPath: join(resolve(options.persistTo), '..', 'miniflare-tmp'),
     workers: [worker],
   };
   // Miniflare 5 takes a per-worker `config` shape; wrangler's helper gives the older flat ("V4")
@@ -166,12 +180,13 @@ async function main() {
       'env-file': { type: 'string' },
       'persist-to': { type: 'string' },
       outdir: { type: 'string' },
+      bundle: { type: 'string' },
       config: { type: 'string', default: 'wrangler.toml' },
     },
   });
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || !values['persist-to']) {
-    console.error('usage: node scripts/serve-miniflare.ts --port N [--ip 127.0.0.1] [--env-file F] --persist-to DIR [--outdir DIR] [--config wrangler.toml]');
+    console.error('usage: node scripts/serve-miniflare.ts --port N [--ip 127.0.0.1] [--env-file F] --persist-to DIR [--outdir DIR | --bundle DIR] [--config wrangler.toml]');
     process.exit(2);
   }
   let server: MiniflareServer | undefined;
@@ -189,7 +204,8 @@ async function main() {
     port,
     settings: values['env-file'] ? readEnvFile(values['env-file']) : {},
     persistTo: values['persist-to'],
-    outdir: values.outdir ?? join(values['persist-to'], '..', 'miniflare-bundle'),
+    outdir: values.bundle ?? values.outdir ?? join(values['persist-to'], '..', 'miniflare-bundle'),
+    bundled: values.bundle !== undefined,
     configPath: values.config,
   });
   if (stopping) await server.close();

@@ -10,6 +10,8 @@
 //   cron every minute (wrangler dev does not run crons by itself).
 //   STACKER_WORKER_HOST=miniflare serves the Worker with Miniflare (scripts/serve-miniflare.ts: one
 //   workerd, no wrangler proxy in front) instead of `wrangler dev`; see the comment where it starts.
+//   With it, STACKER_WORKER_BUNDLE=DIR serves a bundle made earlier (`wrangler deploy --dry-run
+//   --outdir DIR`) instead of bundling again.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -183,7 +185,8 @@ async function main() {
         '--port', String(port),
         '--env-file', envFile,
         '--persist-to', join(dataDir, 'wrangler'),
-        '--outdir', join(dataDir, 'miniflare-bundle'),
+        // STACKER_WORKER_BUNDLE: a bundle made earlier (the tests make one for all their services).
+        ...(process.env.STACKER_WORKER_BUNDLE ? ['--bundle', process.env.STACKER_WORKER_BUNDLE] : ['--outdir', join(dataDir, 'miniflare-bundle')]),
       ],
       { stdio: ['ignore', 'inherit', 'inherit'], detached: true, env: hostEnv },
     );

@@ -388,7 +388,7 @@ describe('the built-in engine through npm start and try-server', { timeout: 60_0
     // The agent's deadline (DEPLOY_AGENT_TIMEOUT_SECONDS, 900 s here) moved to the past, as if it had
     // passed and the object's wake-up was lost: the cron (run now instead of in up to a minute) wakes the run.
     await sql(`update deployment_operation set step_deadline_at = now() - interval '1 second', wake_at = now() - interval '1 minute' where deployment_id = $1 and status = 'running'`, [late.id]);
-    const cron = await fetch(`${base}/__scheduled?cron=${encodeURIComponent('* * * * *')}`);
+    const cron = await fetch(`${base}${service!.scheduledPath}?cron=${encodeURIComponent('* * * * *')}`);
     await cron.body?.cancel();
     expect(cron.status).toBe(200);
     const end = await late.ended(30_000);

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { createServer } from 'node:net';
 import pg from 'pg';
+import { BUNDLE_ENV, bundleReady } from './worker-bundle.ts';
 
 export const adminDatabaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -48,6 +49,8 @@ export interface RunningStart {
   output: () => string;
   /** Ctrl-C, as the terminal sends it to the foreground group; resolves with the exit code. */
   stop: () => Promise<number | null>;
+  /** Where a GET runs the Worker's scheduled handler: `wrangler dev --test-scheduled`'s path, or Miniflare's. */
+  scheduledPath: string;
 }
 
 /**
@@ -55,12 +58,20 @@ export interface RunningStart {
  * must find again) and the given data folder, with no DATABASE_URL unless extraEnv names one. A
  * port found free can be taken by another test's server before wrangler binds it: then again, on
  * another port (a few times).
+ *
+ * The Worker is served by Miniflare from the run's one bundle (tests/node/worker-bundle.ts), unless
+ * `host: 'wrangler'` asks for `wrangler dev`, as a person's `npm start` runs it.
  */
-export async function startLocalService(dataDir: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<RunningStart> {
+export async function startLocalService(dataDir: string, extraEnv: NodeJS.ProcessEnv = {}, options: { host?: 'wrangler' | 'bundle' } = {}): Promise<RunningStart> {
   reachableByPostgres(dataDir);
+  const bundleDir = process.env[BUNDLE_ENV];
+  const hostEnv: NodeJS.ProcessEnv =
+    options.host === 'wrangler' || !bundleDir
+      ? { STACKER_WORKER_HOST: 'wrangler', STACKER_WORKER_BUNDLE: undefined }
+      : { STACKER_WORKER_HOST: 'miniflare', STACKER_WORKER_BUNDLE: await bundleReady(bundleDir) };
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startLocalServiceOnce(dataDir, extraEnv);
+      return await startLocalServiceOnce(dataDir, { ...hostEnv, ...extraEnv });
     } catch (error) {
       if (attempt >= 3 || !(error instanceof Error) || !/Address already in use/.test(error.message)) throw error;
     }
@@ -102,6 +113,7 @@ async function startLocalServiceOnce(dataDir: string, extraEnv: NodeJS.ProcessEn
   });
   return {
     port,
+    scheduledPath: env.STACKER_WORKER_HOST === 'miniflare' ? '/cdn-cgi/local/scheduled' : '/__scheduled',
     output: () => output,
     stop: async () => {
       stopping = true;

@@ -62,7 +62,7 @@ describe('the README tour and the console on the embedded database', () => {
 
   it('runs the tour as written: sign-in, client, project, compose, deploy to an own server, try-server, completed with addresses, agent command, result', async () => {
     // npm start's default engine, the built-in one; no Docker Hub from tests.
-    service = await startLocalService(dataDir, { DOCKERHUB_CHECK: 'off' });
+    service = await startLocalService(dataDir, { DOCKERHUB_CHECK: 'off' }, { host: 'wrangler' });
     const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(service.port), STACKER_DATA_DIR: dataDir };
     delete env.DATABASE_URL;
     let stdout: string;

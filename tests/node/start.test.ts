@@ -28,7 +28,7 @@ async function signedIn(service: RunningStart) {
 
 describe('npm start', () => {
   it('serves /health_check and the dashboard on the embedded database with no DATABASE_URL, and Ctrl-C stops everything', async () => {
-    const service = await startLocalService(dataDir);
+    const service = await startLocalService(dataDir, {}, { host: 'wrangler' });
     const port = service.port;
 
     const health = await fetch(`http://127.0.0.1:${port}/health_check`);
