@@ -1,6 +1,7 @@
 // The operators' console: npm run console -- <command> [options]
 // Each command imports what it needs when it runs (the database, Vault and casbin code is most of
 // the start-up): --help and a command line refused are answered without loading any of it.
+import '../scripts/drizzle-resolve-hook.ts'; // first: before anything imports drizzle-orm
 import { enableCompileCache } from 'node:module';
 import { parseArgs } from 'node:util';
 import type pg from 'pg';

@@ -1,4 +1,5 @@
 // npm run db:migrate — applies the migrations to DATABASE_URL.
+import './drizzle-resolve-hook.ts'; // first: before anything imports drizzle-orm
 import { migrateDatabase } from '../db/migrate.ts';
 
 const url = process.env.DATABASE_URL;

@@ -12,6 +12,7 @@
 //   workerd, no wrangler proxy in front) instead of `wrangler dev`; see the comment where it starts.
 //   With it, STACKER_WORKER_BUNDLE=DIR serves a bundle made earlier (`wrangler deploy --dry-run
 //   --outdir DIR`) instead of bundling again.
+import './drizzle-resolve-hook.ts'; // first: before anything imports drizzle-orm
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
