@@ -10,13 +10,14 @@
 // Import this module before anything that imports drizzle-orm.
 import { readFileSync } from 'node:fs';
 import { registerHooks } from 'node:module';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 function drizzleRoot(): string | undefined {
   try {
     const entry = import.meta.resolve('drizzle-orm');
     const root = new URL('./', entry).href;
-    const manifest = JSON.parse(readFileSync(fileURLToPath(new URL('package.json', root)), 'utf8')) as { name?: string; type?: string };
+    const manifest = JSON.parse(readFileSync(join(fileURLToPath(root), 'package.json'), 'utf8')) as { name?: string; type?: string };
     return manifest.name === 'drizzle-orm' && manifest.type === 'module' ? root : undefined;
   } catch {
     return undefined;
