@@ -10,8 +10,9 @@
 //
 // The Worker is bundled as `wrangler deploy` bundles it (`wrangler deploy --dry-run --outdir`, as
 // scripts/build.ts does), once at start (no rebuild on file changes, unlike `wrangler dev`), or taken
-// as it is from --bundle, a folder that command wrote earlier (the tests bundle once for all their
-// services: bundling is most of a start's CPU); its
+// as it is from --bundle, a folder bundleWorker wrote earlier with the options it read then (the
+// tests bundle once for all their services: bundling and loading wrangler are most of a start's
+// CPU); its
 // options (compatibility date and flags, [vars], Durable Objects with SQLite, module rules) come from
 // wrangler.toml through wrangler's own unstable_getMiniflareWorkerOptions; the settings in --env-file
 // (as start.ts writes it) are added on top of [vars], as `wrangler dev --env-file` does. Durable Object
@@ -21,11 +22,10 @@
 // SIGTERM/SIGINT stop workerd (Miniflare's dispose) and exit. STACKER_INSPECTOR_PORT=N opens workerd's
 // inspector (Chrome DevTools protocol) on that port, for CPU profiles.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Log, LogLevel, Miniflare, convertV4MiniflareOptions, type V4MiniflareOptions, type V4WorkerOptions } from 'miniflare';
-import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from 'wrangler';
 
 /** Miniflare's trigger for a Worker's scheduled handler (with unsafeTriggerHandlers). */
 export const MINIFLARE_SCHEDULED_PATH = '/cdn-cgi/local/scheduled';
@@ -54,12 +54,35 @@ export function readEnvFile(path: string): Record<string, string> {
   return settings;
 }
 
-/** The Worker bundled as it would be deployed, into an emptied `outdir` (no stale modules from an earlier bundle). */
-export async function bundleWorker(outdir: string): Promise<void> {
+/** The Worker's Miniflare options from wrangler.toml, and its name, as wrangler itself reads them. */
+interface ConfiguredWorker {
+  name: string;
+  workerOptions: V4WorkerOptions & { modulesRules?: Array<{ type: string; include: string[] }> };
+}
+
+/** Where bundleWorker keeps the options it read with the bundle (plain JSON for our wrangler.toml). */
+const OPTIONS_FILE = 'worker-options.json';
+
+async function configuredWorker(configPath: string): Promise<ConfiguredWorker> {
+  // Loaded only here: wrangler is a 15 MB module, ~2 s of CPU to load (a start from a bundle made
+  // earlier does without it).
+  const { unstable_getMiniflareWorkerOptions, unstable_readConfig } = await import('wrangler');
+  const config = unstable_readConfig({ config: configPath }, { hideWarnings: true });
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(config);
+  return { name: config.name ?? 'worker', workerOptions: workerOptions as ConfiguredWorker['workerOptions'] };
+}
+
+/**
+ * The Worker bundled as it would be deployed, into an emptied `outdir` (no stale modules from an
+ * earlier bundle), with the options wrangler.toml gives it (OPTIONS_FILE), for `--bundle`.
+ */
+export async function bundleWorker(outdir: string, configPath = 'wrangler.toml'): Promise<ConfiguredWorker> {
   rmSync(outdir, { recursive: true, force: true });
   mkdirSync(outdir, { recursive: true });
   say(`bundling the Worker into ${outdir} ...`);
-  await bundle(outdir);
+  const [configured] = await Promise.all([configuredWorker(configPath), bundle(outdir)]);
+  writeFileSync(join(outdir, OPTIONS_FILE), JSON.stringify(configured));
+  return configured;
 }
 
 /** `wrangler deploy --dry-run --outdir <outdir>`. */
@@ -86,7 +109,7 @@ type ModuleType = 'ESModule' | 'CommonJS' | 'Text' | 'Data' | 'CompiledWasm';
 function bundleModules(outdir: string, rules: ReadonlyArray<{ type: string; include: readonly string[] }>): Array<{ type: ModuleType; path: string }> {
   const modules: Array<{ type: ModuleType; path: string }> = [{ type: 'ESModule', path: join(outdir, 'index.js') }];
   for (const name of readdirSync(outdir, { recursive: true, encoding: 'utf8' }).sort()) {
-    if (name === 'index.js' || name === 'README.md' || name.endsWith('.map') || statSync(join(outdir, name)).isDirectory()) continue;
+    if (name === 'index.js' || name === 'README.md' || name === OPTIONS_FILE || name.endsWith('.map') || statSync(join(outdir, name)).isDirectory()) continue;
     const rule = rules.find((candidate) =>
       candidate.include.some((glob) => {
         const suffix = /^\*\*\/\*(\.[^*/?]+)(\?module)?$/.exec(glob)?.[1];
@@ -121,19 +144,21 @@ export async function serveWithMiniflare(options: {
   process.env.CLOUDFLARE_CF_FETCH_ENABLED = 'false';
   const configPath = options.configPath ?? 'wrangler.toml';
   const outdir = resolve(options.outdir);
+  let configured: ConfiguredWorker;
   if (options.bundled) {
     if (!existsSync(join(outdir, 'index.js'))) throw new Error(`${outdir}: no index.js (make it with \`wrangler deploy --dry-run --outdir ${outdir}\`)`);
     say(`serving the Worker bundled earlier in ${outdir}`);
+    // A folder bundleWorker made has the options it read then; one `wrangler deploy` made has not.
+    const saved = join(outdir, OPTIONS_FILE);
+    configured = existsSync(saved) ? (JSON.parse(readFileSync(saved, 'utf8')) as ConfiguredWorker) : await configuredWorker(configPath);
   } else {
-    await bundleWorker(outdir);
+    configured = await bundleWorker(outdir, configPath);
   }
-  const config = unstable_readConfig({ config: configPath }, { hideWarnings: true });
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(config);
-  const { modulesRules, ...fromConfig } = workerOptions;
+  const { modulesRules, ...fromConfig } = configured.workerOptions;
   const vars = fromConfig.bindings ?? {};
   const worker: V4WorkerOptions = {
     ...fromConfig,
-    name: config.name ?? 'worker',
+    name: configured.name,
     rootPath: outdir,
     modulesRoot: outdir,
     modules: bundleModules(outdir, modulesRules ?? []),

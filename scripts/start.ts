@@ -10,8 +10,8 @@
 //   cron every minute (wrangler dev does not run crons by itself).
 //   STACKER_WORKER_HOST=miniflare serves the Worker with Miniflare (scripts/serve-miniflare.ts: one
 //   workerd, no wrangler proxy in front) instead of `wrangler dev`; see the comment where it starts.
-//   With it, STACKER_WORKER_BUNDLE=DIR serves a bundle made earlier (`wrangler deploy --dry-run
-//   --outdir DIR`) instead of bundling again.
+//   With it, STACKER_WORKER_BUNDLE=DIR serves a bundle made earlier (bundleWorker in
+//   scripts/serve-miniflare.ts, e.g. .data/miniflare-bundle of an earlier start) instead of bundling again.
 import './drizzle-resolve-hook.ts'; // first: before anything imports drizzle-orm
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
