@@ -174,6 +174,13 @@ export const LOCAL_FAILING_STEPS = [
 ] as const;
 
 /**
+ * And for the server type `local-hold`: the server step, then nothing until the deployment is
+ * cancelled (to try a cancel locally, and for tests that cancel a running deployment: a deploy that
+ * ends by itself within seconds can end before the cancel arrives).
+ */
+export const LOCAL_HOLD_SERVER = 'local-hold';
+
+/**
  * The install service's stand-in: POST /install takes a job signed as QStash signs it (a retried job
  * is acknowledged, not run twice) and reports LOCAL_DEPLOY_STEPS to its progress_url; a webhook that
  * fails is sent again a few times with the same message id, as the real service does.
@@ -186,7 +193,7 @@ export async function startLocalInstallService(options: { webhookSecret: string;
   let url = '';
 
   async function report(job: { deployment_id: number; progress_url: string; server?: string | null }, signal: AbortSignal) {
-    const steps = job.server === LOCAL_FAIL_SERVER ? LOCAL_FAILING_STEPS : LOCAL_DEPLOY_STEPS;
+    const steps = job.server === LOCAL_FAIL_SERVER ? LOCAL_FAILING_STEPS : job.server === LOCAL_HOLD_SERVER ? [LOCAL_DEPLOY_STEPS[0]] : LOCAL_DEPLOY_STEPS;
     for (const [index, step] of steps.entries()) {
       await pause(stepMs, signal);
       const body = JSON.stringify({ deploy_id: job.deployment_id, ...step });
@@ -204,6 +211,7 @@ export async function startLocalInstallService(options: { webhookSecret: string;
         await pause(1_000 * 2 ** attempt, signal);
       }
     }
+    if (job.server === LOCAL_HOLD_SERVER) await untilAborted(signal); // until cancelled (or the stand-in stops)
   }
 
   const service = await serve(async (req, res, body) => {
@@ -264,6 +272,10 @@ function sameSecret(given: string, expected: string): boolean {
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function untilAborted(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
 }
 
 function pause(ms: number, signal: AbortSignal): Promise<void> {

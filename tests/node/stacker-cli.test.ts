@@ -31,7 +31,7 @@ beforeAll(async () => {
   chmodSync(scratch, 0o755);
   // `npm start` as a user runs it: on the embedded database; its deploys through the install-service
   // stand-in (DEPLOY_ENGINE=install-service; the built-in engine's journey: stacker-cli-engine.test.ts).
-  service = await startLocalService(dataDir, { DEPLOY_ENGINE: 'install-service' });
+  service = await startLocalService(dataDir, { DEPLOY_ENGINE: 'install-service' }, { database: 'scratch' });
   apiUrl = `http://127.0.0.1:${service.port}`;
   issuer = readLocalRun(dataDir)!.services.OAUTH_ISSUER!;
   // As the browser tests' start: a first start bundles the Worker and migrates the database, and under the
@@ -376,7 +376,9 @@ describe('stacker: push, deploy, follow', () => {
   }, 30_000);
 
   it('cancel stops the running deployment; servers lists the project\'s server', async () => {
-    const started = await stacker(['deploy', '--cloud', 'htz', '--json']);
+    // local-hold: the stand-in does not end this deployment by itself, so the cancel finds it running
+    // however long the CLI takes to start (a plain deploy ends in ~4 s, and did before the cancel once).
+    const started = await stacker(['deploy', '--cloud', 'htz', '--server', 'local-hold', '--json']);
     expect(started, started.stderr).toMatchObject({ code: 0 });
     const deploymentId = (JSON.parse(started.stdout) as { deployment_id: number }).deployment_id;
     const cancel = await stacker(['cancel', '--deployment', String(deploymentId)]);
