@@ -25,7 +25,7 @@ let server: OwnServer | undefined;
 beforeAll(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
   // The cloud providers' settings unset: npm start stands in for both (scripts/stand-ins/local-cloud.ts).
-  service = await startLocalService(dataDir, { DEPLOY_ENGINE: 'builtin', DOCKERHUB_CHECK: 'off', HETZNER_API_URL: '', DIGITALOCEAN_API_URL: '' });
+  service = await startLocalService(dataDir, { DEPLOY_ENGINE: 'builtin', DOCKERHUB_CHECK: 'off', HETZNER_API_URL: '', DIGITALOCEAN_API_URL: '' }, { database: 'scratch' });
 }, 150_000);
 
 afterAll(async () => {

@@ -3,7 +3,7 @@
 // project comes back in the page's compose with its service named db and every value; what Stacker
 // cannot carry is said; an environment value naming no service is a warning on its app. Screenshots
 // under $TMPDIR/stacker-screenshots/import/.
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,9 +19,7 @@ let browser: Browser | undefined;
 
 beforeAll(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
-  // The embedded PostgreSQL runs as the user postgres when this runs as root: it must reach its folder.
-  chmodSync(dataDir, 0o755);
-  service = await startLocalService(dataDir, { DOCKERHUB_CHECK: 'off' });
+  service = await startLocalService(dataDir, { DOCKERHUB_CHECK: 'off' }, { database: 'scratch' });
 }, 150_000);
 
 afterAll(async () => {

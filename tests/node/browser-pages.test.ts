@@ -1,4 +1,4 @@
-// The pages of the Worker as a person sees them, on one `npm start` (embedded database): the API
+// The pages of the Worker as a person sees them, on one `npm start` (on a scratch database of the run's PostgreSQL): the API
 // reference and the dashboard. /docs opened in headless Chromium (tests/helpers/browser.ts) through playwright-core, the reference rendered from
 // /openapi.json, and not one request to any host but 127.0.0.1 (the page must work with no internet).
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -23,7 +23,7 @@ let browser: Browser | undefined;
 beforeAll(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
   // The deploy journeys below go through the install-service stand-in (npm start's built-in engine is the default).
-  service = await startLocalService(dataDir, { DEPLOY_ENGINE: 'install-service' });
+  service = await startLocalService(dataDir, { DEPLOY_ENGINE: 'install-service' }, { database: 'scratch' });
 }, 150_000);
 
 afterAll(async () => {

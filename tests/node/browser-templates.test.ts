@@ -4,7 +4,7 @@
 // password on the Secrets page, deploy to an own server (tests/node/own-server.ts runs the copied
 // install command) and follow it to healthy; the server's .env holds the password, the page's log
 // does not. Screenshots under $TMPDIR/stacker-screenshots/templates/.
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,9 +31,7 @@ function filesNamed(dir: string, name: string): string[] {
 
 beforeAll(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
-  // The embedded PostgreSQL runs as the user postgres when this runs as root: it must reach its folder.
-  chmodSync(dataDir, 0o755);
-  service = await startLocalService(dataDir, { DEPLOY_ENGINE: 'builtin', DOCKERHUB_CHECK: 'off' });
+  service = await startLocalService(dataDir, { DEPLOY_ENGINE: 'builtin', DOCKERHUB_CHECK: 'off' }, { database: 'scratch' });
 }, 150_000);
 
 afterAll(async () => {

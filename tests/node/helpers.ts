@@ -61,19 +61,41 @@ export interface RunningStart {
  *
  * The Worker is served by Miniflare from the run's one bundle (tests/node/worker-bundle.ts), unless
  * `host: 'wrangler'` asks for `wrangler dev`, as a person's `npm start` runs it.
+ *
+ * `database: 'scratch'`: a new database on the run's PostgreSQL (dropped after the stop) instead of
+ * npm start's own embedded one, whose initdb and server cost ~2 s of CPU per start; for the files
+ * that test what runs on npm start, not npm start's database (start.test.ts, the README tour and
+ * the deploy engine's restart keep the embedded one).
  */
-export async function startLocalService(dataDir: string, extraEnv: NodeJS.ProcessEnv = {}, options: { host?: 'wrangler' | 'bundle' } = {}): Promise<RunningStart> {
+export async function startLocalService(
+  dataDir: string,
+  extraEnv: NodeJS.ProcessEnv = {},
+  options: { host?: 'wrangler' | 'bundle'; database?: 'embedded' | 'scratch' } = {},
+): Promise<RunningStart> {
   reachableByPostgres(dataDir);
   const bundleDir = process.env[BUNDLE_ENV];
   const hostEnv: NodeJS.ProcessEnv =
     options.host === 'wrangler' || !bundleDir
       ? { STACKER_WORKER_HOST: 'wrangler', STACKER_WORKER_BUNDLE: undefined }
       : { STACKER_WORKER_HOST: 'miniflare', STACKER_WORKER_BUNDLE: await bundleReady(bundleDir) };
+  const scratch = options.database === 'scratch' && !extraEnv.DATABASE_URL ? await createScratchDatabase('stacker_journey') : undefined;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startLocalServiceOnce(dataDir, { ...hostEnv, ...extraEnv });
+      const running = await startLocalServiceOnce(dataDir, { ...hostEnv, ...(scratch ? { DATABASE_URL: scratch.url } : {}), ...extraEnv });
+      if (!scratch) return running;
+      return {
+        ...running,
+        stop: async () => {
+          const code = await running.stop();
+          await scratch.drop();
+          return code;
+        },
+      };
     } catch (error) {
-      if (attempt >= 3 || !(error instanceof Error) || !/Address already in use/.test(error.message)) throw error;
+      if (attempt >= 3 || !(error instanceof Error) || !/Address already in use/.test(error.message)) {
+        await scratch?.drop();
+        throw error;
+      }
     }
   }
 }

@@ -26,7 +26,7 @@ const stacker = (args: string[]) => spawnStacker(args, { url: apiUrl, xdg, cwd: 
 beforeAll(async () => {
   mkdirSync(project, { recursive: true });
   hetzner = await startHetznerStandIn({ token: cloudToken, bootAfterMs: null });
-  service = await startLocalService(join(scratch, 'data'), { DEPLOY_ENGINE: 'builtin', DOCKERHUB_CHECK: 'off', HETZNER_API_URL: hetzner.apiUrl });
+  service = await startLocalService(join(scratch, 'data'), { DEPLOY_ENGINE: 'builtin', DOCKERHUB_CHECK: 'off', HETZNER_API_URL: hetzner.apiUrl }, { database: 'scratch' });
   apiUrl = `http://127.0.0.1:${service.port}`;
   const login = spawnSync(process.execPath, [join(root, 'scripts', 'dev-login.ts'), '--user', 'clouds-cli'], { cwd: root, env: { ...process.env, STACKER_DATA_DIR: join(scratch, 'data') }, encoding: 'utf8' });
   expect(login.status, login.stderr).toBe(0);

@@ -29,7 +29,7 @@ const ownServers: OwnServer[] = [];
 beforeAll(async () => {
   mkdirSync(project, { recursive: true });
   // DEPLOY_ENGINE named: the built-in engine whatever npm start's default; no Docker Hub from tests.
-  service = await startLocalService(dataDir, { DEPLOY_ENGINE: 'builtin', DOCKERHUB_CHECK: 'off' });
+  service = await startLocalService(dataDir, { DEPLOY_ENGINE: 'builtin', DOCKERHUB_CHECK: 'off' }, { database: 'scratch' });
   apiUrl = `http://127.0.0.1:${service.port}`;
   // As a user does for CI: a token from `npm run -s dev-login`, saved with `stacker login --token`.
   const login = spawnSync(process.execPath, [join(root, 'scripts', 'dev-login.ts'), '--user', 'engine-cli'], { cwd: root, env: { ...process.env, STACKER_DATA_DIR: dataDir }, encoding: 'utf8' });

@@ -53,7 +53,7 @@ beforeAll(async () => {
   // The embedded PostgreSQL runs as the user postgres when this runs as root: it must reach its folder.
   chmodSync(scratch, 0o755);
   mkdirSync(project, { recursive: true });
-  service = await startLocalService(dataDir, { DEPLOY_ENGINE: 'builtin', DOCKERHUB_CHECK: 'off' });
+  service = await startLocalService(dataDir, { DEPLOY_ENGINE: 'builtin', DOCKERHUB_CHECK: 'off' }, { database: 'scratch' });
   apiUrl = `http://127.0.0.1:${service.port}`;
   const login = spawnSync(process.execPath, [join(root, 'scripts', 'dev-login.ts'), '--user', 'templates-cli'], { cwd: root, env: { ...process.env, STACKER_DATA_DIR: dataDir }, encoding: 'utf8' });
   expect(login.status, login.stderr).toBe(0);

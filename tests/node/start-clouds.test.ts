@@ -21,7 +21,7 @@ const stacker = (args: string[]) => spawnStacker(args, { url: apiUrl, xdg, cwd: 
 
 beforeAll(async () => {
   mkdirSync(project, { recursive: true });
-  service = await startLocalService(join(scratch, 'data'), { DEPLOY_ENGINE: 'builtin', DOCKERHUB_CHECK: 'off', HETZNER_API_URL: '', DIGITALOCEAN_API_URL: '' });
+  service = await startLocalService(join(scratch, 'data'), { DEPLOY_ENGINE: 'builtin', DOCKERHUB_CHECK: 'off', HETZNER_API_URL: '', DIGITALOCEAN_API_URL: '' }, { database: 'scratch' });
   apiUrl = `http://127.0.0.1:${service.port}`;
   const login = spawnSync(process.execPath, [join(root, 'scripts', 'dev-login.ts'), '--user', 'start-clouds'], { cwd: root, env: { ...process.env, STACKER_DATA_DIR: join(scratch, 'data') }, encoding: 'utf8' });
   expect(login.status, login.stderr).toBe(0);
