@@ -19,10 +19,12 @@ export function startBundling(): { dir: string; remove: () => void } {
   const parent = mkdtempSync(join(tmpdir(), 'stacker-test-bundle-'));
   const dir = join(parent, 'bundle');
   const partial = join(parent, 'partial');
-  bundleWorker(partial).then(
-    () => renameSync(partial, dir),
-    (error: unknown) => writeFileSync(join(parent, 'failed'), error instanceof Error ? error.message : String(error)),
-  );
+  bundleWorker(partial)
+    .then(
+      () => renameSync(partial, dir),
+      (error: unknown) => writeFileSync(join(parent, 'failed'), error instanceof Error ? error.message : String(error)),
+    )
+    .catch(() => undefined); // the run ended (and removed the folder) before the bundle did
   return { dir, remove: () => rmSync(parent, { recursive: true, force: true }) };
 }
 
