@@ -3,9 +3,8 @@
 import type { Context } from 'hono';
 import { deployEngineOf, requireSetting } from '../config.ts';
 import type { OperationDeps } from '../services/deploy-engine/operations.ts';
-import { engineDeps } from '../durable/engine-runner.ts';
 import { describeError, log } from '../logger.ts';
-import { advanceDeployment } from '../services/deploy-engine/engine.ts';
+import { advanceDeployment, engineDepsFromConfig } from '../services/deploy-engine/engine.ts';
 import { engineStepped, wakeEngine } from '../services/doorbell.ts';
 import type { AppEnv } from './env.ts';
 
@@ -43,14 +42,14 @@ export function wakeEngineLater(c: Context<AppEnv>, deploymentHash: string, depl
  */
 export async function advanceEngineBeforeAnswer(c: Context<AppEnv>, deploymentHash: string, deploymentId: number): Promise<void> {
   try {
-    const result = await advanceDeployment(engineDeps(c.var.config, c.var.database.db), deploymentId);
+    const result = await advanceDeployment(engineDepsFromConfig(c.var.config, c.var.database.db), deploymentId);
     await engineStepped(c.env.DEPLOYMENT_DOORBELL, deploymentHash, deploymentId, {
       wakeAt: result.wakeAt?.getTime() ?? null,
       queuedCommands: result.queuedCommands,
       wroteEvents: result.wroteEvents,
     });
   } catch (error) {
-    log('warn', 'deploy engine step after a report failed; the deployment object takes it', { deploymentId, ...describeError(error) });
+    log('warn', 'deploy engine step before an answer failed; the deployment object takes it', { deploymentId, ...describeError(error) });
     wakeEngineLater(c, deploymentHash, deploymentId);
   }
 }

@@ -30,7 +30,7 @@ import { cloudInitUserData } from './cloud-init.ts';
 import { changeOperation, fail, minutes, moveTo, type Context, type EngineDeps, type StepOutcome } from './engine.ts';
 import { installCommandOf } from './install-script.ts';
 
-/** What the engine needs for servers in the user's cloud (durable/engine-runner.ts builds it from the settings). */
+/** What the engine needs for servers in the user's cloud (engineDepsFromConfig in engine.ts builds it from the settings). */
 export interface CloudEngineDeps {
   serverTimeoutSeconds: number;
   /** DEPLOY_KEEP_FAILED_SERVERS=on: a failed deployment's server is kept, and the event log says so. */

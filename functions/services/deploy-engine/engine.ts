@@ -15,7 +15,8 @@ import { and, eq, sql } from 'drizzle-orm';
 import type { AnyDatabase } from '../../../db/client.ts';
 import { agents, commands, deployment, deploymentOperation, deploymentRevision, server, type Command, type Deployment, type DeploymentOperation, type DeploymentRevision } from '../../../db/schema.ts';
 import { decryptSecret } from '../crypto.ts';
-import { cleanUpCloudServer, removeCloudServer, stepServer, type CloudEngineDeps } from './cloud-server.ts';
+import { requireSetting, type Config } from '../../config.ts';
+import { cleanUpCloudServer, removeCloudServer, savedCloudProvider, stepServer, type CloudEngineDeps } from './cloud-server.ts';
 import { appendEvents, type NewEvent } from '../deployment-events.ts';
 import { afterLease, commandByKey, commandKey, ensureCommand, readCommands } from './engine-commands.ts';
 import { composeProjectName, describeUnhealthy, servicesHealth } from './health.ts';
@@ -40,6 +41,22 @@ export interface EngineDeps {
   /** Servers in the user's cloud (htz, do); without it such a deployment fails. */
   cloud?: CloudEngineDeps;
   now?: () => Date;
+}
+
+/** The engine's dependencies from the settings, on `db` (the object's own connection, or a request's). */
+export function engineDepsFromConfig(config: Config, db: AnyDatabase): EngineDeps {
+  const securityKey = requireSetting(config, 'SECURITY_KEY');
+  return {
+    db,
+    securityKey,
+    agentTimeoutSeconds: config.DEPLOY_AGENT_TIMEOUT_SECONDS,
+    healthTimeoutSeconds: config.DEPLOY_HEALTH_TIMEOUT_SECONDS,
+    cloud: {
+      serverTimeoutSeconds: config.DEPLOY_SERVER_TIMEOUT_SECONDS,
+      keepFailedServers: config.DEPLOY_KEEP_FAILED_SERVERS === 'on',
+      providerFor: (cloudDb, cloudId) => savedCloudProvider(cloudDb, securityKey, config, cloudId),
+    },
+  };
 }
 
 export interface AdvanceResult {
