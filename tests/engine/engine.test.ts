@@ -361,6 +361,10 @@ describe.concurrent('the built-in engine on an own server', () => {
       expect([apply.type, apply.parameters?.app_code]).toEqual(['deploy_app', service]);
       await agent.report(apply.command_id, { result: { status: 'ok' } });
     }
+    // Queued in one transaction, they are claimed in compose order: created_at must not tie.
+    const applied = (await commandsOf(server.hash, 'deploy_app')).filter((command) => command.idempotencyKey?.includes(':r2:'));
+    const queuedAt = (service: string) => applied.find((command) => command.parameters?.app_code === service)!.createdAt.getTime();
+    expect(queuedAt('postgrest')).toBeLessThan(queuedAt('cache'));
     const health = await server.nextCommand();
     await agent.report(health.command_id, { result: healthy(server.hash, ['postgrest', 'cache']) });
     await server.eventsUntil(ended('completed'));

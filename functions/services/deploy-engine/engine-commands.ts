@@ -1,6 +1,6 @@
 // The engine's commands to the agent: each step's command is queued once (keyed by deployment,
 // operation, revision and step), however often the step runs, and looked at again after its lease.
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import { commands, type Command } from '../../../db/schema.ts';
 import type { Context } from './engine.ts';
 import { ENGINE_CREATOR } from './runs.ts';
@@ -58,6 +58,9 @@ export async function ensureCommand(
       createdBy: ENGINE_CREATOR,
       idempotencyKey: commandKey(context, step),
       maxAttempts: 3,
+      // The agent claims by created_at: the statement's clock, not the transaction's (one now() for
+      // all), keeps a step's commands in the order queued (each service's deploy_app in compose order).
+      createdAt: sql`clock_timestamp()`,
     })
     .onConflictDoNothing()
     .returning();
