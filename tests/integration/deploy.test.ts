@@ -2,7 +2,7 @@ import { env } from 'cloudflare:test';
 import { Receiver } from '@upstash/qstash';
 import { sql } from 'drizzle-orm';
 import { brotliDecompressSync } from 'node:zlib';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { inject } from 'vitest';
 import { runScheduledJobs } from '../../functions/cron.ts';
 import { hmacSha256Hex } from '../../functions/services/crypto.ts';
@@ -353,7 +353,25 @@ describe('deployment status, cancel and the watchdog', () => {
       await db.execute(sql`insert into deploy_outbox (deployment_id, kind, deduplication_id, payload_sealed) values (${id}, 'deploy', ${`deploy-${id}`}, 'sealed')`);
       return { deploymentId: id, hash };
     });
-    const response = await requestAndSettle(`/project/${project.id}/deployments/${deploymentId}/cancel`, { method: 'POST', headers: bearerFor('group_user', project.userId) });
+    // The database is shared with files that run the cron: one could claim the job between its insert
+    // and the cancel (it then counts as maybe sent). The job is held with FOR SHARE, which the cron's
+    // FOR UPDATE SKIP LOCKED passes over, until the cancel waits for it; the cancel then gets it first.
+    const cancelling = await withDatabase((db) =>
+      db.transaction(async (tx) => {
+        await tx.execute(sql`select id from deploy_outbox where deployment_id = ${deploymentId} for share`);
+        const holder = (await tx.execute<{ pid: number }>(sql`select pg_backend_pid() as pid`)).rows[0]!.pid;
+        const cancel = requestAndSettle(`/project/${project.id}/deployments/${deploymentId}/cancel`, { method: 'POST', headers: bearerFor('group_user', project.userId) });
+        await vi.waitFor(
+          async () => {
+            const waiting = await withDatabase((other) => other.execute<{ n: number }>(sql`select count(*)::int as n from pg_stat_activity where ${holder} = any(pg_blocking_pids(pid))`));
+            expect(waiting.rows[0]!.n).toBe(1);
+          },
+          { timeout: 15_000, interval: 20 },
+        );
+        return { cancel };
+      }),
+    );
+    const response = await cancelling.cancel;
     expect(response.status).toBe(200);
     expect(((await response.json()) as { item: { status: string } }).item.status).toBe('cancelled');
     expect(await outboxOf(deploymentId)).toEqual([]);
