@@ -52,6 +52,8 @@ function machineTicks(): { busy: number; all: number } {
 const baseline = processes();
 const last = new Map<number, number>([...baseline].map(([pid, { ticks }]) => [pid, ticks]));
 const byKind = new Map<string, number>();
+// The commands behind "other", by their first two words, to tell what the kinds above miss.
+const otherByCommand = new Map<string, number>();
 const startedAt = performance.now();
 const machineBefore = machineTicks();
 
@@ -59,7 +61,14 @@ function look(): void {
   for (const [pid, { ticks, args }] of processes()) {
     if (pid === process.pid) continue;
     const before = last.get(pid) ?? 0;
-    if (ticks > before) byKind.set(kindOf(args), (byKind.get(kindOf(args)) ?? 0) + ticks - before);
+    if (ticks > before) {
+      const kind = kindOf(args);
+      byKind.set(kind, (byKind.get(kind) ?? 0) + ticks - before);
+      if (kind === 'other') {
+        const command = args.split(' ').slice(0, 2).join(' ').slice(0, 120);
+        otherByCommand.set(command, (otherByCommand.get(command) ?? 0) + ticks - before);
+      }
+    }
     last.set(pid, ticks);
   }
 }
@@ -80,6 +89,11 @@ child.on('exit', (code) => {
   console.log('|---|--:|--:|');
   for (const [kind, ticks] of [...byKind].sort((a, b) => b[1] - a[1])) {
     console.log(`| ${kind} | ${(ticks / TICKS_PER_SECOND).toFixed(0)} | ${((100 * ticks) / total).toFixed(0)}% |`);
+  }
+  const others = [...otherByCommand].sort((a, b) => b[1] - a[1]).slice(0, 8);
+  if (others.length > 0) {
+    console.log('\n"other", its largest commands:');
+    for (const [command, ticks] of others) console.log(`- ${(ticks / TICKS_PER_SECOND).toFixed(1)} s: ${command}`);
   }
   process.exit(code ?? 1);
 });
