@@ -11,20 +11,10 @@
 //   {{<as>.<key>}}    what the app this one requires as <as> exports (host, port, user, password, ...)
 //   {{env:KEY}}       (exports only) the providing app's own environment value KEY
 // Host ports differ between entries, so any mix of them makes a stack.
-import type { CatalogTemplateFields } from '../functions/services/templates.ts';
+import type { CatalogEntry } from '../functions/services/catalog.ts';
 
-export interface CatalogSeed {
-  code: string;
-  name: string;
-  category: string;
-  description: string;
-  image: string;
-  tag: string;
-  ports: Array<{ host_port: string; container_port: string }>;
-  environment: Array<{ key: string; value: string }>;
-  volumes: Array<{ host_path: string | null; container_path: string }>;
-  template: CatalogTemplateFields;
-}
+/** A catalog entry as an admin's form would give it (services/catalog.ts), and always a template. */
+export type CatalogSeed = CatalogEntry & { template: NonNullable<CatalogEntry['template']> };
 
 const port = (host: string, container: string) => ({ host_port: host, container_port: container });
 const env = (values: Record<string, string>) => Object.entries(values).map(([key, value]) => ({ key, value }));

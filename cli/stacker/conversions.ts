@@ -1,6 +1,7 @@
 // stacker.yml converted: to the project form POST /project takes, from a docker-compose.yml, and from
 // the server's app catalog. The file itself (schema, parsing) is stacker-file.ts.
 import type { CatalogTemplateFields } from '../../functions/services/templates.ts';
+import type { CatalogEntry as CatalogEntryFields } from '../../functions/services/catalog.ts';
 import { portPattern, type StackerService } from './stacker-file.ts';
 import { trimDashes } from '../../functions/services/inputs/text.ts';
 
@@ -37,19 +38,8 @@ export function serviceNameFor(wish: string, taken: Set<string>): string {
 
 // ---- from the catalog ----------------------------------------------------------------------------
 
-export interface CatalogEntry {
-  code: string;
-  name: string;
-  category: string;
-  description: string;
-  image: string;
-  tag: string;
-  ports: Array<{ host_port: string; container_port: string }>;
-  environment: Array<{ key: string; value: string }>;
-  volumes: Array<{ host_path: string | null; container_path: string }>;
-  /** What makes it a template (functions/services/templates.ts). */
-  template?: CatalogTemplateFields | null;
-}
+/** A catalog app as GET /catalog lists it: the entry an admin saved; `template` none for a lone app. */
+export type CatalogEntry = Omit<CatalogEntryFields, 'template'> & { template?: CatalogTemplateFields | null };
 
 /** Host ports already published by the services of a (raw) stacker.yml. */
 export function publishedHostPorts(services: Record<string, unknown>): Set<number> {
