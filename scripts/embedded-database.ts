@@ -18,13 +18,17 @@
 // process that finds a live holder connects to that URL instead (the console while `npm start` runs);
 // a holder that has died leaves a stale file, which is taken over (and the server it left running,
 // if any, is stopped first).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, existsSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { arch, platform, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { isAlive } from './local-run.ts';
+
+// Not spawnSync for initdb: it takes seconds, and npm start loads its modules and starts its stand-ins meanwhile.
+const execFileAsync = promisify(execFile);
 
 export class EmbeddedDatabaseError extends Error {}
 
@@ -104,24 +108,6 @@ function prepareFolder(folder: string, user: ServerUser | undefined): void {
   }
 }
 
-/** A program to its end, as spawnSync answers (status, signal, stdout, stderr, error), without blocking the event loop. */
-function run(
-  command: string,
-  args: string[],
-  options: { uid?: number; gid?: number; env: NodeJS.ProcessEnv },
-): Promise<{ status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; error?: Error }> {
-  return new Promise((done) => {
-    const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let error: Error | undefined;
-    child.stdout!.on('data', (chunk) => (stdout += String(chunk)));
-    child.stderr!.on('data', (chunk) => (stderr += String(chunk)));
-    child.once('error', (failure) => (error = failure));
-    child.once('close', (status, signal) => done({ status, signal, stdout, stderr, error }));
-  });
-}
-
 /** A TCP port nothing listens on right now, on loopback. */
 export function freeLoopbackPort(): Promise<number> {
   return new Promise((done, fail) => {
@@ -172,24 +158,24 @@ export async function startPostgres(options: StartOptions): Promise<PostgresServ
     // A folder without PG_VERSION is empty or an initdb that was stopped half-way: made again.
     rmSync(options.folder, { recursive: true, force: true });
     prepareFolder(options.folder, user);
-    // Not spawnSync: initdb takes seconds (more on a busy machine), and npm start loads its modules and
-    // starts its stand-ins meanwhile.
-    const init = await run(
-      bin.initdb,
-      [
-        '-D', options.folder,
-        '-U', 'postgres',
-        '--auth=trust',
-        '--encoding=UTF8',
-        // The same collation on every machine: PostgreSQL's own C.UTF-8, not the system's locales.
-        '--locale=C', '--locale-provider=builtin', '--builtin-locale=C.UTF-8',
-        ...(options.durable ? [] : ['--no-sync']),
-      ],
-      { ...user, env: { ...process.env, LC_ALL: 'C' } },
-    );
-    if (init.status !== 0) {
+    try {
+      await execFileAsync(
+        bin.initdb,
+        [
+          '-D', options.folder,
+          '-U', 'postgres',
+          '--auth=trust',
+          '--encoding=UTF8',
+          // The same collation on every machine: PostgreSQL's own C.UTF-8, not the system's locales.
+          '--locale=C', '--locale-provider=builtin', '--builtin-locale=C.UTF-8',
+          ...(options.durable ? [] : ['--no-sync']),
+        ],
+        { ...user, env: { ...process.env, LC_ALL: 'C' } },
+      );
+    } catch (error) {
       rmSync(options.folder, { recursive: true, force: true });
-      throw new EmbeddedDatabaseError(`initdb failed for ${options.folder} (${init.status ?? init.signal}): ${(init.stderr || init.stdout || String(init.error)).trim()}`);
+      const failure = error as Error & { code?: number | string; signal?: string; stdout?: string; stderr?: string };
+      throw new EmbeddedDatabaseError(`initdb failed for ${options.folder} (${failure.code ?? failure.signal}): ${(failure.stderr || failure.stdout || failure.message).trim()}`);
     }
   } else if (user) {
     prepareFolder(options.folder, user); // e.g. copied in by root: the server's user must own it
