@@ -225,7 +225,7 @@ export async function startDeployment(
     });
     const [entry] = await tx
       .insert(deployOutbox)
-      .values(await outboxRow(deps.securityKey, created!.id, 'deploy', job))
+      .values(await outboxRow(deps.securityKey, { id: created!.id, hash: deploymentHash }, 'deploy', job))
       .returning({ id: deployOutbox.id });
     return { deploymentId: created!.id, deploymentHash, status: 'pending', projectId: row.id, outboxId: entry!.id };
   });
@@ -364,7 +364,7 @@ export async function cancelDeployment(
     const [entry] = await tx
       .insert(deployOutbox)
       .values(
-        await outboxRow(deps.securityKey, deploymentId, 'cancel', {
+        await outboxRow(deps.securityKey, { id: deploymentId, hash: current.deploymentHash }, 'cancel', {
           action: 'cancel',
           id: deploymentId,
           deployment_id: deploymentId,

@@ -29,12 +29,17 @@ export async function sealJob(securityKey: Uint8Array, body: unknown): Promise<s
   return encryptSecret(securityKey, JSON.stringify(body));
 }
 
-/** Values for an outbox row; insert it in the same transaction as the deployment it belongs to. */
-export async function outboxRow(securityKey: Uint8Array, deploymentId: number, kind: OutboxKind, body: unknown) {
+/**
+ * Values for an outbox row; insert it in the same transaction as the deployment it belongs to. The
+ * deduplication id (QStash's, and the direct message id) names the deployment by its hash: a serial id
+ * is unique in one database only, and two installations sharing a QStash account (staging and
+ * production), or one whose database was made anew, would have a job dropped as a duplicate.
+ */
+export async function outboxRow(securityKey: Uint8Array, deployment: { id: number; hash: string }, kind: OutboxKind, body: unknown) {
   return {
-    deploymentId,
+    deploymentId: deployment.id,
     kind,
-    deduplicationId: `${kind}-${deploymentId}`,
+    deduplicationId: `${kind}-${deployment.hash}`,
     payloadSealed: await sealJob(securityKey, body),
   };
 }
