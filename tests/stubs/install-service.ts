@@ -1,8 +1,7 @@
 // Stands in for the remote install service that receives deploy jobs.
-//   POST /install[?fail=N]  accepts a job (JSON); answers 500 to the first N deliveries of each message id
-//                           (with the job's deployment_hash).
+//   POST /install[?fail=N]  accepts a job (JSON); answers 500 to the first N deliveries of each message id.
 //        [&hang=M]          and before those, never answers the first M (the sender must time out).
-//                           A redelivered message is acknowledged but not accepted again.
+//                           A redelivered message id is acknowledged but not accepted again.
 //   GET  /deliveries?deployment_hash=H[&accepted=N]  every delivery attempt seen for that deployment, in
 //        order; with accepted=N, held until N of them were accepted (at most 10 s).
 import { sendJson, startStubServer, type StubServer } from './http.ts';
@@ -43,11 +42,8 @@ export async function startInstallServiceStub(): Promise<StubServer & { installU
 
     const headers = Object.fromEntries(Object.entries(req.headers).map(([key, value]) => [key, String(value)]));
     const messageId = headers['upstash-message-id'] ?? '';
-    // One stub serves the Workers of two databases (the hostile-input suite's has its own ids), whose
-    // direct message ids (`direct_deploy-<deployment id>`) can be the same: told apart by the hash.
-    const message = `${messageId} ${deploymentHashOf(body)}`;
-    const attempt = (attemptsByMessage.get(message) ?? 0) + 1;
-    attemptsByMessage.set(message, attempt);
+    const attempt = (attemptsByMessage.get(messageId) ?? 0) + 1;
+    attemptsByMessage.set(messageId, attempt);
     const hangFirst = Number(url.searchParams.get('hang') ?? '0');
     if (attempt <= hangFirst) {
       deliveries.push({ messageId, headers, body, status: 0, accepted: false });
@@ -55,21 +51,12 @@ export async function startInstallServiceStub(): Promise<StubServer & { installU
     }
     const failFirst = hangFirst + Number(url.searchParams.get('fail') ?? '0');
     const status = attempt <= failFirst ? 500 : 200;
-    const isNew = status === 200 && !accepted.has(message);
-    if (isNew) accepted.add(message);
+    const isNew = status === 200 && !accepted.has(messageId);
+    if (isNew) accepted.add(messageId);
     deliveries.push({ messageId, headers, body, status, accepted: isNew });
     for (const wake of waiters) wake();
     waiters.clear();
     return sendJson(res, status, status === 200 ? { accepted: isNew } : { error: 'temporary failure' });
   });
   return { ...server, installUrl: `${server.url}/install` };
-}
-
-function deploymentHashOf(body: string): string {
-  try {
-    const job = JSON.parse(body) as { deployment_hash?: unknown };
-    return typeof job.deployment_hash === 'string' ? job.deployment_hash : '';
-  } catch {
-    return '';
-  }
 }
