@@ -16,7 +16,7 @@ function kindOf(args: string): string {
   if (/^postgres|\/postgres\b|postgres:/.test(args)) return 'PostgreSQL';
   if (/chrom/i.test(args)) return 'Chromium';
   if (/esbuild/.test(args)) return 'esbuild';
-  if (/cli\/stacker|cli\/console\.ts|stacker\/bin\.js/.test(args)) return 'stacker CLI and console';
+  if (/cli\/stacker|cli\/console\.ts|stacker\/bin\.js|stacker-test-cli-[^/]*\/stacker\.mjs/.test(args)) return 'stacker CLI and console';
   if (/scripts\/start\.ts|wrangler/.test(args)) return 'npm start (start.ts, wrangler)';
   if (/try-server|stand-ins/.test(args)) return 'try-server and stand-ins';
   if (/vitest|tinypool|node:.*worker/.test(args)) return 'vitest (test files, node project)';

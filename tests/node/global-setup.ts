@@ -1,16 +1,26 @@
 // The node project's global setup: the run's PostgreSQL server (tests/database-server.ts), shared
 // with the workers and engine projects; its URL reaches the test files as DATABASE_URL. And one
 // bundle of the Worker for all the files' npm starts (tests/node/worker-bundle.ts), made while the
-// first files run; its folder reaches them as STACKER_TEST_WORKER_BUNDLE.
+// first files run; its folder reaches them as STACKER_TEST_WORKER_BUNDLE. And the `stacker` CLI in one
+// module (scripts/bundle-cli.ts), which the CLI journeys run: STACKER_TEST_CLI_BUNDLE.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bundleCli } from '../../scripts/bundle-cli.ts';
 import { acquireDatabaseServer, releaseDatabaseServer } from '../database-server.ts';
+import { CLI_BUNDLE_ENV } from './helpers.ts';
 import { BUNDLE_ENV, startBundling } from './worker-bundle.ts';
 
 export default async function setup() {
   await acquireDatabaseServer();
   const bundle = startBundling();
   process.env[BUNDLE_ENV] = bundle.dir;
+  const cliDir = mkdtempSync(join(tmpdir(), 'stacker-test-cli-'));
+  process.env[CLI_BUNDLE_ENV] = join(cliDir, 'stacker.mjs');
+  await bundleCli(process.env[CLI_BUNDLE_ENV]);
   return async () => {
     bundle.remove();
+    rmSync(cliDir, { recursive: true, force: true });
     await releaseDatabaseServer();
   };
 }

@@ -161,17 +161,27 @@ export interface StackerProcess {
 
 const stackerBin = join(import.meta.dirname, '..', '..', 'cli', 'stacker', 'bin.js');
 
+/** Set by the node project's global setup: the CLI bundled into one module (scripts/bundle-cli.ts). */
+export const CLI_BUNDLE_ENV = 'STACKER_TEST_CLI_BUNDLE';
+
 /**
- * The `stacker` binary as a person runs it against `url`: its own config folder (`xdg`), no colour,
+ * The `stacker` command as a person runs it against `url`: its own config folder (`xdg`), no colour,
  * no STACKER_TOKEN from this environment, the project's node_modules/.bin first on PATH; `env` adds or
  * overrides, `input` is its standard input (closed either way).
+ *
+ * It runs the run's bundle of the CLI (half the CPU of a start from the source: the suite is
+ * CPU-bound) when the global setup made one, else cli/stacker/bin.js; stacker-cli.test.ts and
+ * stacker-cli-terminal.test.ts run bin.js itself.
  */
 export function spawnStacker(args: string[], options: { url: string; xdg: string; cwd: string; env?: NodeJS.ProcessEnv; input?: string }): StackerProcess {
   const env: NodeJS.ProcessEnv = { ...process.env, STACKER_URL: options.url, XDG_CONFIG_HOME: options.xdg, NO_COLOR: '1' };
   delete env.STACKER_TOKEN;
   Object.assign(env, options.env);
   env.PATH = `${join(import.meta.dirname, '..', '..', 'node_modules', '.bin')}:${env.PATH}`;
-  const child = spawn(stackerBin, args, { cwd: options.cwd, env });
+  const bundle = process.env[CLI_BUNDLE_ENV];
+  // The bundle's compiled code is cached beside it, as bin.js caches the source's.
+  if (bundle) env.NODE_COMPILE_CACHE = join(dirname(bundle), 'compile-cache');
+  const child = bundle ? spawn(process.execPath, [bundle, ...args], { cwd: options.cwd, env }) : spawn(stackerBin, args, { cwd: options.cwd, env });
   child.stdin!.end(options.input);
   const run: StackerRun = { code: null, stdout: '', stderr: '' };
   child.stdout!.on('data', (chunk) => (run.stdout += String(chunk)));

@@ -1,7 +1,9 @@
-// The `stacker` command line, run as the real binary (cli/stacker/bin.js, what `npx stacker` runs)
-// against one `npm start` with its development OpenID provider and install-service stand-in: sign-in
-// (token and loopback flow), init (compose and catalog), validate, push, deploy --follow to completed
-// and to failed, a dropped connection while following, and agent commands answered by a simulated agent.
+// The `stacker` command line against one `npm start` with its development OpenID provider and
+// install-service stand-in: sign-in (token and loopback flow), init (compose and catalog), validate,
+// push, deploy --follow to completed and to failed, a dropped connection while following, and agent
+// commands answered by a simulated agent.
+// `npx stacker` runs the real binary (cli/stacker/bin.js, from the source); the other steps run the
+// run's bundle of the same source (spawnStacker in helpers.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -14,7 +16,6 @@ import { readLocalRun } from '../../scripts/local-run.ts';
 import { spawnStacker, startLocalService, type RunningStart, type StackerRun } from './helpers.ts';
 
 const root = join(import.meta.dirname, '..', '..');
-const bin = join(root, 'cli', 'stacker', 'bin.js');
 const scratch = mkdtempSync(join(tmpdir(), 'stacker-cli-'));
 const dataDir = join(scratch, 'data');
 const xdg = join(scratch, 'config');
@@ -48,7 +49,7 @@ afterAll(async () => {
 
 type Run = StackerRun;
 
-/** Runs the binary as a person's shell would: its own Node from node_modules/.bin on PATH. */
+/** Runs the CLI as a person's shell would: its own Node from node_modules/.bin on PATH. */
 function start(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
   const started = spawnStacker(args, { url: apiUrl, xdg, cwd: options.cwd ?? project, env: options.env });
   children.push(started.child);
