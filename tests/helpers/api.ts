@@ -18,8 +18,12 @@ export async function api(path: string, init?: RequestInit): Promise<Response> {
  * leaves behind (waitUntil).
  */
 export function apiWith(overrides: Record<string, unknown>, path: string, init?: RequestInit): Promise<Response> {
-  return apiOf(createApp(), path, init, overrides);
+  // One app for all of them: it reads its settings from each request's env, and building it (every
+  // route's router and schemas) costs more CPU than most requests.
+  sharedApp ??= createApp();
+  return apiOf(sharedApp, path, init, overrides);
 }
+let sharedApp: ReturnType<typeof createApp> | undefined;
 
 /** What apiOf can send to: the app, or one a test has built itself (e.g. with test-only routes added). */
 interface FetchHandler {

@@ -15,13 +15,15 @@ export function uniqueId(prefix: string): string {
   return `${prefix}${crypto.randomUUID().replace(/-/g, '').slice(0, 12)}`;
 }
 
+let testKey: Promise<CryptoKey> | undefined;
+
 /** A JWT signed with the test key set's key. `expiresIn: null`: no exp claim; `typ`: the header's typ. */
 export async function signJwt(
   claims: JWTPayload,
   options: { expiresIn?: string | number | null; notBefore?: string | number; issuer?: string; audience?: string; key?: CryptoKey; kid?: string; typ?: string } = {},
 ): Promise<string> {
   const jwk = inject('jwtPrivateJwk');
-  const key = options.key ?? ((await importJWK(jwk as never, 'RS256')) as CryptoKey);
+  const key = options.key ?? (await (testKey ??= importJWK(jwk as never, 'RS256') as Promise<CryptoKey>));
   let jwt = new SignJWT(claims)
     .setProtectedHeader({ alg: 'RS256', kid: options.kid ?? (jwk.kid as string), ...(options.typ !== undefined && { typ: options.typ }) })
     .setIssuedAt()

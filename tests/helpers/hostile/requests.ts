@@ -77,6 +77,19 @@ export function categoriesFor(op: Operation): Category[] {
 
 const encoder = new TextEncoder();
 
+/**
+ * A JWT for these claims and options, signed once per run: RS256 signing is the costliest step of a
+ * hostile request, and the same claims give a token refused for the same reason each time (an exp or
+ * nbf given as an absolute time stays past or future for the run).
+ */
+const signedTokens = new Map<string, Promise<string>>();
+function signedOnce(claims: Record<string, unknown>, options: Parameters<typeof signJwt>[1]): Promise<string> {
+  const key = JSON.stringify([claims, options]);
+  let token = signedTokens.get(key);
+  if (!token) signedTokens.set(key, (token = signJwt(claims, options)));
+  return token;
+}
+
 export class HostileRequests {
   readonly doc: OpenApiDocument;
   readonly seeded: Seeded;
@@ -224,7 +237,7 @@ export class HostileRequests {
     const validHash = (secret: string) => (sign: Signer) => sign(secret);
     const jwt = (name: string, claims: Record<string, unknown>, options: Parameters<typeof signJwt>[1]) => ({
       name,
-      headers: async () => [['authorization', `Bearer ${await signJwt(claims, options)}`]] as HeaderList,
+      headers: async () => [['authorization', `Bearer ${await signedOnce(claims, options)}`]] as HeaderList,
     });
     const admin = { sub: s.adminId, role: 'group_admin', email: 'a@example.test' };
 
