@@ -53,7 +53,10 @@ export const WEBHOOK_URL = `${BASE_URL}/webhooks/install`;
  */
 export async function installSignature(secret: string, body: string | Uint8Array, t = Math.floor(Date.now() / 1000)): Promise<string> {
   const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body;
-  const message = new Uint8Array([...new TextEncoder().encode(`${t}.`), ...bytes]);
+  const prefix = new TextEncoder().encode(`${t}.`);
+  const message = new Uint8Array(prefix.length + bytes.length);
+  message.set(prefix);
+  message.set(bytes, prefix.length);
   return `t=${t},v1=${await hmacSha256Hex(secret, message)}`;
 }
 
