@@ -1,5 +1,5 @@
 // What one `stacker` run costs in CPU before it does anything: runs the binary (cli/stacker/bin.js, as
-// the tests and a person run it) N times, one after another, and reads the CPU time its processes used
+// a person runs it) N times, one after another, and reads the CPU time its processes used
 // from the operating system (the children's user + system time, as `time` reports it). With --bundle,
 // the CLI bundled into one module (scripts/bundle-cli.ts), as the CLI journeys run it.
 //   node bench/cli-start.ts [--runs 20] [--bundle] [-- args...]        (default args: --version)
