@@ -3,7 +3,8 @@
 // DevTools protocol, samples it for --seconds after --delay, writes the .cpuprofile (open it in Chrome's
 // DevTools) and prints the functions with the most self time and the packages they belong to.
 //   node bench/workerd-profile.ts [--seconds 100] [--delay 10] [--out /tmp/workerd.cpuprofile] [-- vitest args]
-// (default vitest args: --project workers)
+// (default vitest args: --project workers). --delay plus --seconds must end before the run does (the
+// workers project takes ~130 s one file at a time): the profile is read from workerd, which ends with it.
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';

@@ -12,6 +12,8 @@ export async function api(path: string, init?: RequestInit): Promise<Response> {
   return recorded(request, await exports.default.fetch(request));
 }
 
+let sharedApp: ReturnType<typeof createApp> | undefined;
+
 /**
  * Sends a request to the same app with some settings changed (a dependency pointed at a closed port,
  * a low rate limit, another database, a setting removed with `undefined`), and waits for the work it
@@ -23,7 +25,6 @@ export function apiWith(overrides: Record<string, unknown>, path: string, init?:
   sharedApp ??= createApp();
   return apiOf(sharedApp, path, init, overrides);
 }
-let sharedApp: ReturnType<typeof createApp> | undefined;
 
 /** What apiOf can send to: the app, or one a test has built itself (e.g. with test-only routes added). */
 interface FetchHandler {
