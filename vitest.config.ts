@@ -19,7 +19,10 @@ export default defineConfig({
     onConsoleLog: collectConsoleLine,
     projects: [
       {
-        // Inside workerd, against the real PostgreSQL through the Neon driver and the WebSocket proxy.
+        // Inside workerd, against the real PostgreSQL through the Neon driver and the WebSocket proxy. The
+        // deploy engine's files (tests/engine/) run here too, with DEPLOY_ENGINE=builtin on their requests
+        // (settingsForFile in tests/helpers/api.ts): a project of their own would load the whole module
+        // graph into workerd runtimes of its own.
         plugins: [
           cloudflareTest(({ inject }) => ({
             wrangler: { configPath: './wrangler.toml' },
@@ -29,23 +32,7 @@ export default defineConfig({
         test: {
           name: 'workers',
           isolate: false,
-          include: ['tests/unit/**/*.test.ts', 'tests/integration/**/*.test.ts'],
-          globalSetup: ['./tests/global-setup.ts'],
-          setupFiles: ['./tests/helpers/leak-check-setup.ts'],
-        },
-      },
-      {
-        // The built-in deploy engine inside workerd: the same database and stand-ins, DEPLOY_ENGINE=builtin.
-        plugins: [
-          cloudflareTest(({ inject }) => ({
-            wrangler: { configPath: './wrangler.toml' },
-            miniflare: { bindings: inject('settings') },
-          })),
-        ],
-        test: {
-          name: 'engine',
-          isolate: false,
-          include: ['tests/engine/**/*.test.ts'],
+          include: ['tests/unit/**/*.test.ts', 'tests/integration/**/*.test.ts', 'tests/engine/**/*.test.ts'],
           globalSetup: ['./tests/global-setup.ts'],
           setupFiles: ['./tests/helpers/leak-check-setup.ts'],
         },

@@ -46,7 +46,7 @@ declare module 'vitest' {
 }
 
 type Shared = Awaited<ReturnType<typeof startShared>>;
-// The workers and engine projects share one database and one set of stand-ins: vitest runs this setup
+// Every project that names this setup shares one database and one set of stand-ins: vitest runs it
 // once per project, in one process; the last project's teardown stops them.
 const sharedState = globalThis as typeof globalThis & { stackerShared?: { started: Promise<Shared>; users: number } };
 
@@ -153,8 +153,6 @@ async function startShared() {
       RATE_LIMIT_AGENT_PER_MINUTE: '1000000',
       RATE_LIMIT_ANONYMOUS_PER_MINUTE: '1000000',
       RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: '1000000',
-      // The engine project (tests/engine/) deploys with the built-in engine instead of the install service.
-      ...(project.name === 'engine' && { DEPLOY_ENGINE: 'builtin' }),
     });
   };
 

@@ -14,11 +14,14 @@ import { parse } from 'yaml';
 import { wakeEngine } from '../../functions/services/doorbell.ts';
 import { AgentSimulator, type WaitAnswer } from '../helpers/agent-simulator.ts';
 import { api, bearerFor, jsonRequest, uniqueId } from '../helpers/auth.ts';
-import { apiWith, BASE_URL } from '../helpers/api.ts';
+import { apiWith, BASE_URL, settingsForFile } from '../helpers/api.ts';
 import { expectFieldError, page, signedIn } from '../helpers/dashboard.ts';
 import { withDatabase } from '../helpers/db.ts';
 import { createProjectFor, requestAndSettle, type ProjectRef } from '../helpers/deploy.ts';
 import { projectForms } from '../helpers/fixtures.ts';
+
+// Deploys go to the built-in engine (the rest of the workers project deploys through the install service).
+settingsForFile({ DEPLOY_ENGINE: 'builtin' });
 
 interface Case {
   code: 'htz' | 'do';

@@ -7,12 +7,15 @@ import { describe, expect, it } from 'vitest';
 import { agentEnrollment, deploymentOperation } from '../../db/schema.ts';
 import { BUILTIN_PROVIDERS } from '../../functions/services/deploy-engine/operations.ts';
 import { AgentSimulator, type WaitAnswer } from '../helpers/agent-simulator.ts';
-import { api, apiWith, BASE_URL } from '../helpers/api.ts';
+import { api, apiWith, BASE_URL, settingsForFile } from '../helpers/api.ts';
 import { bearerFor, jsonRequest, uniqueId } from '../helpers/auth.ts';
 import { expectFieldError, page, signedIn } from '../helpers/dashboard.ts';
 import { withDatabase } from '../helpers/db.ts';
 import { createProjectFor, requestAndSettle, type ProjectRef } from '../helpers/deploy.ts';
 import { projectForms } from '../helpers/fixtures.ts';
+
+// Deploys go to the built-in engine (the rest of the workers project deploys through the install service).
+settingsForFile({ DEPLOY_ENGINE: 'builtin' });
 
 const SERVER_IP = '203.0.113.20';
 type Headers = Record<string, string>;

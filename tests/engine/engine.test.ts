@@ -1,4 +1,4 @@
-// The built-in deploy engine inside workerd (DEPLOY_ENGINE=builtin, vitest.config.ts): an own server
+// The built-in deploy engine inside workerd (DEPLOY_ENGINE=builtin on every request of the file): an own server
 // enrolled by its install command, the real agent's commands driven by the deployment's Durable
 // Object, revisions, rollback of a broken update, removal, and the deadlines.
 import { env } from 'cloudflare:test';
@@ -11,6 +11,10 @@ import { api, bearerFor, jsonRequest, uniqueId } from '../helpers/auth.ts';
 import { withDatabase } from '../helpers/db.ts';
 import { createProjectFor, requestAndSettle, type ProjectRef } from '../helpers/deploy.ts';
 import { projectForms } from '../helpers/fixtures.ts';
+import { settingsForFile } from '../helpers/api.ts';
+
+// Deploys go to the built-in engine (the rest of the workers project deploys through the install service).
+settingsForFile({ DEPLOY_ENGINE: 'builtin' });
 
 const SERVER_IP = '203.0.113.10';
 const ownDeploy = { cloud: { provider: 'own' }, server: { srv_ip: SERVER_IP, ssh_user: 'root', ssh_port: 22 }, stack: { vars: [] } };

@@ -7,6 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { AgentSimulator, type WaitAnswer } from '../helpers/agent-simulator.ts';
 import { api, bearerFor, createApiClientFor, hmacHeaders, jsonRequest, uniqueId } from '../helpers/auth.ts';
 import { requestAndSettle } from '../helpers/deploy.ts';
+import { settingsForFile } from '../helpers/api.ts';
+
+// Deploys go to the built-in engine (the rest of the workers project deploys through the install service).
+settingsForFile({ DEPLOY_ENGINE: 'builtin' });
 
 const env = (values: Record<string, string | { value: string; secret: true }>) =>
   Object.entries(values).map(([key, value]) => (typeof value === 'string' ? { key, value } : { key, ...value }));

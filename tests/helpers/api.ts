@@ -1,13 +1,32 @@
 import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
 import { exports } from 'cloudflare:workers';
-import { expect, inject } from 'vitest';
+import { afterAll, beforeAll, expect, inject } from 'vitest';
 import { createApp } from '../../functions/app.ts';
 import type { RecordedResponse } from './leak-collector.ts';
 
 export const BASE_URL = 'http://stacker.test';
 
+/** Settings every request of the running file carries on top of the project's (settingsForFile). */
+let fileSettings: Record<string, unknown> | undefined;
+
+/**
+ * Every request this file sends (api, apiWith, and the helpers built on them) sees these settings on
+ * top of the project's: the deploy engine's files run with DEPLOY_ENGINE=builtin in the same workerd
+ * as the rest. Files of a worker run one after another, so the settings are set before this file's
+ * tests and removed after them.
+ */
+export function settingsForFile(settings: Record<string, unknown>): void {
+  beforeAll(() => {
+    fileSettings = settings;
+  });
+  afterAll(() => {
+    fileSettings = undefined;
+  });
+}
+
 /** Sends a request to the Worker under test through its real fetch handler. */
 export async function api(path: string, init?: RequestInit): Promise<Response> {
+  if (fileSettings) return apiWith({}, path, init);
   const request = new Request(`${BASE_URL}${path}`, init);
   return recorded(request, await exports.default.fetch(request));
 }
@@ -23,7 +42,7 @@ export function apiWith(overrides: Record<string, unknown>, path: string, init?:
   // One app for all of them: it reads its settings from each request's env, and building it (every
   // route's router and schemas) costs more CPU than most requests.
   sharedApp ??= createApp();
-  return apiOf(sharedApp, path, init, overrides);
+  return apiOf(sharedApp, path, init, { ...fileSettings, ...overrides });
 }
 
 /** What apiOf can send to: the app, or one a test has built itself (e.g. with test-only routes added). */
