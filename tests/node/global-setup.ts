@@ -2,7 +2,10 @@
 // with the workers and engine projects; its URL reaches the test files as DATABASE_URL. And one
 // bundle of the Worker for all the files' npm starts (tests/node/worker-bundle.ts), made while the
 // first files run; its folder reaches them as STACKER_TEST_WORKER_BUNDLE. And the `stacker` CLI in one
-// module (scripts/bundle-cli.ts), which the CLI journeys run: STACKER_TEST_CLI_BUNDLE.
+// module (scripts/bundle-cli.ts), which the CLI journeys run: STACKER_TEST_CLI_BUNDLE. And Node's
+// compile cache for every Node process the files start (npm start and its stand-ins, the CLI, the
+// console, try-server and its agents): each of the ~150 starts of a run would otherwise compile the
+// same modules again (a console command: 0.19 s of CPU without the cache, 0.08 s with it).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +20,7 @@ export default async function setup() {
   process.env[BUNDLE_ENV] = bundle.dir;
   const cliDir = mkdtempSync(join(tmpdir(), 'stacker-test-cli-'));
   process.env[CLI_BUNDLE_ENV] = join(cliDir, 'stacker.mjs');
+  process.env.NODE_COMPILE_CACHE ??= join(cliDir, 'compile-cache');
   await bundleCli(process.env[CLI_BUNDLE_ENV]);
   return async () => {
     bundle.remove();

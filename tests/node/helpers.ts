@@ -179,8 +179,6 @@ export function spawnStacker(args: string[], options: { url: string; xdg: string
   Object.assign(env, options.env);
   env.PATH = `${join(import.meta.dirname, '..', '..', 'node_modules', '.bin')}:${env.PATH}`;
   const bundle = process.env[CLI_BUNDLE_ENV];
-  // The bundle's compiled code is cached beside it, as bin.js caches the source's.
-  if (bundle) env.NODE_COMPILE_CACHE = join(dirname(bundle), 'compile-cache');
   const child = bundle ? spawn(process.execPath, [bundle, ...args], { cwd: options.cwd, env }) : spawn(stackerBin, args, { cwd: options.cwd, env });
   child.stdin!.end(options.input);
   const run: StackerRun = { code: null, stdout: '', stderr: '' };
