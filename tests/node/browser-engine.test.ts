@@ -6,34 +6,31 @@
 // new server "at Hetzner" (npm start's stand-in), chosen from the offers the form lists with their
 // prices, which boots, runs its stack and is deleted on Remove. A screenshot of each step under
 // $TMPDIR/stacker-screenshots/engine/.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, openDashboardPage, signIn, type Browser } from '../helpers/browser.ts';
-import { startLocalService, type RunningStart } from './helpers.ts';
+import { sharedLocalService, type SharedStart } from './shared-start.ts';
 import { startOwnServer, type OwnServer } from './own-server.ts';
 
 const SCREENSHOTS = join(tmpdir(), 'stacker-screenshots', 'engine');
 const SERVER_IP = '203.0.113.10';
 
-const dataDir = mkdtempSync(join(tmpdir(), 'stacker-browser-engine-'));
-let service: RunningStart | undefined;
+let service: SharedStart | undefined;
 let browser: Browser | undefined;
 let server: OwnServer | undefined;
 
 beforeAll(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
   // The cloud providers' settings unset: npm start stands in for both (scripts/stand-ins/local-cloud.ts).
-  service = await startLocalService(dataDir, { DEPLOY_ENGINE: 'builtin', DOCKERHUB_CHECK: 'off', HETZNER_API_URL: '', DIGITALOCEAN_API_URL: '' }, { database: 'scratch' });
+  service = await sharedLocalService();
 }, 150_000);
 
 afterAll(async () => {
   await server?.stop();
   await browser?.close();
-  await service?.stop();
   if (server) rmSync(server.root, { recursive: true, force: true, maxRetries: 5 });
-  rmSync(dataDir, { recursive: true, force: true, maxRetries: 5 });
 }, 60_000);
 
 describe('the built-in engine in the dashboard', () => {

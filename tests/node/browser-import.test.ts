@@ -3,29 +3,26 @@
 // project comes back in the page's compose with its service named db and every value; what Stacker
 // cannot carry is said; an environment value naming no service is a warning on its app. Screenshots
 // under $TMPDIR/stacker-screenshots/import/.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, openDashboardPage, signIn, type Browser } from '../helpers/browser.ts';
 import { composeDifferences } from '../helpers/compose-compare.ts';
-import { startLocalService, type RunningStart } from './helpers.ts';
+import { sharedLocalService, type SharedStart } from './shared-start.ts';
 
 const SCREENSHOTS = join(tmpdir(), 'stacker-screenshots', 'import');
 const wordpress = readFileSync(join(import.meta.dirname, '..', 'fixtures', 'compose', 'wordpress-mysql.yaml'), 'utf8');
-const dataDir = mkdtempSync(join(tmpdir(), 'stacker-browser-import-'));
-let service: RunningStart | undefined;
+let service: SharedStart | undefined;
 let browser: Browser | undefined;
 
 beforeAll(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
-  service = await startLocalService(dataDir, { DOCKERHUB_CHECK: 'off' }, { database: 'scratch' });
+  service = await sharedLocalService();
 }, 150_000);
 
 afterAll(async () => {
   await browser?.close();
-  await service?.stop();
-  rmSync(dataDir, { recursive: true, force: true, maxRetries: 5 });
 }, 60_000);
 
 describe('Import docker-compose.yml in the dashboard', () => {

@@ -4,20 +4,19 @@
 // password on the Secrets page, deploy to an own server (tests/node/own-server.ts runs the copied
 // install command) and follow it to healthy; the server's .env holds the password, the page's log
 // does not. Screenshots under $TMPDIR/stacker-screenshots/templates/.
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { launchBrowser, openDashboardPage, signIn, type Browser } from '../helpers/browser.ts';
-import { startLocalService, type RunningStart } from './helpers.ts';
+import { sharedLocalService, type SharedStart } from './shared-start.ts';
 import { startOwnServer, type OwnServer } from './own-server.ts';
 
 const SCREENSHOTS = join(tmpdir(), 'stacker-screenshots', 'templates');
-const SERVER_IP = '203.0.113.10';
+const SERVER_IP = '203.0.113.11';
 
-const dataDir = mkdtempSync(join(tmpdir(), 'stacker-browser-templates-'));
-let service: RunningStart | undefined;
+let service: SharedStart | undefined;
 let browser: Browser | undefined;
 let server: OwnServer | undefined;
 
@@ -31,15 +30,13 @@ function filesNamed(dir: string, name: string): string[] {
 
 beforeAll(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
-  service = await startLocalService(dataDir, { DEPLOY_ENGINE: 'builtin', DOCKERHUB_CHECK: 'off' }, { database: 'scratch' });
+  service = await sharedLocalService();
 }, 150_000);
 
 afterAll(async () => {
   await server?.stop();
   await browser?.close();
-  await service?.stop();
   if (server) rmSync(server.root, { recursive: true, force: true, maxRetries: 5 });
-  rmSync(dataDir, { recursive: true, force: true, maxRetries: 5 });
 }, 60_000);
 
 describe('a template in the dashboard', () => {

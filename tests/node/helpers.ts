@@ -1,23 +1,24 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, statSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { createServer } from 'node:net';
 import pg from 'pg';
 import { BUNDLE_ENV, bundleReady } from './worker-bundle.ts';
 
-export const adminDatabaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+/** The run's PostgreSQL, read when used: the global setup's process imports this module before it finds the server. */
+const adminDatabaseUrl = () => process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /** A new, empty database on the test PostgreSQL; `drop` removes it. */
 export async function createScratchDatabase(prefix: string): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `${prefix}_${Date.now()}_${randomBytes(3).toString('hex')}`;
-  await withClient(adminDatabaseUrl, (client) => client.query(`create database ${name}`));
-  const url = new URL(adminDatabaseUrl);
+  await withClient(adminDatabaseUrl(), (client) => client.query(`create database ${name}`));
+  const url = new URL(adminDatabaseUrl());
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
-    drop: () => withClient(adminDatabaseUrl, (client) => client.query(`drop database if exists ${name} with (force)`)).then(() => undefined),
+    drop: () => withClient(adminDatabaseUrl(), (client) => client.query(`drop database if exists ${name} with (force)`)).then(() => undefined),
   };
 }
 
@@ -70,7 +71,7 @@ export interface RunningStart {
 export async function startLocalService(
   dataDir: string,
   extraEnv: NodeJS.ProcessEnv = {},
-  options: { host?: 'wrangler' | 'bundle'; database?: 'embedded' | 'scratch' } = {},
+  options: { host?: 'wrangler' | 'bundle'; database?: 'embedded' | 'scratch'; logFile?: string } = {},
 ): Promise<RunningStart> {
   reachableByPostgres(dataDir);
   const bundleDir = process.env[BUNDLE_ENV];
@@ -81,7 +82,7 @@ export async function startLocalService(
   const scratch = options.database === 'scratch' && !extraEnv.DATABASE_URL ? await createScratchDatabase('stacker_journey') : undefined;
   for (let attempt = 1; ; attempt++) {
     try {
-      const running = await startLocalServiceOnce(dataDir, { ...hostEnv, ...(scratch ? { DATABASE_URL: scratch.url } : {}), ...extraEnv });
+      const running = await startLocalServiceOnce(dataDir, { ...hostEnv, ...(scratch ? { DATABASE_URL: scratch.url } : {}), ...extraEnv }, options.logFile);
       if (!scratch) return running;
       return {
         ...running,
@@ -110,7 +111,7 @@ function reachableByPostgres(dataDir: string): void {
   for (let dir = resolve(dataDir); dir.startsWith(`${tmpdir()}${sep}`); dir = dirname(dir)) chmodSync(dir, statSync(dir).mode | 0o055);
 }
 
-async function startLocalServiceOnce(dataDir: string, extraEnv: NodeJS.ProcessEnv): Promise<RunningStart> {
+async function startLocalServiceOnce(dataDir: string, extraEnv: NodeJS.ProcessEnv, logFile?: string): Promise<RunningStart> {
   const port = extraEnv.PORT ? Number(extraEnv.PORT) : await freePort();
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), STACKER_DATA_DIR: dataDir };
   delete env.DATABASE_URL;
@@ -118,11 +119,16 @@ async function startLocalServiceOnce(dataDir: string, extraEnv: NodeJS.ProcessEn
   Object.assign(env, extraEnv);
   const child = spawn(process.execPath, ['scripts/start.ts'], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stderr.on('data', (chunk) => (output += String(chunk)));
+  // A copy of what it prints for readers in other processes (tests/node/shared-start.ts).
+  const keep = (chunk: unknown) => {
+    output += String(chunk);
+    if (logFile) appendFileSync(logFile, String(chunk));
+  };
+  child.stderr.on('data', keep);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const listening = await new Promise<boolean>((resolve) => {
     child.stdout.on('data', (chunk) => {
-      output += String(chunk);
+      keep(chunk);
       if (output.includes(`listening on http://127.0.0.1:${port}`)) resolve(true);
     });
     void exited.then(() => resolve(false));

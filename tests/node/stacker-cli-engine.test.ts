@@ -13,26 +13,26 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventLine } from '../../cli/stacker/follow.ts';
 import { clean } from '../../cli/stacker/output.ts';
 import { processAlive, readRegistry } from '../../scripts/stand-ins/docker.ts';
-import { spawnStacker, printedBy, startLocalService, type RunningStart, type StackerRun } from './helpers.ts';
+import { spawnStacker, printedBy, type StackerRun } from './helpers.ts';
 import { startOwnServer, type OwnServer } from './own-server.ts';
+import { sharedLocalService, type SharedStart } from './shared-start.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const scratch = mkdtempSync(join(tmpdir(), 'stacker-cli-engine-'));
-const dataDir = join(scratch, 'data');
 const xdg = join(scratch, 'config');
 const project = join(scratch, 'blog');
-let service: RunningStart | undefined;
+let service: SharedStart | undefined;
 let apiUrl = '';
 const children: ChildProcess[] = [];
 const ownServers: OwnServer[] = [];
 
 beforeAll(async () => {
   mkdirSync(project, { recursive: true });
-  // DEPLOY_ENGINE named: the built-in engine whatever npm start's default; no Docker Hub from tests.
-  service = await startLocalService(dataDir, { DEPLOY_ENGINE: 'builtin', DOCKERHUB_CHECK: 'off' }, { database: 'scratch' });
+  // The built-in engine, no Docker Hub from tests (tests/node/shared-start.ts).
+  service = await sharedLocalService();
   apiUrl = `http://127.0.0.1:${service.port}`;
   // As a user does for CI: a token from `npm run -s dev-login`, saved with `stacker login --token`.
-  const login = spawnSync(process.execPath, [join(root, 'scripts', 'dev-login.ts'), '--user', 'engine-cli'], { cwd: root, env: { ...process.env, STACKER_DATA_DIR: dataDir }, encoding: 'utf8' });
+  const login = spawnSync(process.execPath, [join(root, 'scripts', 'dev-login.ts'), '--user', 'engine-cli'], { cwd: root, env: { ...process.env, STACKER_DATA_DIR: service.dataDir }, encoding: 'utf8' });
   expect(login.status, login.stderr).toBe(0);
   const saved = await stacker(['login', '--token', login.stdout.trim()]);
   expect(saved, saved.stderr).toMatchObject({ code: 0 });
@@ -46,7 +46,6 @@ afterAll(async () => {
     for (const record of readRegistry(server.root)) if (record.pid !== null && processAlive(record.pid)) process.kill(record.pid, 'SIGKILL');
   }
   if (process.env.STACKER_CLI_DEBUG) writeFileSync(process.env.STACKER_CLI_DEBUG, service?.output() ?? '');
-  await service?.stop();
   for (const server of ownServers) rmSync(server.root, { recursive: true, force: true });
   rmSync(scratch, { recursive: true, force: true });
 }, 60_000);

@@ -5,21 +5,21 @@
 // gets the generated password in its .env, the same for WordPress and MariaDB, and nowhere in the
 // deploy's output.
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { processAlive, readRegistry } from '../../scripts/stand-ins/docker.ts';
-import { spawnStacker, printedBy, startLocalService, type RunningStart, type StackerRun } from './helpers.ts';
+import { spawnStacker, printedBy, type StackerRun } from './helpers.ts';
 import { startOwnServer, type OwnServer } from './own-server.ts';
+import { sharedLocalService, type SharedStart } from './shared-start.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const scratch = mkdtempSync(join(tmpdir(), 'stacker-cli-templates-'));
-const dataDir = join(scratch, 'data');
 const xdg = join(scratch, 'config');
 const project = join(scratch, 'blog');
-let service: RunningStart | undefined;
+let service: SharedStart | undefined;
 let apiUrl = '';
 const children: ChildProcess[] = [];
 const ownServers: OwnServer[] = [];
@@ -50,12 +50,10 @@ function filesNamed(dir: string, name: string): string[] {
 }
 
 beforeAll(async () => {
-  // The embedded PostgreSQL runs as the user postgres when this runs as root: it must reach its folder.
-  chmodSync(scratch, 0o755);
   mkdirSync(project, { recursive: true });
-  service = await startLocalService(dataDir, { DEPLOY_ENGINE: 'builtin', DOCKERHUB_CHECK: 'off' }, { database: 'scratch' });
+  service = await sharedLocalService();
   apiUrl = `http://127.0.0.1:${service.port}`;
-  const login = spawnSync(process.execPath, [join(root, 'scripts', 'dev-login.ts'), '--user', 'templates-cli'], { cwd: root, env: { ...process.env, STACKER_DATA_DIR: dataDir }, encoding: 'utf8' });
+  const login = spawnSync(process.execPath, [join(root, 'scripts', 'dev-login.ts'), '--user', 'templates-cli'], { cwd: root, env: { ...process.env, STACKER_DATA_DIR: service.dataDir }, encoding: 'utf8' });
   expect(login.status, login.stderr).toBe(0);
   await ok(['login', '--token', login.stdout.trim()]);
 }, 150_000);
@@ -66,7 +64,6 @@ afterAll(async () => {
     await server.stop().catch(() => undefined);
     for (const record of readRegistry(server.root)) if (record.pid !== null && processAlive(record.pid)) process.kill(record.pid, 'SIGKILL');
   }
-  await service?.stop();
   for (const server of ownServers) rmSync(server.root, { recursive: true, force: true });
   rmSync(scratch, { recursive: true, force: true });
 }, 60_000);
