@@ -4,7 +4,7 @@
 // one answers (tests/helpers/agent-simulator.ts). Another user gets 404 everywhere and changes nothing.
 import { and, eq, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { agentEnrollment, deploymentOperation } from '../../db/schema.ts';
+import { agentEnrollment, deploymentEvent, deploymentOperation } from '../../db/schema.ts';
 import { BUILTIN_PROVIDERS } from '../../functions/services/deploy-engine/operations.ts';
 import { AgentSimulator, type WaitAnswer } from '../helpers/agent-simulator.ts';
 import { api, apiWith, BASE_URL, settingsForFile } from '../helpers/api.ts';
@@ -244,6 +244,24 @@ describe('a built-in deployment’s page', () => {
     const secret = secretOf(command);
     expect(await eventsOf(deployed)).not.toContain(secret);
     for (const answer of [redeploy, rollback, remove]) expect(answer.headers.get('set-cookie') ?? '').not.toContain(secret);
+  });
+
+  it('shows the status of its event log everywhere, also when the log is ahead of the deployment row it read first: "removed" with no addresses', async () => {
+    const deployed = await deployOwnServer('dpa');
+    const agent = await Agent.enrol(installCommandOn(deployed.html)!, deployed.hash);
+    await agent.applyAndReportHealthy();
+    expect(await pageWhen(deployed, 'completed')).toContain('data-deployment-addresses');
+    // The removal's last event is in the log; the row's status is not updated yet (as between the
+    // page's two reads while the removal commits).
+    await withDatabase(async (db) => {
+      const [last] = await db.select({ seq: sql<number>`max(seq)` }).from(deploymentEvent).where(eq(deploymentEvent.deploymentId, deployed.deploymentId));
+      await db.insert(deploymentEvent).values({ deploymentId: deployed.deploymentId, seq: Number(last!.seq) + 1, kind: 'progress', status: 'removed', progress: 100, subject: 'stack', message: 'The stack was removed' });
+    });
+    for (const shown of [(await page(deployed.url, deployed.session)).html, (await fragment(`${deployed.url}/state`, deployed.session)).html]) {
+      expect(statusOn(shown)).toBe('removed');
+      expect(shown).not.toContain('data-deployment-addresses');
+      expect(shown).not.toContain(`action="${deployed.url}/redeploy"`);
+    }
   });
 
   it('makes a new install command for its owner (the earlier one stops working), and offers one when none is usable', async () => {

@@ -57,10 +57,14 @@ const CANCEL_QUESTION = {
 };
 
 /** The built-in engine's view of the deployment (undefined for the install service's); the install command for its owner only. */
-async function engineStateOf(c: PageContext, user: AuthenticatedUser, deployment: Deployment): Promise<EngineState | undefined> {
+/**
+ * The engine's part, for the status the page shows (`status`, from the event log, which can be ahead
+ * of the row read before it): a page that says "removed" shows no addresses.
+ */
+async function engineStateOf(c: PageContext, user: AuthenticatedUser, deployment: Deployment, status: string): Promise<EngineState | undefined> {
   if (deployment.engine !== 'builtin') return undefined;
-  const view = await engineView(c.var.database.db, deployment);
-  const over = ['removed', 'cancelled'].includes(deployment.status);
+  const view = await engineView(c.var.database.db, { ...deployment, status });
+  const over = ['removed', 'cancelled'].includes(status);
   // A server Stacker created runs its install command itself (cloud-init): none is shown.
   if (!waitsForAgent(view) || view.cloud_server) return { view, over };
   // A one-time secret: decrypted for the page of its owner only (an admin sees that it is awaited).
@@ -123,7 +127,7 @@ function StatePanel(props: { deployment: Deployment; state: DeploymentState; url
 export async function statePanel(c: PageContext, user: AuthenticatedUser) {
   const { row, deployment } = await loadDeployment(c, user);
   const state = deploymentState(await allEvents(c, deployment.id), deployment);
-  const engine = await engineStateOf(c, user, deployment);
+  const engine = await engineStateOf(c, user, deployment, state.status);
   return <StatePanel deployment={deployment} state={state} url={deploymentUrl(row.id, deployment.id)} engine={engine} />;
 }
 
@@ -131,7 +135,7 @@ export async function deploymentPage(c: PageContext, user: AuthenticatedUser) {
   const { row, deployment } = await loadDeployment(c, user);
   const events = await allEvents(c, deployment.id);
   const state = deploymentState(events, deployment);
-  const engine = await engineStateOf(c, user, deployment);
+  const engine = await engineStateOf(c, user, deployment, state.status);
   const lastSeq = events.at(-1)?.seq ?? 0;
   const url = deploymentUrl(row.id, deployment.id);
   return renderPage(c, {
