@@ -24,7 +24,7 @@ let server: OwnServer | undefined;
 beforeAll(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
   // The cloud providers' settings unset: npm start stands in for both (scripts/stand-ins/local-cloud.ts).
-  service = await sharedLocalService();
+  service = await sharedLocalService('builtin');
 }, 150_000);
 
 afterAll(async () => {

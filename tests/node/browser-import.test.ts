@@ -18,7 +18,7 @@ let browser: Browser | undefined;
 
 beforeAll(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
-  service = await sharedLocalService();
+  service = await sharedLocalService('builtin');
 }, 150_000);
 
 afterAll(async () => {

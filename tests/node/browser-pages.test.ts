@@ -1,4 +1,4 @@
-// The pages of the Worker as a person sees them, on one `npm start` (on a scratch database of the run's PostgreSQL): the API
+// The pages of the Worker as a person sees them, on the `npm start` shared with stacker-cli.test.ts: the API
 // reference and the dashboard. /docs opened in headless Chromium (tests/helpers/browser.ts) through playwright-core, the reference rendered from
 // /openapi.json, and not one request to any host but 127.0.0.1 (the page must work with no internet).
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -11,25 +11,25 @@ import { NodeAgent } from '../helpers/node-agent.ts';
 import { validateCompose } from '../helpers/compose-schema.ts';
 import { signInAtDevProvider } from '../../scripts/dev-openid-provider.ts';
 import { readLocalRun } from '../../scripts/local-run.ts';
-import { startLocalService, type RunningStart } from './helpers.ts';
+import { sharedLocalService, type SharedStart } from './shared-start.ts';
 
 const SCREENSHOT = join(tmpdir(), 'stacker-screenshots', 'docs.png');
 const SCREENSHOTS = join(tmpdir(), 'stacker-screenshots', 'dashboard');
 
-const dataDir = mkdtempSync(join(tmpdir(), 'stacker-docs-'));
-let service: RunningStart | undefined;
+const downloads = mkdtempSync(join(tmpdir(), 'stacker-browser-pages-'));
+let service: SharedStart | undefined;
 let browser: Browser | undefined;
 
 beforeAll(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
-  // The deploy journeys below go through the install-service stand-in (npm start's built-in engine is the default).
-  service = await startLocalService(dataDir, { DEPLOY_ENGINE: 'install-service' }, { database: 'scratch' });
+  // The deploy journeys below go through the install-service stand-in (npm start's built-in engine is the
+  // default); the npm start is shared with stacker-cli.test.ts (tests/node/shared-start.ts).
+  service = await sharedLocalService('install-service');
 }, 150_000);
 
 afterAll(async () => {
   await browser?.close();
-  await service?.stop();
-  rmSync(dataDir, { recursive: true, force: true });
+  rmSync(downloads, { recursive: true, force: true });
 }, 60_000);
 
 /** In the page: whether RapiDoc's shadow root holds `text` yet (a function for waitForFunction; the test's TypeScript knows no DOM). */
@@ -193,7 +193,7 @@ describe('the dashboard in a browser', () => {
 
     // The download is the compose the page shows, and a valid Compose file.
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download docker-compose.yml' }).click()]);
-    const saved = join(dataDir, 'downloaded-compose.yml');
+    const saved = join(downloads, 'downloaded-compose.yml');
     await download.saveAs(saved);
     const downloaded = parseYaml(readFileSync(saved, 'utf8')) as { services: Record<string, { image: string; environment?: Record<string, string> }> };
     expect(validateCompose(downloaded), JSON.stringify(validateCompose.errors)).toBe(true);
@@ -402,7 +402,7 @@ describe('the dashboard in a browser', () => {
     await signIn(page, base, 'omar');
 
     // Set-up through the API as the same user: a project, deployed to the local install-service stand-in.
-    const issuer = readLocalRun(dataDir)?.services.OAUTH_ISSUER;
+    const issuer = readLocalRun(service!.dataDir)?.services.OAUTH_ISSUER;
     expect(issuer).toBeDefined();
     const token = await signInAtDevProvider(issuer!, { name: 'omar', role: 'user' });
     const asOmar = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };

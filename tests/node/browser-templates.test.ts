@@ -30,7 +30,7 @@ function filesNamed(dir: string, name: string): string[] {
 
 beforeAll(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
-  service = await sharedLocalService();
+  service = await sharedLocalService('builtin');
 }, 150_000);
 
 afterAll(async () => {

@@ -1,8 +1,9 @@
-// One `npm start` for the journeys that need the same one: the built-in engine, no Docker Hub check,
-// npm start's own Hetzner Cloud and DigitalOcean stand-ins, a scratch database of the run's
-// PostgreSQL. Each journey signs in as a user of its own and reads only what that user made, so they
-// can share it; a start of its own would cost each of them some 4 s of CPU (npm start, its stand-ins,
-// Miniflare and workerd) in a CPU-bound run.
+// One `npm start` for the journeys that need the same one, on a scratch database of the run's
+// PostgreSQL: `builtin` (the built-in engine, no Docker Hub check, npm start's own Hetzner Cloud and
+// DigitalOcean stand-ins) and `install-service` (deploys through npm start's install-service
+// stand-in). Each journey signs in as users of its own and reads only what they made (an admin's
+// pages show the other journeys' projects too), so they can share it; a start of its own would cost
+// each of them some 4 s of CPU (npm start, its stand-ins, Miniflare and workerd) in a CPU-bound run.
 //
 // The node project's files run in several processes, and a process ends when its files are done, so
 // the shared start belongs to the global setup's process: a broker on loopback starts it when a file
@@ -16,7 +17,11 @@ import { startLocalService, type RunningStart } from './helpers.ts';
 
 export const SHARED_START_ENV = 'STACKER_TEST_SHARED_START';
 
-export const SHARED_START_SETTINGS: NodeJS.ProcessEnv = { DEPLOY_ENGINE: 'builtin', DOCKERHUB_CHECK: 'off', HETZNER_API_URL: '', DIGITALOCEAN_API_URL: '' };
+export const SHARED_STARTS = {
+  builtin: { DEPLOY_ENGINE: 'builtin', DOCKERHUB_CHECK: 'off', HETZNER_API_URL: '', DIGITALOCEAN_API_URL: '' },
+  'install-service': { DEPLOY_ENGINE: 'install-service' },
+} satisfies Record<string, NodeJS.ProcessEnv>;
+export type SharedStartName = keyof typeof SHARED_STARTS;
 
 interface SharedStartInfo {
   port: number;
@@ -33,18 +38,23 @@ export interface SharedStart extends RunningStart {
 /** In the global setup: the broker, on a free loopback port. Its URL goes to the files in SHARED_START_ENV. */
 export async function startSharedStartBroker(): Promise<{ url: string; close: () => Promise<void> }> {
   const folder = mkdtempSync(join(tmpdir(), 'stacker-shared-start-'));
-  const dataDir = join(folder, 'data');
-  const logFile = join(folder, 'npm-start.log');
-  mkdirSync(dataDir);
-  writeFileSync(logFile, '');
-  let started: Promise<RunningStart> | undefined;
+  const starts = new Map<SharedStartName, Promise<RunningStart>>();
 
   const server = createServer((request, response) => {
-    if (request.method !== 'POST' || request.url !== '/start') {
+    const name = /^\/start\/([\w-]+)$/.exec(request.url ?? '')?.[1];
+    if (request.method !== 'POST' || !name || !Object.hasOwn(SHARED_STARTS, name)) {
       response.writeHead(404).end();
       return;
     }
-    started ??= startLocalService(dataDir, SHARED_START_SETTINGS, { database: 'scratch', logFile });
+    const dataDir = join(folder, name, 'data');
+    const logFile = join(folder, name, 'npm-start.log');
+    let started = starts.get(name as SharedStartName);
+    if (!started) {
+      mkdirSync(dataDir, { recursive: true });
+      writeFileSync(logFile, '');
+      started = startLocalService(dataDir, SHARED_STARTS[name as SharedStartName], { database: 'scratch', logFile });
+      starts.set(name as SharedStartName, started);
+    }
     started.then(
       (running) => {
         const info: SharedStartInfo = { port: running.port, scheduledPath: running.scheduledPath, dataDir, logFile };
@@ -60,20 +70,20 @@ export async function startSharedStartBroker(): Promise<{ url: string; close: ()
     url,
     close: async () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await started?.then((running) => running.stop()).catch(() => undefined);
+      await Promise.all([...starts.values()].map((started) => started.then((running) => running.stop()).catch(() => undefined)));
       rmSync(folder, { recursive: true, force: true, maxRetries: 5 });
     },
   };
 }
 
 /**
- * In a test file: the shared npm start, started by the first file that asks. Its stop() leaves it
- * running for the others (the run's end stops it).
+ * In a test file: the shared npm start of that name, started by the first file that asks. Its stop()
+ * leaves it running for the others (the run's end stops it).
  */
-export async function sharedLocalService(): Promise<SharedStart> {
+export async function sharedLocalService(name: SharedStartName): Promise<SharedStart> {
   const broker = process.env[SHARED_START_ENV];
   if (!broker) throw new Error(`${SHARED_START_ENV} is not set: the node project's global setup (tests/node/global-setup.ts) starts the broker`);
-  const response = await fetch(`${broker}/start`, { method: 'POST' });
+  const response = await fetch(`${broker}/start/${name}`, { method: 'POST' });
   if (response.status !== 200) throw new Error(`the shared npm start did not start: ${await response.text()}`);
   const info = (await response.json()) as SharedStartInfo;
   return {

@@ -29,7 +29,7 @@ const ownServers: OwnServer[] = [];
 beforeAll(async () => {
   mkdirSync(project, { recursive: true });
   // The built-in engine, no Docker Hub from tests (tests/node/shared-start.ts).
-  service = await sharedLocalService();
+  service = await sharedLocalService('builtin');
   apiUrl = `http://127.0.0.1:${service.port}`;
   // As a user does for CI: a token from `npm run -s dev-login`, saved with `stacker login --token`.
   const login = spawnSync(process.execPath, [join(root, 'scripts', 'dev-login.ts'), '--user', 'engine-cli'], { cwd: root, env: { ...process.env, STACKER_DATA_DIR: service.dataDir }, encoding: 'utf8' });

@@ -51,7 +51,7 @@ function filesNamed(dir: string, name: string): string[] {
 
 beforeAll(async () => {
   mkdirSync(project, { recursive: true });
-  service = await sharedLocalService();
+  service = await sharedLocalService('builtin');
   apiUrl = `http://127.0.0.1:${service.port}`;
   const login = spawnSync(process.execPath, [join(root, 'scripts', 'dev-login.ts'), '--user', 'templates-cli'], { cwd: root, env: { ...process.env, STACKER_DATA_DIR: service.dataDir }, encoding: 'utf8' });
   expect(login.status, login.stderr).toBe(0);

@@ -5,7 +5,7 @@
 // `npx stacker` runs the real binary (cli/stacker/bin.js, from the source); the other steps run the
 // run's bundle of the same source (spawnStacker in helpers.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,14 +13,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { playBrowserAtDevProvider, signInAtDevProvider } from '../../scripts/dev-openid-provider.ts';
 import { readLocalRun } from '../../scripts/local-run.ts';
-import { spawnStacker, startLocalService, type RunningStart, type StackerRun } from './helpers.ts';
+import { spawnStacker, type StackerRun } from './helpers.ts';
+import { sharedLocalService, type SharedStart } from './shared-start.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const scratch = mkdtempSync(join(tmpdir(), 'stacker-cli-'));
-const dataDir = join(scratch, 'data');
 const xdg = join(scratch, 'config');
 const project = join(scratch, 'shop');
-let service: RunningStart;
+let service: SharedStart;
 let apiUrl = '';
 let issuer = '';
 const children: ChildProcess[] = [];
@@ -28,22 +28,18 @@ const servers: Server[] = [];
 
 beforeAll(async () => {
   mkdirSync(project, { recursive: true });
-  // The embedded PostgreSQL runs as the user postgres when this runs as root: it must reach its folder.
-  chmodSync(scratch, 0o755);
-  // `npm start` as a user runs it: on the embedded database; its deploys through the install-service
-  // stand-in (DEPLOY_ENGINE=install-service; the built-in engine's journey: stacker-cli-engine.test.ts).
-  service = await startLocalService(dataDir, { DEPLOY_ENGINE: 'install-service' }, { database: 'scratch' });
+  // Deploys through npm start's install-service stand-in (the built-in engine's journey:
+  // stacker-cli-engine.test.ts); the npm start is shared with browser-pages.test.ts (tests/node/shared-start.ts).
+  service = await sharedLocalService('install-service');
   apiUrl = `http://127.0.0.1:${service.port}`;
-  issuer = readLocalRun(dataDir)!.services.OAUTH_ISSUER!;
-  // As the browser tests' start: a first start bundles the Worker and migrates the database, and under the
-  // whole suite's load on 2 cores that took over 60 s once.
+  issuer = readLocalRun(service.dataDir)!.services.OAUTH_ISSUER!;
+  // A first start migrates the database, and under the whole suite's load on 2 cores that took over 60 s once.
 }, 150_000);
 
 afterAll(async () => {
   for (const child of children) child.kill('SIGTERM');
   for (const server of servers) server.closeAllConnections();
   if (process.env.STACKER_CLI_DEBUG) writeFileSync(process.env.STACKER_CLI_DEBUG, service?.output() ?? '');
-  await service?.stop();
   rmSync(scratch, { recursive: true, force: true });
 });
 
