@@ -1,5 +1,5 @@
 // The node project's global setup: the run's PostgreSQL server (tests/database-server.ts), shared
-// with the workers and engine projects; its URL reaches the test files as DATABASE_URL. And one
+// with the workers project; its URL reaches the test files as DATABASE_URL. And one
 // bundle of the Worker for all the files' npm starts (tests/node/worker-bundle.ts), made while the
 // first files run; its folder reaches them as STACKER_TEST_WORKER_BUNDLE. And the `stacker` CLI in one
 // module (scripts/bundle-cli.ts), which the CLI journeys run: STACKER_TEST_CLI_BUNDLE. And Node's

@@ -69,7 +69,9 @@ export async function startSharedStartBroker(): Promise<{ url: string; close: ()
   return {
     url,
     close: async () => {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
       await Promise.all([...starts.values()].map((started) => started.then((running) => running.stop()).catch(() => undefined)));
       rmSync(folder, { recursive: true, force: true, maxRetries: 5 });
     },

@@ -56,10 +56,10 @@ const CANCEL_QUESTION = {
   builtin: 'Cancel this deployment? The engine stops, and the commands its agent has not taken are withdrawn.',
 };
 
-/** The built-in engine's view of the deployment (undefined for the install service's); the install command for its owner only. */
 /**
- * The engine's part, for the status the page shows (`status`, from the event log, which can be ahead
- * of the row read before it): a page that says "removed" shows no addresses.
+ * The built-in engine's view of the deployment (undefined for the install service's); the install
+ * command for its owner only. For the status the page shows (`status`, from the event log, which can
+ * be ahead of the row read before it): a page that says "removed" shows no addresses.
  */
 async function engineStateOf(c: PageContext, user: AuthenticatedUser, deployment: Deployment, status: string): Promise<EngineState | undefined> {
   if (deployment.engine !== 'builtin') return undefined;
