@@ -54,6 +54,11 @@ const last = new Map<number, number>([...baseline].map(([pid, { ticks }]) => [pi
 const byKind = new Map<string, number>();
 // The commands behind "other", by their first two words, to tell what the kinds above miss.
 const otherByCommand = new Map<string, number>();
+// Processes seen per kind, and the workers vitest itself started: its workerd test runtimes (each loads
+// the whole module graph) and its Node forks (the node project's files).
+const pidsByKind = new Map<string, Set<number>>();
+const testRuntimes = new Set<number>();
+const nodeForks = new Set<number>();
 const startedAt = performance.now();
 const machineBefore = machineTicks();
 
@@ -61,6 +66,13 @@ function look(): void {
   for (const [pid, { ticks, args }] of processes()) {
     if (pid === process.pid) continue;
     const before = last.get(pid) ?? 0;
+    if (!baseline.has(pid)) {
+      const kind = kindOf(args);
+      if (!pidsByKind.has(kind)) pidsByKind.set(kind, new Set());
+      pidsByKind.get(kind)!.add(pid);
+      if (/workerd serve/.test(args) && /entry=127\.0\.0\.1:0 /.test(args)) testRuntimes.add(pid);
+      if (/vitest\/suppress-warnings/.test(args)) nodeForks.add(pid);
+    }
     if (ticks > before) {
       const kind = kindOf(args);
       byKind.set(kind, (byKind.get(kind) ?? 0) + ticks - before);
@@ -85,11 +97,12 @@ child.on('exit', (code) => {
   console.log(`Command: node bench/suite-cpu.ts -- ${command.join(' ')} (exit ${code})`);
   console.log(`Date: ${new Date().toISOString()}`);
   console.log(`Wall: ${seconds.toFixed(0)} s. CPU seen in processes: ${(total / TICKS_PER_SECOND).toFixed(0)} s; the machine's own count, all processes: ${((machineAfter.busy - machineBefore.busy) / TICKS_PER_SECOND).toFixed(0)} s busy of ${((machineAfter.all - machineBefore.all) / TICKS_PER_SECOND).toFixed(0)} s (all cores).\n`);
-  console.log('| kind of process | CPU s | share |');
-  console.log('|---|--:|--:|');
+  console.log('| kind of process | CPU s | share | processes |');
+  console.log('|---|--:|--:|--:|');
   for (const [kind, ticks] of [...byKind].sort((a, b) => b[1] - a[1])) {
-    console.log(`| ${kind} | ${(ticks / TICKS_PER_SECOND).toFixed(0)} | ${((100 * ticks) / total).toFixed(0)}% |`);
+    console.log(`| ${kind} | ${(ticks / TICKS_PER_SECOND).toFixed(0)} | ${((100 * ticks) / total).toFixed(0)}% | ${pidsByKind.get(kind)?.size ?? 0} |`);
   }
+  console.log(`\nWorkers vitest started: ${testRuntimes.size} workerd test runtimes, ${nodeForks.size} Node forks.`);
   const others = [...otherByCommand].sort((a, b) => b[1] - a[1]).slice(0, 8);
   if (others.length > 0) {
     console.log('\n"other", its largest commands:');
