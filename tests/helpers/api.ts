@@ -12,8 +12,9 @@ let fileSettings: Record<string, unknown> | undefined;
 /**
  * Every request this file sends (api, apiWith, and the helpers built on them) sees these settings on
  * top of the project's: the deploy engine's files run with DEPLOY_ENGINE=builtin in the same workerd
- * as the rest. Files of a worker run one after another, so the settings are set before this file's
- * tests and removed after them.
+ * as the rest. Such a file's requests all go through apiWith's app (the Worker's fetch handler cannot
+ * take other settings), so each also waits for the work it leaves (waitUntil). Files of a worker run
+ * one after another, so the settings are set before this file's tests and removed after them.
  */
 export function settingsForFile(settings: Record<string, unknown>): void {
   beforeAll(() => {
