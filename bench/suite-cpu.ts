@@ -9,17 +9,21 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { machine } from './lib/service.ts';
 
 const TICKS_PER_SECOND = 100;
+// --timeline: also print each 10 s of the run's CPU by kind, to see where the cores idle.
+const timeline = process.argv.slice(2, process.argv.includes('--') ? process.argv.indexOf('--') : undefined).includes('--timeline');
 const command = process.argv.includes('--') ? process.argv.slice(process.argv.indexOf('--') + 1) : ['npm', 'test'];
 
 function kindOf(args: string): string {
-  if (/workerd/.test(args)) return 'workerd';
+  if (/workerd serve/.test(args) && /entry=127\.0\.0\.1:0 /.test(args)) return 'workerd (vitest test runtimes)';
+  if (/workerd/.test(args)) return 'workerd (npm start)';
   if (/^postgres|\/postgres\b|postgres:/.test(args)) return 'PostgreSQL';
   if (/chrom/i.test(args)) return 'Chromium';
   if (/esbuild/.test(args)) return 'esbuild';
   if (/cli\/stacker|cli\/console\.ts|stacker\/bin\.js|stacker-test-cli-[^/]*\/stacker\.mjs/.test(args)) return 'stacker CLI and console';
   if (/scripts\/start\.ts|wrangler/.test(args)) return 'npm start (start.ts, wrangler)';
   if (/try-server|stand-ins/.test(args)) return 'try-server and stand-ins';
-  if (/vitest|tinypool|node:.*worker/.test(args)) return 'vitest (test files, node project)';
+  if (/vitest\/suppress-warnings|tinypool|node:.*worker/.test(args)) return 'vitest forks (node project files)';
+  if (/vitest/.test(args)) return 'vitest main (runs the files, serves workerd its modules)';
   if (/\bsh\b|bash|curl|docker/.test(args)) return 'shell, curl, docker stand-in';
   return 'other';
 }
@@ -60,6 +64,8 @@ const pidsByKind = new Map<string, Set<number>>();
 const testRuntimes = new Set<number>();
 const nodeForks = new Set<number>();
 const startedAt = performance.now();
+const WINDOW_SECONDS = 10;
+const windows: Map<string, number>[] = [];
 const machineBefore = machineTicks();
 
 function look(): void {
@@ -76,6 +82,9 @@ function look(): void {
     if (ticks > before) {
       const kind = kindOf(args);
       byKind.set(kind, (byKind.get(kind) ?? 0) + ticks - before);
+      const index = Math.floor((performance.now() - startedAt) / 1000 / WINDOW_SECONDS);
+      windows[index] ??= new Map();
+      windows[index]!.set(kind, (windows[index]!.get(kind) ?? 0) + ticks - before);
       if (kind === 'other') {
         const command = args.split(' ').slice(0, 2).join(' ').slice(0, 120);
         otherByCommand.set(command, (otherByCommand.get(command) ?? 0) + ticks - before);
@@ -103,6 +112,14 @@ child.on('exit', (code) => {
     console.log(`| ${kind} | ${(ticks / TICKS_PER_SECOND).toFixed(0)} | ${((100 * ticks) / total).toFixed(0)}% | ${pidsByKind.get(kind)?.size ?? 0} |`);
   }
   console.log(`\nWorkers vitest started: ${testRuntimes.size} workerd test runtimes, ${nodeForks.size} Node forks.`);
+  if (timeline) {
+    console.log(`\nEach ${WINDOW_SECONDS} s: CPU seconds by kind (of ${2 * WINDOW_SECONDS} on two cores).`);
+    for (const [index, window] of windows.entries()) {
+      const parts = [...(window ?? new Map())].sort((a, b) => b[1] - a[1]).map(([kind, ticks]) => `${kind.split(' (')[0]} ${(ticks / TICKS_PER_SECOND).toFixed(1)}`);
+      const sum = [...(window ?? new Map()).values()].reduce((a, b) => a + b, 0) / TICKS_PER_SECOND;
+      console.log(`- ${String(index * WINDOW_SECONDS).padStart(3)} s: ${sum.toFixed(1).padStart(4)} | ${parts.join(', ')}`);
+    }
+  }
   const others = [...otherByCommand].sort((a, b) => b[1] - a[1]).slice(0, 8);
   if (others.length > 0) {
     console.log('\n"other", its largest commands:');
