@@ -1,5 +1,8 @@
-import { cloudflareTest } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
+// Before the Cloudflare plugin loads Miniflare: its runner sockets without compression (see the file).
+import './tests/runner-socket.ts';
+
+const { cloudflareTest } = await import('@cloudflare/vitest-plugin');
 import { collectConsoleLine } from './tests/helpers/leak-collector.ts';
 import LongestFirstSequencer from './tests/sequencer.ts';
 
