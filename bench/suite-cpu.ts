@@ -13,8 +13,9 @@ const TICKS_PER_SECOND = 100;
 const timeline = process.argv.slice(2, process.argv.includes('--') ? process.argv.indexOf('--') : undefined).includes('--timeline');
 const command = process.argv.includes('--') ? process.argv.slice(process.argv.indexOf('--') + 1) : ['npm', 'test'];
 
-function kindOf(args: string): string {
-  if (/workerd serve/.test(args) && /entry=127\.0\.0\.1:0 /.test(args)) return 'workerd (vitest test runtimes)';
+function kindOf(args: string, parentArgs = ''): string {
+  // wrangler dev's workerd also listens on port 0 (behind its proxy): a test runtime is vitest's child.
+  if (/workerd serve/.test(args) && /vitest/.test(parentArgs)) return 'workerd (vitest test runtimes)';
   if (/workerd/.test(args)) return 'workerd (npm start)';
   if (/^postgres|\/postgres\b|postgres:/.test(args)) return 'PostgreSQL';
   if (/chrom/i.test(args)) return 'Chromium';
@@ -28,8 +29,8 @@ function kindOf(args: string): string {
   return 'other';
 }
 
-function processes(): Map<number, { ticks: number; args: string }> {
-  const seen = new Map<number, { ticks: number; args: string }>();
+function processes(): Map<number, { ticks: number; args: string; parent: number }> {
+  const seen = new Map<number, { ticks: number; args: string; parent: number }>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
@@ -37,7 +38,7 @@ function processes(): Map<number, { ticks: number; args: string }> {
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime
       const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ').trim() || stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      seen.set(Number(entry), { ticks, args });
+      seen.set(Number(entry), { ticks, args, parent: Number(fields[1]) });
     } catch {
       // it ended between the listing and the read
     }
@@ -68,19 +69,23 @@ const WINDOW_SECONDS = 10;
 const windows: Map<string, number>[] = [];
 const machineBefore = machineTicks();
 
+// Each process's kind, fixed when first seen (its parent may end before it).
+const kinds = new Map<number, string>();
+
 function look(): void {
-  for (const [pid, { ticks, args }] of processes()) {
+  const now = processes();
+  for (const [pid, { ticks, args, parent }] of now) {
     if (pid === process.pid) continue;
     const before = last.get(pid) ?? 0;
+    if (!kinds.has(pid)) kinds.set(pid, kindOf(args, now.get(parent)?.args));
+    const kind = kinds.get(pid)!;
     if (!baseline.has(pid)) {
-      const kind = kindOf(args);
       if (!pidsByKind.has(kind)) pidsByKind.set(kind, new Set());
       pidsByKind.get(kind)!.add(pid);
-      if (/workerd serve/.test(args) && /entry=127\.0\.0\.1:0 /.test(args)) testRuntimes.add(pid);
+      if (kind === 'workerd (vitest test runtimes)') testRuntimes.add(pid);
       if (/vitest\/suppress-warnings/.test(args)) nodeForks.add(pid);
     }
     if (ticks > before) {
-      const kind = kindOf(args);
       byKind.set(kind, (byKind.get(kind) ?? 0) + ticks - before);
       const index = Math.floor((performance.now() - startedAt) / 1000 / WINDOW_SECONDS);
       windows[index] ??= new Map();
