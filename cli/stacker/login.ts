@@ -1,7 +1,6 @@
 // `stacker login`: OAuth 2.0 authorization code + PKCE (RFC 7636) with a loopback redirect (RFC 8252
 // §7.3) against the provider the server names at GET /auth/config; or a given token (CI).
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
 import open from 'open';
 import { Api, type Envelope } from './api.ts';
 import { saveCredentials, type CredentialEntry } from './credentials.ts';
@@ -120,6 +119,9 @@ const page = (title: string, text: string) =>
 
 /** The loopback server the provider redirects the browser to: resolves with the code of the right state. */
 async function listenForCallback(port: number, state: string, timeoutMs: number) {
+  // Imported here, not at the top: loading node:http as a module costs every other command of the CLI
+  // a third of its start (Node loads its HTTP client with it).
+  const { createServer } = await import('node:http');
   let settle!: { resolve: (code: string) => void; reject: (error: Error) => void };
   const code = new Promise<string>((resolve, reject) => (settle = { resolve, reject }));
   const server = createServer((req, res) => {
