@@ -1,10 +1,11 @@
 import { defineConfig } from 'vitest/config';
 // Before the Cloudflare plugin loads Miniflare: its runner sockets without compression (see the file).
 import './tests/runner-socket.ts';
-
-const { cloudflareTest } = await import('@cloudflare/vitest-plugin');
 import { collectConsoleLine } from './tests/helpers/leak-collector.ts';
 import LongestFirstSequencer from './tests/sequencer.ts';
+
+// Imported after tests/runner-socket.ts has run: a static import would be evaluated before it.
+const { cloudflareTest } = await import('@cloudflare/vitest-plugin');
 
 export default defineConfig({
   test: {
