@@ -29,8 +29,8 @@ function kindOf(args: string, parentArgs = ''): string {
   return 'other';
 }
 
-function processes(): Map<number, { ticks: number; args: string; parent: number }> {
-  const seen = new Map<number, { ticks: number; args: string; parent: number }>();
+function processes(): Map<number, { ticks: number; system: number; args: string; parent: number }> {
+  const seen = new Map<number, { ticks: number; system: number; args: string; parent: number }>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
@@ -38,7 +38,7 @@ function processes(): Map<number, { ticks: number; args: string; parent: number 
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime
       const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ').trim() || stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      seen.set(Number(entry), { ticks, args, parent: Number(fields[1]) });
+      seen.set(Number(entry), { ticks, system: Number(fields[12]), args, parent: Number(fields[1]) });
     } catch {
       // it ended between the listing and the read
     }
@@ -56,6 +56,9 @@ function machineTicks(): { busy: number; all: number } {
 
 const baseline = processes();
 const last = new Map<number, number>([...baseline].map(([pid, { ticks }]) => [pid, ticks]));
+// The kernel's share (stime) of each kind's ticks: system calls, page faults, process start and exit.
+const lastSystem = new Map<number, number>([...baseline].map(([pid, { system }]) => [pid, system]));
+const systemByKind = new Map<string, number>();
 const byKind = new Map<string, number>();
 // The commands behind "other", by their first two words, to tell what the kinds above miss.
 const otherByCommand = new Map<string, number>();
@@ -74,7 +77,7 @@ const kinds = new Map<number, string>();
 
 function look(): void {
   const now = processes();
-  for (const [pid, { ticks, args, parent }] of now) {
+  for (const [pid, { ticks, system, args, parent }] of now) {
     if (pid === process.pid) continue;
     const before = last.get(pid) ?? 0;
     if (!kinds.has(pid)) kinds.set(pid, kindOf(args, now.get(parent)?.args));
@@ -96,6 +99,8 @@ function look(): void {
       }
     }
     last.set(pid, ticks);
+    if (system > (lastSystem.get(pid) ?? 0)) systemByKind.set(kind, (systemByKind.get(kind) ?? 0) + system - (lastSystem.get(pid) ?? 0));
+    lastSystem.set(pid, system);
   }
 }
 
@@ -111,10 +116,10 @@ child.on('exit', (code) => {
   console.log(`Command: node bench/suite-cpu.ts -- ${command.join(' ')} (exit ${code})`);
   console.log(`Date: ${new Date().toISOString()}`);
   console.log(`Wall: ${seconds.toFixed(0)} s. CPU seen in processes: ${(total / TICKS_PER_SECOND).toFixed(0)} s; the machine's own count, all processes: ${((machineAfter.busy - machineBefore.busy) / TICKS_PER_SECOND).toFixed(0)} s busy of ${((machineAfter.all - machineBefore.all) / TICKS_PER_SECOND).toFixed(0)} s (all cores).\n`);
-  console.log('| kind of process | CPU s | share | processes |');
-  console.log('|---|--:|--:|--:|');
+  console.log('| kind of process | CPU s | share | of it, kernel (system) s | processes |');
+  console.log('|---|--:|--:|--:|--:|');
   for (const [kind, ticks] of [...byKind].sort((a, b) => b[1] - a[1])) {
-    console.log(`| ${kind} | ${(ticks / TICKS_PER_SECOND).toFixed(0)} | ${((100 * ticks) / total).toFixed(0)}% | ${pidsByKind.get(kind)?.size ?? 0} |`);
+    console.log(`| ${kind} | ${(ticks / TICKS_PER_SECOND).toFixed(0)} | ${((100 * ticks) / total).toFixed(0)}% | ${((systemByKind.get(kind) ?? 0) / TICKS_PER_SECOND).toFixed(0)} | ${pidsByKind.get(kind)?.size ?? 0} |`);
   }
   console.log(`\nWorkers vitest started: ${testRuntimes.size} workerd test runtimes, ${nodeForks.size} Node forks.`);
   if (timeline) {
