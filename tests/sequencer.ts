@@ -2,8 +2,9 @@
 // and keeps a slot's worker (a Node process, or a whole workerd with the module graph loaded) for the
 // next file only when that file is of the same project; otherwise the worker is stopped and a new
 // one started. So the files are queued project by project (the node journeys, then the workers
-// project): each slot changes worker about once, not at every file. Within a project the files known to take longest (vitest's per-file figures of a whole run,
-// 2026-12-08) start first, and the rest follow in vitest's order.
+// project): each slot changes worker about once, not at every file. Within a project the files known
+// to take longest (vitest's per-file figures of a whole run, 2026-12-08) start first, and the rest
+// follow in vitest's order.
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 const PROJECT_ORDER = ['node', 'workers'];

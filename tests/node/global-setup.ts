@@ -5,8 +5,9 @@
 // module (scripts/bundle-cli.ts), which the CLI journeys run: STACKER_TEST_CLI_BUNDLE. And Node's
 // compile cache for every Node process the files start (npm start and its stand-ins, the CLI, the
 // console, try-server and its agents): each of the ~150 starts of a run would otherwise compile the
-// same modules again (a console command: 0.14 s of CPU without the cache, 0.08 s with it: bench/cli-start.ts --console). And the
-// broker of the npm start that several journeys share (tests/node/shared-start.ts).
+// same modules again (a console command: 0.14 s of CPU without the cache, 0.08 s with it:
+// bench/cli-start.ts --console). And the broker of the npm starts that several journeys share
+// (tests/node/shared-start.ts).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
